@@ -1,0 +1,1 @@
+"""The phone side: scanning, connecting, LockClient, keystore, flows and the gateway (bleak)."""

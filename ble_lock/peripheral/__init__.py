@@ -1,0 +1,1 @@
+"""The lock emulator: core + protocol behind a bless GATT server, and its front panel."""

@@ -1,0 +1,1 @@
+"""The encrypted GATT protocol, sans-IO: bytes in, events and bytes out."""
