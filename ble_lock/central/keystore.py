@@ -1,0 +1,311 @@
+"""The phone's keystore: its identity key and what it knows about each paired lock.
+
+File format (``keystore.json``, UTF-8 JSON, mode 0600, documented in
+``docs/keystore.md``)::
+
+    {
+      "format": "ble-lock-keystore",
+      "version": 1,
+      "phone": {"private_key": "<hex, 32 bytes>", "public_key": "<hex, 32 bytes>"},
+      "locks": {
+        "<lock id>": {
+          "lock_id": "...", "name": "...", "address": "AA:BB:..." | null,
+          "lock_public_key": "<hex>", "user_no": 1 | null, "role": "admin" | null,
+          "counter": 17, "visitor_secret": "<hex>" | null, "paired_at": 1732190000.0
+        }
+      }
+    }
+
+Every change is written atomically (temporary file in the same folder, fsync, rename, fsync
+of the folder) under an exclusive lock of a sibling ``.lock`` file, so two processes using
+the same keystore never lose each other's updates and a crash leaves either the old or the
+new file, never a torn one. ``counter`` is the phone's replay counter for 1-round-trip
+unlocks with that lock: :meth:`Keystore.next_counter` persists the increment *before* it
+returns, so a counter value is never sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ble_lock.core.errors import ErrorCode, LockError
+
+__all__ = [
+    "ENV_HOME",
+    "Keystore",
+    "KeystoreError",
+    "LockRecord",
+    "PhoneIdentity",
+    "default_home",
+]
+
+ENV_HOME = "BLE_LOCK_HOME"
+_FORMAT = "ble-lock-keystore"
+_VERSION = 1
+_FILE = "keystore.json"
+
+
+class KeystoreError(LockError):
+    """The keystore file is unreadable, of an unknown format, or too open."""
+
+    default_code = ErrorCode.KEYSTORE_ERROR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhoneIdentity:
+    """The phone's static X25519 key pair; the private half never appears in a repr."""
+
+    private_key: bytes = field(repr=False)
+    public_key: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockRecord:
+    """What the phone keeps about one paired lock."""
+
+    lock_id: str
+    name: str
+    lock_public_key: bytes
+    address: str | None = None
+    user_no: int | None = None
+    role: str | None = None
+    counter: int = 0
+    visitor_secret: bytes | None = field(default=None, repr=False)
+    paired_at: float = 0.0
+
+
+def default_home() -> Path:
+    """The platform's per-user data folder for ble-lock (``$BLE_LOCK_HOME`` overrides it)."""
+    override = os.environ.get(ENV_HOME)
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "ble-lock"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "ble-lock"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "ble-lock"
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex()
+
+
+def _unhex(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise KeystoreError(f"keystore field {what!r} is not a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise KeystoreError(f"keystore field {what!r} is not valid hex") from exc
+
+
+def _record_to_json(rec: LockRecord) -> dict[str, Any]:
+    return {
+        "lock_id": rec.lock_id,
+        "name": rec.name,
+        "address": rec.address,
+        "lock_public_key": rec.lock_public_key.hex(),
+        "user_no": rec.user_no,
+        "role": rec.role,
+        "counter": rec.counter,
+        "visitor_secret": _hex(rec.visitor_secret),
+        "paired_at": rec.paired_at,
+    }
+
+
+def _record_from_json(raw: Any) -> LockRecord:
+    if not isinstance(raw, dict):
+        raise KeystoreError("keystore lock entry is not an object")
+    try:
+        secret = raw.get("visitor_secret")
+        return LockRecord(
+            lock_id=str(raw["lock_id"]),
+            name=str(raw["name"]),
+            address=None if raw.get("address") is None else str(raw["address"]),
+            lock_public_key=_unhex(raw["lock_public_key"], "lock_public_key"),
+            user_no=None if raw.get("user_no") is None else int(raw["user_no"]),
+            role=None if raw.get("role") is None else str(raw["role"]),
+            counter=int(raw.get("counter", 0)),
+            visitor_secret=None if secret is None else _unhex(secret, "visitor_secret"),
+            paired_at=float(raw.get("paired_at", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KeystoreError(f"keystore lock entry is malformed: {exc}") from exc
+
+
+def _entry(data: dict[str, Any], lock_id: str) -> dict[str, Any]:
+    raw = data["locks"].get(lock_id)
+    if not isinstance(raw, dict):
+        raise KeystoreError(f"no lock {lock_id!r} in the keystore", code=ErrorCode.NOT_PAIRED)
+    return raw
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """An inter-process exclusive lock on ``lock_path`` (POSIX flock, Windows msvcrt)."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock on every platform
+
+
+class Keystore:
+    """A keystore file in ``home`` (default: :func:`default_home`).
+
+    Reads go to the file each time (another process may have changed it); every mutation
+    is a locked read-modify-write with an atomic replace.
+    """
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home if home is not None else default_home()
+        self.path = self.home / _FILE
+        self._lock_path = self.home / ".keystore.lock"
+
+    def __repr__(self) -> str:
+        return f"Keystore({str(self.path)!r})"
+
+    # -- reading -------------------------------------------------------------------------
+    def _load(self) -> dict[str, Any]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {"format": _FORMAT, "version": _VERSION, "phone": None, "locks": {}}
+        if sys.platform != "win32" and st.st_mode & 0o077:
+            raise KeystoreError(
+                f"{self.path} is readable by other users (mode {st.st_mode & 0o777:o}); "
+                f"run: chmod 600 {self.path}"
+            )
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise KeystoreError(f"cannot read keystore {self.path}: {exc}") from exc
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise KeystoreError(f"{self.path} is not a ble-lock keystore")
+        if data.get("version") != _VERSION:
+            raise KeystoreError(
+                f"{self.path} has keystore version {data.get('version')!r}; "
+                f"this ble-lock reads version {_VERSION}"
+            )
+        if not isinstance(data.get("locks"), dict):
+            raise KeystoreError(f"{self.path}: 'locks' is not an object")
+        return data
+
+    def identity(self) -> PhoneIdentity | None:
+        """The phone's key pair, or None before :meth:`ensure_identity`."""
+        phone = self._load().get("phone")
+        if phone is None:
+            return None
+        if not isinstance(phone, dict):
+            raise KeystoreError("keystore 'phone' entry is not an object")
+        return PhoneIdentity(
+            private_key=_unhex(phone.get("private_key"), "private_key"),
+            public_key=_unhex(phone.get("public_key"), "public_key"),
+        )
+
+    def locks(self) -> list[LockRecord]:
+        """Every paired lock, sorted by name then id."""
+        recs = [_record_from_json(v) for v in self._load()["locks"].values()]
+        return sorted(recs, key=lambda r: (r.name, r.lock_id))
+
+    def get(self, lock_id: str) -> LockRecord | None:
+        raw = self._load()["locks"].get(lock_id)
+        return None if raw is None else _record_from_json(raw)
+
+    # -- writing -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _mutate(self) -> Iterator[dict[str, Any]]:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _exclusive(self._lock_path):
+            data = self._load()
+            yield data
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".keystore-", suffix=".tmp", dir=self.home)
+        try:
+            if sys.platform != "win32":
+                os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if sys.platform != "win32":
+            # Make the rename itself durable.
+            dfd = os.open(self.home, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def ensure_identity(self, generate: Callable[[], PhoneIdentity]) -> PhoneIdentity:
+        """Return the phone's key pair, creating it with ``generate`` on first use."""
+        with self._mutate() as data:
+            phone = data.get("phone")
+            if phone is None:
+                ident = generate()
+                data["phone"] = {
+                    "private_key": ident.private_key.hex(),
+                    "public_key": ident.public_key.hex(),
+                }
+                return ident
+        found = self.identity()
+        assert found is not None
+        return found
+
+    def put(self, record: LockRecord) -> None:
+        """Add or replace the record of one lock."""
+        with self._mutate() as data:
+            data["locks"][record.lock_id] = _record_to_json(record)
+
+    def update(self, lock_id: str, **changes: Any) -> LockRecord:
+        """Change fields of one lock's record; unknown lock -> :class:`KeystoreError`."""
+        with self._mutate() as data:
+            raw = _entry(data, lock_id)
+            rec = replace(_record_from_json(raw), **changes)
+            data["locks"][lock_id] = _record_to_json(rec)
+            return rec
+
+    def remove(self, lock_id: str) -> bool:
+        """Forget a lock; returns whether it was there."""
+        with self._mutate() as data:
+            return data["locks"].pop(lock_id, None) is not None
+
+    def next_counter(self, lock_id: str) -> int:
+        """Reserve the next replay counter for ``lock_id``, persisted before it is returned."""
+        with self._mutate() as data:
+            raw = _entry(data, lock_id)
+            value = int(raw.get("counter", 0)) + 1
+            raw["counter"] = value
+            return value
+
+    def raise_counter(self, lock_id: str, at_least: int) -> int:
+        """After a resync from the lock: make the stored counter at least ``at_least``."""
+        with self._mutate() as data:
+            raw = _entry(data, lock_id)
+            raw["counter"] = max(int(raw.get("counter", 0)), at_least)
+            return int(raw["counter"])
