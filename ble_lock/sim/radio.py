@@ -1,0 +1,467 @@
+"""The simulated medium: advertisers, scanners, links with an ATT MTU, latency, faults, trace.
+
+No D-Bus here: adapters (``adapter.py``) attach to the radio as nodes. A link carries ATT
+PDUs in two ordered pipes (one per direction); each PDU takes ``att_latency_s`` on air, which
+models a connection interval. Every PDU is recorded in the link's trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from ble_lock.sim.att import (
+    DEFAULT_MTU,
+    MAX_MTU,
+    AttError,
+    AttOp,
+    Direction,
+    ServiceDef,
+    record_size,
+)
+from ble_lock.sim.errors import SimError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Advertisement:
+    """What a peripheral's registered LE advertisement carries."""
+
+    local_name: str | None = None
+    service_uuids: tuple[str, ...] = ()
+    manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
+    service_data: Mapping[str, bytes] = field(default_factory=dict)
+    tx_power: int | None = None
+    appearance: int | None = None
+    connectable: bool = True
+
+
+@dataclass(slots=True, kw_only=True)
+class RadioConfig:
+    """Knobs of the medium. Change them at any time (tests, benchmarks)."""
+
+    adv_interval_s: float = 0.1
+    att_latency_s: float = 0.0
+    rssi: int = -50
+    att_timeout_s: float = 30.0
+    connect_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttRecord:
+    """One ATT PDU on a link: when (seconds since the link came up), which way, what, how big."""
+
+    time: float
+    direction: Direction
+    op: AttOp
+    handle: int
+    size: int
+
+
+class LinkDown(Exception):
+    """The link is gone (dropped, disconnected, out of range)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConnectError(Exception):
+    """A connection attempt failed (refused, nobody advertising there)."""
+
+
+class GattServer(Protocol):
+    """The peripheral side of a link (implemented in ``gatt_server.py``)."""
+
+    def database(self) -> tuple[ServiceDef, ...]: ...
+
+    async def read(self, link: Link, handle: int, offset: int) -> bytes: ...
+
+    async def write(
+        self, link: Link, handle: int, offset: int, value: bytes, request: bool
+    ) -> None: ...
+
+    def link_closed(self, link: Link) -> None: ...
+
+
+class Node(Protocol):
+    """An adapter on the radio."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def preferred_mtu(self) -> int: ...
+
+    @property
+    def gatt(self) -> GattServer: ...
+
+    def on_advertisement(self, sender: str, adv: Advertisement, rssi: int) -> None: ...
+
+    def on_link_up(self, link: Link) -> None: ...
+
+    def on_link_down(self, link: Link) -> None: ...
+
+
+class CentralSink(Protocol):
+    """Where a link delivers what the central receives (the central's Device object)."""
+
+    def on_notification(self, value_handle: int, value: bytes) -> None: ...
+
+    def on_link_down(self, link: Link) -> None: ...
+
+
+class _Pipe:
+    """Ordered one-way delivery of PDUs, one PDU per ``latency`` seconds."""
+
+    def __init__(self, link: Link, direction: Direction) -> None:
+        self._link = link
+        self._direction = direction
+        self._queue: asyncio.Queue[tuple[AttOp, int, int, Callable[[], Awaitable[None]]]] = (
+            asyncio.Queue()
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def put(
+        self, op: AttOp, handle: int, size: int, deliver: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._queue.put_nowait((op, handle, size, deliver))
+
+    async def _run(self) -> None:
+        while True:
+            op, handle, size, deliver = await self._queue.get()
+            latency = self._link.radio.config.att_latency_s
+            if latency > 0:
+                await asyncio.sleep(latency)
+            self._link.record(self._direction, op, handle, size)
+            try:
+                await deliver()
+            except Exception:
+                log.exception("delivery of %s failed", op)
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+class Link:
+    """An LE connection between a central node and a peripheral node."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, radio: Radio, central: Node, peripheral: Node) -> None:
+        self.id = next(self._ids)
+        self.radio = radio
+        self.central = central
+        self.peripheral = peripheral
+        self.mtu = DEFAULT_MTU
+        self.encrypted = False
+        self.trace: list[AttRecord] = []
+        self.down_reason: str | None = None
+        self.sink: CentralSink | None = None
+        self._loop = asyncio.get_running_loop()
+        self._start = self._loop.time()
+        self._c2p = _Pipe(self, Direction.C2P)
+        self._p2c = _Pipe(self, Direction.P2C)
+        self._request_lock = asyncio.Lock()
+        self._pending: set[asyncio.Future[object]] = set()
+        self._ops_left: int | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.down_reason is None
+
+    def __repr__(self) -> str:
+        state = "up" if self.up else f"down ({self.down_reason})"
+        ends = f"{self.central.address}->{self.peripheral.address}"
+        return f"<Link {self.id} {ends} mtu={self.mtu} {state}>"
+
+    # -- trace and faults ---------------------------------------------------------------
+
+    def record(self, direction: Direction, op: AttOp, handle: int, size: int) -> None:
+        self.trace.append(
+            AttRecord(
+                time=self._loop.time() - self._start,
+                direction=direction,
+                op=op,
+                handle=handle,
+                size=size,
+            )
+        )
+
+    def drop_after(self, ops: int) -> None:
+        """Drop the link once ``ops`` more ATT operations have completed."""
+        if ops <= 0:
+            self.drop("fault: dropped")
+        else:
+            self._ops_left = ops
+
+    def _op_done(self) -> None:
+        if self._ops_left is not None:
+            self._ops_left -= 1
+            if self._ops_left <= 0:
+                self._ops_left = None
+                self._loop.call_soon(self.drop, "fault: dropped after ATT operations")
+
+    def drop(self, reason: str) -> None:
+        """Tear the link down now; both ends see a disconnection."""
+        if not self.up:
+            return
+        self.down_reason = reason
+        self._c2p.close()
+        self._p2c.close()
+        for fut in list(self._pending):
+            if not fut.done():
+                fut.set_exception(LinkDown(reason))
+        self.radio.links.discard(self)
+        self.peripheral.gatt.link_closed(self)
+        self.peripheral.on_link_down(self)
+        self.central.on_link_down(self)
+        if self.sink is not None:
+            self.sink.on_link_down(self)
+
+    # -- ATT procedures (called by the central side) --------------------------------------
+
+    def _check(self) -> None:
+        if not self.up:
+            raise LinkDown(self.down_reason or "down")
+
+    def _future(self) -> asyncio.Future[object]:
+        fut: asyncio.Future[object] = self._loop.create_future()
+        self._pending.add(fut)
+        fut.add_done_callback(self._pending.discard)
+        return fut
+
+    async def _wait(self, fut: asyncio.Future[object]) -> object:
+        try:
+            return await asyncio.wait_for(fut, self.radio.config.att_timeout_s)
+        except TimeoutError:
+            # A real stack closes the bearer when a transaction times out (Vol 3, F, 3.3.3).
+            self.drop("ATT transaction timeout")
+            raise LinkDown("ATT transaction timeout") from None
+
+    async def transaction(
+        self,
+        req: tuple[AttOp, int, int],
+        rsp_op: AttOp,
+        serve: Callable[[], Awaitable[T]],
+        rsp_len: Callable[[T], int],
+    ) -> T:
+        """One request/response exchange; the server runs ``serve`` when the request lands."""
+        async with self._request_lock:
+            self._check()
+            fut = self._future()
+            op, handle, size = req
+
+            async def on_request() -> None:
+                try:
+                    result = await asyncio.wait_for(serve(), self.radio.config.att_timeout_s)
+                except AttError as exc:
+                    self._p2c.put(
+                        AttOp.ERROR_RSP, handle, record_size(AttOp.ERROR_RSP), _resolver(fut, exc)
+                    )
+                    return
+                except TimeoutError:
+                    return  # no response ever comes: the central times out and drops
+                self._p2c.put(
+                    rsp_op, handle, record_size(rsp_op, rsp_len(result)), _resolver(fut, result)
+                )
+
+            self._c2p.put(op, handle, size, on_request)
+            result = await self._wait(fut)
+            self._op_done()
+            if isinstance(result, AttError):
+                raise result
+            return result  # type: ignore[return-value]  # the resolver carries serve()'s T
+
+    def command(self, handle: int, value: bytes, deliver: Callable[[], Awaitable[None]]) -> None:
+        """Write Without Response: queued, no answer."""
+        self._check()
+
+        async def on_command() -> None:
+            await deliver()
+            self._op_done()
+
+        self._c2p.put(AttOp.WRITE_CMD, handle, record_size(AttOp.WRITE_CMD, len(value)), on_command)
+
+    def notify(self, value_handle: int, value: bytes, indicate: bool) -> None:
+        """Handle Value Notification/Indication from the peripheral, cut to ATT_MTU-3."""
+        if not self.up:
+            return
+        value = value[: self.mtu - 3]  # bt_gatt_server_send_notification truncates likewise
+        op = AttOp.HANDLE_VALUE_IND if indicate else AttOp.HANDLE_VALUE_NTF
+
+        async def on_value() -> None:
+            if self.sink is not None:
+                self.sink.on_notification(value_handle, value)
+            if indicate:
+                self._c2p.put(
+                    AttOp.HANDLE_VALUE_CFM, value_handle, record_size(AttOp.HANDLE_VALUE_CFM), _noop
+                )
+            self._op_done()
+
+        self._p2c.put(op, value_handle, record_size(op, len(value)), on_value)
+
+    async def exchange_mtu(self, client_mtu: int) -> int:
+        server_mtu = self.peripheral.preferred_mtu
+
+        async def serve() -> int:
+            return server_mtu
+
+        await self.transaction(
+            (AttOp.EXCHANGE_MTU_REQ, 0, record_size(AttOp.EXCHANGE_MTU_REQ)),
+            AttOp.EXCHANGE_MTU_RSP,
+            serve,
+            lambda _: 2,
+        )
+        self.mtu = max(DEFAULT_MTU, min(client_mtu, server_mtu, MAX_MTU))
+        return self.mtu
+
+
+def _resolver(fut: asyncio.Future[object], value: object) -> Callable[[], Awaitable[None]]:
+    async def resolve() -> None:
+        if not fut.done():
+            fut.set_result(value)
+
+    return resolve
+
+
+async def _noop() -> None:
+    return None
+
+
+class Radio:
+    """All nodes of one simulation and what is on air between them."""
+
+    def __init__(self, config: RadioConfig | None = None) -> None:
+        self.config = config or RadioConfig()
+        self.nodes: dict[str, Node] = {}
+        self.adverts: dict[str, Advertisement] = {}
+        self.scanners: set[str] = set()
+        self.links: set[Link] = set()
+        self._out_of_range: set[frozenset[str]] = set()
+        self._refusing: set[str] = set()
+        self._rssi: dict[frozenset[str], int] = {}
+        self._wake = asyncio.Event()
+        self._adverts_changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, node: Node) -> None:
+        if node.address in self.nodes:
+            raise SimError(f"address {node.address} already on the radio")
+        self.nodes[node.address] = node
+
+    def detach(self, node: Node) -> None:
+        for link in [lk for lk in self.links if node in (lk.central, lk.peripheral)]:
+            link.drop("adapter removed")
+        self.nodes.pop(node.address, None)
+        self.adverts.pop(node.address, None)
+        self.scanners.discard(node.address)
+
+    async def close(self) -> None:
+        for link in list(self.links):
+            link.drop("simulator stopped")
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- advertising and scanning -------------------------------------------------------
+
+    def set_advertisement(self, address: str, adv: Advertisement | None) -> None:
+        if adv is None:
+            self.adverts.pop(address, None)
+        else:
+            self.adverts[address] = adv
+        self._adverts_changed.set()
+        self._adverts_changed = asyncio.Event()
+
+    def start_scan(self, address: str) -> None:
+        self.scanners.add(address)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._advertise())
+        # First reports shortly after StartDiscovery has been answered.
+        asyncio.get_running_loop().call_later(0.005, self._wake.set)
+
+    def stop_scan(self, address: str) -> None:
+        self.scanners.discard(address)
+
+    async def _advertise(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.adv_interval_s)
+            self._wake.clear()
+            for scanner in list(self.scanners):
+                node = self.nodes.get(scanner)
+                if node is None:
+                    continue
+                for sender, adv in list(self.adverts.items()):
+                    if sender != scanner and self.in_range(scanner, sender):
+                        node.on_advertisement(sender, adv, self.rssi(scanner, sender))
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def in_range(self, a: str, b: str) -> bool:
+        return frozenset((a, b)) not in self._out_of_range
+
+    def set_in_range(self, a: str, b: str, in_range: bool) -> None:
+        """Out of range: no adverts, no connections, and links between them drop."""
+        key = frozenset((a, b))
+        if in_range:
+            self._out_of_range.discard(key)
+            self._adverts_changed.set()
+            self._adverts_changed = asyncio.Event()
+            return
+        self._out_of_range.add(key)
+        for link in self.links_between(a, b):
+            link.drop("out of range (supervision timeout)")
+
+    def refuse_connections(self, address: str, refuse: bool = True) -> None:
+        if refuse:
+            self._refusing.add(address)
+        else:
+            self._refusing.discard(address)
+
+    def rssi(self, a: str, b: str) -> int:
+        return self._rssi.get(frozenset((a, b)), self.config.rssi)
+
+    def set_rssi(self, a: str, b: str, rssi: int) -> None:
+        self._rssi[frozenset((a, b))] = rssi
+
+    def links_between(self, a: str, b: str) -> list[Link]:
+        return [lk for lk in self.links if {lk.central.address, lk.peripheral.address} == {a, b}]
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _reachable(self, central: str, peripheral: str) -> bool:
+        adv = self.adverts.get(peripheral)
+        return (
+            adv is not None
+            and adv.connectable
+            and peripheral in self.nodes
+            and self.in_range(central, peripheral)
+        )
+
+    async def connect(self, central: Node, peripheral: str) -> Link:
+        """Create a link once the peripheral is advertising connectably and in range."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.connect_timeout_s
+        while not self._reachable(central.address, peripheral):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ConnectError("Connection timed out")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._adverts_changed.wait(), remaining)
+        if peripheral in self._refusing:
+            raise ConnectError("Software caused connection abort")
+        link = Link(self, central, self.nodes[peripheral])
+        self.links.add(link)
+        link.peripheral.on_link_up(link)
+        return link
