@@ -7,6 +7,7 @@ keeps a Device1 object per remote device, and serves its GATT applications over 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from dbus_fast import Message, MessageType, Variant
 from ble_lock.sim import att, ifaces
 from ble_lock.sim.dbusobj import PROPS, DBusObject, ObjectServer, Reply
 from ble_lock.sim.device import RemoteDevice, device_path
-from ble_lock.sim.errors import BluezError
+from ble_lock.sim.errors import BluezError, SimError
 from ble_lock.sim.gatt_server import LocalGatt
 from ble_lock.sim.radio import Advertisement, Link, Radio
 
@@ -115,6 +116,7 @@ class Adapter(DBusObject):
         self._filters: dict[str, _Filter] = {}
         self._adverts: dict[tuple[str, str], Advertisement] = {}
         self._server = server
+        self._advertising = asyncio.Event()
         self._gatt = LocalGatt(server, radio.config, self._incoming_device_path)
 
     # -- Node ----------------------------------------------------------------------------
@@ -333,10 +335,21 @@ class Adapter(DBusObject):
     def _adverts_changed(self) -> None:
         current = list(self._adverts.values())
         self.radio.set_advertisement(self.address, current[-1] if current else None)
+        if current:
+            self._advertising.set()
+        else:
+            self._advertising.clear()
         self.changed(ifaces.ADV_MANAGER.name, {"ActiveInstances": len(current)})
 
     def is_advertising(self) -> bool:
         return bool(self._adverts)
+
+    async def wait_advertising(self, timeout: float) -> None:
+        """Until an application registered an advertisement on this adapter."""
+        try:
+            await asyncio.wait_for(self._advertising.wait(), timeout)
+        except TimeoutError:
+            raise SimError(f"nothing advertised on {self.hci} within {timeout}s") from None
 
     # -- clients leaving the bus --------------------------------------------------------------
 
