@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ble_lock.sim import att
 from ble_lock.sim.errors import SimError
 from ble_lock.sim.host import Host
 from ble_lock.sim.process import HostProcess, spawn
@@ -75,8 +76,10 @@ class BleHarness:
         self._central_host: int | None = None
 
     @classmethod
-    async def simulated(cls, hosts: int = 2, adapters: int | Sequence[int] = 1) -> BleHarness:
-        return cls(await Simulator(hosts, adapters=adapters).start())
+    async def simulated(
+        cls, hosts: int = 2, adapters: int | Sequence[int] = 1, mtu: int = att.MAX_MTU
+    ) -> BleHarness:
+        return cls(await Simulator(hosts, adapters=adapters, preferred_mtu=mtu).start())
 
     @classmethod
     def real(cls, adapters: Sequence[str]) -> BleHarness:

@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "ble_adapter: needs real Bluetooth adapters (opt-in with --ble-adapter)"
     )
     config.addinivalue_line(
-        "markers", "ble_sim(hosts=2, adapters=1): shape of the simulator for ble_sim/ble_hosts"
+        "markers", "ble_sim(hosts=2, adapters=1, mtu=517): simulator shape for ble_sim/ble_hosts"
     )
 
 
@@ -61,7 +61,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _shape(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker("ble_sim")
     kwargs = dict(marker.kwargs) if marker else {}
-    return {"hosts": kwargs.get("hosts", 2), "adapters": kwargs.get("adapters", 1)}
+    return {
+        "hosts": kwargs.get("hosts", 2),
+        "adapters": kwargs.get("adapters", 1),
+        "mtu": kwargs.get("mtu", 517),
+    }
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -102,10 +101,14 @@ class Simulator:
             for y in b.adapters:
                 self.radio.set_in_range(x.address, y.address, in_range)
 
+    def drop_links(self, a: Host, b: Host, reason: str = "fault: dropped") -> int:
+        """Drop every link between two hosts now; returns how many."""
+        links = self.links_between(a, b)
+        for link in links:
+            link.drop(reason)
+        return len(links)
+
     def refuse_connections(self, host: Host, refuse: bool = True) -> None:
         for adapter in host.adapters:
             self.radio.refuse_connections(adapter.address, refuse)
 
-
-def which_bluetoothctl() -> str | None:
-    return shutil.which("bluetoothctl")

@@ -34,8 +34,11 @@ async def main(args: list[str]) -> None:
         return bytes(char.value)
 
     def on_write(char: Any, value: Any, **kwargs: Any) -> None:
-        char.value = bytes(value)
-        print(f"write {bytes(value).hex()}", flush=True)
+        data = bytes(value)
+        print(f"write {data.hex()}", flush=True)
+        if data.startswith(b"big:"):  # ask for a notification of that many bytes
+            data = b"z" * int(data[4:])
+        char.value = data
         if str(char.uuid) == ECHO:
             server.update_value(ECHO_SERVICE, ECHO)
 
