@@ -78,7 +78,7 @@ def att_code_from_app_error(error_name: str | None, permission_code: int) -> int
     }.get(error_name or "", UNLIKELY_ERROR)
 
 
-def dbus_error_from_att(code: int, write: bool) -> tuple[str, str]:
+def dbus_error_from_att(code: int) -> tuple[str, str]:
     """How bluetoothd's gatt-client reports an ATT error to a D-Bus caller (error name, text).
 
     bleak parses these back into ``BleakGATTProtocolError`` codes (``assert_gatt_reply``).

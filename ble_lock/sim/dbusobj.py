@@ -167,7 +167,7 @@ class ObjectServer:
     def emit(self, path: str, iface: str, member: str, sig: str, body: list[Any]) -> None:
         if not self.bus.connected:
             return
-        self._track(self._send(Message.new_signal(path, iface, member, sig, body)))
+        self.spawn(self._send(Message.new_signal(path, iface, member, sig, body)))
 
     def on_signal(self, handler: SignalHandler) -> None:
         self._signal_handlers.append(handler)
@@ -183,7 +183,8 @@ class ObjectServer:
             await asyncio.wait(self._tasks, timeout=2.0)
         self.bus.remove_message_handler(self._on_message)
 
-    def _track(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run ``coro`` in the background; cancelled by ``close()``."""
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -224,7 +225,7 @@ class ObjectServer:
         if msg.interface == PROPS:
             self._properties(obj, msg)
             return True
-        self._track(self._dispatch(obj, msg))
+        self.spawn(self._dispatch(obj, msg))
         return True
 
     async def _dispatch(self, obj: DBusObject, msg: Message) -> None:
@@ -318,9 +319,9 @@ class ObjectServer:
             body=reply.body,
             unix_fds=reply.fds,
         )
-        self._track(self._send(out, reply.fds))
+        self.spawn(self._send(out, reply.fds))
 
     def _error(self, msg: Message, name: str, text: str) -> None:
         if msg.flags & MessageFlag.NO_REPLY_EXPECTED:
             return
-        self._track(self._send(Message.new_error(msg, name, text)))
+        self.spawn(self._send(Message.new_error(msg, name, text)))

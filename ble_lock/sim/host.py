@@ -113,11 +113,8 @@ class Host:
         ):
             gone = msg.body[0]
             for adapter in self.adapters:
-                self._spawn(adapter.client_gone(gone))
-
-    def _spawn(self, coro: object) -> None:
-        assert self._server is not None
-        self._server._track(coro)  # type: ignore[arg-type]  # a coroutine: tracked, cancelled at close
+                if self._server is not None:
+                    self._server.spawn(adapter.client_gone(gone))
 
     async def stop(self) -> None:
         """Drop links, forget adapters, close the bus, stop the daemon."""

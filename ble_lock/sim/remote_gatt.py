@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from dbus_fast import Message, Variant
 
@@ -25,8 +24,8 @@ from ble_lock.sim.errors import BluezError
 from ble_lock.sim.radio import Link, LinkDown
 
 
-def _raise_att(exc: AttError) -> None:
-    name, text = att.dbus_error_from_att(exc.code, write=False)
+def _raise_att(exc: AttError) -> NoReturn:
+    name, text = att.dbus_error_from_att(exc.code)
     raise BluezError(name, text) from exc
 
 
@@ -138,7 +137,6 @@ class RemoteCharacteristic(DBusObject):
             _raise_att(exc)
         except LinkDown:
             raise BluezError("Failed", "Not connected") from None
-        raise AssertionError("unreachable")
 
     async def _m_ReadValue(self, msg: Message) -> Reply:
         offset = int(_options(msg, 0).get("offset", 0))
@@ -293,7 +291,6 @@ class RemoteDescriptor(DBusObject):
             _raise_att(exc)
         except LinkDown:
             raise BluezError("Failed", "Not connected") from None
-        raise AssertionError("unreachable")
 
 
 def mirror(device_path: str, db: tuple[ServiceDef, ...], link: Link) -> list[DBusObject]:
@@ -308,7 +305,3 @@ def mirror(device_path: str, db: tuple[ServiceDef, ...], link: Link) -> list[DBu
             out.extend(RemoteDescriptor(rc, d) for d in char.descriptors)
     return out
 
-
-def close_fds_unused(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.close(fd)
