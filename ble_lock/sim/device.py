@@ -9,7 +9,6 @@ turning false and the GATT objects being removed, as with bluetoothd.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dbus_fast import Message, Variant
@@ -230,6 +229,3 @@ class RemoteDevice(DBusObject):
         for obj in self._gatt:
             if isinstance(obj, RemoteCharacteristic):
                 await obj.drop_session(sender)
-
-    def describe(self) -> Mapping[str, Any]:
-        return self.props(DEVICE)

@@ -4,6 +4,7 @@ Service ECHO_SERVICE:
 - ECHO (read, write, write-without-response, notify): a write stores the value and notifies it.
 - INFO (read): b"sim-echo" + the server name.
 - SECRET (notify only): reading it is not permitted.
+- INDICATE (read, indicate): writing b"ind:<data>" to ECHO indicates <data> here.
 Prints "ready", then "subscribed"/"unsubscribed" as bless's view of the connection changes,
 and "write <hex>" for each write it receives.
 """
@@ -23,6 +24,7 @@ ECHO_SERVICE = "5e1a0001-0000-4000-8000-00805f9b34fb"
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
 SECRET = "5e1a0004-0000-4000-8000-00805f9b34fb"
+INDICATE = "5e1a0005-0000-4000-8000-00805f9b34fb"
 RW = GATTAttributePermissions.readable | GATTAttributePermissions.writeable
 
 
@@ -38,6 +40,11 @@ async def main(args: list[str]) -> None:
         print(f"write {data.hex()}", flush=True)
         if data.startswith(b"big:"):  # ask for a notification of that many bytes
             data = b"z" * int(data[4:])
+        if data.startswith(b"ind:"):
+            indicated = server.get_characteristic(INDICATE)
+            indicated.value = data[4:]
+            server.update_value(ECHO_SERVICE, INDICATE)
+            return
         char.value = data
         if str(char.uuid) == ECHO:
             server.update_value(ECHO_SERVICE, ECHO)
@@ -51,6 +58,9 @@ async def main(args: list[str]) -> None:
         ECHO_SERVICE, INFO, Props.read, bytearray(b"sim-echo " + name.encode()), RW
     )
     await server.add_new_characteristic(ECHO_SERVICE, SECRET, Props.notify, bytearray(b"x"), RW)
+    await server.add_new_characteristic(
+        ECHO_SERVICE, INDICATE, Props.read | Props.indicate, bytearray(b""), RW
+    )
     await server.start()
     print("ready", flush=True)
     connected = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -12,11 +13,12 @@ from bleak.exc import BleakDBusError
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from ble_lock.sim.att import AttOp
+from ble_lock.sim.att import AttOp, Direction
 from ble_lock.sim.harness import BleHarness
 
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
+INDICATE = "5e1a0005-0000-4000-8000-00805f9b34fb"
 HERE = Path(__file__).parent
 PERIPHERAL = f"{HERE / 'echo_peripheral.py'}:main"
 CENTRAL = f"{HERE / 'echo_central.py'}:main"
@@ -188,27 +190,67 @@ async def test_out_of_range_drops_link_and_hides_adverts(ble_sim: BleHarness) ->
     assert (await central.find(name="SimEcho")).address == ble_sim.address(0)
 
 
-@pytest.mark.ble_sim(hosts=3, adapters=(1, 2, 1))
-async def test_centrals_on_two_adapters_and_in_another_process(ble_sim: BleHarness) -> None:
+@pytest.mark.ble_sim(hosts=3, adapters=(1, 4, 1))
+async def test_four_centrals_on_adapters_and_one_in_another_process(ble_sim: BleHarness) -> None:
     peripheral = await start_echo(ble_sim)
-    first, second = ble_sim.central(host=1, adapter="hci0"), ble_sim.central(host=1, adapter="hci1")
-    device_1 = await first.find(name="SimEcho")
-    device_2 = await second.find(name="SimEcho")
-    got_1: asyncio.Queue[bytes] = asyncio.Queue()
-    got_2: asyncio.Queue[bytes] = asyncio.Queue()
-    async with first.client(device_1) as c1, second.client(device_2) as c2:
-        await c1.start_notify(ECHO, lambda _c, d: got_1.put_nowait(bytes(d)))
-        await c2.start_notify(ECHO, lambda _c, d: got_2.put_nowait(bytes(d)))
+    centrals = [ble_sim.central(host=1, adapter=f"hci{i}") for i in range(4)]
+    queues: list[asyncio.Queue[bytes]] = [asyncio.Queue() for _ in centrals]
+    async with contextlib.AsyncExitStack() as stack:
+        for central, queue in zip(centrals, queues, strict=True):
+            client = await stack.enter_async_context(
+                central.client(await central.find(name="SimEcho"))
+            )
+            await client.start_notify(ECHO, lambda _c, d, q=queue: q.put_nowait(bytes(d)))
         other = await ble_sim.spawn(CENTRAL, "SimEcho", "from-host2", "0.5", host=2)
         await other.expect("echo from-host2", 20)
         assert ble_sim.sim is not None
-        assert len(ble_sim.sim.radio.links) == 3  # three centrals on one peripheral at once
-        await c1.write_gatt_char(ECHO, b"one", response=True)
-        # bless notifies every subscriber: both in-process centrals see it.
-        for queue in (got_1, got_2):
+        assert len(ble_sim.sim.radio.links) == 5  # five centrals on one peripheral at once
+        await client.write_gatt_char(ECHO, b"one", response=True)
+        # bless notifies every subscriber: all in-process centrals see it.
+        for queue in queues:
             while (value := await asyncio.wait_for(queue.get(), 5)) != b"one":
                 pass
             assert value == b"one"
         assert await other.stop() == 0
     await peripheral.expect("unsubscribed", 5)
     assert os.environ["DBUS_SYSTEM_BUS_ADDRESS"] == ble_sim.host(1).address
+
+
+async def test_indications_are_confirmed(ble_sim: BleHarness) -> None:
+    await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    async with central.client(await central.find(name="SimEcho")) as client:
+        got: asyncio.Queue[bytes] = asyncio.Queue()
+        await client.start_notify(INDICATE, lambda _c, d: got.put_nowait(bytes(d)))
+        await client.write_gatt_char(ECHO, b"ind:hi", response=True)
+        assert await asyncio.wait_for(got.get(), 5) == b"hi"
+        assert ble_sim.sim is not None
+        (link,) = ble_sim.sim.links()
+        await asyncio.sleep(0.05)
+        ops = [(r.direction, r.op) for r in link.trace]
+        assert (Direction.P2C, AttOp.HANDLE_VALUE_NTF) not in ops
+        ind = ops.index((Direction.P2C, AttOp.HANDLE_VALUE_IND))
+        assert (Direction.C2P, AttOp.HANDLE_VALUE_CFM) in ops[ind:]
+
+
+async def test_notify_session_ends_when_its_dbus_client_leaves(ble_sim: BleHarness) -> None:
+    peripheral = await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    async with central.client(await central.find(name="SimEcho")) as client:
+        echo = client.services.get_characteristic(ECHO)
+        assert echo is not None
+        bus = MessageBus(bus_type=BusType.SYSTEM)
+        await bus.connect()
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path=echo.obj[0],
+                interface="org.bluez.GattCharacteristic1",
+                member="StartNotify",
+            )
+        )
+        assert reply.message_type == MessageType.METHOD_RETURN
+        await peripheral.expect("subscribed", 5)
+        bus.disconnect()  # bluetoothd drops the sessions of a client that left the bus
+        await peripheral.expect("unsubscribed", 5)
+        assert client.is_connected
