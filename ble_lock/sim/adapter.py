@@ -274,16 +274,7 @@ class Adapter(DBusObject):
 
     async def _watch(self, sender: str) -> None:
         rule = f"type='signal',sender='{sender}',interface='{PROPS}',member='PropertiesChanged'"
-        await self._server.bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="AddMatch",
-                signature="s",
-                body=[rule],
-            )
-        )
+        await self._server.add_match(rule)
 
     async def _register_advert(self, sender: str, path: str) -> None:
         if (sender, path) in self._adverts:

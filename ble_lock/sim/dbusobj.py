@@ -176,6 +176,20 @@ class ObjectServer:
         """A method call to another bus client, with a timeout (no wait is unbounded)."""
         return await asyncio.wait_for(self.bus.call(msg), timeout)
 
+    async def add_match(self, rule: str, timeout: float = 10.0) -> None:
+        """Subscribe to signals matching ``rule`` (D-Bus match rule syntax)."""
+        msg = Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="AddMatch",
+            signature="s",
+            body=[rule],
+        )
+        reply = await self.call(msg, timeout)
+        if reply.message_type != MessageType.METHOD_RETURN:
+            raise BluezError("Failed", f"AddMatch failed: {reply.error_name}")
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

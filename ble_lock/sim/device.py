@@ -49,7 +49,11 @@ class RemoteDevice(DBusObject):
         self.link: Link | None = None
         self.services_resolved = False
         self._gatt: list[DBusObject] = []
-        self._connecting: asyncio.Future[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    @property
+    def connecting(self) -> bool:
+        return self._connecting is not None
 
     @property
     def connected(self) -> bool:
@@ -145,6 +149,10 @@ class RemoteDevice(DBusObject):
         if member == "Connect":
             await self.connect()
         elif member == "Disconnect":
+            pending, self._connecting = self._connecting, None
+            if pending is not None:  # bluetoothd cancels a pending connection
+                pending.cancel()
+                await asyncio.wait({pending}, timeout=5.0)
             if self.link is not None:
                 self.link.drop("local host terminated connection")
         elif member == "Pair":
@@ -160,12 +168,20 @@ class RemoteDevice(DBusObject):
             raise BluezError("Failed", "Device is blocked")
         if self._connecting is not None:
             raise BluezError("InProgress", "In Progress")
-        self._connecting = asyncio.get_running_loop().create_future()
+        task = asyncio.get_running_loop().create_task(self._connect())
+        self._connecting = task
         try:
-            await self._connect()
+            await asyncio.wait({task})
         finally:
-            self._connecting.set_result(None)
-            self._connecting = None
+            if self._connecting is task:
+                self._connecting = None
+            if not task.done():  # we were cancelled ourselves (simulator stopping)
+                task.cancel()
+        if task.cancelled():
+            if self.link is not None:
+                self.link.drop("connection cancelled")
+            raise BluezError("Failed", "Operation cancelled")
+        task.result()
 
     async def _connect(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ from ble_lock.sim.errors import SimError
 from ble_lock.sim.radio import Radio
 
 BLUEZ = "org.bluez"
+_BUS_TIMEOUT_S = 10.0
 
 
 def host_address(host: int, adapter: int) -> str:
@@ -73,20 +75,13 @@ class Host:
             bus = MessageBus(bus_address=address, bus_type=BusType.SYSTEM, negotiate_unix_fd=True)
             self._bus = bus
             await bus.connect()
-            reply = await bus.request_name(BLUEZ)
+            reply = await asyncio.wait_for(bus.request_name(BLUEZ), _BUS_TIMEOUT_S)
             if reply != RequestNameReply.PRIMARY_OWNER:
                 raise SimError(f"could not own {BLUEZ} on {self.name}")
             self._server = ObjectServer(bus)
             self._server.on_signal(self._on_signal)
-            await bus.call(
-                Message(
-                    destination="org.freedesktop.DBus",
-                    path="/org/freedesktop/DBus",
-                    interface="org.freedesktop.DBus",
-                    member="AddMatch",
-                    signature="s",
-                    body=["type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"],
-                )
+            await self._server.add_match(
+                "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"
             )
             for i in range(self._n_adapters):
                 adapter = Adapter(

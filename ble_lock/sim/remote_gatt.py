@@ -304,4 +304,3 @@ def mirror(device_path: str, db: tuple[ServiceDef, ...], link: Link) -> list[DBu
             out.append(rc)
             out.extend(RemoteDescriptor(rc, d) for d in char.descriptors)
     return out
-

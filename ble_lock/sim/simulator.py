@@ -111,4 +111,3 @@ class Simulator:
     def refuse_connections(self, host: Host, refuse: bool = True) -> None:
         for adapter in host.adapters:
             self.radio.refuse_connections(adapter.address, refuse)
-

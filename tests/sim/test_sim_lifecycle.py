@@ -66,7 +66,8 @@ async def test_hundred_start_stop_cycles_leak_nothing() -> None:
 
 
 @pytest.mark.timeout(60)
-async def test_peripheral_and_central_shut_down_quietly() -> None:
+async def test_peripheral_and_central_shut_down_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")
     kids = children()
     ble = await BleHarness.simulated()
     peripheral = await ble.start_peripheral(PERIPHERAL, "Quiet", ready="ready")
@@ -78,6 +79,7 @@ async def test_peripheral_and_central_shut_down_quietly() -> None:
     assert peripheral.lines[-1] == "stopped"  # bless stopped advertising and unregistered
     assert peripheral.stderr == ""
     assert children() == kids
+    assert [r.getMessage() for r in caplog.records] == []  # no warnings from bleak or us
     assert "DBUS_SYSTEM_BUS_ADDRESS" not in os.environ or not os.environ[
         "DBUS_SYSTEM_BUS_ADDRESS"
     ].startswith("unix:path=/tmp/ble-sim-")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ PERIPHERAL = f"{HERE / 'echo_peripheral.py'}:main"
 CENTRAL = f"{HERE / 'echo_central.py'}:main"
 
 pytestmark = pytest.mark.timeout(60)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition the simulator makes true soon (polled, bounded)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
 
 
 async def start_echo(ble: BleHarness, name: str = "SimEcho"):  # type: ignore[no-untyped-def]
@@ -226,7 +234,7 @@ async def test_indications_are_confirmed(ble_sim: BleHarness) -> None:
         assert await asyncio.wait_for(got.get(), 5) == b"hi"
         assert ble_sim.sim is not None
         (link,) = ble_sim.sim.links()
-        await asyncio.sleep(0.05)
+        await until(lambda: AttOp.HANDLE_VALUE_CFM in [r.op for r in link.trace])
         ops = [(r.direction, r.op) for r in link.trace]
         assert (Direction.P2C, AttOp.HANDLE_VALUE_NTF) not in ops
         ind = ops.index((Direction.P2C, AttOp.HANDLE_VALUE_IND))
@@ -254,3 +262,35 @@ async def test_notify_session_ends_when_its_dbus_client_leaves(ble_sim: BleHarne
         bus.disconnect()  # bluetoothd drops the sessions of a client that left the bus
         await peripheral.expect("unsubscribed", 5)
         assert client.is_connected
+
+
+async def test_connect_timeout_cancels_the_pending_connection(ble_sim: BleHarness) -> None:
+    await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    device = await central.find(name="SimEcho")
+    assert ble_sim.sim is not None
+    ble_sim.sim.set_in_range(ble_sim.host(0), ble_sim.host(1), False)
+    with pytest.raises(TimeoutError):
+        await central.client(device, timeout=0.3).connect()
+    # bleak sent Disconnect while giving up: bluetoothd cancels the pending connection.
+    remote = ble_sim.host(1).adapter().devices[ble_sim.address(0)]
+    assert not remote.connecting
+    ble_sim.sim.set_in_range(ble_sim.host(0), ble_sim.host(1), True)
+    assert ble_sim.sim.links() == []
+    async with central.client(device) as client:
+        assert client.is_connected
+
+
+async def test_bleak_retry_connector_establishes_a_connection(ble_sim: BleHarness) -> None:
+    from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+    await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    device = await central.find(name="SimEcho")
+    client = await establish_connection(
+        BleakClientWithServiceCache, device, "SimEcho", max_attempts=2
+    )
+    try:
+        assert await client.read_gatt_char(INFO) == b"sim-echo SimEcho"
+    finally:
+        await client.disconnect()

@@ -149,11 +149,12 @@ async def test_scanners_get_repeated_reports_until_they_stop() -> None:
     radio.attach(advertiser)
     radio.set_advertisement("A", ADV)
     radio.start_scan("S")
-    await asyncio.sleep(0.08)
+    async with asyncio.timeout(5):
+        while len(scanner.reports) < 3:  # repeated, not one-shot
+            await asyncio.sleep(0.005)
     radio.stop_scan("S")
     seen = len(scanner.reports)
-    assert seen >= 3
-    await asyncio.sleep(0.03)
+    await asyncio.sleep(0.05)  # five intervals: nothing more once the scan stopped
     assert len(scanner.reports) == seen
     await radio.close()
 
