@@ -5,6 +5,7 @@ Service ECHO_SERVICE:
 - INFO (read): b"sim-echo" + the server name.
 - SECRET (notify only): reading it is not permitted.
 - INDICATE (read, indicate): writing b"ind:<data>" to ECHO indicates <data> here.
+- PAIRED (read, encryption required): b"bonded".
 Prints "ready", then "subscribed"/"unsubscribed" as bless's view of the connection changes,
 and "write <hex>" for each write it receives.
 """
@@ -25,6 +26,7 @@ ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
 SECRET = "5e1a0004-0000-4000-8000-00805f9b34fb"
 INDICATE = "5e1a0005-0000-4000-8000-00805f9b34fb"
+PAIRED = "5e1a0006-0000-4000-8000-00805f9b34fb"
 RW = GATTAttributePermissions.readable | GATTAttributePermissions.writeable
 
 
@@ -60,6 +62,12 @@ async def main(args: list[str]) -> None:
     await server.add_new_characteristic(ECHO_SERVICE, SECRET, Props.notify, bytearray(b"x"), RW)
     await server.add_new_characteristic(
         ECHO_SERVICE, INDICATE, Props.read | Props.indicate, bytearray(b""), RW
+    )
+    encrypted = (
+        GATTAttributePermissions.readable | GATTAttributePermissions.read_encryption_required
+    )
+    await server.add_new_characteristic(
+        ECHO_SERVICE, PAIRED, Props.read, bytearray(b"bonded"), encrypted
     )
     await server.start()
     print("ready", flush=True)

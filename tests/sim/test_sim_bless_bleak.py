@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 from bleak import BleakScanner
-from bleak.exc import BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
+from bleak.exc import (
+    BleakDBusError,
+    BleakError,
+    BleakGATTProtocolError,
+    BleakGATTProtocolErrorCode,
+)
 
 from ble_lock.sim.att import AttOp, Direction
 from ble_lock.sim.harness import BleHarness
@@ -16,6 +21,7 @@ ECHO_SERVICE = "5e1a0001-0000-4000-8000-00805f9b34fb"
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
 SECRET = "5e1a0004-0000-4000-8000-00805f9b34fb"
+PAIRED = "5e1a0006-0000-4000-8000-00805f9b34fb"
 PERIPHERAL = f"{Path(__file__).parent / 'echo_peripheral.py'}:main"
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,3 +122,34 @@ async def test_not_connected_operations_raise(ble_sim: BleHarness) -> None:
     client = central.client(await central.find(name="SimEcho"))
     with pytest.raises(BleakError):
         await client.read_gatt_char(INFO)
+
+
+async def test_encrypted_read_needs_pairing(ble_sim: BleHarness) -> None:
+    await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    async with central.client(await central.find(name="SimEcho")) as client:
+        with pytest.raises(BleakDBusError) as err:
+            await client.read_gatt_char(PAIRED)
+        assert err.value.dbus_error == "org.bluez.Error.NotPermitted"
+        assert err.value.dbus_error_details == "Not paired"
+        await client.pair()
+        assert await client.read_gatt_char(PAIRED) == b"bonded"
+        remote = ble_sim.host(1).adapter().devices[ble_sim.address(0)]
+        assert remote.paired
+
+
+async def test_unpair_removes_the_device_and_it_can_be_found_again(ble_sim: BleHarness) -> None:
+    await start_echo(ble_sim)
+    central = ble_sim.central(host=1)
+    dropped = asyncio.Event()
+    client = central.client(
+        await central.find(name="SimEcho"), disconnected_callback=lambda _c: dropped.set()
+    )
+    await client.connect()
+    await client.unpair()  # RemoveDevice: disconnects and forgets the device
+    await asyncio.wait_for(dropped.wait(), 5)
+    assert ble_sim.address(0) not in ble_sim.host(1).adapter().devices
+    assert ble_sim.sim is not None
+    assert ble_sim.sim.links() == []
+    async with central.client(await central.find(name="SimEcho")) as again:
+        assert await again.read_gatt_char(INFO) == b"sim-echo SimEcho"
