@@ -47,6 +47,7 @@ class _App:
     owner: str
     root: str
     services: tuple[ServiceDef, ...]
+    handles: range
 
 
 class LocalGatt:
@@ -90,10 +91,12 @@ class LocalGatt:
         if reply.message_type != MessageType.METHOD_RETURN:
             raise BluezError("Failed", f"Failed to read application objects: {reply.error_name}")
         tree: dict[str, dict[str, dict[str, Variant]]] = reply.body[0]
+        first = self._next_handle
         services = self._build(owner, tree)
         if not services:
             raise BluezError("InvalidArguments", "No valid service object found")
-        self._apps.append(_App(owner=owner, root=root, services=services))
+        handles = range(first, self._next_handle)
+        self._apps.append(_App(owner=owner, root=root, services=services, handles=handles))
 
     def unregister(self, owner: str, root: str | None = None) -> bool:
         gone = [a for a in self._apps if a.owner == owner and root in (None, a.root)]
@@ -102,7 +105,7 @@ class LocalGatt:
             handles = {c.value_handle for s in app.services for c in s.characteristics}
             for key in [k for k in self._ccc if k[1] in handles]:
                 del self._ccc[key]
-            for attr in [a for a in self._attrs.values() if a.owner == owner]:
+            for attr in [a for a in self._attrs.values() if a.handle in app.handles]:
                 self._attrs.pop(attr.handle, None)
                 self._by_path.pop((attr.owner, attr.path), None)
         return bool(gone)
