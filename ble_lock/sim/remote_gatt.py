@@ -166,8 +166,8 @@ class RemoteCharacteristic(DBusObject):
         if self.notify_sock is not None:
             raise BluezError("NotPermitted", "Notify acquired")
         sender = msg.sender or ""
-        if sender in self.sessions:
-            return Reply()
+        if sender in self.sessions:  # one session per D-Bus client, as in gatt-client.c
+            raise BluezError("Failed", "Already notifying")
         first = not self.sessions
         self.sessions.add(sender)
         if first:
