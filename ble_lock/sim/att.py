@@ -66,10 +66,19 @@ class AttError(Exception):
         self.code = code
 
 
-def att_code_from_app_error(error_name: str | None, permission_code: int) -> int:
-    """How bluetoothd's gatt-database maps an application's D-Bus error to an ATT code."""
+def att_code_from_app_error(error_name: str | None, text: str, permission_code: int) -> int:
+    """How bluetoothd's gatt-database maps an application's D-Bus error to an ATT code.
+
+    ``org.bluez.Error.Failed`` may carry an application error code 0x80-0x9f as its message.
+    """
+    if error_name == "org.bluez.Error.Failed":
+        try:
+            code = int(text.strip(), 0)
+        except ValueError:
+            return APPLICATION_ERROR
+        return code if APPLICATION_ERROR <= code <= 0x9F else APPLICATION_ERROR
     return {
-        "org.bluez.Error.Failed": APPLICATION_ERROR,
+        "org.bluez.Error.InProgress": 0xFE,
         "org.bluez.Error.NotSupported": REQUEST_NOT_SUPPORTED,
         "org.bluez.Error.NotAuthorized": INSUFFICIENT_AUTHORIZATION,
         "org.bluez.Error.InvalidValueLength": INVALID_ATTRIBUTE_VALUE_LENGTH,

@@ -229,7 +229,9 @@ class LocalGatt:
             attr, iface, "ReadValue", "a{sv}", [self._options(link, offset)]
         )
         if reply.message_type != MessageType.METHOD_RETURN:
-            raise AttError(att.att_code_from_app_error(reply.error_name, att.READ_NOT_PERMITTED))
+            raise AttError(
+                att.att_code_from_app_error(reply.error_name, _text(reply), att.READ_NOT_PERMITTED)
+            )
         # bluetoothd sends what the application returned for this offset, cut to ATT_MTU-1.
         return bytes(reply.body[0])[: link.mtu - 1]
 
@@ -248,7 +250,9 @@ class LocalGatt:
         )
         reply = await self._app_call(attr, iface, "WriteValue", "aya{sv}", [value, options])
         if reply.message_type != MessageType.METHOD_RETURN:
-            raise AttError(att.att_code_from_app_error(reply.error_name, att.WRITE_NOT_PERMITTED))
+            raise AttError(
+                att.att_code_from_app_error(reply.error_name, _text(reply), att.WRITE_NOT_PERMITTED)
+            )
 
     async def _app_call(
         self, attr: _Attr, iface: str, member: str, sig: str, body: list[Any]
@@ -326,3 +330,9 @@ class LocalGatt:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=1.0)
+
+
+def _text(reply: Message) -> str:
+    """The message of a D-Bus error reply ("" if it has none)."""
+    body = reply.body
+    return str(body[0]) if body and isinstance(body[0], str) else ""

@@ -7,7 +7,8 @@ Service ECHO_SERVICE:
 - INDICATE (read, indicate): writing b"ind:<data>" to ECHO indicates <data> here.
 - PAIRED (read, encryption required): b"bonded".
 Prints "ready", then "subscribed"/"unsubscribed" as bless's view of the connection changes,
-and "write <hex>" for each write it receives.
+and "write <hex>" for each write it receives. Writing b"fail:0x85" makes the write fail with
+that application error code; b"crash" raises a plain exception.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bless.backends.attribute import GATTAttributePermissions  # type: ignore[im
 from bless.backends.characteristic import (  # type: ignore[import-untyped]
     GATTCharacteristicProperties as Props,
 )
+from dbus_next.errors import DBusError  # type: ignore[import-untyped]
 
 ECHO_SERVICE = "5e1a0001-0000-4000-8000-00805f9b34fb"
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
@@ -42,6 +44,10 @@ async def main(args: list[str]) -> None:
         print(f"write {data.hex()}", flush=True)
         if data.startswith(b"big:"):  # ask for a notification of that many bytes
             data = b"z" * int(data[4:])
+        if data.startswith(b"fail:"):  # an application error code for the central
+            raise DBusError("org.bluez.Error.Failed", data[5:].decode())
+        if data == b"crash":
+            raise RuntimeError("application bug")
         if data.startswith(b"ind:"):
             indicated = server.get_characteristic(INDICATE)
             indicated.value = data[4:]

@@ -98,6 +98,12 @@ async def test_gatt_errors_map_to_bleak_protocol_errors(ble_sim: BleHarness) -> 
         with pytest.raises(BleakGATTProtocolError) as err:
             await client.write_gatt_char(INFO, b"x", response=True)
         assert err.value.code == BleakGATTProtocolErrorCode.REQUEST_NOT_SUPPORTED
+        with pytest.raises(BleakGATTProtocolError) as err:
+            await client.write_gatt_char(ECHO, b"fail:0x85", response=True)
+        assert err.value.code == 0x85  # the application's own ATT error code
+        with pytest.raises(BleakGATTProtocolError) as err:
+            await client.write_gatt_char(ECHO, b"crash", response=True)
+        assert err.value.code == BleakGATTProtocolErrorCode.UNLIKELY_ERROR
 
 
 async def test_paths_and_handles_follow_bluez(ble_sim: BleHarness) -> None:

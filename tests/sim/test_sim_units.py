@@ -58,8 +58,11 @@ def test_att_errors_map_like_bluez() -> None:
         "org.bluez.Error.Failed",
         "Operation failed with ATT error: 0x80",
     )
-    assert att.att_code_from_app_error("org.bluez.Error.NotPermitted", 0x03) == 0x03
-    assert att.att_code_from_app_error("org.freedesktop.DBus.Error.Failed", 0x02) == 0x0E
+    assert att.att_code_from_app_error("org.bluez.Error.NotPermitted", "", 0x03) == 0x03
+    assert att.att_code_from_app_error("org.freedesktop.DBus.Error.Failed", "", 0x02) == 0x0E
+    assert att.att_code_from_app_error("org.bluez.Error.Failed", "0x85", 0x02) == 0x85
+    assert att.att_code_from_app_error("org.bluez.Error.Failed", "0x20", 0x02) == 0x80
+    assert att.att_code_from_app_error("org.bluez.Error.Failed", "nope", 0x02) == 0x80
     assert att.uuid128("2902") == att.CCCD_UUID
 
 
