@@ -24,9 +24,9 @@ ECHO = "5e1a0b02-0000-4000-8000-00805f9b34fb"
 
 async def peripheral(args: list[str]) -> None:
     """The echo server, run on simulated host 0 by ``ble_lock.sim.run``."""
-    from bless import BlessServer  # type: ignore[import-untyped]
-    from bless.backends.attribute import GATTAttributePermissions as Perm  # type: ignore[import-untyped]
-    from bless.backends.characteristic import (  # type: ignore[import-untyped]
+    from bless import BlessServer
+    from bless.backends.attribute import GATTAttributePermissions as Perm
+    from bless.backends.characteristic import (
         GATTCharacteristicProperties as Props,
     )
 

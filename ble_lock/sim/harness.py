@@ -22,6 +22,7 @@ from ble_lock.sim.simulator import Simulator
 
 if TYPE_CHECKING:
     from bleak import BleakClient
+    from bleak.args.bluez import BlueZClientArgs
     from bleak.backends.device import BLEDevice
 
 ADAPTER_ENV = "BLE_ADAPTER"
@@ -36,7 +37,7 @@ class Central:
     adapter: str
 
     @property
-    def bluez(self) -> dict[str, str]:
+    def bluez(self) -> BlueZClientArgs:
         """The ``bluez=`` argument for BleakScanner/BleakClient."""
         return {"adapter": self.adapter}
 
@@ -62,7 +63,7 @@ class Central:
     def client(self, device: BLEDevice | str, **kwargs: Any) -> BleakClient:
         from bleak import BleakClient
 
-        return BleakClient(device, bluez=self.bluez, **kwargs)  # type: ignore[arg-type]
+        return BleakClient(device, bluez=self.bluez, **kwargs)
 
 
 class BleHarness:
@@ -116,7 +117,7 @@ class BleHarness:
         if self.sim is not None:
             proc = await spawn(self.host(host), target, *args, env=extra)
         else:
-            proc = await spawn(_RealHost(), target, *args, env=extra)  # type: ignore[arg-type]
+            proc = await spawn(_RealHost(), target, *args, env=extra)
         self.processes.append(proc)
         return proc
 

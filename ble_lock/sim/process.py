@@ -6,15 +6,24 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import Protocol
 
 from ble_lock.sim.errors import SimError
-from ble_lock.sim.host import Host
+
+
+class BusHost(Protocol):
+    """Where a process runs: a simulated ``Host``, or the machine's real system bus."""
+
+    @property
+    def name(self) -> str: ...
+
+    def env(self) -> dict[str, str]: ...
 
 
 class HostProcess:
     """A child process whose system bus is ``host``; its stdout is read line by line."""
 
-    def __init__(self, host: Host, proc: asyncio.subprocess.Process, target: str) -> None:
+    def __init__(self, host: BusHost, proc: asyncio.subprocess.Process, target: str) -> None:
         self.host = host
         self.proc = proc
         self.target = target
@@ -85,7 +94,7 @@ class HostProcess:
 
 
 async def spawn(
-    host: Host,
+    host: BusHost,
     target: str,
     *args: str,
     env: dict[str, str] | None = None,

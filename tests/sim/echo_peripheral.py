@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bless import BlessServer  # type: ignore[import-untyped]
-from bless.backends.attribute import GATTAttributePermissions  # type: ignore[import-untyped]
-from bless.backends.characteristic import (  # type: ignore[import-untyped]
+from bless import BlessServer
+from bless.backends.attribute import GATTAttributePermissions
+from bless.backends.characteristic import (
     GATTCharacteristicProperties as Props,
 )
-from dbus_next.errors import DBusError  # type: ignore[import-untyped]
+from dbus_next.errors import DBusError
 
 ECHO_SERVICE = "5e1a0001-0000-4000-8000-00805f9b34fb"
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"

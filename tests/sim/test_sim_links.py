@@ -16,6 +16,7 @@ from dbus_fast.aio import MessageBus
 
 from ble_lock.sim.att import AttOp, Direction
 from ble_lock.sim.harness import BleHarness
+from ble_lock.sim.process import HostProcess
 
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
@@ -34,7 +35,7 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def start_echo(ble: BleHarness, name: str = "SimEcho"):  # type: ignore[no-untyped-def]
+async def start_echo(ble: BleHarness, name: str = "SimEcho") -> HostProcess:
     return await ble.start_peripheral(PERIPHERAL, name, host=0, ready="ready")
 
 
@@ -42,7 +43,7 @@ async def test_mtu_exchange_gives_517_by_default(ble_sim: BleHarness) -> None:
     await start_echo(ble_sim)
     central = ble_sim.central(host=1)
     async with central.client(await central.find(name="SimEcho")) as client:
-        await client._backend._acquire_mtu()  # type: ignore[attr-defined]
+        await client._backend._acquire_mtu()  # bleak's way to learn the MTU on BlueZ
         assert client.mtu_size == 517
         echo = client.services.get_characteristic(ECHO)
         assert echo is not None
@@ -54,7 +55,7 @@ async def test_mtu_23_limits_commands_and_notifications(ble_sim: BleHarness) -> 
     await start_echo(ble_sim)
     central = ble_sim.central(host=1)
     async with central.client(await central.find(name="SimEcho")) as client:
-        await client._backend._acquire_mtu()  # type: ignore[attr-defined]
+        await client._backend._acquire_mtu()  # bleak's way to learn the MTU on BlueZ
         assert client.mtu_size == 23
         got: asyncio.Queue[bytes] = asyncio.Queue()
         await client.start_notify(ECHO, lambda _c, d: got.put_nowait(bytes(d)))
