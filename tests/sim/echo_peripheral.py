@@ -14,6 +14,7 @@ that application error code; b"crash" raises a plain exception.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from bless import BlessServer
@@ -34,7 +35,7 @@ RW = GATTAttributePermissions.readable | GATTAttributePermissions.writeable
 
 async def main(args: list[str]) -> None:
     name = args[0] if args else "SimEcho"
-    server = BlessServer(name=name)
+    server = BlessServer(name=name, adapter=os.environ.get("BLE_ADAPTER"))
 
     def on_read(char: Any, **kwargs: Any) -> bytes:
         return bytes(char.value)
