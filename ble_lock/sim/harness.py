@@ -135,7 +135,7 @@ class BleHarness:
         if ready is not None:
             await proc.expect(ready, timeout)
         if self.sim is not None:
-            await self.host(host).adapter(adapter).wait_advertising(timeout)
+            await proc.until(self.host(host).adapter(adapter).wait_advertising(timeout))
         return proc
 
     def central(self, host: int = 1, adapter: str = "hci0") -> Central:

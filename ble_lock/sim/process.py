@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
 
 from ble_lock.sim.errors import SimError
+
+T = TypeVar("T")
 
 
 class BusHost(Protocol):
@@ -54,6 +57,19 @@ class HostProcess:
             line = await self.read_line(max(0.0, deadline - loop.time()))
             if text in line:
                 return line
+
+    async def until(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, but fail at once (with its stderr) if the process exits first."""
+        task = asyncio.ensure_future(awaitable)
+        exited = asyncio.ensure_future(self.proc.wait())
+        try:
+            await asyncio.wait({task, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+        if not task.done():
+            task.cancel()
+            raise SimError(f"{self.target}: exited ({await self._exit_info()})")
+        return task.result()
 
     async def _exit_info(self) -> str:
         with contextlib.suppress(TimeoutError):

@@ -47,7 +47,7 @@ async def test_scan_filter_excludes_other_services(ble_sim: BleHarness) -> None:
     found = await BleakScanner.discover(timeout=0.5, service_uuids=[other], bluez=central.bluez)
     assert found == []
     found = await BleakScanner.discover(
-        timeout=0.5, service_uuids=[ECHO_SERVICE], bluez=central.bluez
+        timeout=1.0, service_uuids=[ECHO_SERVICE], bluez=central.bluez
     )
     assert [d.address for d in found] == [ble_sim.address(0)]
 

@@ -176,3 +176,15 @@ async def test_module_cli_prints_addresses_and_stops_on_sigint() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert err == b""
+
+
+@pytest.mark.timeout(60)
+async def test_a_peripheral_that_dies_is_reported_with_its_stderr(tmp_path: Path) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("import sys\n\ndef main():\n    sys.exit('no adapter for me')\n")
+    ble = await BleHarness.simulated(hosts=1)
+    try:
+        with pytest.raises(SimError, match="no adapter for me"):
+            await ble.start_peripheral(f"{script}:main", host=0)
+    finally:
+        await ble.close()
