@@ -224,10 +224,8 @@ class RemoteCharacteristic(DBusObject):
         def on_close() -> None:
             self.notify_sock = None
             self.changed(ifaces.CHARACTERISTIC.name, {"NotifyAcquired": False, "Notifying": False})
-            if self.link.up:
-                task = asyncio.get_running_loop().create_task(self._quiet_cccd_off())
-                _background.add(task)
-                task.add_done_callback(_background.discard)
+            if self.link.up and self.server is not None:
+                self.server.spawn(self._quiet_cccd_off())  # cancelled if the host stops
 
         self.notify_sock = _Acquired(lambda _: None, on_close)
         self.changed(ifaces.CHARACTERISTIC.name, {"NotifyAcquired": True, "Notifying": True})
@@ -254,9 +252,6 @@ class RemoteCharacteristic(DBusObject):
                 sock.close()
         self.notify_sock = self.write_sock = None
         self.sessions.clear()
-
-
-_background: set[asyncio.Task[None]] = set()
 
 
 class RemoteDescriptor(DBusObject):
