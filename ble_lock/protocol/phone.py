@@ -266,11 +266,13 @@ class PhoneSession(_PhoneChannel):
                                                  lock_counter=reply.lock_counter))
                 if self._first:
                     self.send(self._first)  # retried inside the session: no replay risk
+                self._first = b""
             else:
                 events.append(SessionEstablished(channel=self.channel, resynced=False,
                                                  lock_counter=None))
                 if self._first or reply.payload:
                     events.append(MessageReceived(channel=self.channel, payload=reply.payload))
+                self._first = b""
         elif isinstance(msg, Data):
             self._expect(PhoneState.ESTABLISHED, msg)
             assert self._keys is not None
