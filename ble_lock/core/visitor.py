@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 from dataclasses import dataclass
 
 from ble_lock.core.errors import InvalidInputError
@@ -46,12 +47,12 @@ __all__ = [
 CODE_LENGTH = 16
 PAYLOAD_DIGITS = 9
 MAC_DIGITS = 7
-#: 2025-01-01T00:00:00Z: time fields count from here.
-EPOCH = 1_735_689_600
+#: 2020-01-01T00:00:00Z: time fields count from here.
+EPOCH = 1_577_836_800
 HOUR = 3600
 DAY = 86_400
-#: Hour slots representable (2^18 hours, about 29.9 years: up to late 2054).
-HOUR_SLOTS = 1 << 18
+#: Hour slots representable (about 37.6 years: up to 2057-08-23).
+HOUR_SLOTS = 330_000
 MINUTE_SLOTS = HOUR_SLOTS * 60
 #: End of the representable range (exclusive), unix seconds.
 RANGE_END = EPOCH + HOUR_SLOTS * HOUR
@@ -98,26 +99,26 @@ class VisitorGrant:
     valid_from: int
     valid_until: int
 
-    def is_valid_at(self, now: int, *, clock_skew: int = CLOCK_SKEW_TOLERANCE) -> bool:
+    def is_valid_at(self, now: float, *, clock_skew: float = CLOCK_SKEW_TOLERANCE) -> bool:
         """True if the window covers ``now``, accepting ``clock_skew`` seconds early."""
         return self.valid_from - clock_skew <= now < self.valid_until
 
 
-def generate_one_time_code(secret: bytes, *, now: int, nonce: int = 0) -> str:
+def generate_one_time_code(secret: bytes, *, now: float, nonce: int = 0) -> str:
     """A code that opens once, from the issue minute for ``ONE_TIME_VALIDITY`` seconds.
 
     ``nonce`` (0..31) tells apart codes issued in the same minute; pass a random or
     sequential value (this function reads no RNG). The same inputs give the same code.
     """
     _check_secret(secret)
-    _check_time("now", now)
+    issued = math.floor(_check_time("now", now))
     if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce < ONE_TIME_NONCES:
         raise InvalidInputError(f"nonce must be an int in 0..{ONE_TIME_NONCES - 1}")
-    minute = (now - EPOCH) // 60
+    minute = (issued - EPOCH) // 60
     return _encode(secret, VisitorKind.ONE_TIME, minute, nonce)
 
 
-def generate_periodic_code(secret: bytes, *, valid_from: int, valid_until: int) -> str:
+def generate_periodic_code(secret: bytes, *, valid_from: float, valid_until: float) -> str:
     """A reusable code for the window [valid_from, valid_until).
 
     The window is widened to what the code can express, never narrowed: ``valid_from`` is
@@ -125,14 +126,13 @@ def generate_periodic_code(secret: bytes, *, valid_from: int, valid_until: int) 
     (8 to 863 days). :func:`parse_visitor_code` returns the exact window granted.
     """
     _check_secret(secret)
-    _check_time("valid_from", valid_from)
-    if isinstance(valid_until, bool) or not isinstance(valid_until, int):
-        raise InvalidInputError("valid_until must be an int (unix seconds)")
-    if valid_until <= valid_from:
+    if _check_time("valid_until", valid_until, upper=None) <= _check_time("valid_from", valid_from):
         raise InvalidInputError("valid_until must be after valid_from")
-    hour = (valid_from - EPOCH) // HOUR
+    hour = (math.floor(valid_from) - EPOCH) // HOUR
     start = EPOCH + hour * HOUR
-    return _encode(secret, VisitorKind.PERIODIC, hour, _duration_code(valid_until - start))
+    return _encode(
+        secret, VisitorKind.PERIODIC, hour, _duration_code(math.ceil(valid_until) - start)
+    )
 
 
 def parse_visitor_code(secret: bytes, digits: str) -> VisitorGrant | None:
@@ -229,10 +229,13 @@ def _check_secret(secret: bytes) -> None:
         raise InvalidInputError(f"the visitor secret must be at least {MIN_SECRET_LENGTH} bytes")
 
 
-def _check_time(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be an int (unix seconds)")
-    if not EPOCH <= value < RANGE_END:
+def _check_time(name: str, value: float, *, upper: int | None = RANGE_END) -> float:
+    """``value`` as a finite number inside the scheme's range (floats are fine: the
+    fields are whole minutes and hours, rounded as the doc says)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number of unix seconds")
+    if value < EPOCH or (upper is not None and value >= upper):
         raise InvalidInputError(
             f"{name} must lie in the visitor-code range [{EPOCH}, {RANGE_END}) (unix seconds)"
         )
+    return value

@@ -41,7 +41,7 @@ secrets_ = st.binary(min_size=16, max_size=64)
 
 def reference_code(secret: bytes, kind: int, a: int, b: int) -> str:
     """The scheme as docs/visitor-codes.md states it, written independently of the module."""
-    payload = a * 32 + b if kind == 1 else 503_316_480 + a * 1024 + b
+    payload = a * 32 + b if kind == 1 else 633_600_000 + a * 1024 + b
     msg = b"ble-lock/visitor-code/v1" + b"\x00" + bytes([kind])
     msg += a.to_bytes(4, "big") + b.to_bytes(4, "big")
     tag = hmac.new(secret, msg, hashlib.sha256).digest()
@@ -144,6 +144,18 @@ def test_r_app_4_periodic_start_is_rounded_down_to_the_hour() -> None:
     assert grant.valid_until >= NOW + HOUR
 
 
+def test_r_app_4_fractional_times_from_the_lock_clock() -> None:
+    """The lock's clock is float seconds: issue times floor, window ends round up."""
+    assert generate_one_time_code(SECRET, now=NOW + 0.75) == generate_one_time_code(SECRET, now=NOW)
+    start = NOW - NOW % HOUR
+    grant = parse_visitor_code(
+        SECRET,
+        generate_periodic_code(SECRET, valid_from=start + 0.5, valid_until=start + HOUR + 0.5),
+    )
+    assert grant is not None
+    assert (grant.valid_from, grant.valid_until) == (start, start + 2 * HOUR)
+
+
 # -- rejection -----------------------------------------------------------------------------
 
 
@@ -169,12 +181,12 @@ def test_r_app_4_wrong_secret_is_not_a_code() -> None:
     [
         "",
         "123456",
-        "0289655360400956"[:-1],
-        "0289655360400956" + "0",
-        "02896553604009 6",
-        "0289655360400956".replace("0", "\u0660"),  # Arabic-Indic digits are not keypad digits
+        "1131536967413782"[:-1],
+        "1131536967413782" + "0",
+        "11315369674137 2",
+        "1131536967413782".replace("1", "\u0661"),  # Arabic-Indic digits are not keypad digits
         "9999999999999999",  # payload beyond the scheme
-        "7717519360000000",  # first payload past the periodic space
+        "9715200000000000",  # first payload past the periodic space
     ],
 )
 def test_r_app_4_non_codes_parse_to_none(entry: str) -> None:
@@ -201,6 +213,8 @@ def test_r_app_4_random_entries_do_not_parse() -> None:
         lambda: generate_one_time_code(SECRET, now=NOW, nonce=ONE_TIME_NONCES),
         lambda: generate_one_time_code(SECRET, now=NOW, nonce=-1),
         lambda: generate_one_time_code(SECRET, now=True),
+        lambda: generate_one_time_code(SECRET, now=float("nan")),
+        lambda: generate_periodic_code(SECRET, valid_from=NOW, valid_until=float("inf")),
         lambda: generate_periodic_code(SECRET, valid_from=NOW, valid_until=NOW),
         lambda: generate_periodic_code(SECRET, valid_from=NOW, valid_until=NOW - 1),
         lambda: generate_periodic_code(
@@ -261,10 +275,10 @@ def test_r_app_4_doc_test_vectors_match_the_code() -> None:
 
 def test_r_app_4_fixed_vectors() -> None:
     """Pinned here too, so that a doc edit cannot silently change the scheme."""
-    assert generate_one_time_code(SECRET, now=NOW) == "0289655360400956"
+    assert generate_one_time_code(SECRET, now=NOW) == "1131536967413782"
     assert (
         generate_periodic_code(SECRET, valid_from=1_789_999_200, valid_until=1_790_002_800)
-        == "5187645441998735"
+        == "6939484164549394"
     )
 
 
@@ -295,7 +309,7 @@ def test_r_app_4_property_periodic_round_trip(secret: bytes, start: int, length:
     assert grant.valid_until >= start + length  # never narrowed
     assert grant.valid_until - (start + length) < DAY + HOUR  # widened by less than a unit
     a = (grant.valid_from - EPOCH) // HOUR
-    b = (grant.code_id - 503_316_480) - a * 1024
+    b = (grant.code_id - 633_600_000) - a * 1024
     assert code == reference_code(secret, 2, a, b)
 
 
