@@ -102,6 +102,8 @@ class ErrorCode(IntEnum):
     NOT_PAIRED = 85
     # -- storage and internal (90-99)
     STORAGE_ERROR = 90
+    STORAGE_VERSION = 91
+    STORAGE_CORRUPT = 92
     INTERNAL = 99
 
 
