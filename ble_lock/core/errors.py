@@ -93,6 +93,9 @@ class ErrorCode(IntEnum):
     UNSUPPORTED_VERSION = 69
     REASSEMBLY_TIMEOUT = 70
     IDENTITY_MISMATCH = 71
+    UNKNOWN_PEER = 72
+    CHANNEL_BUSY = 73
+    SESSION_TIMEOUT = 74
     # -- transport and client (80-89)
     LOCK_NOT_FOUND = 80
     CONNECTION_FAILED = 81

@@ -1,0 +1,216 @@
+"""The session handshake: Noise ``IK`` (``Noise_IK_25519_ChaChaPoly_SHA256``).
+
+The phone (initiator) knows the lock's static key from pairing; the lock (responder)
+learns the phone's static key, encrypted, from message 1::
+
+    <- s                                  (pre-message: lock static, from pairing)
+    ...
+    -> e, es, s, ss, payload1             HS1: counter u64 || first request
+    <- e, ee, se, payload2                HS2: status u8 [|| lock counter u64] || response
+
+The prologue binds the protocol version and the lock id. ``payload1`` is encrypted under
+keys derived from ``es`` and ``ss`` only (0-RTT: no forward secrecy against a later
+compromise of the lock's static key, see ``docs/protocol.md``); ``payload2`` and all
+transport messages depend on the fresh ephemerals (``ee``, ``se``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from construct import ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
+
+from ble_lock.protocol.crypto import CipherState, KeyPair, Rng, dh, hkdf, sha256
+from ble_lock.protocol.envelope import PROTOCOL_VERSION, Hs1, Hs2
+from ble_lock.protocol.errors import FramingError, HandshakeError
+
+__all__ = [
+    "PROTOCOL_NAME",
+    "FirstPayload",
+    "HsStatus",
+    "InitiatorHandshake",
+    "ReplyPayload",
+    "ResponderHandshake",
+    "TransportKeys",
+    "prologue",
+]
+
+PROTOCOL_NAME = b"Noise_IK_25519_ChaChaPoly_SHA256"
+_FIRST = Struct("counter" / Int64ub, "payload" / GreedyBytes).compile()
+_REPLY = Struct("status" / Int8ub, "rest" / GreedyBytes).compile()
+_COUNTER = Struct("counter" / Int64ub).compile()
+
+
+class HsStatus(IntEnum):
+    OK = 0  # payload1 was accepted and passed to the app; payload2 is its response
+    RESYNC = 1  # payload1's counter was stale: it was dropped; lock counter follows
+
+
+def prologue(lock_id: bytes) -> bytes:
+    return b"BLELOCK1" + lock_id + bytes([PROTOCOL_VERSION])
+
+
+class SymmetricState:
+    """Noise's SymmetricState (ck, h, k, n) on SHA-256 and ChaCha20-Poly1305."""
+
+    __slots__ = ("cipher", "ck", "h")
+
+    def __init__(self, prologue_bytes: bytes, responder_static: bytes) -> None:
+        self.h = PROTOCOL_NAME  # exactly 32 bytes: used as is
+        self.ck = self.h
+        self.cipher: CipherState | None = None
+        self.mix_hash(prologue_bytes)
+        self.mix_hash(responder_static)
+
+    def mix_hash(self, data: bytes) -> None:
+        self.h = sha256(self.h + data)
+
+    def mix_key(self, ikm: bytes) -> None:
+        out = hkdf(self.ck, ikm, 64)
+        self.ck = out[:32]
+        self.cipher = CipherState(out[32:])
+
+    def encrypt_and_hash(self, plaintext: bytes) -> bytes:
+        assert self.cipher is not None
+        ct = self.cipher.encrypt(self.h, plaintext)
+        self.mix_hash(ct)
+        return ct
+
+    def decrypt_and_hash(self, ciphertext: bytes) -> bytes:
+        assert self.cipher is not None
+        pt = self.cipher.decrypt(self.h, ciphertext)
+        self.mix_hash(ciphertext)
+        return pt
+
+    def split(self) -> tuple[CipherState, CipherState]:
+        out = hkdf(self.ck, b"", 64)
+        return CipherState(out[:32]), CipherState(out[32:])
+
+    def __repr__(self) -> str:
+        return "SymmetricState(<secret>)"
+
+
+@dataclass(slots=True, kw_only=True)
+class TransportKeys:
+    """The two directions of an established session."""
+
+    send: CipherState = field(repr=False)
+    recv: CipherState = field(repr=False)
+    handshake_hash: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirstPayload:
+    counter: int
+    payload: bytes = field(repr=False)
+
+    def encode(self) -> bytes:
+        return bytes(_FIRST.build({"counter": self.counter, "payload": self.payload}))
+
+    @classmethod
+    def decode(cls, data: bytes) -> FirstPayload:
+        try:
+            parsed = _FIRST.parse(data)
+        except ConstructError as exc:
+            raise FramingError("HS1 payload shorter than its counter") from exc
+        return cls(counter=parsed.counter, payload=parsed.payload)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyPayload:
+    status: HsStatus
+    lock_counter: int | None = None
+    payload: bytes = field(default=b"", repr=False)
+
+    def encode(self) -> bytes:
+        rest = self.payload
+        if self.status is HsStatus.RESYNC:
+            assert self.lock_counter is not None
+            rest = bytes(_COUNTER.build({"counter": self.lock_counter})) + rest
+        return bytes(_REPLY.build({"status": self.status, "rest": rest}))
+
+    @classmethod
+    def decode(cls, data: bytes) -> ReplyPayload:
+        try:
+            parsed = _REPLY.parse(data)
+            status = HsStatus(parsed.status)
+        except (ConstructError, ValueError) as exc:
+            raise HandshakeError("HS2 carries an unknown status") from exc
+        if status is HsStatus.OK:
+            return cls(status=status, payload=parsed.rest)
+        if len(parsed.rest) < 8:
+            raise FramingError("HS2 resync without a counter")
+        counter = _COUNTER.parse(parsed.rest[:8]).counter
+        return cls(status=status, lock_counter=counter, payload=parsed.rest[8:])
+
+
+class InitiatorHandshake:
+    """The phone's half of the IK handshake."""
+
+    __slots__ = ("_e", "_lock_public", "_phone", "_rng", "_ss")
+
+    def __init__(self, *, lock_id: bytes, lock_public: bytes, phone: KeyPair, rng: Rng) -> None:
+        self._ss = SymmetricState(prologue(lock_id), lock_public)
+        self._lock_public = lock_public
+        self._phone = phone
+        self._rng = rng
+        self._e: KeyPair | None = None
+
+    def write_msg1(self, first: FirstPayload) -> Hs1:
+        ss = self._ss
+        e = self._e = KeyPair.generate(self._rng)
+        ss.mix_hash(e.public)
+        ss.mix_key(dh(e.private, self._lock_public))
+        enc_s = ss.encrypt_and_hash(self._phone.public)
+        ss.mix_key(dh(self._phone.private, self._lock_public))
+        enc_payload = ss.encrypt_and_hash(first.encode())
+        return Hs1(version=PROTOCOL_VERSION, e=e.public, enc_s=enc_s, enc_payload=enc_payload)
+
+    def read_msg2(self, msg: Hs2) -> tuple[ReplyPayload, TransportKeys]:
+        if self._e is None:
+            raise HandshakeError("HS2 before HS1")
+        ss = self._ss
+        ss.mix_hash(msg.e)
+        ss.mix_key(dh(self._e.private, msg.e))
+        ss.mix_key(dh(self._phone.private, msg.e))
+        reply = ReplyPayload.decode(ss.decrypt_and_hash(msg.enc_payload))
+        send, recv = ss.split()
+        return reply, TransportKeys(send=send, recv=recv, handshake_hash=ss.h)
+
+
+class ResponderHandshake:
+    """The lock's half of the IK handshake."""
+
+    __slots__ = ("_lock", "_phone_e", "_phone_s", "_rng", "_ss")
+
+    def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng) -> None:
+        self._ss = SymmetricState(prologue(lock_id), lock.public)
+        self._lock = lock
+        self._rng = rng
+        self._phone_e: bytes | None = None
+        self._phone_s: bytes | None = None
+
+    def read_msg1(self, msg: Hs1) -> tuple[bytes, FirstPayload]:
+        """Returns the phone's static public key and the decrypted first payload."""
+        ss = self._ss
+        ss.mix_hash(msg.e)
+        ss.mix_key(dh(self._lock.private, msg.e))
+        phone_s = ss.decrypt_and_hash(msg.enc_s)
+        ss.mix_key(dh(self._lock.private, phone_s))
+        first = FirstPayload.decode(ss.decrypt_and_hash(msg.enc_payload))
+        self._phone_e, self._phone_s = msg.e, phone_s
+        return phone_s, first
+
+    def write_msg2(self, reply: ReplyPayload) -> tuple[Hs2, TransportKeys]:
+        if self._phone_e is None or self._phone_s is None:
+            raise HandshakeError("HS2 before HS1")
+        ss = self._ss
+        e = KeyPair.generate(self._rng)
+        ss.mix_hash(e.public)
+        ss.mix_key(dh(e.private, self._phone_e))
+        ss.mix_key(dh(e.private, self._phone_s))
+        enc_payload = ss.encrypt_and_hash(reply.encode())
+        recv, send = ss.split()
+        return Hs2(e=e.public, enc_payload=enc_payload), TransportKeys(
+            send=send, recv=recv, handshake_hash=ss.h)
