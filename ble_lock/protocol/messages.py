@@ -33,7 +33,7 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.protocol import messages_bodies, messages_types
-from ble_lock.protocol._app_errors import RemoteProtocolError
+from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.messages_bodies import *  # noqa: F403  # the catalogue, re-exported
 from ble_lock.protocol.messages_codec import (
     KIND_EVENT,
@@ -62,6 +62,7 @@ from ble_lock.protocol.messages_types import (
 __all__ = [
     "MAX_MESSAGE_SIZE",
     "MAX_TEXT_SIZE",
+    "REQUEST_ID_SIZE",
     "BadMessageError",
     "CredentialKind",
     "DoorDirection",

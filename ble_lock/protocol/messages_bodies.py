@@ -45,6 +45,7 @@ __all__ = [
     "Done",
     "EnrolBegin",
     "EnrolCancel",
+    "EnrolStatus",
     "EnrolStep",
     "Enrolment",
     "EventPage",
@@ -52,6 +53,10 @@ __all__ = [
     "EventsGet",
     "FactoryReset",
     "Invite",
+    "InviteCancel",
+    "InviteInfo",
+    "InviteList",
+    "InvitePage",
     "KeyInvite",
     "KeyList",
     "KeyRevoke",
@@ -59,8 +64,8 @@ __all__ = [
     "Lock",
     "LockSettings",
     "LockoutLift",
-    "PhoneInvite",
     "PinAdd",
+    "RemoteAdd",
     "SettingsGet",
     "SettingsSet",
     "StateChanged",
@@ -78,12 +83,14 @@ __all__ = [
     "Unlocked",
     "UserAdd",
     "UserDelete",
+    "UserGet",
     "UserInfo",
     "UserList",
     "UserPage",
     "UserUpdate",
     "VisitorSecret",
     "VisitorSecretGet",
+    "WhoAmI",
 ]
 
 # ---------------------------------------------------------------- response bodies
@@ -165,6 +172,22 @@ class Invite(ResponseBody):
     user_number: int
     code: str = field(repr=False)
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteInfo:
+    """A pending invite, without its code."""
+
+    invite_id: int
+    user_number: int
+    expires_at: int
+    validity: Validity = ALWAYS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvitePage(ResponseBody):
+    invites: tuple[InviteInfo, ...]
+    more: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -332,6 +355,23 @@ class UserDelete(RequestBody):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserGet(RequestBody):
+    """One user: admins see anyone, a user sees themself."""
+
+    OPCODE = Opcode.USER_GET
+    RESPONSE = UserInfo
+    user_number: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhoAmI(RequestBody):
+    """The requesting phone's own user, after every check the lock makes."""
+
+    OPCODE = Opcode.WHOAMI
+    RESPONSE = UserInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserList(RequestBody):
     """Users with a number above ``after``, one page."""
 
@@ -358,7 +398,6 @@ class CardAdd(RequestBody):
     user_number: int
     card_uid: bytes = field(repr=False)
     card_code: str = field(repr=False)
-    duress: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -373,9 +412,29 @@ class EnrolBegin(RequestBody):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EnrolStatus(RequestBody):
+    OPCODE = Opcode.ENROL_STATUS
+    RESPONSE = Enrolment
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrolCancel(RequestBody):
+    """Abandon an enrolment: nothing is stored (R-CRD-4)."""
+
     OPCODE = Opcode.ENROL_CANCEL
-    RESPONSE = Done
+    RESPONSE = Enrolment
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteAdd(RequestBody):
+    """Pair a Bluetooth remote-control accessory to a user (R-CRD-1, R-APP-7)."""
+
+    OPCODE = Opcode.REMOTE_ADD
+    RESPONSE = CredentialInfo
+    user_number: int
+    remote_id: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,6 +452,7 @@ class CredentialDeleteKind(RequestBody):
     RESPONSE = Deleted
     user_number: int
     kind: CredentialKind
+    duress_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -417,11 +477,16 @@ class CredentialList(RequestBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyInvite(RequestBody):
-    """R-APP-3: an invite code for a Bluetooth key of ``user_number`` (a guest user)."""
+    """R-APP-3: an invite code for a Bluetooth key. For ``user_number``, or (None) for a
+    new user created with ``name`` and ``role`` — ``role=ADMIN`` enrols a further admin
+    phone. ``validity`` bounds the key; ``expires_at`` (default 24 h) the invite."""
 
     OPCODE = Opcode.KEY_INVITE
     RESPONSE = Invite
-    user_number: int
+    user_number: int | None = None
+    name: str = ""
+    role: Role = Role.NORMAL
+    expires_at: int | None = None
     validity: Validity = ALWAYS
 
 
@@ -442,12 +507,19 @@ class KeyRevoke(RequestBody):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PhoneInvite(RequestBody):
-    """Enrol one more phone for an admin: an invite whose redeemer acts as that admin."""
+class InviteCancel(RequestBody):
+    OPCODE = Opcode.INVITE_CANCEL
+    RESPONSE = Done
+    invite_id: int
 
-    OPCODE = Opcode.PHONE_INVITE
-    RESPONSE = Invite
-    user_number: int
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteList(RequestBody):
+    """Pending invites with an id above ``after`` (never their codes)."""
+
+    OPCODE = Opcode.INVITE_LIST
+    RESPONSE = InvitePage
+    after: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

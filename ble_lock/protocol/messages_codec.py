@@ -29,6 +29,7 @@ from ble_lock.protocol import messages_bodies as b
 from ble_lock.protocol.messages_types import (
     MAX_CREDENTIALS_PER_PAGE,
     MAX_EVENTS_PER_PAGE,
+    MAX_INVITES_PER_PAGE,
     MAX_SCHEDULES,
     MAX_USERS_PER_PAGE,
     EventBody,
@@ -63,11 +64,12 @@ T = TypeVar("T")
 MAX_NAME = 32
 MAX_LABEL = 16
 MAX_LANGUAGE = 16
-MAX_DETAIL = 24
+MAX_DETAIL = 64
 MAX_INVITE_CODE = 32
 MAX_TEXT = 120
-MAX_LOCK_ID = 16
+MAX_LOCK_ID = 32
 MAX_LINKS = 4
+
 
 
 class CodecError(Exception):
@@ -314,6 +316,8 @@ _REQUESTS: dict[type[RequestBody], Any] = {
     ),
     b.UserDelete: ("user_number" / UserNumber,),
     b.UserList: ("after" / UserNumber,),
+    b.UserGet: ("user_number" / UserNumber,),
+    b.WhoAmI: _EMPTY,
     b.PinAdd: (
         "user_number" / UserNumber, "pin" / _Text(20, low=1, digits=True), "duress" / _Bool(),
     ),
@@ -321,24 +325,34 @@ _REQUESTS: dict[type[RequestBody], Any] = {
         "user_number" / UserNumber,
         "card_uid" / _Bytes(4, 16),
         "card_code" / _Text(12, low=1, digits=True),
-        "duress" / _Bool(),
     ),
+    b.RemoteAdd: ("user_number" / UserNumber, "remote_id" / _Bytes(4, 16)),
     b.EnrolBegin: (
         "user_number" / UserNumber, "kind" / _Enum(CredentialKind), "duress" / _Bool(),
     ),
-    b.EnrolCancel: _EMPTY,
+    b.EnrolStatus: ("session_id" / U32,),
+    b.EnrolCancel: ("session_id" / U32,),
     b.CredentialDelete: ("credential_id" / CredentialId,),
-    b.CredentialDeleteKind: ("user_number" / UserNumber, "kind" / _Enum(CredentialKind)),
+    b.CredentialDeleteKind: (
+        "user_number" / UserNumber, "kind" / _Enum(CredentialKind), "duress_only" / _Bool(),
+    ),
     b.CredentialClear: ("kind" / _Enum(CredentialKind),),
     b.CredentialList: (
         "user_number" / _Opt(UserNumber),
         "kind" / _Opt(_Enum(CredentialKind)),
         "after" / CredentialId,
     ),
-    b.KeyInvite: ("user_number" / UserNumber, "validity" / VALIDITY),
+    b.KeyInvite: (
+        "user_number" / _Opt(UserNumber),
+        "name" / Name,
+        "role" / _Enum(Role),
+        "expires_at" / _Opt(U64),
+        "validity" / VALIDITY,
+    ),
+    b.InviteCancel: ("invite_id" / U32,),
+    b.InviteList: ("after" / U32,),
     b.KeyList: ("after" / CredentialId,),
     b.KeyRevoke: ("credential_id" / CredentialId,),
-    b.PhoneInvite: ("user_number" / UserNumber,),
     b.SettingsGet: _EMPTY,
     b.SettingsSet: tuple(name / _Opt(layout) for name, layout in _SETTINGS_FIELDS),
     b.LockoutLift: _EMPTY,
@@ -371,6 +385,20 @@ _RESPONSES: dict[type[ResponseBody], Any] = {
         "user_number" / UserNumber,
         "code" / _Text(MAX_INVITE_CODE, low=1),
         "expires_at" / U64,
+    ),
+    b.InvitePage: (
+        "invites"
+        / _List(
+            _Record(
+                b.InviteInfo,
+                "invite_id" / U32,
+                "user_number" / UserNumber,
+                "expires_at" / U64,
+                "validity" / VALIDITY,
+            ),
+            MAX_INVITES_PER_PAGE,
+        ),
+        "more" / _Bool(),
     ),
     b.LockSettings: tuple(name / layout for name, layout in _SETTINGS_FIELDS),
     b.SystemInfo: (

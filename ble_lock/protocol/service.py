@@ -1,0 +1,188 @@
+"""The lock-side application service: requests from authenticated phones -> the core.
+
+:meth:`LockService.handle` takes the static public key the secure session
+authenticated and one request payload, and returns the response payload. It never
+raises: garbage gets an error response with the protocol code (the session layer
+decides whether to close), a core error or denial gets an error response with the
+core's stable :class:`~ble_lock.core.errors.ErrorCode`. The role check happens inside
+the core for every opcode (``service_handlers``); the phone's claims about itself are
+never read — only its key.
+
+:meth:`LockService.drain_pushes` turns what the core logged since the last call into
+pushed events: bolt state changes (to every session), alarms and enrolment progress
+(to admin sessions), and sync-unlock statements for linked locks (to every session:
+any phone in range may relay one; the statement itself is the authority).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ble_lock.core.errors import ErrorCode, LockError, PermissionDeniedError
+from ble_lock.core.lock import Lock
+from ble_lock.core.model import (
+    ALARM_KINDS,
+    Actor,
+    EnrolmentState,
+    Event,
+    EventKind,
+    Role,
+)
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.service_handlers import (
+    HANDLERS,
+    Context,
+    enrolment,
+    event_record,
+)
+
+__all__ = ["LockService", "Push"]
+
+_log = logging.getLogger(__name__)
+
+_STATE_EVENTS = {
+    EventKind.UNLOCK: m.LockState.UNLOCKED,
+    EventKind.LOCKED: m.LockState.LOCKED,
+}
+
+StatementMaker = Callable[[bytes], "m.SyncStatement | None"]
+StatementChecker = Callable[[m.SyncStatement], bytes]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Push:
+    """One event payload for the phones; ``admins_only`` limits who may receive it."""
+
+    payload: bytes = field(repr=False)
+    admins_only: bool
+    event: m.EventBody
+
+
+def _no_sync_statements(statement: m.SyncStatement) -> bytes:
+    raise PermissionDeniedError("sync unlock is not set up on this lock")
+
+
+class LockService:
+    """Maps requests to the core; one per lock, shared by every session."""
+
+    __slots__ = ("_enrolments", "_lock", "_make_statement", "_verify_statement",
+                 "internal_errors")
+
+    def __init__(
+        self,
+        lock: Lock,
+        *,
+        make_statement: StatementMaker | None = None,
+        verify_statement: StatementChecker | None = None,
+    ) -> None:
+        self._lock = lock
+        self._make_statement = make_statement
+        self._verify_statement = verify_statement or _no_sync_statements
+        self._enrolments: dict[int, tuple[Actor, m.Enrolment]] = {}
+        self.internal_errors = 0
+        """Requests that hit a bug (answered with ``INTERNAL``); tests keep it at 0."""
+
+    def __repr__(self) -> str:
+        return f"LockService(enrolments={len(self._enrolments)})"
+
+    @property
+    def lock(self) -> Lock:
+        return self._lock
+
+    # -- requests
+
+    def handle(self, phone_key: bytes, payload: bytes) -> bytes:
+        """Answer one request from the phone authenticated with ``phone_key``."""
+        try:
+            request = m.decode_request(payload)
+        except m.BadMessageError as exc:
+            return _error(exc.request_id, exc.opcode, exc.code, exc.message)
+        return m.encode(self._answer(Actor.phone(phone_key), request))
+
+    def _answer(self, actor: Actor, request: m.Request) -> m.Response:
+        handler = HANDLERS[type(request.body)]
+        ctx = Context(lock=self._lock, actor=actor, request_id=request.request_id,
+                      verify_statement=self._verify_statement)
+        try:
+            body = handler(ctx, request.body)
+        except LockError as exc:
+            return m.Response(request_id=request.request_id, opcode=request.opcode,
+                              status=int(exc.code), message=m.clip_text(exc.message))
+        except Exception:  # a bug must not take the lock down; it is counted and logged
+            self.internal_errors += 1
+            _log.exception("internal error in %s", request.opcode.name)
+            return m.Response(request_id=request.request_id, opcode=request.opcode,
+                              status=int(ErrorCode.INTERNAL), message="internal error")
+        if isinstance(body, m.Enrolment) and body.state is EnrolmentState.CAPTURING:
+            self._enrolments[body.session_id] = (actor, body)
+        return m.Response(request_id=request.request_id, opcode=request.opcode, body=body)
+
+    # -- pushes
+
+    def drain_pushes(self) -> list[Push]:
+        """Events for the phones since the last call, oldest first."""
+        out: list[Push] = []
+        for event in self._lock.drain_notifications():
+            out.extend(self._pushes_for(event))
+        out.extend(self._enrolment_steps())
+        return out
+
+    def may_receive(self, phone_key: bytes, push: Push) -> bool:
+        """Whether the phone with this key may get ``push`` (admins see alarms and
+        enrolment progress; a revoked or unknown key gets nothing)."""
+        info = self._lock.find_phone(phone_key)
+        if info is None or info.revoked:
+            return False
+        return not push.admins_only or info.role is Role.ADMIN
+
+    def _pushes_for(self, event: Event) -> list[Push]:
+        out: list[Push] = []
+        state = _STATE_EVENTS.get(event.kind)
+        if state is not None:
+            body: m.EventBody = m.StateChanged(
+                state=state, at_ms=max(0, int(event.timestamp * 1000)), method=event.method,
+                user_number=event.user_number)
+            out.append(_push(body, admins_only=False))
+        if event.kind is EventKind.SYNC_TRIGGER and self._make_statement is not None:
+            statement = self._make_statement(_peer_of(event))
+            if statement is not None:
+                out.append(_push(statement, admins_only=False))
+        elif event.kind in ALARM_KINDS:
+            out.append(_push(m.Alarm(record=event_record(event)), admins_only=True))
+        return out
+
+    def _enrolment_steps(self) -> list[Push]:
+        out: list[Push] = []
+        for session_id, (actor, last) in list(self._enrolments.items()):
+            try:
+                now = enrolment(self._lock.enrolment_status(actor, session_id))
+            except LockError:  # superseded, or the admin lost their rights meanwhile
+                del self._enrolments[session_id]
+                continue
+            if now != last:
+                out.append(_push(m.EnrolStep(enrolment=now), admins_only=True))
+                self._enrolments[session_id] = (actor, now)
+            if now.state is not EnrolmentState.CAPTURING:
+                del self._enrolments[session_id]
+        return out
+
+
+def _push(body: m.EventBody, *, admins_only: bool) -> Push:
+    return Push(payload=m.encode(m.Event(body=body)), admins_only=admins_only, event=body)
+
+
+def _peer_of(event: Event) -> bytes:
+    try:
+        return bytes.fromhex(event.detail)
+    except ValueError:
+        return b""
+
+
+def _error(request_id: bytes | None, opcode: m.Opcode | None, code: ErrorCode, text: str
+           ) -> bytes:
+    return m.encode(m.Response(
+        request_id=request_id if request_id is not None else bytes(m.REQUEST_ID_SIZE),
+        opcode=opcode, status=int(code), message=m.clip_text(text),
+    ))
