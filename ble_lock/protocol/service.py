@@ -31,14 +31,20 @@ from ble_lock.core.model import (
     Role,
 )
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.core_directory import CoreDirectory, CorePeer
+from ble_lock.protocol.crypto import KeyPair, Rng
+from ble_lock.protocol.events import Event as TransportEvent
+from ble_lock.protocol.events import RequestReceived
+from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.service_handlers import (
     HANDLERS,
     Context,
     enrolment,
     event_record,
 )
+from ble_lock.protocol.service_sync import SyncStatements
 
-__all__ = ["LockService", "Push"]
+__all__ = ["LockServer", "LockService", "Push"]
 
 _log = logging.getLogger(__name__)
 
@@ -186,3 +192,76 @@ def _error(request_id: bytes | None, opcode: m.Opcode | None, code: ErrorCode, t
         request_id=request_id if request_id is not None else bytes(m.REQUEST_ID_SIZE),
         opcode=opcode, status=int(code), message=m.clip_text(text),
     ))
+
+
+class LockServer:
+    """The whole lock side for a GATT adapter: transport endpoint + service + core.
+
+    The bless adapter feeds command-characteristic writes to :meth:`receive_data`,
+    notifies every value of :meth:`data_to_send`, runs :meth:`handle_timer` at
+    :meth:`next_timer`, and calls :meth:`flush_pushes` after front-panel activity (a
+    keypad unlock, an alarm) so that connected phones hear about it.
+    """
+
+    __slots__ = ("endpoint", "service")
+
+    def __init__(self, endpoint: LockEndpoint, service: LockService) -> None:
+        self.endpoint = endpoint
+        self.service = service
+
+    @classmethod
+    def create(cls, lock: Lock, *, lock_id: bytes, static_key: KeyPair, rng: Rng,
+               mtu: int = 23) -> LockServer:
+        """Wire a core lock to a fresh endpoint (with sync-unlock statements)."""
+        statements = SyncStatements(lock, lock_id=lock_id, static_key=static_key, rng=rng)
+        endpoint = LockEndpoint(lock_id=lock_id, static_key=static_key,
+                                directory=CoreDirectory(lock), rng=rng, mtu=mtu)
+        service = LockService(lock, make_statement=statements.make,
+                              verify_statement=statements.verify)
+        return cls(endpoint, service)
+
+    def __repr__(self) -> str:
+        return f"LockServer(sessions={len(self.endpoint.sessions())})"
+
+    def receive_data(self, data: bytes, now: float) -> list[TransportEvent]:
+        """One ATT write; requests are answered at once, pushes follow."""
+        events = self.endpoint.receive_data(data, now)
+        self._serve(events)
+        return events
+
+    def handle_timer(self, now: float) -> list[TransportEvent]:
+        events = self.endpoint.handle_timer(now)
+        self._serve(events)
+        return events
+
+    def next_timer(self) -> float | None:
+        return self.endpoint.next_timer()
+
+    def data_to_send(self) -> list[bytes]:
+        return self.endpoint.data_to_send()
+
+    def serve_event(self, endpoint: LockEndpoint, event: TransportEvent) -> None:
+        """Loopback-style hook: answer one endpoint event (tests, benchmarks)."""
+        self._serve([event])
+
+    def _serve(self, events: list[TransportEvent]) -> None:
+        for event in events:
+            if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer):
+                reply = self.service.handle(event.peer.public_key, event.payload)
+                self.endpoint.respond(event.channel, reply)
+        self.flush_pushes()
+
+    def flush_pushes(self) -> int:
+        """Send what the lock has to tell the connected phones; returns how many sent."""
+        pushes = self.service.drain_pushes()
+        if not pushes:
+            return 0
+        sent = 0
+        for channel, peer in self.endpoint.sessions():
+            if not isinstance(peer, CorePeer):
+                continue
+            for push in pushes:
+                if self.service.may_receive(peer.public_key, push):
+                    self.endpoint.push(channel, push.payload)
+                    sent += 1
+        return sent
