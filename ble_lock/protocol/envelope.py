@@ -19,6 +19,7 @@ type   name        direction  body
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -142,7 +143,7 @@ def decode(message: bytes) -> Message:
     body = message[1:]
     try:
         parsed = _COMPILED[mtype].parse(body)
-    except ConstructError as exc:
+    except (ConstructError, struct.error) as exc:
         raise FramingError(f"malformed {mtype.name} message") from exc
     fields = {k: v for k, v in parsed.items() if not k.startswith("_")}
     msg = _CLASSES[mtype](**fields)

@@ -151,12 +151,14 @@ _BY_CODE: dict[ErrorCode, type[RemoteProtocolError]] = {
 }
 
 
-def remote_error_for_code(code: int, message: str) -> RemoteProtocolError:
-    """The error a CLOSE message with ``code`` stands for (codes outside 60-79 keep
-    their number on a plain :class:`SessionClosedError`)."""
+def remote_error_for_code(
+    code: int, message: str, fallback: type[RemoteProtocolError] = SessionClosedError
+) -> RemoteProtocolError:
+    """The error a CLOSE message with ``code`` stands for. Codes outside the protocol
+    block (a denial such as ``LOCKED_OUT``) keep their number on a ``fallback``."""
     try:
         known = ErrorCode(code)
     except ValueError:
-        return SessionClosedError(f"{message} (unknown code {code})")
-    cls = _BY_CODE.get(known, SessionClosedError)
+        return fallback(f"{message} (unknown code {code})")
+    cls = _BY_CODE.get(known, fallback)
     return cls(message, code=known)

@@ -21,6 +21,7 @@ message is being assembled, more bytes than declared, an empty chunk -- raises a
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from construct import ConstructError, GreedyBytes, If, Int8ub, Int16ub, Struct, this
@@ -85,7 +86,7 @@ def parse_frame(data: bytes) -> Frame:
         raise FramingError(f"frame of {len(data)} bytes is shorter than a header and a byte")
     try:
         parsed = _FRAME.parse(data)
-    except ConstructError as exc:
+    except (ConstructError, struct.error) as exc:
         raise FramingError("truncated frame header") from exc
     start = bool(parsed.ctl & START)
     chunk: bytes = parsed.chunk

@@ -16,6 +16,7 @@ transport messages depend on the fresh ephemerals (``ee``, ``se``).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -112,7 +113,7 @@ class FirstPayload:
     def decode(cls, data: bytes) -> FirstPayload:
         try:
             parsed = _FIRST.parse(data)
-        except ConstructError as exc:
+        except (ConstructError, struct.error) as exc:
             raise FramingError("HS1 payload shorter than its counter") from exc
         return cls(counter=parsed.counter, payload=parsed.payload)
 
@@ -135,7 +136,7 @@ class ReplyPayload:
         try:
             parsed = _REPLY.parse(data)
             status = HsStatus(parsed.status)
-        except (ConstructError, ValueError) as exc:
+        except (ConstructError, struct.error, ValueError) as exc:
             raise HandshakeError("HS2 carries an unknown status") from exc
         if status is HsStatus.OK:
             return cls(status=status, payload=parsed.rest)

@@ -33,7 +33,9 @@ from ble_lock.protocol.envelope import (
 from ble_lock.protocol.errors import (
     FramingError,
     LocalProtocolError,
+    PairingError,
     RemoteProtocolError,
+    SessionClosedError,
     SessionTimeoutError,
     UnknownMessageError,
     remote_error_for_code,
@@ -77,6 +79,8 @@ def random_channel(rng: Rng) -> int:
 
 class _PhoneChannel:
     """Framing, filtering, closing and timers shared by both phone objects."""
+
+    _close_error: type[RemoteProtocolError] = SessionClosedError
 
     def __init__(self, *, lock_id: bytes, rng: Rng, mtu: int, channel: int | None,
                  limits: Limits | None, timeout: float) -> None:
@@ -132,7 +136,8 @@ class _PhoneChannel:
             if message is not None:
                 msg = decode(message)
                 if isinstance(msg, Close):
-                    err = remote_error_for_code(msg.code, "the lock closed the channel")
+                    err = remote_error_for_code(msg.code, "the lock closed the channel",
+                                                self._close_error)
                     self.state = PhoneState.CLOSED
                     raise err
                 self._handle(msg, now, events)
@@ -169,7 +174,10 @@ class PhonePairing(_PhoneChannel):
     ``code_ref`` b"" uses the lock's setup code (claim, or the QR); an invite id with an
     invite code enrols a further phone. With ``expected_fingerprint`` (from the QR) a
     man in the middle raises :class:`~ble_lock.protocol.errors.IdentityMismatchError`.
+    A refusal by the lock (``LOCKED_OUT``...) raises a ``PairingError`` with that code.
     """
+
+    _close_error = PairingError
 
     def __init__(self, *, lock_id: bytes, code: str, phone: KeyPair, rng: Rng,
                  code_ref: bytes = b"", expected_fingerprint: bytes | None = None,
@@ -258,11 +266,13 @@ class PhoneSession(_PhoneChannel):
                                                  lock_counter=reply.lock_counter))
                 if self._first:
                     self.send(self._first)  # retried inside the session: no replay risk
+                self._first = b""
             else:
                 events.append(SessionEstablished(channel=self.channel, resynced=False,
                                                  lock_counter=None))
                 if self._first or reply.payload:
                     events.append(MessageReceived(channel=self.channel, payload=reply.payload))
+                self._first = b""
         elif isinstance(msg, Data):
             self._expect(PhoneState.ESTABLISHED, msg)
             assert self._keys is not None
