@@ -131,3 +131,34 @@ def largest(layout: Any) -> Any:
 
 def largest_body(cls: type[Any]) -> Any:
     return largest(codec._BODY[cls].subcons[0])
+
+
+def typical(layout: Any) -> Any:
+    """A small, readable value of ``layout`` (for test vectors): one item per list,
+    optional fields present, the first enum member, short texts and ids of 1."""
+    if isinstance(layout, c.Renamed):
+        return typical(layout.subcon)
+    if isinstance(layout, codec._Bool):
+        return True
+    if isinstance(layout, codec._Enum):
+        return next(iter(layout._enum))
+    if isinstance(layout, codec._Text):
+        low = max(1, layout.subcon._low)
+        return ("4" if layout._digits else "x") * low
+    if isinstance(layout, codec._Bytes):
+        return b"\x11" * max(4, layout._low)
+    if isinstance(layout, codec._Opt):
+        return typical(layout._inner)
+    if isinstance(layout, codec._List):
+        return (typical(layout._item),)
+    if isinstance(layout, codec._Record):
+        return layout._cls(**{sub.name: typical(sub) for sub in layout.subcon.subcons})
+    if isinstance(layout, c.FormatField):
+        return 1
+    if isinstance(layout, c.Bytes):
+        return b"\x22" * layout.length
+    raise TypeError(f"no typical value for {layout!r}")
+
+
+def typical_body(cls: type[Any]) -> Any:
+    return typical(codec._BODY[cls].subcons[0])
