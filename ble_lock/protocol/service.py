@@ -36,12 +36,8 @@ from ble_lock.protocol.crypto import KeyPair, Rng
 from ble_lock.protocol.events import Event as TransportEvent
 from ble_lock.protocol.events import RequestReceived
 from ble_lock.protocol.lock_endpoint import LockEndpoint
-from ble_lock.protocol.service_handlers import (
-    HANDLERS,
-    Context,
-    enrolment,
-    event_record,
-)
+from ble_lock.protocol.service_convert import enrolment, event_record
+from ble_lock.protocol.service_handlers import HANDLERS, Context
 from ble_lock.protocol.service_sync import SyncStatements
 
 __all__ = ["LockServer", "LockService", "Push"]

@@ -9,26 +9,30 @@ claims is trusted). Mutations pass the request id so the core applies them once 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ble_lock.core.errors import ErrorCode, InvalidInputError, PermissionDeniedError
+from ble_lock.core.errors import InvalidInputError
 from ble_lock.core.lock import Lock
 from ble_lock.core.model import (
     Actor,
-    BoltState,
-    Credential,
-    Decision,
-    EnrolmentSession,
-    Event,
-    Settings,
-    User,
-    WeekdaySchedule,
 )
 from ble_lock.protocol import messages as m
-from ble_lock.protocol.messages_codec import MAX_DETAIL
+from ble_lock.protocol.service_convert import (
+    SETTING_NAMES,
+    core_schedules,
+    credential_info,
+    decision,
+    enrolment,
+    event_record,
+    lock_settings,
+    lock_state,
+    page,
+    user_info,
+    validity,
+)
 
-__all__ = ["HANDLERS", "Context", "event_record", "lock_state"]
+__all__ = ["HANDLERS", "Context"]
 
 T = TypeVar("T")
 
@@ -52,118 +56,17 @@ class Context:
         self.verify_statement = verify_statement
 
 
-# ------------------------------------------------------------------ core -> wire
-
-
-def _secs(value: float | None) -> int | None:
-    return None if value is None else max(0, int(value))
-
-
-def _validity(valid_from: float | None, valid_until: float | None) -> m.Validity:
-    return m.Validity(valid_from=_secs(valid_from), valid_until=_secs(valid_until))
-
-
-def _schedule(s: WeekdaySchedule) -> m.Schedule:
-    return m.Schedule(days_mask=s.days_mask, start_minute=s.start_minute, end_minute=s.end_minute)
-
-
-def _core_schedules(schedules: Sequence[m.Schedule]) -> tuple[WeekdaySchedule, ...]:
-    return tuple(
-        WeekdaySchedule(days_mask=s.days_mask, start_minute=s.start_minute,
-                        end_minute=s.end_minute)
-        for s in schedules
-    )
-
-
-def user_info(user: User) -> m.UserInfo:
-    return m.UserInfo(
-        user_number=user.number,
-        role=user.role,
-        name=m.clip_text(user.name, 32),
-        validity=_validity(user.valid_from, user.valid_until),
-        schedules=tuple(_schedule(s) for s in user.schedules),
-    )
-
-
-def credential_info(cred: Credential) -> m.CredentialInfo:
-    return m.CredentialInfo(
-        credential_id=cred.id,
-        user_number=cred.user_number,
-        kind=cred.kind,
-        duress=cred.duress,
-        label=m.clip_text(cred.label, 16),
-        revoked=cred.revoked,
-        validity=_validity(cred.valid_from, cred.valid_until),
-    )
-
-
-def enrolment(session: EnrolmentSession) -> m.Enrolment:
-    return m.Enrolment(
-        session_id=session.id,
-        kind=session.kind,
-        user_number=session.user_number,
-        captured=session.captured,
-        captures_needed=session.captures_needed,
-        next_step=m.clip_text(session.next_step or "", 16),
-        state=session.state,
-        credential_id=session.credential_id,
-    )
-
-
-def event_record(event: Event) -> m.EventRecord:
-    return m.EventRecord(
-        seq=event.seq,
-        at_ms=max(0, int(event.timestamp * 1000)),
-        kind=event.kind,
-        user_number=event.user_number,
-        method=event.method,
-        duress=event.duress,
-        reason=None if event.reason is None else int(event.reason),
-        credential_id=event.credential_id,
-        detail=m.clip_text(event.detail, MAX_DETAIL),
-    )
-
-
-_SETTING_NAMES = tuple(f for f in m.LockSettings.__dataclass_fields__)
-
-
-def lock_settings(settings: Settings) -> m.LockSettings:
-    return m.LockSettings(**{name: getattr(settings, name) for name in _SETTING_NAMES})
-
-
-def lock_state(bolt: BoltState) -> m.LockState:
-    return m.LockState.LOCKED if bolt is BoltState.LOCKED else m.LockState.UNLOCKED
-
-
-def _page(items: Sequence[T], after: int, key: Callable[[T], int], size: int
-          ) -> tuple[tuple[T, ...], bool]:
-    rest = [item for item in items if key(item) > after]
-    return tuple(rest[:size]), len(rest) > size
-
-
-def _decision(decision: Decision) -> m.Unlocked:
-    """A denial is a value in the core; on the wire it is an error response (R-SEC-1
-    keeps the seconds left in the text)."""
-    if decision.granted:
-        return m.Unlocked(user_number=decision.user_number or 0)
-    reason = decision.reason or ErrorCode.PERMISSION_DENIED
-    text = reason.name.lower().replace("_", " ")
-    if decision.retry_after is not None:
-        text += f"; retry in {decision.retry_after:.0f} s"
-    raise PermissionDeniedError(text, code=reason)
-
-
 # ------------------------------------------------------------------ handlers
 
 
 def _unlock(c: Context, b: m.Unlock) -> m.Unlocked:
-    return _decision(c.lock.unlock_bluetooth(c.actor))
+    return decision(c.lock.unlock_bluetooth(c.actor))
 
 
 def _lock(c: Context, b: m.Lock) -> m.Done:
-    decision = c.lock.lock_bluetooth(c.actor)
-    if not decision.granted:
-        _decision(decision)
+    outcome = c.lock.lock_bluetooth(c.actor)
+    if not outcome.granted:
+        decision(outcome)
     return m.Done()
 
 
@@ -194,19 +97,19 @@ def _time_set(c: Context, b: m.TimeSet) -> m.Done:
 
 def _events(c: Context, b: m.EventsGet) -> m.EventPage:
     limit = max(1, min(b.limit, m.MAX_EVENTS_PER_PAGE))
-    page = c.lock.events(c.actor, after=b.after, limit=limit)
+    found = c.lock.events(c.actor, after=b.after, limit=limit)
     return m.EventPage(
-        events=tuple(event_record(e) for e in page.events),
-        next_cursor=page.next_cursor,
-        dropped=min(page.dropped, 2**32 - 1),
-        more=page.more,
+        events=tuple(event_record(e) for e in found.events),
+        next_cursor=found.next_cursor,
+        dropped=min(found.dropped, 2**32 - 1),
+        more=found.more,
     )
 
 
 def _user_add(c: Context, b: m.UserAdd) -> m.UserInfo:
     return user_info(c.lock.add_user(
         c.actor, name=b.name, role=b.role, valid_from=b.validity.valid_from,
-        valid_until=b.validity.valid_until, schedules=_core_schedules(b.schedules),
+        valid_until=b.validity.valid_until, schedules=core_schedules(b.schedules),
         request_id=c.request_id,
     ))
 
@@ -221,7 +124,7 @@ def _user_update(c: Context, b: m.UserUpdate) -> m.UserInfo:
         changes["valid_from"] = b.validity.valid_from
         changes["valid_until"] = b.validity.valid_until
     if b.schedules is not None:
-        changes["schedules"] = _core_schedules(b.schedules)
+        changes["schedules"] = core_schedules(b.schedules)
     return user_info(c.lock.update_user(c.actor, b.user_number, request_id=c.request_id,
                                         **changes))
 
@@ -232,7 +135,7 @@ def _user_delete(c: Context, b: m.UserDelete) -> m.Done:
 
 
 def _user_list(c: Context, b: m.UserList) -> m.UserPage:
-    users, more = _page(c.lock.list_users(c.actor), b.after, lambda u: u.number,
+    users, more = page(c.lock.list_users(c.actor), b.after, lambda u: u.number,
                         m.MAX_USERS_PER_PAGE)
     return m.UserPage(users=tuple(user_info(u) for u in users), more=more)
 
@@ -294,8 +197,8 @@ def _credential_clear(c: Context, b: m.CredentialClear) -> m.Deleted:
 def _credential_list(c: Context, b: m.CredentialList) -> m.CredentialPage:
     creds = [cred for cred in c.lock.list_credentials(c.actor, b.user_number)
              if b.kind is None or cred.kind is b.kind]
-    page, more = _page(creds, b.after, lambda cred: cred.id, m.MAX_CREDENTIALS_PER_PAGE)
-    return m.CredentialPage(credentials=tuple(credential_info(x) for x in page), more=more)
+    chosen, more = page(creds, b.after, lambda cred: cred.id, m.MAX_CREDENTIALS_PER_PAGE)
+    return m.CredentialPage(credentials=tuple(credential_info(x) for x in chosen), more=more)
 
 
 def _key_invite(c: Context, b: m.KeyInvite) -> m.Invite:
@@ -315,13 +218,13 @@ def _invite_cancel(c: Context, b: m.InviteCancel) -> m.Done:
 
 
 def _invite_list(c: Context, b: m.InviteList) -> m.InvitePage:
-    invites, more = _page(c.lock.list_invites(c.actor), b.after, lambda i: i.id,
+    invites, more = page(c.lock.list_invites(c.actor), b.after, lambda i: i.id,
                           m.MAX_INVITES_PER_PAGE)
     return m.InvitePage(
         invites=tuple(
             m.InviteInfo(invite_id=i.id, user_number=i.user_number,
                          expires_at=int(i.expires_at),
-                         validity=_validity(i.key_valid_from, i.key_valid_until))
+                         validity=validity(i.key_valid_from, i.key_valid_until))
             for i in invites
         ),
         more=more,
@@ -329,7 +232,7 @@ def _invite_list(c: Context, b: m.InviteList) -> m.InvitePage:
 
 
 def _key_list(c: Context, b: m.KeyList) -> m.CredentialPage:
-    keys, more = _page(c.lock.list_keys(c.actor), b.after, lambda k: k.id,
+    keys, more = page(c.lock.list_keys(c.actor), b.after, lambda k: k.id,
                        m.MAX_CREDENTIALS_PER_PAGE)
     return m.CredentialPage(credentials=tuple(credential_info(k) for k in keys), more=more)
 
@@ -344,7 +247,7 @@ def _settings_get(c: Context, b: m.SettingsGet) -> m.LockSettings:
 
 
 def _settings_set(c: Context, b: m.SettingsSet) -> m.LockSettings:
-    changes = {name: getattr(b, name) for name in _SETTING_NAMES
+    changes = {name: getattr(b, name) for name in SETTING_NAMES
                if getattr(b, name) is not None}
     if not changes:
         raise InvalidInputError("no setting to change")
@@ -387,9 +290,9 @@ def _sync_link_list(c: Context, b: m.SyncLinkList) -> m.SyncLinks:
 def _sync_statement(c: Context, b: m.SyncStatementRelay) -> m.Done:
     c.lock.whoami(c.actor)  # the relaying phone must itself be a valid user of this lock
     issuer = c.verify_statement(b.statement)
-    decision = c.lock.apply_sync_statement(issuer)
-    if not decision.granted:
-        _decision(decision)
+    outcome = c.lock.apply_sync_statement(issuer)
+    if not outcome.granted:
+        decision(outcome)
     return m.Done()
 
 

@@ -52,6 +52,8 @@ class World:
     rng: DeterministicRng
     transcript: list[bytes] = field(default_factory=list)
     mtu: int = 23
+    round_trips: int = 0
+    """Flights of writes answered by a flight of notifications (as the Loopback counts)."""
 
     @property
     def now(self) -> float:
@@ -74,6 +76,8 @@ class World:
                     continue
                 for p in phones:
                     got[id(p)].extend(p.receive_data(frame, self.now))
+            if up and down:
+                self.round_trips += 1
             if not up and not down:
                 return got
 

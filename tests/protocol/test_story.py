@@ -145,3 +145,19 @@ def test_card_code_and_uid_never_travel_in_clear() -> None:
     air = b"".join(world.transcript)
     assert b"864209" not in air
     assert uid not in air
+
+
+def test_unlock_by_a_paired_phone_is_one_round_trip(
+    story: tuple[World, Phone, Phone, Phone, int],
+) -> None:
+    """DESIGN performance anchor: subscribed -> unlocked in one application round trip,
+    the request riding in the handshake's first message, through the real service."""
+    world, _, _, guest, carl = story
+    link = guest.link()
+    request_id = link.start(m.Unlock(), world.now)
+    assert request_id is not None
+    before = world.round_trips
+    world.run([link])
+    assert world.round_trips - before == 1
+    assert guest.app.result(request_id, m.Unlocked).user_number == carl
+    assert not world.lock.locked
