@@ -28,6 +28,7 @@ from ble_lock.protocol.client import (
     invite_pairing,
 )
 from ble_lock.protocol.crypto import DeterministicRng, KeyPair, fingerprint
+from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.phone import PhonePairing
 from ble_lock.protocol.service import LockServer
 
@@ -75,7 +76,14 @@ class World:
                 if drop_down:
                     continue
                 for p in phones:
-                    got[id(p)].extend(p.receive_data(frame, self.now))
+                    try:
+                        got[id(p)].extend(p.receive_data(frame, self.now))
+                    except RemoteProtocolError:
+                        # the phone aborted: its CLOSE still reaches the lock, as on air
+                        for last in p.data_to_send():
+                            self.transcript.append(last)
+                            self.server.receive_data(last, self.now)
+                        raise
             if up and down:
                 self.round_trips += 1
             if not up and not down:
