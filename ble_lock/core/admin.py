@@ -147,6 +147,8 @@ class AdminMixin(VerifyMixin):
         if new == old:
             return
         self._put_settings(new)
+        if not new.lockout_enabled:  # switched off: a running lockout ends too
+            self._lockout.lift()
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
             self._unlock_bolt()
             self._relock_at = None
