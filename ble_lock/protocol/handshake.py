@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 PROTOCOL_NAME = b"Noise_IK_25519_ChaChaPoly_SHA256"
+SS_CACHE_SIZE = 64
 _FIRST = Struct("counter" / Int64ub, "payload" / GreedyBytes).compile()
 _REPLY = Struct("status" / Int8ub, "rest" / GreedyBytes).compile()
 _COUNTER = Struct("counter" / Int64ub).compile()
@@ -183,10 +184,12 @@ class InitiatorHandshake:
 class ResponderHandshake:
     """The lock's half of the IK handshake."""
 
-    __slots__ = ("_lock", "_phone_e", "_phone_s", "_rng", "_ss")
+    __slots__ = ("_lock", "_phone_e", "_phone_s", "_rng", "_ss", "_ss_cache")
 
-    def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng) -> None:
+    def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng,
+                 ss_cache: dict[bytes, bytes] | None = None) -> None:
         self._ss = SymmetricState(prologue(lock_id), lock.public)
+        self._ss_cache = ss_cache  # phone static key -> DH(lock static, phone static)
         self._lock = lock
         self._rng = rng
         self._phone_e: bytes | None = None
@@ -198,10 +201,23 @@ class ResponderHandshake:
         ss.mix_hash(msg.e)
         ss.mix_key(dh(self._lock.private, msg.e))
         phone_s = ss.decrypt_and_hash(msg.enc_s)
-        ss.mix_key(dh(self._lock.private, phone_s))
+        ss.mix_key(self._static_dh(phone_s))
         first = FirstPayload.decode(ss.decrypt_and_hash(msg.enc_payload))
         self._phone_e, self._phone_s = msg.e, phone_s
         return phone_s, first
+
+    def _static_dh(self, phone_s: bytes) -> bytes:
+        """``ss`` is the same every session with this phone: a lock may cache it."""
+        cache = self._ss_cache
+        if cache is None:
+            return dh(self._lock.private, phone_s)
+        shared = cache.get(phone_s)
+        if shared is None:
+            shared = dh(self._lock.private, phone_s)
+            if len(cache) >= SS_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[phone_s] = shared
+        return shared
 
     def write_msg2(self, reply: ReplyPayload) -> tuple[Hs2, TransportKeys]:
         if self._phone_e is None or self._phone_s is None:

@@ -109,6 +109,7 @@ class LockEndpoint:
         self._channels: dict[int, _Channel] = {}
         self._pairing_channel: int | None = None
         self._out: list[bytes] = []
+        self._ss_cache: dict[bytes, bytes] = {}
 
     # -- the byte interface ---------------------------------------------------------
 
@@ -278,7 +279,8 @@ class LockEndpoint:
 
     def _on_hs1(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
         assert isinstance(msg, Hs1)
-        hs = ResponderHandshake(lock_id=self.lock_id, lock=self._static, rng=self._rng)
+        hs = ResponderHandshake(lock_id=self.lock_id, lock=self._static, rng=self._rng,
+                                ss_cache=self._ss_cache)
         phone_key, first = hs.read_msg1(msg)
         peer = self._directory.find_peer(phone_key)
         if peer is None:

@@ -1,0 +1,30 @@
+"""bench/protocol.py --json prints the figures issue 3 asks for, and meets the targets
+that do not depend on the machine (round trips)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "protocol.py"
+FIELDS = {"mtu", "unlock_round_trips", "unlock_att_writes", "unlock_notifications",
+          "unlock_bytes_up", "unlock_bytes_down", "unlock_lock_cpu_us", "pair_round_trips",
+          "pair_lock_cpu_us"}
+
+
+def test_bench_json_has_one_result_per_mtu() -> None:
+    out = subprocess.run([sys.executable, str(BENCH), "--json", "--runs", "5"], check=True,
+                         capture_output=True, text=True).stdout
+    results = json.loads(out)["results"]
+    assert [r["mtu"] for r in results] == [23, 247]
+    for r in results:
+        assert set(r) == FIELDS
+        assert r["unlock_round_trips"] == 1
+        assert r["pair_round_trips"] == 2
+        assert r["unlock_lock_cpu_us"] > 0
+    small, big = results
+    assert big["unlock_att_writes"] == 1
+    assert big["unlock_notifications"] == 1
+    assert small["unlock_att_writes"] > big["unlock_att_writes"]
