@@ -10,6 +10,7 @@ Integers are big-endian. See docs/protocol.md (## Messages) for the tables.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -518,25 +519,22 @@ def _why(exc: Exception) -> str:
 KIND_REQUEST, KIND_RESPONSE, KIND_EVENT = 0x01, 0x02, 0x03
 REQUEST_ID_SIZE = 8
 
-_ENVELOPE = c.Struct(
-    "kind" / U8,
-    "head"
-    / c.Switch(
-        c.this.kind,
-        {
-            KIND_REQUEST: c.Struct("request_id" / c.Bytes(REQUEST_ID_SIZE), "opcode" / U8),
-            KIND_RESPONSE: c.Struct(
-                "request_id" / c.Bytes(REQUEST_ID_SIZE),
-                "opcode" / U8,
-                "status" / U8,
-                "text" / _Text(MAX_TEXT),
-            ),
-            KIND_EVENT: c.Struct("event" / U8),
-        },
-        default=c.Error,
-    ),
-    "body" / c.GreedyBytes,
-)
+# The envelope is on the path of every unlock: its three fixed layouts are compiled
+# (construct generates plain Python for them), about ten times faster than interpreted.
+_RID = c.Bytes(REQUEST_ID_SIZE)
+_HEADS: dict[int, Any] = {
+    KIND_REQUEST: c.Struct(
+        "kind" / c.Const(KIND_REQUEST, U8), "request_id" / _RID, "opcode" / U8,
+        "body" / c.GreedyBytes,
+    ).compile(),
+    KIND_RESPONSE: c.Struct(
+        "kind" / c.Const(KIND_RESPONSE, U8), "request_id" / _RID, "opcode" / U8,
+        "status" / U8, "text" / c.PascalString(U8, "utf8"), "body" / c.GreedyBytes,
+    ).compile(),
+    KIND_EVENT: c.Struct(
+        "kind" / c.Const(KIND_EVENT, U8), "event" / U8, "body" / c.GreedyBytes,
+    ).compile(),
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -553,37 +551,38 @@ class Envelope:
 
 
 def pack(env: Envelope) -> bytes:
-    head: dict[str, Any]
-    if env.kind == KIND_REQUEST:
-        head = {"request_id": env.request_id, "opcode": env.opcode}
-    elif env.kind == KIND_RESPONSE:
-        head = {
-            "request_id": env.request_id,
-            "opcode": env.opcode,
-            "status": env.status,
-            "text": env.text,
-        }
-    else:
-        head = {"event": env.event}
+    layout = _HEADS.get(env.kind)
+    if layout is None:
+        raise CodecError(f"envelope: unknown kind {env.kind}")
+    if len(env.text.encode("utf-8")) > MAX_TEXT:
+        raise CodecError(f"envelope: text longer than {MAX_TEXT} bytes")
+    fields = {"request_id": env.request_id, "opcode": env.opcode, "status": env.status,
+              "text": env.text, "event": env.event, "body": env.body}
     try:
-        data: bytes = _ENVELOPE.build({"kind": env.kind, "head": head, "body": env.body})
+        data: bytes = layout.build(fields)
     except (c.ConstructError, ValueError, TypeError, OverflowError) as exc:
         raise CodecError(f"envelope: {_why(exc)}") from None
     return data
 
 
 def unpack(data: bytes) -> Envelope:
+    layout = _HEADS.get(data[0]) if data else None
+    if layout is None:
+        raise CodecError("envelope: unknown message kind")
     try:
-        parsed = _ENVELOPE.parse(data)
-    except (c.ConstructError, ValueError, TypeError, OverflowError) as exc:
+        parsed = layout.parse(data)
+    except (c.ConstructError, ValueError, TypeError, OverflowError, struct.error) as exc:
+        # compiled layouts report a short buffer as struct.error
         raise CodecError(f"envelope: {_why(exc)}") from None
-    head = parsed.head
+    text = parsed.get("text", "")
+    if len(text.encode("utf-8")) > MAX_TEXT:
+        raise CodecError(f"envelope: text longer than {MAX_TEXT} bytes")
     return Envelope(
         kind=parsed.kind,
         body=parsed.body,
-        request_id=head.get("request_id", b""),
-        opcode=head.get("opcode", 0),
-        status=head.get("status", 0),
-        text=head.get("text", ""),
-        event=head.get("event", 0),
+        request_id=parsed.get("request_id", b""),
+        opcode=parsed.get("opcode", 0),
+        status=parsed.get("status", 0),
+        text=text,
+        event=parsed.get("event", 0),
     )
