@@ -535,6 +535,11 @@ _HEADS: dict[int, Any] = {
         "kind" / c.Const(KIND_EVENT, U8), "event" / U8, "body" / c.GreedyBytes,
     ).compile(),
 }
+_HEAD_SIZE = {
+    KIND_REQUEST: 1 + REQUEST_ID_SIZE + 1,
+    KIND_RESPONSE: 1 + REQUEST_ID_SIZE + 1 + 1 + 1,
+    KIND_EVENT: 1 + 1,
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -575,8 +580,15 @@ def unpack(data: bytes) -> Envelope:
         # compiled layouts report a short buffer as struct.error
         raise CodecError(f"envelope: {_why(exc)}") from None
     text = parsed.get("text", "")
-    if len(text.encode("utf-8")) > MAX_TEXT:
+    raw_text = len(text.encode("utf-8"))
+    if raw_text > MAX_TEXT:
         raise CodecError(f"envelope: text longer than {MAX_TEXT} bytes")
+    # Compiled layouts do not check that a read got all its bytes: check the declared
+    # text length and the total.
+    head = _HEAD_SIZE[parsed.kind]
+    declared = data[head - 1] if parsed.kind == KIND_RESPONSE else 0
+    if raw_text != declared or len(data) != head + raw_text + len(parsed.body):
+        raise CodecError("envelope: truncated")
     return Envelope(
         kind=parsed.kind,
         body=parsed.body,

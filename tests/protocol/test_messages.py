@@ -118,8 +118,10 @@ def test_unknown_opcode_keeps_the_request_id_for_the_error_response() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"\x04", b"\x01" + RID[:5], b"\x03\x99", b"\x02" + RID + b"\x10\x00\x05ab"],
-    ids=["empty", "bad-kind", "short-id", "unknown-event", "short-text"],
+    [b"", b"\x04", b"\x01" + RID[:5], b"\x03\x99", b"\x02" + RID + b"\x10\x00\x05ab",
+     b"\x02" + RID + b"\x24\x00\x01", b"\x02" + RID + b"\x24\x00", b"\x01" + RID],
+    ids=["empty", "bad-kind", "short-id", "unknown-event", "short-text", "missing-text",
+         "missing-text-length", "missing-opcode"],
 )
 def test_malformed_envelopes(raw: bytes) -> None:
     with pytest.raises(m.RemoteProtocolError):
