@@ -9,7 +9,6 @@ Stability: methods are only ever added (with defaults), never changed or removed
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -133,6 +132,3 @@ class InMemoryDirectory:
         if self.failures >= self.max_failures:
             self.locked_until = now + self.lockout_seconds
             self.failures = 0
-
-    def is_peer(self, peer: object, phone_key: bytes) -> bool:
-        return isinstance(peer, InMemoryPeer) and hmac.compare_digest(peer.key, phone_key)

@@ -26,9 +26,17 @@ from typing import Any
 
 from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Prefixed, Struct
 
-from ble_lock.protocol.errors import FramingError, UnknownMessageError, UnsupportedVersionError
+from ble_lock.protocol.errors import (
+    FramingError,
+    LocalProtocolError,
+    UnknownMessageError,
+    UnsupportedVersionError,
+)
 
 __all__ = [
+    "DATA_OVERHEAD",
+    "HS1_OVERHEAD",
+    "HS2_OVERHEAD",
     "PROTOCOL_VERSION",
     "Close",
     "Data",
@@ -40,12 +48,25 @@ __all__ = [
     "Pair2",
     "Pair3",
     "Pair4",
+    "check_payload",
     "decode",
     "encode",
 ]
 
 PROTOCOL_VERSION = 1
 MAX_CODE_REF = 16
+# Bytes a message adds around an application payload of n bytes (see the table above).
+HS1_OVERHEAD = 1 + 1 + 32 + 48 + 8 + 16
+HS2_OVERHEAD = 1 + 32 + 1 + 16
+DATA_OVERHEAD = 1 + 16
+
+
+def check_payload(payload: bytes, overhead: int, max_message: int) -> None:
+    """Refuse (locally) an application payload that would not fit one message, before
+    any cipher state is touched."""
+    if len(payload) + overhead > max_message:
+        raise LocalProtocolError(
+            f"payload of {len(payload)} bytes exceeds {max_message - overhead} bytes")
 
 
 class MsgType(IntEnum):

@@ -35,6 +35,7 @@ __all__ = [
     "ResponderHandshake",
     "TransportKeys",
     "prologue",
+    "write_e_es_s_ss",
 ]
 
 PROTOCOL_NAME = b"Noise_IK_25519_ChaChaPoly_SHA256"
@@ -58,8 +59,11 @@ class SymmetricState:
 
     __slots__ = ("cipher", "ck", "h")
 
-    def __init__(self, prologue_bytes: bytes, responder_static: bytes) -> None:
-        self.h = PROTOCOL_NAME  # exactly 32 bytes: used as is
+    def __init__(self, prologue_bytes: bytes, responder_static: bytes,
+                 protocol_name: bytes = PROTOCOL_NAME) -> None:
+        # A name of at most 32 bytes is zero-padded, a longer one hashed (Noise 5.2).
+        self.h = protocol_name.ljust(32, b"\0") if len(protocol_name) <= 32 else sha256(
+            protocol_name)
         self.ck = self.h
         self.cipher: CipherState | None = None
         self.mix_hash(prologue_bytes)
@@ -147,6 +151,17 @@ class ReplyPayload:
         return cls(status=status, lock_counter=counter, payload=parsed.rest[8:])
 
 
+def write_e_es_s_ss(ss: SymmetricState, e: KeyPair, s: KeyPair, rs: bytes,
+                    payload: bytes) -> tuple[bytes, bytes]:
+    """The tokens ``-> e, es, s, ss`` and the payload (IK message 1, also Noise ``X``).
+    Returns (encrypted s, encrypted payload); ``e.public`` is sent in clear before them."""
+    ss.mix_hash(e.public)
+    ss.mix_key(dh(e.private, rs))
+    enc_s = ss.encrypt_and_hash(s.public)
+    ss.mix_key(dh(s.private, rs))
+    return enc_s, ss.encrypt_and_hash(payload)
+
+
 class InitiatorHandshake:
     """The phone's half of the IK handshake."""
 
@@ -160,13 +175,9 @@ class InitiatorHandshake:
         self._e: KeyPair | None = None
 
     def write_msg1(self, first: FirstPayload) -> Hs1:
-        ss = self._ss
         e = self._e = KeyPair.generate(self._rng)
-        ss.mix_hash(e.public)
-        ss.mix_key(dh(e.private, self._lock_public))
-        enc_s = ss.encrypt_and_hash(self._phone.public)
-        ss.mix_key(dh(self._phone.private, self._lock_public))
-        enc_payload = ss.encrypt_and_hash(first.encode())
+        enc_s, enc_payload = write_e_es_s_ss(self._ss, e, self._phone, self._lock_public,
+                                             first.encode())
         return Hs1(version=PROTOCOL_VERSION, e=e.public, enc_s=enc_s, enc_payload=enc_payload)
 
     def read_msg2(self, msg: Hs2) -> tuple[ReplyPayload, TransportKeys]:

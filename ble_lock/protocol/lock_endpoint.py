@@ -21,6 +21,8 @@ from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol.crypto import KeyPair, Rng
 from ble_lock.protocol.directory import PeerDirectory
 from ble_lock.protocol.envelope import (
+    DATA_OVERHEAD,
+    HS2_OVERHEAD,
     Close,
     Data,
     Hs1,
@@ -28,6 +30,7 @@ from ble_lock.protocol.envelope import (
     MsgType,
     Pair1,
     Pair3,
+    check_payload,
     decode,
     encode,
 )
@@ -170,6 +173,7 @@ class LockEndpoint:
         """Answer a request on ``channel``: in HS2 if it came in HS1, else in DATA."""
         ch = self._channels.get(channel)
         if ch is not None and ch.state is ChannelState.RESPONDING:
+            check_payload(payload, HS2_OVERHEAD, self._limits.max_message)
             self._send_hs2(ch, ReplyPayload(status=HsStatus.OK, payload=payload))
             self._establish(ch)
         else:
@@ -180,6 +184,7 @@ class LockEndpoint:
         ch = self._channels.get(channel)
         if ch is None or ch.state is not ChannelState.ESTABLISHED or ch.keys is None:
             raise LocalProtocolError(f"channel {channel} has no established session")
+        check_payload(payload, DATA_OVERHEAD, self._limits.max_message)
         self._send(ch, Data(ciphertext=ch.keys.send.encrypt(_DATA_AD, payload)))
 
     def close(self, channel: int, code: ErrorCode = ErrorCode.SESSION_CLOSED) -> None:

@@ -20,6 +20,8 @@ from enum import Enum, auto
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol.crypto import KeyPair, Rng
 from ble_lock.protocol.envelope import (
+    DATA_OVERHEAD,
+    HS1_OVERHEAD,
     Close,
     Data,
     Hs2,
@@ -27,6 +29,7 @@ from ble_lock.protocol.envelope import (
     MsgType,
     Pair2,
     Pair4,
+    check_payload,
     decode,
     encode,
 )
@@ -238,6 +241,7 @@ class PhoneSession(_PhoneChannel):
         """Queue HS1 carrying ``first_request`` (may be empty: just open the session)."""
         if self.state is not PhoneState.NEW:
             raise LocalProtocolError("session already started")
+        check_payload(first_request, HS1_OVERHEAD, self._limits.max_message)
         self._first = first_request
         hs1 = self._hs.write_msg1(FirstPayload(counter=self._counter, payload=first_request))
         self._send(hs1)
@@ -247,6 +251,7 @@ class PhoneSession(_PhoneChannel):
         """An application request inside the established session."""
         if self.state is not PhoneState.ESTABLISHED or self._keys is None:
             raise LocalProtocolError("the session is not established")
+        check_payload(payload, DATA_OVERHEAD, self._limits.max_message)
         self._send(Data(ciphertext=self._keys.send.encrypt(_DATA_AD, payload)))
 
     @property

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.protocol.crypto import dh
 from ble_lock.protocol.directory import InMemoryDirectory, InMemoryPeer
-from ble_lock.protocol.errors import ChannelBusyError, RemoteProtocolError
+from ble_lock.protocol.envelope import Hs1, Hs2, decode
+from ble_lock.protocol.errors import ChannelBusyError, DecryptError, RemoteProtocolError
 from ble_lock.protocol.events import (
     Event,
     MessageReceived,
@@ -19,7 +21,8 @@ from ble_lock.protocol.events import (
     SessionClosed,
     SessionOpened,
 )
-from ble_lock.protocol.framing import fragment
+from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
+from ble_lock.protocol.handshake import FirstPayload, SymmetricState, prologue
 from ble_lock.protocol.phone import PhoneSession, PhoneState
 from ble_lock.protocol.testbed import TEST_SETUP_CODE, Testbed, make_testbed
 
@@ -244,3 +247,35 @@ def test_garbage_flood_is_bounded_and_the_lock_recovers() -> None:
     retry.start(UNLOCK, 6.0)
     bed.link.run([retry], 6.0)
     assert _requests(bed.link.lock_events) == [UNLOCK]
+
+
+def test_static_key_compromise_reveals_only_the_first_request() -> None:
+    """Forward secrecy, and its documented 0-RTT exception (docs/protocol.md): with
+    both static private keys an attacker reads the recorded HS1 payload, but not HS2 nor
+    any DATA, which also depend on the ephemeral-ephemeral DH."""
+    bed = make_testbed(seed=SEED)
+
+    def message(frames: list[bytes]) -> bytes:
+        r = Reassembler()
+        out = [m for f in frames if (m := r.feed(parse_frame(f), 0.0)) is not None]
+        return out[0]
+
+    hs1, hs2 = decode(message(REC.hs1)), decode(message(REC.hs2))
+    assert isinstance(hs1, Hs1)
+    assert isinstance(hs2, Hs2)
+    lock_s, phone_s = bed.lock_key.private, bed.phone_key.private
+    st = SymmetricState(prologue(bed.lock.lock_id), bed.lock_key.public)
+    st.mix_hash(hs1.e)
+    st.mix_key(dh(lock_s, hs1.e))
+    phone_pub = st.decrypt_and_hash(hs1.enc_s)
+    st.mix_key(dh(lock_s, phone_pub))
+    assert FirstPayload.decode(st.decrypt_and_hash(hs1.enc_payload)).payload == UNLOCK
+    st.mix_hash(hs2.e)
+    se = dh(phone_s, hs2.e)  # computable from the phone's static key
+    for ee_guess in (dh(lock_s, hs1.e), dh(phone_s, hs1.e), dh(lock_s, hs2.e), se):
+        trial = SymmetricState(b"", b"")
+        trial.h, trial.ck = st.h, st.ck
+        trial.mix_key(ee_guess)
+        trial.mix_key(se)
+        with pytest.raises(DecryptError):
+            trial.decrypt_and_hash(hs2.enc_payload)

@@ -126,13 +126,18 @@ def test_random_bytes_into_the_phone(frames: list[bytes], pairing: bool) -> None
 
 
 @FUZZ
-@given(data=st.data())
-def test_mutated_valid_messages_into_the_phone(data: st.DataObject) -> None:
+@given(data=st.data(), pairing=st.booleans())
+def test_mutated_valid_messages_into_the_phone(data: st.DataObject, pairing: bool) -> None:
     bed = make_testbed(seed=b"fuzz-phone")
-    s = bed.session(counter=1, channel=5)
-    s.start(b"UNLOCK", 0.0)
+    phone: PhoneSession | PhonePairing
+    if pairing:
+        phone = bed.pairing(channel=5)
+        phone.start(0.0)
+    else:
+        phone = bed.session(counter=1, channel=5)
+        phone.start(b"UNLOCK", 0.0)
     message = data.draw(mutated(DOWN))
-    _phone_survives(s, data.draw(framed(message, 5)))
+    _phone_survives(phone, data.draw(framed(message, 5)))
 
 
 @FUZZ

@@ -8,6 +8,7 @@ import pytest
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol.crypto import KeyPair
 from ble_lock.protocol.directory import InMemoryDirectory, InMemoryPeer
+from ble_lock.protocol.envelope import DATA_OVERHEAD, HS1_OVERHEAD, HS2_OVERHEAD
 from ble_lock.protocol.errors import LocalProtocolError, UnknownPeerError
 from ble_lock.protocol.events import (
     MessageReceived,
@@ -148,3 +149,35 @@ def test_local_misuse_is_a_local_error(paired: Testbed) -> None:
         s.send(b"too early")
     with pytest.raises(LocalProtocolError):
         paired.lock.push(99, b"nobody there")
+
+
+def test_largest_payloads_fit_and_larger_ones_are_refused_locally(paired: Testbed) -> None:
+    bed = paired
+    biggest_first = bytes(2048 - HS1_OVERHEAD)
+    s = bed.session(counter=1)
+    with pytest.raises(LocalProtocolError):
+        s.start(biggest_first + b"x", 1.0)
+    s.start(biggest_first, 1.0)
+    bed.link.app = None
+    bed.link.run([s], 1.0)
+    request = bed.link.lock_events[-1]
+    assert isinstance(request, RequestReceived)
+    assert request.payload == biggest_first
+    with pytest.raises(LocalProtocolError):
+        bed.lock.respond(s.channel, bytes(2048 - HS2_OVERHEAD + 1))
+    bed.lock.respond(s.channel, bytes(2048 - HS2_OVERHEAD))  # the channel is still usable
+    bed.link.run([s], 1.0)
+    with pytest.raises(LocalProtocolError):
+        bed.lock.push(s.channel, bytes(2048 - DATA_OVERHEAD + 1))
+    bed.lock.push(s.channel, bytes(2048 - DATA_OVERHEAD))
+    with pytest.raises(LocalProtocolError):
+        s.send(bytes(2048 - DATA_OVERHEAD + 1))
+    s.send(b"still in sync")
+    bed.link.run([s], 2.0)
+    got = [e.payload for e in bed.link.phone_events[s.channel] if isinstance(e, MessageReceived)]
+    assert got == [bytes(2048 - HS2_OVERHEAD), bytes(2048 - DATA_OVERHEAD)]
+    assert _requests_in(bed)[-1] == b"still in sync"
+
+
+def _requests_in(bed: Testbed) -> list[bytes]:
+    return [e.payload for e in bed.link.lock_events if isinstance(e, RequestReceived)]
