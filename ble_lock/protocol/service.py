@@ -131,6 +131,11 @@ class LockService:
         out.extend(self._enrolment_steps())
         return out
 
+    def still_valid(self, phone_key: bytes) -> bool:
+        """False once the phone's key is revoked or gone (deleted user, factory reset)."""
+        info = self._lock.find_phone(phone_key)
+        return info is not None and not info.revoked
+
     def may_receive(self, phone_key: bytes, push: Push) -> bool:
         """Whether the phone with this key may get ``push`` (admins see alarms and
         enrolment progress; a revoked or unknown key gets nothing)."""
@@ -196,7 +201,8 @@ class LockServer:
     The bless adapter feeds command-characteristic writes to :meth:`receive_data`,
     notifies every value of :meth:`data_to_send`, runs :meth:`handle_timer` at
     :meth:`next_timer`, and calls :meth:`flush_pushes` after front-panel activity (a
-    keypad unlock, an alarm) so that connected phones hear about it.
+    keypad unlock, an alarm) so that connected phones hear about it. A session whose key
+    is revoked (or whose user is deleted) is closed with ``KEY_REVOKED`` at once.
     """
 
     __slots__ = ("endpoint", "service")
@@ -236,10 +242,6 @@ class LockServer:
     def data_to_send(self) -> list[bytes]:
         return self.endpoint.data_to_send()
 
-    def serve_event(self, endpoint: LockEndpoint, event: TransportEvent) -> None:
-        """Loopback-style hook: answer one endpoint event (tests, benchmarks)."""
-        self._serve([event])
-
     def _serve(self, events: list[TransportEvent]) -> None:
         for event in events:
             if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer):
@@ -248,13 +250,15 @@ class LockServer:
         self.flush_pushes()
 
     def flush_pushes(self) -> int:
-        """Send what the lock has to tell the connected phones; returns how many sent."""
+        """Send what the lock has to tell the connected phones, and close the sessions
+        of keys that were revoked or erased meanwhile; returns how many pushes went."""
         pushes = self.service.drain_pushes()
-        if not pushes:
-            return 0
         sent = 0
         for channel, peer in self.endpoint.sessions():
             if not isinstance(peer, CorePeer):
+                continue
+            if not self.service.still_valid(peer.public_key):
+                self.endpoint.close(channel, ErrorCode.KEY_REVOKED)
                 continue
             for push in pushes:
                 if self.service.may_receive(peer.public_key, push):

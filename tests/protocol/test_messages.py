@@ -238,6 +238,7 @@ SECRETS = {
         m.CardAdd(user_number=1, card_uid=SECRETS["card_uid"], card_code=SECRETS["card_code"]),
         m.Invite(invite_id=1, user_number=2, code=SECRETS["code"], expires_at=5),
         m.VisitorSecret(secret=SECRETS["secret"]),
+        m.RemoteAdd(user_number=1, remote_id=SECRETS["card_uid"]),
         m.SystemInfo(
             serial="S1", verification_code=SECRETS["verification_code"], firmware_version="1",
             model="dl20vc", battery_percent=90, low_battery=False, claimed=True,

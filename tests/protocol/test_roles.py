@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ble_lock.core.errors import ErrorCode, LockError, PermissionDeniedError
+from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.model import Actor, EventKind
 from ble_lock.core.profile import DL20VC
 from ble_lock.protocol import messages as m
-from ble_lock.protocol.errors import UnknownPeerError
+from ble_lock.protocol.errors import RemoteProtocolError, UnknownPeerError
 from tests.protocol._samples import ADMIN_OPCODES, ADMIN_SAMPLES, SAMPLE_REQUESTS, USER_OPCODES
 from tests.protocol._world import Phone, World, claimed_world, new_phone
 
@@ -117,21 +117,25 @@ def test_revoked_key_cannot_open_a_session() -> None:
     assert next(k for k in listed if k.credential_id == key.credential_id).revoked
 
 
-def test_key_revoked_during_a_session_is_denied_at_once() -> None:
+def test_key_revoked_during_a_session_closes_it_at_once() -> None:
     world, owner = claimed_world()
     guest, number = _guest(world, owner)
     link = guest.link()
     link.start(None, world.now)
     world.run([link])
     keys = owner.call(m.KeyList(), m.CredentialPage).credentials
-    owner.call(m.KeyRevoke(credential_id=next(
-        k.credential_id for k in keys if k.user_number == number)), m.Done)
-    request_id = link.send(m.Unlock())
-    world.run([link])
-    with pytest.raises(PermissionDeniedError) as info:
-        guest.app.result(request_id, m.Unlocked)
+    cred = next(k.credential_id for k in keys if k.user_number == number)
+    # the owner's revoke is served while the guest's session is open: the lock closes it
+    owner_link = owner.link()
+    rid = owner_link.start(m.KeyRevoke(credential_id=cred), world.now)
+    assert rid is not None
+    with pytest.raises(RemoteProtocolError) as info:
+        world.run([owner_link, link])
     assert info.value.code is ErrorCode.KEY_REVOKED
+    assert owner.app.result(rid, m.Done) == m.Done()
     assert world.lock.locked
+    assert [s for s in world.server.endpoint.sessions()
+            if getattr(s[1], "public_key", None) == guest.key.public] == []
 
 
 def test_privacy_mode_admits_only_admins() -> None:

@@ -12,7 +12,8 @@ from ble_lock.core.errors import ErrorCode, PermissionDeniedError
 from ble_lock.core.model import EventKind, UnlockMethod
 from ble_lock.core.profile import DL20VC
 from ble_lock.protocol import messages as m
-from tests.protocol._world import Phone, World, claimed_world, new_phone
+from ble_lock.protocol.core_directory import invite_transport_code, setup_transport_code
+from tests.protocol._world import SERIAL, Phone, World, claimed_world, new_phone
 
 
 @pytest.fixture(params=[23, 247], ids=["mtu23", "mtu247"])
@@ -45,6 +46,20 @@ def test_second_admin_phone_acts_as_admin(story: tuple[World, Phone, Phone, Phon
     assert (me.name, me.role) == ("Bea", m.Role.ADMIN)
     users = bea.call(m.UserList(), m.UserPage)
     assert [u.name for u in users.users] == ["admin", "Bea", "Carl"]
+
+
+def test_an_admin_enrols_a_second_phone_of_their_own(
+    story: tuple[World, Phone, Phone, Phone, int],
+) -> None:
+    """Enrol more phones = an invite for an existing admin user (here the owner, user 1)."""
+    world, owner, _, _, _ = story
+    invite = owner.call(m.KeyInvite(user_number=1), m.Invite)
+    tablet = new_phone(world, b"owner tablet")
+    tablet.redeem(invite)
+    me = tablet.call(m.WhoAmI(), m.UserInfo)
+    assert (me.user_number, me.role) == (1, m.Role.ADMIN)
+    keys = tablet.call(m.KeyList(), m.CredentialPage).credentials
+    assert [k.user_number for k in keys].count(1) == 2
 
 
 def test_user_pin_opens_at_the_keypad(story: tuple[World, Phone, Phone, Phone, int]) -> None:
@@ -128,6 +143,9 @@ def test_recorded_traffic_holds_no_secret_in_clear(
         world.lock_key.private_bytes(),
         owner.key.private_bytes(),
         guest.key.private_bytes(),
+        # what the codes become on the lock and in CPace must not be on the air either
+        setup_transport_code(world.factory.setup_code, SERIAL).encode(),
+        invite_transport_code(secret_invite.invite_id, secret_invite.code).encode(),
     ]
     for s in secrets:
         assert s not in air
