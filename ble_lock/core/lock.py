@@ -8,9 +8,9 @@ emulator's front panel the panel names):
   ``enter_pairing_mode``, ``setup_secret``, ``serial``, ``record_failed_attempt``,
   ``lockout_remaining``
 * users: ``add_user``, ``update_user``, ``delete_user``, ``get_user``, ``list_users``, ``whoami``
-* credentials: ``add_pin``, ``add_card`` (+ ``card_code_set``), ``add_remote_control``, ``begin_enrolment``,
-  ``enrolment_status``, ``cancel_enrolment``, ``enrolling``, ``delete_credential``,
-  ``delete_user_credentials``, ``clear_credentials``, ``list_credentials``
+* credentials: ``add_pin``, ``add_card`` (+ ``card_code_set``), ``add_remote_control``,
+  ``begin_enrolment``, ``enrolment_status``, ``cancel_enrolment``, ``enrolling``,
+  ``delete_credential``, ``delete_user_credentials``, ``clear_credentials``, ``list_credentials``
 * phones: ``find_phone``, ``issue_invite``, ``invite_secret``, ``redeem_invite``,
   ``cancel_invite``, ``list_invites``, ``revoke_key``, ``list_keys``,
   ``accept_phone_counter``, ``phone_counter``
