@@ -15,8 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, StorageError
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import (
+    Actor,
     Credential,
     CredentialKind,
     Event,
@@ -29,6 +32,7 @@ from ble_lock.core.model import (
     User,
     WeekdaySchedule,
 )
+from ble_lock.core.profile import DL20VC
 from ble_lock.core.sqlite_store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from ble_lock.core.store import MemoryStore, Store
 
@@ -528,3 +532,41 @@ def test_repr_names_only_the_path(tmp_path: Path) -> None:
         with s.transaction():
             s.put_secret("visitor", b"TOPSECRET" * 4)
         assert repr(s) == f"SqliteStore({str(tmp_path / 'lock.db')!r})"
+
+
+# -- the real lock on SQLite -----------------------------------------------------------
+
+
+def _files(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file())
+
+
+def test_lock_on_sqlite_survives_restart_and_stores_no_plaintext_pin_or_card(
+    tmp_path: Path,
+) -> None:
+    """R-CRD-5 / R-PIN-3 on a real file: credentials work after a restart, and neither the
+    PINs, the card UID nor the card security code are anywhere in the files (WAL included)."""
+    path = tmp_path / "lock.db"
+    clock = FakeClock()
+    secrets = (b"135790", b"246813", b"918273", b"\xde\xad\xbe\xef", b"deadbeef")
+    with SqliteStore(path) as s:
+        provision(s, FakeRng(1))
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(2))
+        admin = Actor.panel(lock.claim_at_panel("135790", "135790").number)
+        guest = lock.add_user(admin, name="guest").number
+        lock.add_pin(admin, guest, "246813")
+        lock.add_card(admin, guest, b"\xde\xad\xbe\xef", "918273", card_code_confirm="918273")
+        data = _files(tmp_path)  # the WAL is live while the store is open
+        assert all(secret not in data for secret in secrets)
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(3))
+        by_pin = lock.enter_pin("000246813000")  # a virtual PIN entry (R-PIN-3)
+        assert by_pin.granted
+        assert by_pin.user_number == guest
+        assert lock.tap_card(b"\xde\xad\xbe\xef").granted
+        lock.delete_user(admin, guest)  # credentials go first, then the user: FK holds
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(4))
+        assert not lock.enter_pin("246813").granted
+        assert [u.number for u in s.load_users()] == [admin.user_number]
+    assert all(secret not in _files(tmp_path) for secret in secrets)
