@@ -316,7 +316,9 @@ def _apply(s: Store, rng: random.Random, op: int) -> object:
     elif op == 3:
         s.set_counter(f"c{n}", rng.randrange(1000))
     elif op == 4:
-        return s.append_event(event(s.get_counter("seq") + 1), keep=rng.randrange(1, 5))
+        seq = s.get_counter("seq") + 1
+        s.set_counter("seq", seq)
+        return s.append_event(event(seq), keep=rng.randrange(1, 5))
     elif op == 5:
         s.put_applied(bytes([n % 2]), bytes([rng.randrange(6)]), bytes([n]), keep=2)
     elif op == 6:
@@ -351,7 +353,6 @@ def test_memory_and_sqlite_stores_behave_identically(seed: int, ops: list[int]) 
                 rng = random.Random(seed + chunk)
                 with s.transaction():
                     out = [_apply(s, rng, op) for op in ops[chunk : chunk + 5]]
-                    s.set_counter("seq", s.get_counter("seq") + 1)
                     # Users referenced by credentials exist (the lock guarantees it).
                     for c in s.load_credentials():
                         if c.user_number not in {u.number for u in s.load_users()}:
@@ -393,8 +394,12 @@ def test_sqlite_durability_settings(tmp_path: Path) -> None:
 
 def test_sqlite_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "lock.db"
-    SqliteStore(path).close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with SqliteStore(path) as s:
+        with s.transaction():
+            s.put_secret("visitor", b"v" * 32)
+        files = sorted(tmp_path.iterdir())
+        assert [f.name for f in files] == ["lock.db", "lock.db-shm", "lock.db-wal"]
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
 def test_one_commit_per_transaction(tmp_path: Path) -> None:
