@@ -61,7 +61,11 @@ def _run_and_kill(db: Path, rng: random.Random) -> list[int]:
             acks.append(int(line))
         time.sleep(rng.uniform(0, 0.004))  # land anywhere: inside a write, a commit, a print
         child.send_signal(signal.SIGKILL)
-        out, err = child.communicate(timeout=30)
+        child.wait(timeout=30)
+        # Not communicate(): it reads the raw pipes and would lose what readline()
+        # already buffered. The child is dead, so these reads end at EOF.
+        out = child.stdout.read()
+        err = child.stderr.read() if child.stderr else ""
     finally:
         if child.poll() is None:
             child.kill()
