@@ -182,6 +182,12 @@ class LockBase:
         """Hook: adjust a recorded result before a repeat returns it (invite codes)."""
         return value
 
+    def _visitor_key(self) -> bytes:
+        secret = self._store.get_secret(SECRET_VISITOR)
+        if secret is None:
+            raise StateError("no visitor secret", code=ErrorCode.STORAGE_ERROR)
+        return secret
+
     # -- time
 
     def _mono(self) -> float:

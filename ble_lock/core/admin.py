@@ -147,6 +147,8 @@ class AdminMixin(VerifyMixin):
         if new == old:
             return
         self._put_settings(new)
+        if not new.lockout_enabled:  # switched off: a running lockout ends too
+            self._lockout.lift()
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
             self._unlock_bolt()
             self._relock_at = None
@@ -274,7 +276,21 @@ class AdminMixin(VerifyMixin):
         self._authorize(actor)
         if not self._profile.has(Feature.VISITOR_CODES):
             raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-        return self._store.get_secret(SECRET_VISITOR) or b""
+        return self._visitor_key()
+
+    def rotate_visitor_secret(self, actor: Actor, *, request_id: bytes | None = None) -> None:
+        """R-APP-4: a new visitor secret revokes every outstanding visitor code (the only
+        offline revocation, docs/visitor-codes.md); fetch it with ``visitor_secret``
+        (not returned, so no idempotency record holds it). Admin only."""
+        self._authorize(actor)
+        if not self._profile.has(Feature.VISITOR_CODES):
+            raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+
+        def apply() -> None:
+            self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
+            self._emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
+
+        self._mutate(actor, request_id, apply)
 
     # -- sync unlock (R-SYN-1..3, lock side)
 

@@ -7,6 +7,9 @@ remote control, mechanical key, door sensor (R-LCK-4), inside button (R-LCK-2), 
 
 from __future__ import annotations
 
+import math
+
+from ble_lock.core import visitor
 from ble_lock.core.enrolment import check_template
 from ble_lock.core.errors import ErrorCode, InvalidInputError
 from ble_lock.core.model import (
@@ -94,17 +97,30 @@ class PanelMixin(TimersMixin):
         blocked = self._lockout_denial(UnlockMethod.PIN)
         if blocked is not None:
             return blocked
-        cred = self._match_pin(entry)
-        if cred is None:
-            visitor = self._try_visitor_code(entry)
-            if visitor is not None:
-                return visitor
-        return self._decide(UnlockMethod.PIN, cred)
+        if len(entry) == visitor.CODE_LENGTH and self._profile.has(Feature.VISITOR_CODES):
+            grant = visitor.parse_visitor_code(self._visitor_key(), entry)
+            if grant is not None:  # a code of this lock: no fallback to PINs (doc)
+                return self._visitor_decision(grant)
+        return self._decide(UnlockMethod.PIN, self._match_pin(entry))
 
-    def _try_visitor_code(self, entry: str) -> Decision | None:
-        """R-APP-4 hook; the visitor-code scheme plugs in here (see ``visitors``)."""
-        del entry
-        return None
+    def _visitor_decision(self, grant: visitor.VisitorGrant) -> Decision:
+        """R-APP-4: inside its window, a one-time code not used before, and the modes
+        that admit non-admins (R-MOD-1/2). A refused code is a keypad failure (R-SEC-1)."""
+        method = UnlockMethod.VISITOR_CODE
+        now = self._wall()
+        if not grant.is_valid_at(math.floor(now)):
+            return self._no_match(method, ErrorCode.OUTSIDE_VALIDITY)
+        one_time = grant.kind is visitor.VisitorKind.ONE_TIME
+        if one_time and self._store.is_code_used(grant.code_id):
+            return self._no_match(method, ErrorCode.CODE_ALREADY_USED)
+        reason = self._mode_denial(None, outside=True)
+        if reason is not None:
+            return self._denied(method, reason)
+        with self._tx():
+            self._store.prune_used_codes(now)
+            if one_time:
+                self._store.mark_code_used(grant.code_id, grant.valid_until)
+            return self._grant(method, user_number=None, detail=grant.kind.name.lower())
 
     def hold_zero(self) -> None:
         """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""

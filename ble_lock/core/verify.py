@@ -90,11 +90,11 @@ class VerifyMixin(PhonesMixin):
             return None
         return self._denied(method, ErrorCode.LOCKED_OUT, retry_after=retry)
 
-    def _no_match(self, method: UnlockMethod) -> Decision:
+    def _no_match(self, method: UnlockMethod,
+                  reason: ErrorCode = ErrorCode.NO_MATCH) -> Decision:
         """R-SEC-1: a failed verification; the 5th within 5 minutes locks the keypad."""
-        retry = self._register_failure(EventKind.UNLOCK_FAILED, method=method,
-                                       reason=ErrorCode.NO_MATCH)
-        return Decision(granted=False, reason=ErrorCode.NO_MATCH, retry_after=retry,
+        retry = self._register_failure(EventKind.UNLOCK_FAILED, method=method, reason=reason)
+        return Decision(granted=False, reason=reason, retry_after=retry,
                         method=method, low_battery=self.low_battery)
 
     def _user_denial(self, user: User, cred: Credential | None, *,
