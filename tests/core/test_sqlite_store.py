@@ -32,9 +32,10 @@ from ble_lock.core.model import (
     User,
     WeekdaySchedule,
 )
-from ble_lock.core.profile import DL20VC
+from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.sqlite_store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.visitor import generate_one_time_code
 
 
 def user(number: int, role: Role = Role.NORMAL, **kw: Any) -> User:
@@ -575,3 +576,23 @@ def test_lock_on_sqlite_survives_restart_and_stores_no_plaintext_pin_or_card(
         assert not lock.enter_pin("246813").granted
         assert [u.number for u in s.load_users()] == [admin.user_number]
     assert all(secret not in _files(tmp_path) for secret in secrets)
+
+
+def test_r_app_4_a_used_one_time_code_stays_used_across_a_restart(tmp_path: Path) -> None:
+    """The used-code list is durable: a restarted lock still refuses a spent code."""
+    path = tmp_path / "lock.db"
+    clock = FakeClock(1_790_000_000.0)
+    with SqliteStore(path) as s:
+        provision(s, FakeRng(1))
+        lock = Lock(store=s, profile=FACE_PALM, clock=clock, rng=FakeRng(2))
+        admin = Actor.panel(lock.claim_at_panel("135790", "135790").number)
+        code = generate_one_time_code(lock.visitor_secret(admin), now=clock.now(), nonce=7)
+        first = lock.enter_pin(code)
+        assert first.granted
+        assert first.method is UnlockMethod.VISITOR_CODE
+    clock.advance(60)
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=FACE_PALM, clock=clock, rng=FakeRng(3))
+        again = lock.enter_pin(code)
+        assert not again.granted
+        assert again.reason is ErrorCode.CODE_ALREADY_USED
