@@ -8,6 +8,7 @@ import random
 import sqlite3
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -596,3 +597,16 @@ def test_r_app_4_a_used_one_time_code_stays_used_across_a_restart(tmp_path: Path
         again = lock.enter_pin(code)
         assert not again.granted
         assert again.reason is ErrorCode.CODE_ALREADY_USED
+
+
+def test_a_store_may_be_used_from_another_thread(tmp_path: Path) -> None:
+    """One caller at a time, but not pinned to the opening thread (executor use)."""
+    with SqliteStore(tmp_path / "lock.db") as s:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(_put_one_user, s).result()
+        assert s.load_users() == [user(1)]
+
+
+def _put_one_user(s: Store) -> None:
+    with s.transaction():
+        s.put_user(user(1))
