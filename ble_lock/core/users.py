@@ -96,8 +96,9 @@ class UsersMixin(EnrolmentMixin):
                     schedules: tuple[WeekdaySchedule, ...] | Keep = KEEP,
                     request_id: bytes | None = None) -> User:
         """Change a user's name, role, validity window or schedules (R-USR-7). Admin only;
-        the last admin cannot lose the admin role (R-USR-4)."""
-        self._authorize(actor)
+        the last admin cannot lose the admin role (R-USR-4) and nobody changes their own
+        role (like R-USR-5: the logged-in admin cannot demote themself)."""
+        me = self._authorize(actor)
         old = self._user(number)
         new = User(
             number=number,
@@ -114,7 +115,10 @@ class UsersMixin(EnrolmentMixin):
         def apply() -> User:
             current = self._user(number)
             if current.role is Role.ADMIN and new.role is not Role.ADMIN:
-                self._check_not_last_admin(number)
+                self._check_not_last_admin(number)  # R-USR-4 first, then R-USR-5
+            if number == me.number and new.role is not current.role:
+                raise PermissionDeniedError("cannot change your own role",
+                                            code=ErrorCode.SELF_DELETE)
             self._store.put_user(new)
             self._index.put_user(new)
             self._emit(EventKind.USER_UPDATED, user_number=number,
@@ -131,9 +135,9 @@ class UsersMixin(EnrolmentMixin):
 
         def apply() -> None:
             self._user(number)
+            self._check_not_last_admin(number)  # R-USR-4 first, then R-USR-5
             if number == me.number:
                 raise PermissionDeniedError("cannot delete yourself", code=ErrorCode.SELF_DELETE)
-            self._check_not_last_admin(number)
             self._remove_user(number)
             self._emit(EventKind.USER_DELETED, user_number=number,
                        detail=f"by {me.number}")

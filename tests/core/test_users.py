@@ -112,9 +112,11 @@ def test_r_usr_3_numbers_and_keypad_shows_user(env: Env) -> None:
 def test_r_usr_4_last_admin_cannot_go(env: Env) -> None:
     """R-USR-4: the last admin can neither be deleted nor demoted."""
     lock = env.lock
-    with pytest.raises(PermissionDeniedError) as info:
-        lock.update_user(env.admin, 1, role=Role.NORMAL)
-    assert info.value.code is ErrorCode.LAST_ADMIN
+    for call in (lambda: lock.delete_user(env.admin, 1),
+                 lambda: lock.update_user(env.admin, 1, role=Role.NORMAL)):
+        with pytest.raises(PermissionDeniedError) as info:
+            call()
+        assert info.value.code is ErrorCode.LAST_ADMIN
     second = env.user(Role.ADMIN, name="second")
     second_phone = env.phone(second, PHONE2)
     lock.update_user(second_phone, 1, role=Role.NORMAL)  # two admins: fine
@@ -122,15 +124,18 @@ def test_r_usr_4_last_admin_cannot_go(env: Env) -> None:
         lock.update_user(second_phone, second.number, role=Role.NORMAL)
     assert info2.value.code is ErrorCode.LAST_ADMIN
     assert lock.list_users(second_phone)[1].role is Role.ADMIN
+    assert lock.list_users(second_phone)[0].role is Role.NORMAL
 
 
 def test_r_usr_5_logged_in_user_cannot_delete_self(env: Env) -> None:
     """R-USR-5: the user logged in to management cannot deregister themself."""
     lock = env.lock
     second = env.user(Role.ADMIN)
-    with pytest.raises(PermissionDeniedError) as info:
-        lock.delete_user(env.admin, 1)
-    assert info.value.code is ErrorCode.SELF_DELETE
+    for call in (lambda: lock.delete_user(env.admin, 1),
+                 lambda: lock.update_user(env.admin, 1, role=Role.NORMAL)):
+        with pytest.raises(PermissionDeniedError) as info:
+            call()
+        assert info.value.code is ErrorCode.SELF_DELETE
     lock.add_pin(env.admin, second.number, "975310")
     panel = lock.panel_admin_login("975310")
     assert panel == Actor.panel(second.number)
