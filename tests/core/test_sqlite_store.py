@@ -3,6 +3,7 @@ durability settings, foreign keys, schema versions and migrations, damaged files
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import sqlite3
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, StorageError
@@ -610,3 +612,32 @@ def test_a_store_may_be_used_from_another_thread(tmp_path: Path) -> None:
 def _put_one_user(s: Store) -> None:
     with s.transaction():
         s.put_user(user(1))
+
+
+def test_core_state_machine_runs_unchanged_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core's own Hypothesis state machine (tests/core/test_stateful.py: capacities,
+    admins, deleted credentials, exact lockout, event order), with its MemoryStore swapped
+    for a SqliteStore: every real mutation of the lock passes the foreign keys and reads
+    back identically."""
+    stateful = importlib.import_module("test_stateful")  # tests/core is on sys.path
+    opened: list[SqliteStore] = []
+    monkeypatch.setattr(stateful, "MemoryStore", lambda: _opened(opened))
+    for machine in (stateful.Dl20vcMachine, stateful.FacePalmMachine):
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=25,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+    assert len(opened) >= 20  # every example ran on SQLite
+    assert sum(s.commits for s in opened) > 200
+    for s in opened:
+        s.close()
+
+
+def _opened(opened: list[SqliteStore]) -> SqliteStore:
+    opened.append(SqliteStore(":memory:"))
+    return opened[-1]
