@@ -450,19 +450,13 @@ class SqliteStore:
 
 def _as_bytes(value: object) -> bytes:
     if not isinstance(value, bytes):
-        raise StorageError(
-            f"lock store: expected a blob, found {type(value).__name__}",
-            code=ErrorCode.STORAGE_CORRUPT,
-        )
+        raise _corrupt(f"expected a blob, found {type(value).__name__}")
     return value
 
 
 def _as_int(value: object) -> int:
     if not isinstance(value, int):
-        raise StorageError(
-            f"lock store: expected an integer, found {type(value).__name__}",
-            code=ErrorCode.STORAGE_CORRUPT,
-        )
+        raise _corrupt(f"expected an integer, found {type(value).__name__}")
     return value
 
 
