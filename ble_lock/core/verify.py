@@ -166,8 +166,10 @@ class VerifyMixin(PhonesMixin):
 
     def _grant(self, method: UnlockMethod, *, user_number: int | None,
                credential_id: int | None = None, duress: bool = False, outside: bool = True,
-               cancels_passage: bool = False, detail: str = "") -> Decision:
-        self._lockout.succeed()
+               cancels_passage: bool = False, detail: str = "",
+               verified: bool = True) -> Decision:
+        if verified:  # R-SEC-1: a successful verification ends a run of failures
+            self._lockout.succeed()
         with self._tx():
             self._emit(EventKind.UNLOCK, user_number=user_number, method=method, duress=duress,
                        credential_id=credential_id, detail=detail)
