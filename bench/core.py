@@ -5,7 +5,8 @@ Every user holds a PIN (all PIN slots full), a card and a fingerprint. Measured:
 * ``verify_pin_us``: a 20-digit virtual-PIN entry (R-PIN-3) that contains a valid PIN
   near its end, through ``Lock.enter_pin`` (20 key presses + confirm, 1:N match over 65
   candidate runs, grant, event log) -- the whole keypad path;
-* ``match_pin_us``: the 1:N virtual-PIN match alone;
+* ``match_pin_us``: the 1:N virtual-PIN match alone; ``match_pin_miss_us``: the same for
+  a 20-digit entry that holds no PIN (all 65 runs hashed: the worst case);
 * ``verify_card_us`` / ``verify_fingerprint_us``: ``tap_card`` / ``present_biometric``;
 * ``verify_bluetooth_us``: ``unlock_bluetooth`` for a paired phone.
 
@@ -102,11 +103,14 @@ def run(users: int) -> dict[str, float | int]:
               lock.unlock_bluetooth(phone)]
     assert all(d.granted for d in checks), checks  # type: ignore[union-attr]  # all Decisions
     assert lock._match_pin(entry) is not None
+    miss = "9" * 20  # no PIN inside: all 65 runs are hashed and looked up (worst case)
+    assert lock._match_pin(miss) is None
     results: dict[str, float | int] = {
         "users": users,
         "pins": lock._index.count(CredentialKind.PIN),
         "verify_pin_us": _per_call_us(lambda: lock.enter_pin(entry), 300),
         "match_pin_us": _per_call_us(lambda: lock._match_pin(entry), 1000),
+        "match_pin_miss_us": _per_call_us(lambda: lock._match_pin(miss), 1000),
         "verify_card_us": _per_call_us(lambda: lock.tap_card(card), 1000),
         "verify_fingerprint_us": _per_call_us(
             lambda: lock.present_biometric(CredentialKind.FINGERPRINT, finger), 1000),

@@ -355,7 +355,7 @@ class AdminMixin(VerifyMixin):
         blocked = self._lockout_denial(method)
         if blocked is not None:
             return blocked
-        decision = self._grant(method, user_number=None, outside=True,
+        decision = self._grant(method, user_number=None, outside=True, verified=False,
                                detail=f"from {link.peer_lock_id.hex()}")
         self._relock_at = None
         self._sync_relock_at = self._mono() + link.window_s

@@ -21,6 +21,7 @@ from ble_lock.core.model import (
     CredentialKind,
     EnrolmentSession,
     EnrolmentState,
+    EventKind,
 )
 
 __all__ = ["MAX_TEMPLATE", "EnrolmentMixin"]
@@ -156,6 +157,8 @@ class EnrolmentMixin(CredentialsMixin):
             return self._capture_result(run, accepted=False)
         run.template = sample
         run.captured += 1
+        self._emit(EventKind.ENROLMENT_STEP, user_number=run.user_number,
+                   detail=f"{run.captured}/{len(run.steps)}")
         if run.captured == len(run.steps):
             try:
                 with self._tx():

@@ -5,18 +5,22 @@ emulator's front panel the panel names):
 
 * factory: :func:`provision` (serial, verification code, setup code: once), ``Lock(...)``
 * claim / pairing: ``claim``, ``claim_at_panel``, ``claimed``, ``pairing_mode``,
-  ``enter_pairing_mode``, ``setup_secret``, ``record_failed_attempt``, ``lockout_remaining``
+  ``enter_pairing_mode``, ``setup_secret``, ``serial``, ``record_failed_attempt``,
+  ``lockout_remaining``
 * users: ``add_user``, ``update_user``, ``delete_user``, ``get_user``, ``list_users``, ``whoami``
-* credentials: ``add_pin``, ``add_card``, ``add_remote_control``, ``begin_enrolment``,
-  ``enrolment_status``, ``cancel_enrolment``, ``enrolling``, ``delete_credential``,
-  ``delete_user_credentials``, ``clear_credentials``, ``list_credentials``
+* credentials: ``add_pin``, ``add_card`` (+ ``card_code_set``), ``add_remote_control``,
+  ``begin_enrolment``, ``enrolment_status``, ``cancel_enrolment``, ``enrolling``,
+  ``delete_credential``, ``delete_user_credentials``, ``clear_credentials``, ``list_credentials``
 * phones: ``find_phone``, ``issue_invite``, ``invite_secret``, ``redeem_invite``,
   ``cancel_invite``, ``list_invites``, ``revoke_key``, ``list_keys``,
   ``accept_phone_counter``, ``phone_counter``
 * unlock: ``unlock_bluetooth``, ``lock_bluetooth``, ``apply_sync_statement``
 * lock: ``get_settings``, ``update_settings``, ``lift_lockout``, ``factory_reset``,
-  ``set_time``, ``events``, ``drain_notifications``, ``system_info``, ``visitor_secret``,
-  ``link_lock``, ``unlink_lock``, ``list_links``, ``find_link``
+  ``set_time``, ``lock_time``, ``events``, ``read_events``, ``drain_notifications``,
+  ``system_info``, ``visitor_secret``, ``rotate_visitor_secret``, ``link_lock``,
+  ``unlink_lock``, ``list_links``, ``find_link``
+* state (emulator display): ``bolt``, ``locked``, ``door``, ``settings``, ``muted``,
+  ``keypad_awake``, ``alarm_active``, ``battery_percent``, ``low_battery``, ``profile``
 * panel: ``press_key``, ``enter_pin``, ``touch_keypad``, ``hold_zero``, ``tap_card``,
   ``present_biometric``, ``press_remote``, ``mechanical_key``, ``open_from_inside``,
   ``inside_button``, ``set_thumb_turn``, ``door_opened``, ``door_closed``, ``tamper``,
@@ -80,6 +84,8 @@ class Lock(PanelMixin):
             raise StorageError("store not provisioned (call provision first)",
                                code=ErrorCode.STORAGE_ERROR)
         super().__init__(store=store, profile=profile, clock=clock, rng=rng)
+        if self._settings.passage_mode:  # R-MOD-4 survives a restart: the door stays open
+            self._unlock_bolt()
 
     def __repr__(self) -> str:
         return (f"Lock(model={self._profile.name!r}, serial={self.serial!r}, "

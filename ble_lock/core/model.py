@@ -95,7 +95,9 @@ class Actor:
     """The caller of a management operation, as established by the protocol or panel.
 
     Only an identity: the lock looks up the role, validity and revocation itself on every
-    call (DESIGN: roles are never trusted from the central).
+    call (DESIGN: roles are never trusted from the central). The protocol builds
+    ``Actor.phone(key)`` from the key its session authenticated, never from message
+    content; ``Actor.panel`` is for the front panel after ``panel_admin_login``.
     """
 
     kind: ActorKind
@@ -213,7 +215,12 @@ class Settings:
 
 
 class EventKind(IntEnum):
-    """R-APP-6: everything the event log records."""
+    """R-APP-6: everything the event log records (values are stable: they go on the wire).
+
+    ``UNLOCK`` covers every opening except a sync unlock, logged as ``SYNC_UNLOCK``
+    (R-SYN-4: visible as such); ``SYNC_TRIGGER`` asks the emulator to send a sync
+    statement to the linked lock named (hex id) in ``detail``; ``ENROLMENT_STEP`` is one
+    accepted capture (``detail`` = "captured/needed")."""
 
     UNLOCK = 1
     UNLOCK_FAILED = 2
@@ -245,6 +252,7 @@ class EventKind(IntEnum):
     DUAL_AUTH_PENDING = 28
     DOOR_AJAR = 29
     LINK_CHANGED = 30
+    ENROLMENT_STEP = 31
 
 
 ALARM_KINDS = frozenset(

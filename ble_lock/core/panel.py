@@ -174,14 +174,14 @@ class PanelMixin(TimersMixin):
     def mechanical_key(self) -> Decision:
         """The mechanical key always opens (R-CRD-1, R-MOD-2); only an event in software."""
         self.tick()
-        return self._grant(UnlockMethod.MECHANICAL_KEY, user_number=None)
+        return self._grant(UnlockMethod.MECHANICAL_KEY, user_number=None, verified=False)
 
     # -- inside and door
 
     def open_from_inside(self) -> None:
         """The inside handle: unaffected by anti-lock (R-MOD-1); ✓ lights outside (R-LCK-1)."""
         self.tick()
-        self._grant(UnlockMethod.INSIDE, user_number=None, outside=False)
+        self._grant(UnlockMethod.INSIDE, user_number=None, outside=False, verified=False)
         self._keypad.confirm_lit = True
 
     def inside_button(self) -> None:

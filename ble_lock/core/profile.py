@@ -117,6 +117,7 @@ DL20VC = Profile(
             Feature.DUAL_AUTH,
             Feature.PASSAGE_MODE,
             Feature.ACTIVE_CARD_DETECTION,
+            Feature.VISITOR_CODES,  # manual: "支持远程临时密码授权" (remote temporary passwords)
         }
     ),
 )

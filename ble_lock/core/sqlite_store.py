@@ -18,8 +18,9 @@ in one transaction on open. A store written by a newer ble-lock is refused
 
 No secret is stored in plaintext by this module: credentials carry only the keyed digests
 the core computed; the ``secrets`` table holds the key material the core hands over (it
-must read it back to verify). The file is created ``0600``. A store belongs to the
-thread that opened it (``sqlite3`` default).
+must read it back to verify). The file is created ``0600``. Like the
+:class:`~ble_lock.core.lock.Lock` it serves, a store takes one caller at a time (any
+thread: the emulator may call from an executor; callers serialize).
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ class SqliteStore:
             if self.path != ":memory:" and not Path(self.path).exists():
                 # Owner-only from the first byte: the file holds the lock's key material.
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(
                 f"lock store: cannot open {self.path}: {exc}", code=ErrorCode.STORAGE_ERROR
@@ -447,19 +450,13 @@ class SqliteStore:
 
 def _as_bytes(value: object) -> bytes:
     if not isinstance(value, bytes):
-        raise StorageError(
-            f"lock store: expected a blob, found {type(value).__name__}",
-            code=ErrorCode.STORAGE_CORRUPT,
-        )
+        raise _corrupt(f"expected a blob, found {type(value).__name__}")
     return value
 
 
 def _as_int(value: object) -> int:
     if not isinstance(value, int):
-        raise StorageError(
-            f"lock store: expected an integer, found {type(value).__name__}",
-            code=ErrorCode.STORAGE_CORRUPT,
-        )
+        raise _corrupt(f"expected an integer, found {type(value).__name__}")
     return value
 
 

@@ -98,7 +98,7 @@ class VerifyMixin(PhonesMixin):
                         method=method, low_battery=self.low_battery)
 
     def _user_denial(self, user: User, cred: Credential | None, *,
-                     outside: bool) -> ErrorCode | None:
+                     outside: bool, modes: bool = True) -> ErrorCode | None:
         now = self._wall()
         if cred is not None:
             if cred.revoked:
@@ -108,7 +108,7 @@ class VerifyMixin(PhonesMixin):
                 return ErrorCode.KEY_EXPIRED
         if not user_allowed_at(user, now, self._settings.utc_offset_min):
             return ErrorCode.OUTSIDE_VALIDITY  # R-USR-7
-        return self._mode_denial(user.role, outside=outside)
+        return self._mode_denial(user.role, outside=outside) if modes else None
 
     def _mode_denial(self, role: Role | None, *, outside: bool) -> ErrorCode | None:
         settings = self._settings
@@ -166,10 +166,13 @@ class VerifyMixin(PhonesMixin):
 
     def _grant(self, method: UnlockMethod, *, user_number: int | None,
                credential_id: int | None = None, duress: bool = False, outside: bool = True,
-               cancels_passage: bool = False, detail: str = "") -> Decision:
-        self._lockout.succeed()
+               cancels_passage: bool = False, detail: str = "",
+               verified: bool = True) -> Decision:
+        if verified:  # R-SEC-1: a successful verification ends a run of failures
+            self._lockout.succeed()
         with self._tx():
-            self._emit(EventKind.UNLOCK, user_number=user_number, method=method, duress=duress,
+            kind = EventKind.SYNC_UNLOCK if method is UnlockMethod.SYNC else EventKind.UNLOCK
+            self._emit(kind, user_number=user_number, method=method, duress=duress,
                        credential_id=credential_id, detail=detail)
             if duress:  # R-CRD-6: opens AND raises the alarm
                 self._emit(EventKind.DURESS_ALARM, user_number=user_number, method=method)
@@ -242,7 +245,7 @@ class VerifyMixin(PhonesMixin):
         if cred is None:
             return self._denied(method, ErrorCode.UNKNOWN_KEY)
         user = self._user(cred.user_number)
-        reason = self._user_denial(user, cred, outside=False)
+        reason = self._user_denial(user, cred, outside=False, modes=False)  # locking is safe
         if reason is not None:
             return self._denied(method, reason, user=user.number)
         self._lock_bolt("bluetooth", user_number=user.number, method=method)

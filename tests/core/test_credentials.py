@@ -134,6 +134,8 @@ def test_r_crd_4_fingerprint_six_captures(env: Env) -> None:
         assert isinstance(result, CaptureResult)
         assert result.accepted
     assert result.done
+    steps = [e.detail for e in lock.drain_notifications() if e.kind is EventKind.ENROLMENT_STEP]
+    assert steps == [f"{i}/6" for i in range(1, 7)]  # pushed to the app step by step
     done = lock.enrolment_status(env.admin, session.id)
     assert done.state is EnrolmentState.DONE
     assert done.credential_id is not None

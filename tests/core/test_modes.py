@@ -57,6 +57,8 @@ def test_r_mod_2_privacy_mode(fp: Env) -> None:
     assert lock.enter_pin("975310").granted
     assert lock.unlock_bluetooth(fp.admin).granted
     assert lock.mechanical_key().granted
+    assert lock.lock_bluetooth(bob_phone).granted  # locking stays open to every user
+    assert lock.bolt is BoltState.LOCKED
 
 
 def test_r_mod_3_dual_auth_mode_only_affects_dual_auth_users(dl20: Env) -> None:

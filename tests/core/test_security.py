@@ -175,3 +175,12 @@ def test_r_sec_5_reset_at_panel_needs_no_credential(env: Env) -> None:
     decision = env.lock.enter_pin("135790")
     assert isinstance(decision, Decision)
     assert not decision.granted
+
+
+def test_r_sec_1_inside_and_mechanical_opens_do_not_reset_the_run(env: Env) -> None:
+    """R-SEC-1 counts verifications: opening from inside or with the mechanical key is
+    not one, so it does not end a run of failures."""
+    env.fail_pin(3)
+    env.lock.open_from_inside()
+    env.lock.mechanical_key()
+    assert env.fail_pin(2).retry_after == 180.0

@@ -3,20 +3,26 @@ durability settings, foreign keys, schema versions and migrations, damaged files
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import sqlite3
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 
+from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, StorageError
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import (
+    Actor,
     Credential,
     CredentialKind,
     Event,
@@ -29,8 +35,10 @@ from ble_lock.core.model import (
     User,
     WeekdaySchedule,
 )
+from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.sqlite_store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.visitor import generate_one_time_code
 
 
 def user(number: int, role: Role = Role.NORMAL, **kw: Any) -> User:
@@ -312,7 +320,9 @@ def _apply(s: Store, rng: random.Random, op: int) -> object:
     elif op == 3:
         s.set_counter(f"c{n}", rng.randrange(1000))
     elif op == 4:
-        return s.append_event(event(s.get_counter("seq") + 1), keep=rng.randrange(1, 5))
+        seq = s.get_counter("seq") + 1
+        s.set_counter("seq", seq)
+        return s.append_event(event(seq), keep=rng.randrange(1, 5))
     elif op == 5:
         s.put_applied(bytes([n % 2]), bytes([rng.randrange(6)]), bytes([n]), keep=2)
     elif op == 6:
@@ -347,7 +357,6 @@ def test_memory_and_sqlite_stores_behave_identically(seed: int, ops: list[int]) 
                 rng = random.Random(seed + chunk)
                 with s.transaction():
                     out = [_apply(s, rng, op) for op in ops[chunk : chunk + 5]]
-                    s.set_counter("seq", s.get_counter("seq") + 1)
                     # Users referenced by credentials exist (the lock guarantees it).
                     for c in s.load_credentials():
                         if c.user_number not in {u.number for u in s.load_users()}:
@@ -389,8 +398,12 @@ def test_sqlite_durability_settings(tmp_path: Path) -> None:
 
 def test_sqlite_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "lock.db"
-    SqliteStore(path).close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with SqliteStore(path) as s:
+        with s.transaction():
+            s.put_secret("visitor", b"v" * 32)
+        files = sorted(tmp_path.iterdir())
+        assert [f.name for f in files] == ["lock.db", "lock.db-shm", "lock.db-wal"]
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
 def test_one_commit_per_transaction(tmp_path: Path) -> None:
@@ -528,3 +541,103 @@ def test_repr_names_only_the_path(tmp_path: Path) -> None:
         with s.transaction():
             s.put_secret("visitor", b"TOPSECRET" * 4)
         assert repr(s) == f"SqliteStore({str(tmp_path / 'lock.db')!r})"
+
+
+# -- the real lock on SQLite -----------------------------------------------------------
+
+
+def _files(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file())
+
+
+def test_lock_on_sqlite_survives_restart_and_stores_no_plaintext_pin_or_card(
+    tmp_path: Path,
+) -> None:
+    """R-CRD-5 / R-PIN-3 on a real file: credentials work after a restart, and neither the
+    PINs, the card UID nor the card security code are anywhere in the files (WAL included)."""
+    path = tmp_path / "lock.db"
+    clock = FakeClock()
+    secrets = (b"135790", b"246813", b"918273", b"\xde\xad\xbe\xef", b"deadbeef")
+    with SqliteStore(path) as s:
+        provision(s, FakeRng(1))
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(2))
+        admin = Actor.panel(lock.claim_at_panel("135790", "135790").number)
+        guest = lock.add_user(admin, name="guest").number
+        lock.add_pin(admin, guest, "246813")
+        lock.add_card(admin, guest, b"\xde\xad\xbe\xef", "918273", card_code_confirm="918273")
+        data = _files(tmp_path)  # the WAL is live while the store is open
+        assert all(secret not in data for secret in secrets)
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(3))
+        by_pin = lock.enter_pin("000246813000")  # a virtual PIN entry (R-PIN-3)
+        assert by_pin.granted
+        assert by_pin.user_number == guest
+        assert lock.tap_card(b"\xde\xad\xbe\xef").granted
+        lock.delete_user(admin, guest)  # credentials go first, then the user: FK holds
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=DL20VC, clock=clock, rng=FakeRng(4))
+        assert not lock.enter_pin("246813").granted
+        assert [u.number for u in s.load_users()] == [admin.user_number]
+    assert all(secret not in _files(tmp_path) for secret in secrets)
+
+
+def test_r_app_4_a_used_one_time_code_stays_used_across_a_restart(tmp_path: Path) -> None:
+    """The used-code list is durable: a restarted lock still refuses a spent code."""
+    path = tmp_path / "lock.db"
+    clock = FakeClock(1_790_000_000.0)
+    with SqliteStore(path) as s:
+        provision(s, FakeRng(1))
+        lock = Lock(store=s, profile=FACE_PALM, clock=clock, rng=FakeRng(2))
+        admin = Actor.panel(lock.claim_at_panel("135790", "135790").number)
+        code = generate_one_time_code(lock.visitor_secret(admin), now=clock.now(), nonce=7)
+        first = lock.enter_pin(code)
+        assert first.granted
+        assert first.method is UnlockMethod.VISITOR_CODE
+    clock.advance(60)
+    with SqliteStore(path) as s:
+        lock = Lock(store=s, profile=FACE_PALM, clock=clock, rng=FakeRng(3))
+        again = lock.enter_pin(code)
+        assert not again.granted
+        assert again.reason is ErrorCode.CODE_ALREADY_USED
+
+
+def test_a_store_may_be_used_from_another_thread(tmp_path: Path) -> None:
+    """One caller at a time, but not pinned to the opening thread (executor use)."""
+    with SqliteStore(tmp_path / "lock.db") as s:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(_put_one_user, s).result()
+        assert s.load_users() == [user(1)]
+
+
+def _put_one_user(s: Store) -> None:
+    with s.transaction():
+        s.put_user(user(1))
+
+
+def test_core_state_machine_runs_unchanged_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core's own Hypothesis state machine (tests/core/test_stateful.py: capacities,
+    admins, deleted credentials, exact lockout, event order), with its MemoryStore swapped
+    for a SqliteStore: every real mutation of the lock passes the foreign keys and reads
+    back identically."""
+    stateful = importlib.import_module("test_stateful")  # tests/core is on sys.path
+    opened: list[SqliteStore] = []
+    monkeypatch.setattr(stateful, "MemoryStore", lambda: _opened(opened))
+    for machine in (stateful.Dl20vcMachine, stateful.FacePalmMachine):
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=25,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+    assert len(opened) >= 20  # every example ran on SQLite
+    assert sum(s.commits for s in opened) > 200
+    for s in opened:
+        s.close()
+
+
+def _opened(opened: list[SqliteStore]) -> SqliteStore:
+    opened.append(SqliteStore(":memory:"))
+    return opened[-1]

@@ -329,3 +329,16 @@ def test_r_app_4_property_random_entries_parse_only_if_genuine(secret: bytes, en
             secret, valid_from=grant.valid_from, valid_until=grant.valid_until
         )
     assert remade == entry
+
+
+def test_r_sec_1_doc_guessing_bound_matches_the_scheme() -> None:
+    """docs/visitor-codes.md: 5 guesses (4 s each) then a 3-minute lockout -> 2,160 guesses
+    a day; a guess wins with 10^-7 (the MAC digits), so 1/p guesses take ~12.7 years."""
+    from ble_lock.core.visitor import MAC_DIGITS
+
+    text = DOC.read_text(encoding="utf-8")
+    per_day = 86_400 // (5 * 4 + 180) * 5
+    years = 10**MAC_DIGITS / per_day / 365.25
+    assert per_day == 2_160
+    assert f"{years:.1f} years" in text
+    assert f"{10**MAC_DIGITS / (86_400 // 4) / 365.25:.2f} years" in text  # lockout off
