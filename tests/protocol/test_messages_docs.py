@@ -1,6 +1,7 @@
 """docs/protocol.md (## Messages, ## Errors) states what the code does: its tables are
 the ones rendered from the codec and from ErrorCode (tests/protocol/_msg_docs.py).
-After a deliberate change, paste the output of ``python -m tests.protocol._msg_docs``."""
+After a deliberate change (a new opcode, error code or enum value) run
+``python -m tests.protocol._msg_docs --write`` to refresh them."""
 
 from __future__ import annotations
 
