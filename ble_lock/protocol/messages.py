@@ -32,24 +32,27 @@ from ble_lock.core.model import (
     Trigger,
     UnlockMethod,
 )
-from ble_lock.protocol import messages_bodies, messages_types
+from ble_lock.protocol import messages_bodies, messages_records, messages_types
 from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.messages_bodies import *  # noqa: F403  # the catalogue, re-exported
 from ble_lock.protocol.messages_codec import (
+    CodecError,
+    decode_body,
+    encode_body,
+    event_type,
+    request_type,
+)
+from ble_lock.protocol.messages_envelope import (
     KIND_EVENT,
     KIND_REQUEST,
     KIND_RESPONSE,
     MAX_TEXT,
     REQUEST_ID_SIZE,
-    CodecError,
     Envelope,
-    decode_body,
-    encode_body,
-    event_type,
     pack,
-    request_type,
     unpack,
 )
+from ble_lock.protocol.messages_records import *  # noqa: F403  # the catalogue, re-exported
 from ble_lock.protocol.messages_types import *  # noqa: F403  # enums and bounds, re-exported
 from ble_lock.protocol.messages_types import (
     EventBody,
@@ -84,6 +87,7 @@ __all__ = [
     "encode",
 ]
 __all__ += messages_bodies.__all__
+__all__ += messages_records.__all__
 __all__ += messages_types.__all__
 
 MAX_MESSAGE_SIZE = 1024

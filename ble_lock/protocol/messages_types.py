@@ -1,9 +1,9 @@
-"""The application message catalogue: wire enums and message bodies (no construct here).
+"""The application message catalogue's own enums, bounds and base classes (no construct).
 
 Every request body names its opcode (``OPCODE``) and the body type of its success
-response (``RESPONSE``). The byte layouts live in :mod:`ble_lock.protocol.messages_codec`
-and are documented in ``docs/protocol.md`` (## Messages). Secrets (PINs, card codes,
-invite codes, keys, visitor secrets) are ``repr=False``: they never reach a log.
+response (``RESPONSE``); the bodies are in :mod:`messages_bodies`, the byte layouts in
+:mod:`messages_codec`, the tables in ``docs/protocol.md`` (## Messages). Roles, credential
+kinds, unlock methods and event kinds travel as the core's own enums (``core.model``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Bounds of every list on the wire (DESIGN: every parser is bounded). The worst case of each
-# page fits MAX_MESSAGE_SIZE; tests/protocol/test_messages_bounds.py checks it.
+# page fits MAX_MESSAGE_SIZE; tests/protocol/test_messages.py checks it.
 MAX_SCHEDULES = 7
 MAX_USERS_PER_PAGE = 8
 MAX_CREDENTIALS_PER_PAGE = 16
@@ -78,12 +78,6 @@ class Opcode(IntEnum):
     SYNC_STATEMENT = 0x53
 
 
-
-
-
-
-
-
 class EventType(IntEnum):
     """Lock-pushed events."""
 
@@ -94,10 +88,10 @@ class EventType(IntEnum):
 
 
 class LockState(IntEnum):
+    """The bolt, as pushed in STATE_CHANGED and reported by SYSTEM_INFO."""
+
     LOCKED = 1
     UNLOCKED = 2
-
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

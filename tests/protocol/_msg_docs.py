@@ -24,6 +24,7 @@ from ble_lock.core.model import (
 )
 from ble_lock.protocol import messages as m
 from ble_lock.protocol import messages_codec as codec
+from ble_lock.protocol import messages_fields as mf
 from tests.protocol._msg_strategies import EVENT_TYPES, REQUEST_TYPES
 
 _SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
@@ -32,20 +33,20 @@ _SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 def layout_text(layout: Any) -> str:  # one case per construct kind
     if isinstance(layout, c.Renamed):
         return f"{layout.name}:{layout_text(layout.subcon)}"
-    if isinstance(layout, codec._Bool):
+    if isinstance(layout, mf.Bool):
         return "bool"
-    if isinstance(layout, codec._Enum):
+    if isinstance(layout, mf.EnumField):
         return f"{layout._enum.__name__}({_SIZES[layout.subcon.length]})"
-    if isinstance(layout, codec._Text):
+    if isinstance(layout, mf.Text):
         kind = "digits" if layout._digits else "utf8"
         return f"{kind}[{layout.subcon._low}..{layout.subcon._high}]"
-    if isinstance(layout, codec._Bytes):
+    if isinstance(layout, mf.BytesField):
         return f"bytes[{layout._low}..{layout._high}]"
-    if isinstance(layout, codec._Opt):
+    if isinstance(layout, mf.Opt):
         return f"opt({layout_text(layout._inner)})"
-    if isinstance(layout, codec._List):
+    if isinstance(layout, mf.ListOf):
         return f"list≤{layout._high}({layout_text(layout._item)})"
-    if isinstance(layout, codec._Record):
+    if isinstance(layout, mf.Record):
         return layout._cls.__name__
     if isinstance(layout, c.FormatField):
         size = _SIZES[layout.length]
@@ -68,11 +69,11 @@ def _records() -> list[type[Any]]:
     def walk(layout: Any) -> None:
         if isinstance(layout, c.Renamed):
             walk(layout.subcon)
-        elif isinstance(layout, codec._Opt):
+        elif isinstance(layout, mf.Opt):
             walk(layout._inner)
-        elif isinstance(layout, codec._List):
+        elif isinstance(layout, mf.ListOf):
             walk(layout._item)
-        elif isinstance(layout, codec._Record):
+        elif isinstance(layout, mf.Record):
             if layout._cls not in seen:
                 seen.append(layout._cls)
             for sub in layout.subcon.subcons:
@@ -88,11 +89,11 @@ def _record_fields(cls: type[Any]) -> str:
     def find(layout: Any) -> Any:
         if isinstance(layout, c.Renamed):
             return find(layout.subcon)
-        if isinstance(layout, codec._Opt):
+        if isinstance(layout, mf.Opt):
             return find(layout._inner)
-        if isinstance(layout, codec._List):
+        if isinstance(layout, mf.ListOf):
             return find(layout._item)
-        if isinstance(layout, codec._Record):
+        if isinstance(layout, mf.Record):
             if layout._cls is cls:
                 return layout
             for sub in layout.subcon.subcons:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ble_lock.protocol import messages as m
 from ble_lock.protocol import messages_codec as codec
+from ble_lock.protocol import messages_fields as mf
 
 REQUEST_TYPES = sorted(codec._REQUESTS, key=lambda cls: cls.OPCODE)
 RESPONSE_TYPES = list(codec._RESPONSES)
@@ -31,20 +32,20 @@ def _text(low: int, high: int, digits: bool) -> st.SearchStrategy[str]:
 def strategy_for(layout: Any) -> st.SearchStrategy[Any]:
     if isinstance(layout, c.Renamed):
         return strategy_for(layout.subcon)
-    if isinstance(layout, codec._Bool):
+    if isinstance(layout, mf.Bool):
         return st.booleans()
-    if isinstance(layout, codec._Enum):
+    if isinstance(layout, mf.EnumField):
         return st.sampled_from(list(layout._enum))
-    if isinstance(layout, codec._Text):
+    if isinstance(layout, mf.Text):
         inner = layout.subcon
         return _text(inner._low, inner._high, layout._digits)
-    if isinstance(layout, codec._Bytes):
+    if isinstance(layout, mf.BytesField):
         return st.binary(min_size=layout._low, max_size=layout._high)
-    if isinstance(layout, codec._Opt):
+    if isinstance(layout, mf.Opt):
         return st.none() | strategy_for(layout._inner)
-    if isinstance(layout, codec._List):
+    if isinstance(layout, mf.ListOf):
         return st.lists(strategy_for(layout._item), max_size=layout._high).map(tuple)
-    if isinstance(layout, codec._Record):
+    if isinstance(layout, mf.Record):
         fields = {sub.name: strategy_for(sub) for sub in layout.subcon.subcons}
         return st.builds(layout._cls, **fields)
     if isinstance(layout, c.FormatField):
@@ -107,19 +108,19 @@ def largest(layout: Any) -> Any:
     """The value of ``layout`` with the longest encoding: every bound at its maximum."""
     if isinstance(layout, c.Renamed):
         return largest(layout.subcon)
-    if isinstance(layout, codec._Bool):
+    if isinstance(layout, mf.Bool):
         return True
-    if isinstance(layout, codec._Enum):
+    if isinstance(layout, mf.EnumField):
         return max(layout._enum)
-    if isinstance(layout, codec._Text):
+    if isinstance(layout, mf.Text):
         return "9" * layout.subcon._high
-    if isinstance(layout, codec._Bytes):
+    if isinstance(layout, mf.BytesField):
         return b"\xff" * layout._high
-    if isinstance(layout, codec._Opt):
+    if isinstance(layout, mf.Opt):
         return largest(layout._inner)
-    if isinstance(layout, codec._List):
+    if isinstance(layout, mf.ListOf):
         return (largest(layout._item),) * layout._high
-    if isinstance(layout, codec._Record):
+    if isinstance(layout, mf.Record):
         return layout._cls(**{sub.name: largest(sub) for sub in layout.subcon.subcons})
     if isinstance(layout, c.FormatField):
         bits = 8 * layout.length
@@ -138,20 +139,20 @@ def typical(layout: Any) -> Any:
     optional fields present, the first enum member, short texts and ids of 1."""
     if isinstance(layout, c.Renamed):
         return typical(layout.subcon)
-    if isinstance(layout, codec._Bool):
+    if isinstance(layout, mf.Bool):
         return True
-    if isinstance(layout, codec._Enum):
+    if isinstance(layout, mf.EnumField):
         return next(iter(layout._enum))
-    if isinstance(layout, codec._Text):
+    if isinstance(layout, mf.Text):
         low = max(1, layout.subcon._low)
         return ("4" if layout._digits else "x") * low
-    if isinstance(layout, codec._Bytes):
+    if isinstance(layout, mf.BytesField):
         return b"\x11" * max(4, layout._low)
-    if isinstance(layout, codec._Opt):
+    if isinstance(layout, mf.Opt):
         return typical(layout._inner)
-    if isinstance(layout, codec._List):
+    if isinstance(layout, mf.ListOf):
         return (typical(layout._item),)
-    if isinstance(layout, codec._Record):
+    if isinstance(layout, mf.Record):
         return layout._cls(**{sub.name: typical(sub) for sub in layout.subcon.subcons})
     if isinstance(layout, c.FormatField):
         return 1
