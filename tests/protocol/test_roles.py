@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, EventKind
-from ble_lock.core.profile import DL20VC
+from ble_lock.core.profile import DL20VC, FACE_PALM
+from ble_lock.core.store import MemoryStore
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.errors import RemoteProtocolError, UnknownPeerError
+from ble_lock.protocol.service import LockService
 from tests.protocol._samples import ADMIN_OPCODES, ADMIN_SAMPLES, SAMPLE_REQUESTS, USER_OPCODES
-from tests.protocol._world import Phone, World, claimed_world, new_phone
+from tests.protocol._world import START, Phone, World, claimed_world, new_phone
 
 
 def _guest(world: World, owner: Phone, *, validity: m.Validity = m.ALWAYS,
@@ -192,3 +196,30 @@ def test_same_request_id_from_another_phone_is_not_confused() -> None:
     assert other.result(rid, m.UserInfo).name == "Dan"
     names = [u.name for u in world.lock.list_users(owner_actor(owner))]
     assert names.count("Dan") == 2
+
+
+@pytest.mark.parametrize("body", list(SAMPLE_REQUESTS.values()), ids=lambda b: type(b).__name__)
+def test_an_admin_is_never_refused_for_its_role(body: m.RequestBody) -> None:
+    """The other side of the role check: every opcode is open to a valid admin (it may
+    still fail on its arguments, e.g. an unknown user, but never PERMISSION_DENIED)."""
+    service, lock, _ = _admin_service()
+    raw = m.encode(m.Request(request_id=bytes(8), body=body))
+    resp = m.decode(service.handle(OWNER_KEY, raw))
+    assert isinstance(resp, m.Response)
+    assert resp.status != ErrorCode.PERMISSION_DENIED or isinstance(body, m.SyncStatementRelay)
+    assert service.internal_errors == 0
+    assert lock.claimed or isinstance(body, m.FactoryReset)
+
+
+OWNER_KEY = bytes(range(1, 33))
+
+
+def _admin_service() -> tuple[LockService, Lock, FakeClock]:
+    clock = FakeClock(START)
+    store = MemoryStore()
+    provision(store, FakeRng(5), serial="BL0000000005")
+    lock = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(6))
+    lock.enter_pairing_mode()
+    lock.claim(phone_key=OWNER_KEY)
+    lock.add_user(Actor.phone(OWNER_KEY), name="Ann")
+    return LockService(lock), lock, clock
