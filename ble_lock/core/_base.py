@@ -8,6 +8,7 @@ and checks validity windows, schedules and visitor codes.
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,9 @@ FACTORY_PREFIX = "factory."
 SECRET_HASH_KEY = "hash_key"  # noqa: S105 - a store key name, not a secret
 SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
+#: End of a running lockout in ms on the injected clock (0: none), so a restart (or a
+#: battery pull) does not end it.
+LOCKOUT_COUNTER = "lockout_until_ms"
 
 _RESULT_TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -109,6 +113,9 @@ class LockBase:
         self._sync_relock_at: float | None = None
         self._dual_pending: tuple[int, int, float] | None = None
         self._load()
+        persisted = store.get_counter(LOCKOUT_COUNTER)  # R-SEC-1 survives a restart
+        if persisted:
+            self._lockout.locked_until = persisted / 1000
 
     # -- loading and transactions
 
@@ -258,9 +265,17 @@ class LockBase:
             if not self._settings.lockout_enabled:
                 return None
             if self._lockout.fail(self._mono()):
+                until = self._lockout.locked_until or 0.0
+                self._store.set_counter(LOCKOUT_COUNTER, math.ceil(until * 1000))
                 self._emit(EventKind.LOCKOUT,
                            detail=f"{self._profile.lockout_duration_s:g}s")
             return self._lockout.retry_after(self._mono())
+
+    def _lift_lockout(self) -> None:
+        self._lockout.lift()
+        if self._store.get_counter(LOCKOUT_COUNTER):
+            with self._tx():
+                self._store.set_counter(LOCKOUT_COUNTER, 0)
 
     def _require_claimed(self) -> None:
         if not self._index.users:

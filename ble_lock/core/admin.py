@@ -148,7 +148,7 @@ class AdminMixin(VerifyMixin):
             return
         self._put_settings(new)
         if not new.lockout_enabled:  # switched off: a running lockout ends too
-            self._lockout.lift()
+            self._lift_lockout()
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
             self._unlock_bolt()
             self._relock_at = None
@@ -168,7 +168,7 @@ class AdminMixin(VerifyMixin):
             raise StateError("lockout lift not supported", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
 
         def apply() -> None:
-            self._lockout.lift()
+            self._lift_lockout()
             self._emit(EventKind.LOCKOUT_LIFTED)
 
         self._mutate(actor, request_id, apply)
@@ -188,12 +188,12 @@ class AdminMixin(VerifyMixin):
             self._store.put_secret(SECRET_HASH_KEY, key)
             self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
             self._settings = Settings()
+            self._lift_lockout()
             self._emit(EventKind.FACTORY_RESET)
         self._hasher = KeyedHasher(key)
         self._index = Index()
         self._invites.clear()
         self._links.clear()
-        self._lockout.lift()
         self._run = None
         self._pairing_until = None
         self._dual_pending = None

@@ -20,6 +20,7 @@ from ble_lock.core.model import (
     CredentialKind,
     Decision,
     DoorState,
+    EnrolmentState,
     EventKind,
     LockBody,
     Role,
@@ -70,7 +71,8 @@ class PanelMixin(TimersMixin):
             pad.digits.clear()
             return None
         if key not in CONFIRM_KEYS:
-            pad.digits.append(key)
+            if len(pad.digits) <= self._profile.keypad_max_digits:  # one past: "too long"
+                pad.digits.append(key)
             return None
         entry = "".join(pad.digits)
         pad.digits.clear()
@@ -155,7 +157,8 @@ class PanelMixin(TimersMixin):
         self._kind_supported(kind)
         self.tick()
         running = self._run
-        if running is not None and running.state.name == "CAPTURING" and running.kind is kind:
+        if running is not None and running.state is EnrolmentState.CAPTURING \
+                and running.kind is kind:
             return self._capture(kind, sample, step)
         trigger = {CredentialKind.FACE: self._settings.face_trigger,
                    CredentialKind.PALM: self._settings.palm_trigger}.get(kind)

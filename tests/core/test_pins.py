@@ -109,3 +109,16 @@ def test_r_pin_4_confirm_and_cancel_keys(dl20: Env, fp: Env) -> None:
         assert not after_cancel.granted  # "0" alone, the cancelled digits are gone
     with pytest.raises(InvalidInputError):
         dl20.lock.press_key("A")
+
+
+def test_r_pin_3_overlong_keypad_entry_is_bounded(env: Env) -> None:
+    """R-PIN-3: more than 20 digits is a failed entry, and the buffer stays bounded."""
+    env.user_with_pin("135790")
+    for _ in range(1000):
+        env.lock.press_key("7")
+    assert len(env.lock._keypad.digits) == env.profile.keypad_max_digits + 1
+    for key in "135790":
+        env.lock.press_key(key)
+    decision = env.lock.press_key("#")
+    assert decision is not None
+    assert decision.reason is ErrorCode.NO_MATCH

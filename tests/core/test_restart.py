@@ -102,3 +102,20 @@ def test_unprovisioned_store_is_refused() -> None:
     provision(store, FakeRng())
     with pytest.raises(StorageError):
         provision(store, FakeRng())
+
+
+def test_r_sec_1_lockout_survives_a_restart() -> None:
+    """R-SEC-1: pulling the battery (a restart) does not end a running lockout."""
+    store, clock = MemoryStore(), FakeClock(START)
+    provision(store, FakeRng(1))
+    lock = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(2))
+    for _ in range(5):
+        lock.enter_pin("000000")
+    clock.advance(100)
+    again = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(3))
+    assert again.lockout_remaining() == 80.0
+    assert again.enter_pin("000000").reason is ErrorCode.LOCKED_OUT
+    clock.advance(80)
+    assert again.lockout_remaining() is None
+    third = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(4))
+    assert third.lockout_remaining() is None
