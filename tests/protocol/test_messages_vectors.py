@@ -1,6 +1,7 @@
 """Message test vectors (tests/vectors/messages.json): every request, a success
 response for every opcode, an error response and every pushed event, as bytes and as
-fields, so that another implementation can check its codec against ours.
+fields, so that another implementation can check its codec against ours; and how a
+setup or invite code becomes the code given to CPace ("codes").
 
 Regenerate after a deliberate change of the catalogue:
 ``.venv/bin/python -m tests.protocol.test_messages_vectors``.
@@ -17,7 +18,13 @@ from typing import Any
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.core_directory import (
+    invite_transport_code,
+    setup_transport_code,
+    transport_code,
+)
 from tests.protocol._msg_strategies import EVENT_TYPES, typical_body
 from tests.protocol._samples import SAMPLE_REQUESTS
 
@@ -57,8 +64,23 @@ def _messages() -> list[tuple[str, m.Message]]:
     return out
 
 
+def _codes() -> list[dict[str, Any]]:
+    """How a setup or invite code becomes the code CPace uses (docs ## Flows)."""
+    setup = ("4711081542", "setup code, serial BL0000004711", setup_context("BL0000004711"))
+    invite = ("8301927465", "invite code, invite id 7", invite_context(7))
+    out = []
+    for code, what, context in (setup, invite):
+        secret = derive_code_secret(code, context)
+        out.append({"what": what, "code": code, "context": context.hex(),
+                    "derived_secret": secret.hex(), "transport_code": transport_code(secret)})
+    assert out[0]["transport_code"] == setup_transport_code(setup[0], "BL0000004711")
+    assert out[1]["transport_code"] == invite_transport_code(7, invite[0])
+    return out
+
+
 def generate() -> dict[str, Any]:
     return {
+        "codes": _codes(),
         "description": "ble-lock application messages (docs/protocol.md ## Messages): "
                        "hex = the plaintext of one secure-session message",
         "max_message_size": m.MAX_MESSAGE_SIZE,
