@@ -1,9 +1,9 @@
 """Keyed hashing of credential secrets and derivation of code secrets.
 
-PINs, card UIDs, templates, card codes are stored only as ``blake2b(key=lock_key)``
+PINs, card UIDs, templates, card codes are stored only as ``blake2s(key=lock_key)``
 digests: the 1:N match of a PIN entry is a dict lookup per candidate run (R-PIN-3: a
 20-digit entry has 65 runs of 6..10 digits). The keyed state is prepared once and
-copied per hash, which avoids re-keying blake2b on every candidate.
+copied per hash, which avoids re-keying on every candidate.
 
 :func:`derive_code_secret` turns a human code (setup code, invite code) into the
 32-byte secret a PAKE uses; the central computes the same from the code it was shown.
@@ -12,6 +12,7 @@ copied per hash, which avoids re-keying blake2b on every candidate.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 __all__ = [
     "DIGEST_SIZE", "KeyedHasher", "derive_code_secret", "invite_context", "setup_context",
@@ -21,14 +22,17 @@ DIGEST_SIZE = 16
 
 
 class KeyedHasher:
-    """``blake2b(domain || data, key=lock_key)``, one domain byte per credential kind."""
+    """``blake2s(domain || data, key=lock_key)``, one domain byte per credential kind.
+
+    BLAKE2s rather than BLAKE2b: the inputs are a few bytes, and BLAKE2s's 64-byte block
+    makes each of the 65 virtual-PIN candidates cheaper (bench/core.py)."""
 
     __slots__ = ("_bases",)
 
     def __init__(self, key: bytes) -> None:
-        if not 16 <= len(key) <= 64:
-            raise ValueError("hashing key must be 16..64 bytes")
-        base = hashlib.blake2b(key=key, digest_size=DIGEST_SIZE)
+        if not 16 <= len(key) <= 32:
+            raise ValueError("hashing key must be 16..32 bytes")
+        base = hashlib.blake2s(key=key, digest_size=DIGEST_SIZE)
         self._bases = []
         for domain in range(256):
             h = base.copy()
@@ -39,6 +43,11 @@ class KeyedHasher:
         h = self._bases[domain].copy()
         h.update(data)
         return h.digest()
+
+    def prepared(self, domain: int) -> Any:
+        """The keyed state after the domain byte, for hot loops: ``copy()``, ``update``,
+        ``digest()`` on the copy give :meth:`digest` (never update it in place)."""
+        return self._bases[domain]
 
     def __repr__(self) -> str:
         return "KeyedHasher(<key>)"
