@@ -10,7 +10,9 @@ process CPU time (``time.process_time_ns``, so other processes on a busy machine
 count) the lock endpoint spends in ``receive_data`` + the app's ``respond`` +
 ``data_to_send`` (for an unlock: HS1 in, HS2 out; for pairing: PAIR1 in, PAIR2 out,
 PAIR3 in, PAIR4 out), with the in-memory directory (a real store adds its fsync).
-The unlock request is an opaque 22-byte payload until the message catalogue lands.
+The unlock is the real one: an ``Unlock`` request of the message catalogue, answered by
+the lock-side service (``ble_lock.protocol.service``) over a real core ``Lock``
+(DL20VC, in-memory store) in which the bench phone is the admin; its CPU is included.
 """
 
 from __future__ import annotations
@@ -21,22 +23,50 @@ import statistics
 import time
 from typing import Any
 
+from ble_lock.core.clock import FakeClock, FakeRng
+from ble_lock.core.lock import Lock, provision
+from ble_lock.core.profile import DL20VC
+from ble_lock.core.store import MemoryStore
+from ble_lock.protocol import messages as m
 from ble_lock.protocol.crypto import KeyPair
-from ble_lock.protocol.events import MessageReceived, RequestReceived
+from ble_lock.protocol.directory import InMemoryPeer
+from ble_lock.protocol.events import Event, MessageReceived, RequestReceived
 from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.phone import PhonePairing, PhoneSession
+from ble_lock.protocol.service import LockService
 from ble_lock.protocol.testbed import Testbed, make_testbed
 
-UNLOCK_REQUEST = b"UNLOCK door=1 req=0001"  # 22 bytes
-UNLOCK_RESPONSE = b"OK unlocked t=1234"  # 18 bytes
+UNLOCK_REQUEST = m.encode(m.Request(request_id=bytes.fromhex("0123456789abcdef"),
+                                    body=m.Unlock()))  # 10 bytes
+
+
+def _service_for(phone_public: bytes) -> LockService:
+    """The real service over a real core where the bench phone is the (claimed) admin."""
+    store = MemoryStore()
+    provision(store, FakeRng(1), serial="BL0000000001")
+    lock = Lock(store=store, profile=DL20VC, clock=FakeClock(), rng=FakeRng(2))
+    lock.claim(phone_key=phone_public)
+    return LockService(lock)
+
+
+SERVICE: list[LockService] = []  # set by measure(); the lock-side app of the bench
+
+
+def _answer(lock: LockEndpoint, event: Event) -> None:
+    if isinstance(event, RequestReceived) and isinstance(event.peer, InMemoryPeer):
+        lock.respond(event.channel, SERVICE[0].handle(event.peer.key, event.payload))
+
+
+def _unlocked(got: list[Any]) -> bool:
+    return any(isinstance(e, MessageReceived) and isinstance(r := m.decode(e.payload), m.Response)
+               and isinstance(r.body, m.Unlocked) for e in got)
 
 
 def _lock_turn(lock: LockEndpoint, frames: list[bytes], now: float) -> tuple[list[bytes], int]:
     t0 = time.process_time_ns()
     for frame in frames:
         for event in lock.receive_data(frame, now):
-            if isinstance(event, RequestReceived):
-                lock.respond(event.channel, UNLOCK_RESPONSE)
+            _answer(lock, event)
     out = lock.data_to_send()
     return out, time.process_time_ns() - t0
 
@@ -52,7 +82,7 @@ def _unlock_cpu(bed: Testbed, runs: int) -> float:
         s.start(UNLOCK_REQUEST, float(i))
         out, ns = _lock_turn(bed.lock, s.data_to_send(), float(i))
         got = _deliver(s, out, float(i))
-        if MessageReceived(channel=s.channel, payload=UNLOCK_RESPONSE) not in got:
+        if not _unlocked(got):
             raise RuntimeError("unlock failed")
         s.close()
         _lock_turn(bed.lock, s.data_to_send(), float(i))
@@ -76,7 +106,8 @@ def _pair_cpu(bed: Testbed, runs: int) -> float:
 
 
 def measure(mtu: int, runs: int) -> dict[str, Any]:
-    bed = make_testbed(mtu=mtu, seed=b"bench")
+    bed = make_testbed(mtu=mtu, seed=b"bench", app=_answer)
+    SERVICE[:] = [_service_for(bed.phone_key.public)]
     pairing = bed.pairing()
     pairing.start(0.0)
     pair_stats = bed.link.run([pairing], 0.0)

@@ -79,6 +79,7 @@ class ErrorCode(IntEnum):
     DUAL_AUTH_PENDING = 50
     NO_CREDENTIALS = 51
     CODE_ALREADY_USED = 52
+    KEYPAD_ASLEEP = 53
     # -- wire protocol (60-79)
     PROTOCOL_ERROR = 60
     MESSAGE_TOO_LARGE = 61
@@ -104,6 +105,8 @@ class ErrorCode(IntEnum):
     NOT_PAIRED = 85
     # -- storage and internal (90-99)
     STORAGE_ERROR = 90
+    STORAGE_VERSION = 91
+    STORAGE_CORRUPT = 92
     INTERNAL = 99
 
 

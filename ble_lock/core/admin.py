@@ -1,0 +1,362 @@
+"""Settings and modes, lockout control, factory reset, time, events, system info,
+sync-unlock links (R-MOD-*, R-SEC-1/5, R-APP-6/8, R-SYN-*)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import Enum
+from typing import Any
+
+from ble_lock.core._base import SECRET_HASH_KEY, SECRET_VISITOR, _KeepFactory
+from ble_lock.core.errors import (
+    ErrorCode,
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+)
+from ble_lock.core.hashing import KeyedHasher
+from ble_lock.core.index import Index
+from ble_lock.core.model import (
+    Actor,
+    CredentialKind,
+    Decision,
+    Event,
+    EventKind,
+    EventPage,
+    LockBody,
+    Settings,
+    SyncLink,
+    SystemInfo,
+    UnlockMethod,
+)
+from ble_lock.core.profile import Feature
+from ble_lock.core.verify import VerifyMixin
+
+__all__ = ["SERIAL_SECRET", "VERIFICATION_SECRET", "AdminMixin"]
+
+SERIAL_SECRET = "factory.serial"  # noqa: S105 - a store key name, not a secret
+VERIFICATION_SECRET = "factory.verification_code"  # noqa: S105 - a store key name
+MAX_LINKS = 4
+MAX_EVENT_PAGE = 500
+
+# Which profile feature a setting needs (None: every profile has it).
+_SETTING_FEATURE: dict[str, Feature | None] = {
+    "anti_lock": Feature.ANTI_LOCK,
+    "privacy_mode": Feature.PRIVACY_MODE,
+    "dual_auth_mode": Feature.DUAL_AUTH,
+    "passage_mode": Feature.PASSAGE_MODE,
+    "active_card_detection": Feature.ACTIVE_CARD_DETECTION,
+    "volume": None,
+    "doorbell_volume": None,
+    "door_direction": None,
+    "lock_body": Feature.LOCK_BODY,
+    "language": Feature.LANGUAGE,
+    "keypad_sleep_s": None,
+    "face_trigger": Feature.BIOMETRIC_TRIGGER,
+    "palm_trigger": Feature.BIOMETRIC_TRIGGER,
+    "countdown_lock": None,
+    "countdown_s": None,
+    "auto_lock_on_close": Feature.LOCK_BODY,
+    "lockout_enabled": Feature.LOCKOUT_CONTROL,
+    "sync_unlock": Feature.SYNC_UNLOCK,
+    "sync_window_s": Feature.SYNC_UNLOCK,
+    "utc_offset_min": None,
+}
+_RANGES: dict[str, tuple[int, int]] = {
+    "volume": (0, 5),
+    "doorbell_volume": (0, 5),
+    "keypad_sleep_s": (5, 120),
+    "countdown_s": (3, 300),
+    "sync_window_s": (3, 120),
+    "utc_offset_min": (-720, 840),
+}
+_LANGUAGES = frozenset({"zh-CN", "zh-TW", "en", "es", "fr", "de", "it", "pt", "ru", "ja"})
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Check one setting's type and range; enums accept their value too."""
+    if isinstance(current, Enum):
+        try:
+            return type(current)(value)
+        except ValueError:
+            raise InvalidInputError(f"bad value for {name}") from None
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"{name} is a bool")
+        return value
+    if isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{name} is an int")
+        low, high = _RANGES[name]
+        if not low <= value <= high:
+            raise InvalidInputError(f"{name} must be {low}..{high}")
+        return value
+    if name == "language" and value not in _LANGUAGES:
+        raise InvalidInputError(f"language must be one of {sorted(_LANGUAGES)}")
+    return value
+
+
+class AdminMixin(VerifyMixin):
+    """Management of the lock as a whole."""
+
+    # -- settings and modes
+
+    def get_settings(self, actor: Actor) -> Settings:
+        """The current settings. Admin only."""
+        self._authorize(actor)
+        return self._settings
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings (for the emulator's display; no authorization)."""
+        return self._settings
+
+    def update_settings(self, actor: Actor, *, request_id: bytes | None = None,
+                        **changes: Any) -> Settings:
+        """Change settings by field name of :class:`Settings` (``time_offset`` is
+        ``set_time``'s). A setting the profile lacks -> UNSUPPORTED_BY_PROFILE."""
+        self._authorize(actor)
+        new = self._validated_settings(changes)
+
+        def apply() -> Settings:
+            self._apply_settings(new)
+            return self._settings
+
+        return self._mutate(actor, request_id, apply)
+
+    def _validated_settings(self, changes: dict[str, Any]) -> Settings:
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in _SETTING_FEATURE:
+                raise InvalidInputError(f"unknown setting {name!r}")
+            feature = _SETTING_FEATURE[name]
+            if feature is not None and not self._profile.has(feature):
+                raise StateError(f"{name} not supported by {self._profile.name}",
+                                 code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+            values[name] = _coerce(name, value, getattr(self._settings, name))
+        new = replace(self._settings, **values)
+        if new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close:
+            if "auto_lock_on_close" in changes:  # R-LCK-4: needs the door sensor (6068)
+                raise StateError("auto-lock on close needs the 6068 lock body",
+                                 code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+            new = replace(new, auto_lock_on_close=False)
+        return new
+
+    def _apply_settings(self, new: Settings) -> None:
+        old = self._settings
+        if new == old:
+            return
+        self._put_settings(new)
+        if not new.lockout_enabled:  # switched off: a running lockout ends too
+            self._lift_lockout()
+        if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
+            self._unlock_bolt()
+            self._relock_at = None
+
+    @property
+    def muted(self) -> bool:
+        """R-MOD-2 privacy mode and R-MOD-6 one-time mute silence the prompts."""
+        privacy = self._profile.has(Feature.PRIVACY_MODE) and self._settings.privacy_mode
+        return privacy or self._keypad.muted_once or self._settings.volume == 0
+
+    # -- lockout (R-SEC-1, face-palm: the app lifts it and can switch it off)
+
+    def lift_lockout(self, actor: Actor, *, request_id: bytes | None = None) -> None:
+        """End a running lockout and forget recent failures. Admin only."""
+        self._authorize(actor)
+        if not self._profile.has(Feature.LOCKOUT_CONTROL):
+            raise StateError("lockout lift not supported", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+
+        def apply() -> None:
+            self._lift_lockout()
+            self._emit(EventKind.LOCKOUT_LIFTED)
+
+        self._mutate(actor, request_id, apply)
+
+    # -- factory reset (R-SEC-5)
+
+    def factory_reset(self, actor: Actor) -> None:
+        """Erase every user, credential and setting. Admin only. Not idempotent-recorded
+        (the records are erased too); the event log and its sequence survive."""
+        self._authorize(actor)
+        self._factory_reset()
+
+    def _factory_reset(self) -> None:
+        with self._tx():
+            self._store.factory_reset(keep_secrets=_KeepFactory())
+            key = self._rng.token_bytes(32)
+            self._store.put_secret(SECRET_HASH_KEY, key)
+            self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
+            self._settings = Settings()
+            self._lift_lockout()
+            self._emit(EventKind.FACTORY_RESET)
+        self._hasher = KeyedHasher(key)
+        self._index = Index()
+        self._invites.clear()
+        self._links.clear()
+        self._run = None
+        self._pairing_until = None
+        self._dual_pending = None
+        self._relock_at = self._sync_relock_at = None
+
+    # -- time (the lock's wall clock = injected clock + offset)
+
+    def set_time(self, actor: Actor, unix_time: float, *,
+                 request_id: bytes | None = None) -> float:
+        """Set the lock's wall clock to ``unix_time`` (stored as an offset from the
+        injected clock; timers keep running on the injected clock). Admin only."""
+        self._authorize(actor)
+        if not 0 <= unix_time < 2**32:
+            raise InvalidInputError("time out of range")
+
+        def apply() -> float:
+            offset = float(unix_time) - self._clock.now()
+            self._put_settings(replace(self._settings, time_offset=offset))
+            self._emit(EventKind.TIME_SET, detail=f"{unix_time:.0f}")
+            return offset
+
+        return self._mutate(actor, request_id, apply)
+
+    @property
+    def lock_time(self) -> float:
+        """The lock's wall clock (unix seconds)."""
+        return self._wall()
+
+    # -- events (R-APP-6)
+
+    def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> EventPage:
+        """Events with ``seq > after``, oldest first. Admin only."""
+        self._authorize(actor)
+        return self.read_events(after=after, limit=limit)
+
+    def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
+        """The log without authorization (emulator display, tests)."""
+        limit = max(1, min(limit, MAX_EVENT_PAGE))
+        page = self._store.events_after(after, limit + 1)
+        events = tuple(page[:limit])
+        return EventPage(events=events, next_cursor=events[-1].seq if events else after,
+                         dropped=self._store.get_counter("events_dropped"),
+                         more=len(page) > limit)
+
+    def drain_notifications(self) -> list[Event]:
+        """Events committed since the last drain (for pushes: alarms are those whose
+        kind is in ``model.ALARM_KINDS``). Bounded: the oldest are dropped first."""
+        out = list(self._notifications)
+        self._notifications.clear()
+        return out
+
+    # -- system info (R-APP-8)
+
+    def system_info(self, actor: Actor) -> SystemInfo:
+        """Serial, verification code, firmware version and status. Any valid user."""
+        self._authorize(actor, admin=False)
+        return self._system_info()
+
+    def _system_info(self) -> SystemInfo:
+        store = self._store
+        kinds = [k for k in CredentialKind if self._profile.supports(k)]
+        return SystemInfo(
+            serial=(store.get_secret(SERIAL_SECRET) or b"").decode(),
+            verification_code=(store.get_secret(VERIFICATION_SECRET) or b"").decode(),
+            firmware_version=self._profile.firmware_version, model=self._profile.name,
+            battery_percent=self._battery, low_battery=self.low_battery,
+            video_available=not (self._profile.has(Feature.LOW_BATTERY_VIDEO)
+                                 and self.low_battery),  # R-SEC-3
+            claimed=bool(self._index.users), users=len(self._index.users),
+            credentials={k: self._index.count(k) for k in kinds},
+            capacities={k: self._profile.capacity(k) for k in kinds},
+        )
+
+    @property
+    def serial(self) -> str:
+        return (self._store.get_secret(SERIAL_SECRET) or b"").decode()
+
+    def visitor_secret(self, actor: Actor) -> bytes:
+        """R-APP-4: the secret admins' phones generate visitor codes from. Admin only."""
+        self._authorize(actor)
+        if not self._profile.has(Feature.VISITOR_CODES):
+            raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+        return self._visitor_key()
+
+    def rotate_visitor_secret(self, actor: Actor, *, request_id: bytes | None = None) -> None:
+        """R-APP-4: a new visitor secret revokes every outstanding visitor code (the only
+        offline revocation, docs/visitor-codes.md); fetch it with ``visitor_secret``
+        (not returned, so no idempotency record holds it). Admin only."""
+        self._authorize(actor)
+        if not self._profile.has(Feature.VISITOR_CODES):
+            raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+
+        def apply() -> None:
+            self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
+            self._emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
+
+        self._mutate(actor, request_id, apply)
+
+    # -- sync unlock (R-SYN-1..3, lock side)
+
+    def link_lock(self, actor: Actor, peer_lock_id: bytes, peer_public_key: bytes, *,
+                  window_s: int | None = None, request_id: bytes | None = None) -> SyncLink:
+        """Record a linked lock (its id and static public key) and its open window
+        (default: the ``sync_window_s`` setting, 10 s). Admin only."""
+        self._authorize(actor)
+        self._sync_supported()
+        if not 1 <= len(peer_lock_id) <= 32 or len(peer_public_key) != 32:
+            raise InvalidInputError("peer lock id 1..32 bytes, public key 32 bytes")
+        window = self._settings.sync_window_s if window_s is None else window_s
+        _coerce("sync_window_s", window, 0)
+
+        def apply() -> SyncLink:
+            if bytes(peer_lock_id) not in self._links and len(self._links) >= MAX_LINKS:
+                raise StateError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
+            link = SyncLink(peer_lock_id=bytes(peer_lock_id),
+                            peer_public_key=bytes(peer_public_key), window_s=window,
+                            created_at=self._wall())
+            self._store.put_link(link)
+            self._links[link.peer_lock_id] = link
+            self._emit(EventKind.LINK_CHANGED, detail=f"link {link.peer_lock_id.hex()}")
+            return link
+
+        return self._mutate(actor, request_id, apply)
+
+    def unlink_lock(self, actor: Actor, peer_lock_id: bytes, *,
+                    request_id: bytes | None = None) -> None:
+        """Remove a linked lock. Admin only."""
+        self._authorize(actor)
+
+        def apply() -> None:
+            if bytes(peer_lock_id) not in self._links:
+                raise NotFoundError("no such linked lock", code=ErrorCode.UNKNOWN_KEY)
+            self._store.delete_link(bytes(peer_lock_id))
+            del self._links[bytes(peer_lock_id)]
+            self._emit(EventKind.LINK_CHANGED, detail=f"unlink {bytes(peer_lock_id).hex()}")
+
+        self._mutate(actor, request_id, apply)
+
+    def list_links(self, actor: Actor) -> list[SyncLink]:
+        self._authorize(actor)
+        return [self._links[k] for k in sorted(self._links)]
+
+    def find_link(self, peer_lock_id: bytes) -> SyncLink | None:
+        """The link record (for the protocol to check the peer's statement)."""
+        return self._links.get(bytes(peer_lock_id))
+
+    def _sync_supported(self) -> None:
+        if not self._profile.has(Feature.SYNC_UNLOCK):
+            raise StateError("no sync unlock", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+
+    def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
+        """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: open
+        for the link's window; if the door is not opened in time, relock (``tick``)."""
+        method = UnlockMethod.SYNC
+        link = self._links.get(bytes(peer_lock_id))
+        if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
+                or not self._settings.sync_unlock:
+            return self._denied(method, ErrorCode.PERMISSION_DENIED)
+        blocked = self._lockout_denial(method)
+        if blocked is not None:
+            return blocked
+        decision = self._grant(method, user_number=None, outside=True, verified=False,
+                               detail=f"from {link.peer_lock_id.hex()}")
+        self._relock_at = None
+        self._sync_relock_at = self._mono() + link.window_s
+        return decision

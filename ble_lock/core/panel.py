@@ -1,0 +1,269 @@
+"""The front panel: local inputs the emulator calls, and the timers (sans-IO ``tick``).
+
+Keypad (R-PIN-3/4, R-MOD-6/8, R-LCK-1), card (R-MOD-5), biometrics (R-CRD-4, R-MOD-9),
+remote control, mechanical key, door sensor (R-LCK-4), inside button (R-LCK-2), thumb-turn
+(R-MOD-1), tamper (R-SEC-2), battery (R-SEC-3), SET button (R-APP-1, R-SEC-5).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ble_lock.core import visitor
+from ble_lock.core.enrolment import check_template
+from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.model import (
+    BIOMETRIC_KINDS,
+    Actor,
+    BoltState,
+    CaptureResult,
+    CredentialKind,
+    Decision,
+    DoorState,
+    EnrolmentState,
+    EventKind,
+    LockBody,
+    Role,
+    Trigger,
+    UnlockMethod,
+)
+from ble_lock.core.profile import Feature
+from ble_lock.core.timers import TimersMixin
+
+__all__ = ["CANCEL_KEYS", "CONFIRM_KEYS", "PanelMixin"]
+
+CONFIRM_KEYS = frozenset({"#", "✓", "confirm"})  # R-PIN-4: DL20VC '#', face-palm ✓
+CANCEL_KEYS = frozenset({"*", "↶", "cancel"})
+_METHOD = {
+    CredentialKind.FINGERPRINT: UnlockMethod.FINGERPRINT,
+    CredentialKind.FACE: UnlockMethod.FACE,
+    CredentialKind.PALM: UnlockMethod.PALM,
+}
+MAX_CARD_UID = 64
+
+
+class PanelMixin(TimersMixin):
+    """Local inputs. Denials are :class:`Decision` values; bad input raises."""
+
+    # -- keypad
+
+    @property
+    def keypad_awake(self) -> bool:
+        until = self._keypad.awake_until
+        return until is not None and self._mono() < until
+
+    def touch_keypad(self) -> None:
+        """Wake the keypad (R-MOD-5 / R-MOD-9 manual trigger); it sleeps after
+        ``keypad_sleep_s`` without input (R-MOD-8)."""
+        self._keypad.awake_until = self._mono() + self._settings.keypad_sleep_s
+
+    def press_key(self, key: str) -> Decision | None:
+        """One key: a digit, confirm (``#``/``✓``) or cancel (``*``/``↶``). Confirm
+        verifies the entry (R-PIN-3/4) and returns the decision; confirm on an empty
+        entry while ✓ is lit locks the door (R-LCK-1)."""
+        if not (key in CONFIRM_KEYS or key in CANCEL_KEYS or (len(key) == 1 and key.isdigit()
+                                                              and key.isascii())):
+            raise InvalidInputError(f"unknown key {key!r}")
+        self.tick()
+        self.touch_keypad()
+        pad = self._keypad
+        if key in CANCEL_KEYS:
+            pad.digits.clear()
+            return None
+        if key not in CONFIRM_KEYS:
+            if len(pad.digits) <= self._profile.keypad_max_digits:  # one past: "too long"
+                pad.digits.append(key)
+            return None
+        entry = "".join(pad.digits)
+        pad.digits.clear()
+        if not entry:
+            if pad.confirm_lit:
+                self._lock_bolt("outside confirm key")  # R-LCK-1
+            return None
+        return self._verify_entry(entry)
+
+    def enter_pin(self, entry: str) -> Decision:
+        """Type ``entry`` and confirm (convenience for ``press_key``)."""
+        if not entry or not (entry.isascii() and entry.isdigit()):
+            raise InvalidInputError("a keypad entry is digits", code=ErrorCode.MALFORMED_PIN)
+        for digit in entry:
+            self.press_key(digit)
+        decision = self.press_key("#")
+        assert decision is not None
+        return decision
+
+    def _verify_entry(self, entry: str) -> Decision:
+        if len(entry) > self._profile.keypad_max_digits or len(entry) < self._profile.pin_min:
+            blocked = self._lockout_denial(UnlockMethod.PIN)
+            return blocked if blocked is not None else self._no_match(UnlockMethod.PIN)
+        blocked = self._lockout_denial(UnlockMethod.PIN)
+        if blocked is not None:
+            return blocked
+        if len(entry) == visitor.CODE_LENGTH and self._profile.has(Feature.VISITOR_CODES):
+            grant = visitor.parse_visitor_code(self._visitor_key(), entry)
+            if grant is not None:  # a code of this lock: no fallback to PINs (doc)
+                return self._visitor_decision(grant)
+        return self._decide(UnlockMethod.PIN, self._match_pin(entry))
+
+    def _visitor_decision(self, grant: visitor.VisitorGrant) -> Decision:
+        """R-APP-4: inside its window, a one-time code not used before, and the modes
+        that admit non-admins (R-MOD-1/2). A refused code is a keypad failure (R-SEC-1)."""
+        method = UnlockMethod.VISITOR_CODE
+        now = self._wall()
+        if not grant.is_valid_at(math.floor(now)):
+            return self._no_match(method, ErrorCode.OUTSIDE_VALIDITY)
+        one_time = grant.kind is visitor.VisitorKind.ONE_TIME
+        if one_time and self._store.is_code_used(grant.code_id):
+            return self._no_match(method, ErrorCode.CODE_ALREADY_USED)
+        reason = self._mode_denial(None, outside=True)
+        if reason is not None:
+            return self._denied(method, reason)
+        with self._tx():
+            self._store.prune_used_codes(now)
+            if one_time:
+                self._store.mark_code_used(grant.code_id, grant.valid_until)
+            return self._grant(method, user_number=None, detail=grant.kind.name.lower())
+
+    def hold_zero(self) -> None:
+        """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""
+        if not self._profile.has(Feature.ONE_TIME_MUTE):
+            raise InvalidInputError("no one-time mute on this model",
+                                    code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+        self.touch_keypad()
+        self._keypad.muted_once = True
+
+    # -- other credentials
+
+    def tap_card(self, card_uid: bytes) -> Decision:
+        """A card at the reader (R-MOD-5: with active detection off the keypad must be
+        awake, else the card is ignored with ``KEYPAD_ASLEEP``)."""
+        if not isinstance(card_uid, bytes | bytearray) or not 1 <= len(card_uid) <= MAX_CARD_UID:
+            raise InvalidInputError("card UID must be 1..64 bytes")
+        self._kind_supported(CredentialKind.CARD)
+        self.tick()
+        if not self._settings.active_card_detection and not self.keypad_awake:
+            return Decision(granted=False, reason=ErrorCode.KEYPAD_ASLEEP,
+                            method=UnlockMethod.CARD, low_battery=self.low_battery)
+        return self._decide(UnlockMethod.CARD, self._match(CredentialKind.CARD, bytes(card_uid)))
+
+    def present_biometric(self, kind: CredentialKind, template: bytes, *,
+                          step: str | None = None) -> Decision | CaptureResult:
+        """A finger, face or palm at the sensor: a capture while an enrolment of that
+        kind runs (R-CRD-4; ``step`` names the pose), a verification otherwise.
+        R-MOD-9: with a manual trigger, face/palm need the keypad touched first."""
+        if kind not in BIOMETRIC_KINDS:
+            raise InvalidInputError(f"{kind.name} is not a biometric")
+        sample = check_template(template)
+        self._kind_supported(kind)
+        self.tick()
+        running = self._run
+        if running is not None and running.state is EnrolmentState.CAPTURING \
+                and running.kind is kind:
+            return self._capture(kind, sample, step)
+        trigger = {CredentialKind.FACE: self._settings.face_trigger,
+                   CredentialKind.PALM: self._settings.palm_trigger}.get(kind)
+        if trigger is Trigger.MANUAL and not self.keypad_awake:
+            return Decision(granted=False, reason=ErrorCode.KEYPAD_ASLEEP, method=_METHOD[kind],
+                            low_battery=self.low_battery)
+        return self._decide(_METHOD[kind], self._match(kind, sample))
+
+    def press_remote(self, remote_id: bytes) -> Decision:
+        """A paired Bluetooth remote-control accessory pressed (R-APP-7)."""
+        self._kind_supported(CredentialKind.REMOTE_CONTROL)
+        self.tick()
+        cred = self._match(CredentialKind.REMOTE_CONTROL, bytes(remote_id))
+        return self._decide(UnlockMethod.REMOTE_CONTROL, cred)
+
+    def mechanical_key(self) -> Decision:
+        """The mechanical key always opens (R-CRD-1, R-MOD-2); only an event in software."""
+        self.tick()
+        return self._grant(UnlockMethod.MECHANICAL_KEY, user_number=None, verified=False)
+
+    # -- inside and door
+
+    def open_from_inside(self) -> None:
+        """The inside handle: unaffected by anti-lock (R-MOD-1); ✓ lights outside (R-LCK-1)."""
+        self.tick()
+        self._grant(UnlockMethod.INSIDE, user_number=None, outside=False, verified=False)
+        self._keypad.confirm_lit = True
+
+    def inside_button(self) -> None:
+        """R-LCK-2: the electronic button on the back panel locks."""
+        self.tick()
+        self._lock_bolt("inside button")
+
+    def set_thumb_turn(self, locked: bool) -> None:
+        """R-MOD-1: the inside thumb-turn; locking it throws the bolt."""
+        self.tick()
+        self._thumb_turn_locked = locked
+        if locked:
+            self._lock_bolt("thumb-turn")
+
+    @property
+    def door(self) -> DoorState:
+        return self._door
+
+    def door_opened(self) -> None:
+        """Door sensor: open (pushed as an alarm, R-APP-6); ends a sync window (R-SYN-3)."""
+        self.tick()
+        self._door = DoorState.OPEN
+        self._sync_relock_at = None
+        self._emit(EventKind.DOOR_OPENED)
+
+    def door_closed(self) -> None:
+        """Door sensor: closed; R-LCK-4 auto-lock with the 6068 body when enabled."""
+        self.tick()
+        self._door = DoorState.CLOSED
+        self._emit(EventKind.DOOR_CLOSED)
+        settings = self._settings
+        if (settings.auto_lock_on_close and settings.lock_body is LockBody.BODY_6068
+                and not settings.passage_mode and self._bolt is BoltState.UNLOCKED):
+            self._lock_bolt("auto-lock on close")
+
+    # -- alarms and power
+
+    @property
+    def alarm_active(self) -> bool:
+        """R-SEC-2: the tamper alarm sounds for ``tamper_alarm_s`` (about 60 s)."""
+        return self._tamper_until is not None and self._mono() < self._tamper_until
+
+    def tamper(self) -> None:
+        """Forced removal of the lock (R-SEC-2)."""
+        self._tamper_until = self._mono() + self._profile.tamper_alarm_s
+        self._emit(EventKind.TAMPER_ALARM)
+
+    @property
+    def battery_percent(self) -> int:
+        return self._battery
+
+    def set_battery(self, percent: int) -> None:
+        """Battery level; crossing below the threshold raises LOW_BATTERY (R-SEC-3)."""
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise InvalidInputError("battery percent must be 0..100")
+        was_low = self.low_battery
+        self._battery = percent
+        if self.low_battery and not was_low:
+            self._emit(EventKind.LOW_BATTERY, detail=f"{percent}%")
+
+    # -- SET button
+
+    def press_set_button(self) -> None:
+        """R-APP-1: SET enters pairing mode (face-palm shows the QR code)."""
+        self.enter_pairing_mode()
+
+    def factory_reset_at_panel(self) -> None:
+        """R-SEC-5: SET held while the battery goes back in, then confirm."""
+        self._factory_reset()
+
+    def panel_admin_login(self, entry: str) -> Actor | None:
+        """SET + an admin PIN enters the menu (R-USR-1); the returned actor is the
+        "logged-in user" of R-USR-5 / R-CRD-7. A wrong PIN counts toward the lockout."""
+        if self._lockout_denial(UnlockMethod.PIN) is not None:
+            return None
+        cred = self._match_pin(entry) if entry.isascii() and entry.isdigit() else None
+        user = None if cred is None else self._index.users.get(cred.user_number)
+        if user is None or user.role is not Role.ADMIN:
+            self._no_match(UnlockMethod.PIN)
+            return None
+        self._lockout.succeed()
+        return Actor.panel(user.number)

@@ -1,0 +1,308 @@
+"""Phones and Bluetooth keys (R-APP-1, R-APP-3, R-CRD-1), as the protocol needs them.
+
+A phone is a credential of kind ``BLUETOOTH_KEY`` that holds the phone's 32-byte X25519
+static public key (not a secret). An admin issues an *invite* (for a new or existing
+user); the lock keeps only the invite's derived secret
+(``derive_code_secret(code, invite_context(id))``) for the protocol's PAKE and returns
+the code once. Redeeming binds a phone key to the invite's user, once. The setup code
+(claiming, R-APP-1) is kept the same way: only its derived secret.
+
+The per-phone replay counter backs the protocol's 1-round-trip unlock: the lock accepts
+counter ``n`` from phone ``P`` only if ``n`` is larger than the last accepted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ble_lock.core._base import SECRET_HASH_KEY
+from ble_lock.core.errors import (
+    ConflictError,
+    ErrorCode,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
+from ble_lock.core.hashing import derive_code_secret, invite_context
+from ble_lock.core.model import (
+    Actor,
+    Credential,
+    CredentialKind,
+    EventKind,
+    Invite,
+    IssuedInvite,
+    PhoneInfo,
+    Role,
+    User,
+)
+from ble_lock.core.profile import Feature
+from ble_lock.core.schedule import check_window
+from ble_lock.core.users import UsersMixin, check_name
+
+__all__ = ["INVITE_CODE_DIGITS", "SETUP_SECRET", "PhonesMixin"]
+
+SETUP_SECRET = "factory.setup_secret"  # noqa: S105 - a store key name, not a secret
+INVITE_CODE_DIGITS = 10
+MAX_INVITE_LIFETIME = 30 * 86_400.0
+MAX_INVITES = 32
+PUBLIC_KEY_SIZE = 32
+
+
+def _check_key(public_key: bytes) -> bytes:
+    if not isinstance(public_key, bytes | bytearray) or len(public_key) != PUBLIC_KEY_SIZE:
+        raise InvalidInputError("a phone public key is 32 bytes")
+    return bytes(public_key)
+
+
+class PhonesMixin(UsersMixin):
+    """Bluetooth keys, invites, setup secret, pairing mode and replay counters."""
+
+    # -- pairing mode and setup code (R-APP-1)
+
+    @property
+    def pairing_mode(self) -> bool:
+        """True while the SET button's pairing mode lasts (120 s, R-APP-1)."""
+        return self._pairing_until is not None and self._mono() < self._pairing_until
+
+    def enter_pairing_mode(self) -> None:
+        """Panel: SET held (face-palm shows the QR code). Ends after ``pairing_mode_s``."""
+        self._pairing_until = self._mono() + self._profile.pairing_mode_s
+        self._emit(EventKind.PAIRING_MODE)
+
+    def claim(self, *, phone_key: bytes, name: str = "admin",
+              request_id: bytes | None = None) -> User:
+        """R-USR-2: make the phone with X25519 public key ``phone_key`` the first admin
+        (user 1). Only on a factory-fresh lock; face-palm also needs pairing mode (R-APP-1).
+        The protocol calls this after the setup-code PAKE succeeded."""
+        actor = Actor.phone(phone_key)
+        check_name(name)
+        if len(phone_key) != 32:
+            raise InvalidInputError("phone key must be 32 bytes", code=ErrorCode.INVALID_ARGUMENT)
+
+        def apply() -> User:
+            self._check_claimable()
+            if self._profile.has(Feature.CLAIM_NEEDS_PAIRING_MODE) and not self.pairing_mode:
+                raise StateError("hold SET to enter pairing mode",
+                                 code=ErrorCode.NOT_IN_PAIRING_MODE)
+            user = self._create_user(name=name, role=Role.ADMIN)
+            self._add_phone_credential(user.number, phone_key, label="owner")
+            self._emit(EventKind.CLAIMED, user_number=user.number)
+            self._pairing_until = None
+            return user
+
+        return self._mutate(actor, request_id, apply)
+
+    def setup_secret(self) -> bytes:
+        """The derived secret of the setup code printed on the lock (for the PAKE)."""
+        secret = self._store.get_secret(SETUP_SECRET)
+        if secret is None:
+            raise StateError("lock not provisioned", code=ErrorCode.NOT_CLAIMED)
+        return secret
+
+    def record_failed_attempt(self, what: str = "pairing") -> float | None:
+        """R-SEC-1 / DESIGN: a failed setup-code, invite or pairing attempt counts toward
+        the lockout like a wrong PIN. Returns the lockout seconds now running, or None."""
+        return self._register_failure(EventKind.AUTH_FAILED, detail=what[:32],
+                                      reason=ErrorCode.PAIRING_FAILED)
+
+    def lockout_remaining(self) -> float | None:
+        """Seconds left in a running lockout (the protocol refuses guesses meanwhile)."""
+        return self._locked_out()
+
+    # -- phones
+
+    def find_phone(self, public_key: bytes) -> PhoneInfo | None:
+        """Who holds this phone key: user, role, validity, revoked? None if unknown."""
+        cred_id = self._index.phones.get(bytes(public_key))
+        if cred_id is None:
+            return None
+        cred = self._index.credentials[cred_id]
+        user = self._user(cred.user_number)
+        return PhoneInfo(
+            credential_id=cred.id, user_number=user.number, role=user.role,
+            revoked=cred.revoked, valid_from=cred.valid_from, valid_until=cred.valid_until,
+            user_valid_from=user.valid_from, user_valid_until=user.valid_until,
+        )
+
+    def _add_phone_credential(self, user_number: int, phone_key: bytes, *, label: str,
+                              valid_from: float | None = None,
+                              valid_until: float | None = None) -> Credential:
+        key = _check_key(phone_key)
+        if key in self._index.phones:
+            raise ConflictError("this phone is paired already", code=ErrorCode.ALREADY_EXISTS)
+        return self._store_credential(
+            user_number, CredentialKind.BLUETOOTH_KEY, key, label=label, public_key=key,
+            valid_from=valid_from, valid_until=valid_until,
+        )
+
+    def list_keys(self, actor: Actor) -> list[Credential]:
+        """Every Bluetooth key (phone). Admin only."""
+        self._authorize(actor)
+        return [c for _, c in sorted(self._index.credentials.items())
+                if c.kind is CredentialKind.BLUETOOTH_KEY]
+
+    def revoke_key(self, actor: Actor, credential_id: int, *,
+                   request_id: bytes | None = None) -> Credential:
+        """Revoke a Bluetooth key: kept (so the protocol can say "revoked") but dead.
+        Admin only; not the actor's own key."""
+        self._authorize(actor)
+
+        def apply() -> Credential:
+            cred = self._index.credentials.get(credential_id)
+            if cred is None or cred.kind is not CredentialKind.BLUETOOTH_KEY:
+                raise NotFoundError(f"no Bluetooth key {credential_id}",
+                                    code=ErrorCode.UNKNOWN_KEY)
+            if cred.public_key == actor.phone_key:
+                raise PermissionDeniedError("cannot revoke your own key",
+                                            code=ErrorCode.SELF_DELETE)
+            from dataclasses import replace
+
+            revoked = replace(cred, revoked=True)
+            self._store.put_credential(revoked)
+            self._index.put_credential(revoked)
+            self._emit(EventKind.KEY_REVOKED, user_number=cred.user_number,
+                       credential_id=cred.id)
+            return revoked
+
+        return self._mutate(actor, request_id, apply)
+
+    # -- replay counters for the 1-round-trip unlock
+
+    def accept_phone_counter(self, public_key: bytes, counter: int) -> bool:
+        """Atomically accept ``counter`` for this phone iff it is larger than the last
+        accepted one (and the phone is known); persist it before returning True."""
+        key = bytes(public_key)
+        if key not in self._index.phones or counter <= self._store.get_phone_counter(key):
+            return False
+        with self._tx():
+            self._store.set_phone_counter(key, counter)
+        return True
+
+    def phone_counter(self, public_key: bytes) -> int:
+        """The last accepted counter of a phone (0 if none), for an authenticated resync."""
+        return self._store.get_phone_counter(bytes(public_key))
+
+    # -- invites (R-APP-3)
+
+    def issue_invite(self, actor: Actor, *, user_number: int | None = None, name: str = "",
+                     role: Role = Role.NORMAL, expires_at: float | None = None,
+                     key_valid_from: float | None = None, key_valid_until: float | None = None,
+                     request_id: bytes | None = None) -> IssuedInvite:
+        """Invite a phone for an existing user, or (``user_number=None``) for a new user
+        created now with ``name`` and ``role``. Returns the code once; the lock keeps
+        only its derived secret. Default expiry: 24 h. Admin only."""
+        me = self._authorize(actor)
+        now = self._wall()
+        expiry = now + 86_400.0 if expires_at is None else expires_at
+        if not now < expiry <= now + MAX_INVITE_LIFETIME:
+            raise InvalidInputError("invite expiry must be within 30 days")
+        check_window(key_valid_from, key_valid_until)
+
+        def apply() -> IssuedInvite:
+            self._prune_invites()
+            if len(self._invites) >= MAX_INVITES:
+                raise StateError("too many pending invites", code=ErrorCode.CAPACITY_FULL)
+            number = user_number
+            if number is None:
+                number = self._new_user_for_invite(name, role)
+            self._user(number)
+            invite_id = self._next_id("invite_id")
+            nonce = self._rng.token_bytes(16)
+            code = self._invite_code(invite_id, nonce)
+            invite = Invite(
+                id=invite_id, user_number=number,
+                secret=derive_code_secret(code, invite_context(invite_id)), nonce=nonce,
+                expires_at=expiry, key_valid_from=key_valid_from,
+                key_valid_until=key_valid_until, issued_by=me.number, created_at=now,
+            )
+            self._store.put_invite(invite)
+            self._invites[invite_id] = invite
+            self._emit(EventKind.KEY_ISSUED, user_number=number, detail=f"invite {invite_id}")
+            return IssuedInvite(invite_id=invite_id, user_number=number, code=code,
+                                expires_at=expiry)
+
+        return self._mutate(actor, request_id, apply)
+
+    def _new_user_for_invite(self, name: str, role: Role) -> int:
+        self._check_user_fields(name, role, None, None, ())
+        user = self._create_user(name=name, role=role)
+        self._emit(EventKind.USER_ADDED, user_number=user.number, detail="invite")
+        return user.number
+
+    def _invite_code(self, invite_id: int, nonce: bytes) -> str:
+        key = self._store.get_secret(SECRET_HASH_KEY) or b""
+        digest = hashlib.blake2b(invite_id.to_bytes(8, "big") + nonce, key=key,
+                                 person=b"invite-code").digest()
+        return str(int.from_bytes(digest, "big") % 10**INVITE_CODE_DIGITS).zfill(
+            INVITE_CODE_DIGITS)
+
+    def _replayed(self, value: Any) -> Any:
+        """A repeated issue_invite returns the same code (re-derived, never stored)."""
+        if isinstance(value, IssuedInvite):
+            invite = self._invites.get(value.invite_id)
+            if invite is None:
+                raise StateError("invite already redeemed or expired",
+                                 code=ErrorCode.CODE_ALREADY_USED)
+            return IssuedInvite(invite_id=value.invite_id, user_number=value.user_number,
+                                code=self._invite_code(invite.id, invite.nonce),
+                                expires_at=value.expires_at)
+        return value
+
+    def _pending_invite(self, invite_id: int) -> Invite:
+        invite = self._invites.get(invite_id)
+        if invite is None:
+            raise NotFoundError(f"no invite {invite_id}", code=ErrorCode.UNKNOWN_KEY)
+        if self._wall() >= invite.expires_at:
+            raise PermissionDeniedError("invite expired", code=ErrorCode.KEY_EXPIRED)
+        return invite
+
+    def invite_secret(self, invite_id: int) -> bytes:
+        """The derived secret of a pending invite, for the protocol's PAKE."""
+        return self._pending_invite(invite_id).secret
+
+    def redeem_invite(self, invite_id: int, phone_key: bytes, *, label: str = "",
+                      request_id: bytes | None = None) -> Credential:
+        """Bind ``phone_key`` to the invite's user, once (the protocol calls this after
+        the invite PAKE succeeded). The key carries the invite's validity window."""
+        key = _check_key(phone_key)
+
+        def apply() -> Credential:
+            invite = self._pending_invite(invite_id)
+            self._store.delete_invite(invite_id)
+            del self._invites[invite_id]
+            return self._add_phone_credential(
+                invite.user_number, key, label=label[:32], valid_from=invite.key_valid_from,
+                valid_until=invite.key_valid_until,
+            )
+
+        return self._mutate(Actor.phone(key), request_id, apply)
+
+    def cancel_invite(self, actor: Actor, invite_id: int, *,
+                      request_id: bytes | None = None) -> None:
+        """Withdraw a pending invite. Admin only."""
+        self._authorize(actor)
+
+        def apply() -> None:
+            if invite_id not in self._invites:
+                raise NotFoundError(f"no invite {invite_id}", code=ErrorCode.UNKNOWN_KEY)
+            self._store.delete_invite(invite_id)
+            del self._invites[invite_id]
+
+        self._mutate(actor, request_id, apply)
+
+    def list_invites(self, actor: Actor) -> list[Invite]:
+        """Pending invites (secrets redacted from repr). Admin only."""
+        self._authorize(actor)
+        self._prune_invites()
+        return [self._invites[i] for i in sorted(self._invites)]
+
+    def _prune_invites(self) -> None:
+        now = self._wall()
+        stale = [i for i, inv in self._invites.items() if now >= inv.expires_at]
+        if stale:
+            with self._tx():
+                for invite_id in stale:
+                    self._store.delete_invite(invite_id)
+                    del self._invites[invite_id]

@@ -1,0 +1,204 @@
+"""Phones, Bluetooth keys, invites, setup secret, replay counters, idempotency
+(R-APP-1, R-APP-3, R-CRD-1 Bluetooth key) and the store transaction per mutation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from core_env import ADMIN_KEY, START, Env
+
+from ble_lock.core.clock import FakeRng
+from ble_lock.core.errors import (
+    ErrorCode,
+    LockError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+)
+from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
+from ble_lock.core.lock import Lock
+from ble_lock.core.model import Actor, CredentialKind, EventKind, Role
+from ble_lock.core.profile import FACE_PALM
+from ble_lock.core.store import MemoryStore
+
+GUEST = b"\x61" * 32
+OTHER = b"\x62" * 32
+
+
+def test_r_app_1_setup_secret_and_pairing_mode(env: Env) -> None:
+    """R-APP-1: the lock keeps only the setup code's derived secret; SET opens pairing
+    mode for a while."""
+    lock = env.lock
+    expected = derive_code_secret(env.setup_code, setup_context(lock.serial))
+    assert lock.setup_secret() == expected
+    assert env.setup_code.encode() not in b"".join(
+        v for v in (env.store.get_secret(n) for n in ("factory.setup_secret",)) if v)
+    assert not lock.pairing_mode
+    lock.press_set_button()
+    assert lock.pairing_mode
+    env.clock.advance(env.profile.pairing_mode_s)
+    assert not lock.pairing_mode
+
+
+def test_r_app_3_invite_for_new_user_redeemed_once(env: Env) -> None:
+    """R-APP-3: an admin issues an invite code; a phone redeems it once and unlocks."""
+    lock = env.lock
+    issued = lock.issue_invite(env.admin, name="guest", role=Role.NORMAL)
+    assert issued.code not in repr(issued)
+    assert lock.get_user(env.admin, issued.user_number).name == "guest"
+    assert lock.invite_secret(issued.invite_id) == derive_code_secret(
+        issued.code, invite_context(issued.invite_id))
+    cred = lock.redeem_invite(issued.invite_id, GUEST)
+    assert cred.kind is CredentialKind.BLUETOOTH_KEY
+    assert cred.public_key == GUEST
+    info = lock.find_phone(GUEST)
+    assert info is not None
+    assert (info.user_number, info.role, info.revoked) == (issued.user_number, Role.NORMAL, False)
+    assert lock.unlock_bluetooth(Actor.phone(GUEST)).granted
+    with pytest.raises(NotFoundError) as again:
+        lock.redeem_invite(issued.invite_id, OTHER)
+    assert again.value.code is ErrorCode.UNKNOWN_KEY
+    with pytest.raises(NotFoundError):
+        lock.invite_secret(issued.invite_id)
+
+
+def test_r_app_3_invite_expiry_and_key_window(env: Env) -> None:
+    lock = env.lock
+    user = env.user()
+    issued = lock.issue_invite(env.admin, user_number=user.number, expires_at=START + 60,
+                               key_valid_from=START, key_valid_until=START + 3600)
+    env.clock.advance(60)
+    with pytest.raises(PermissionDeniedError) as expired:
+        lock.redeem_invite(issued.invite_id, GUEST)
+    assert expired.value.code is ErrorCode.KEY_EXPIRED
+    fresh = lock.issue_invite(env.admin, user_number=user.number,
+                              key_valid_until=START + 3600)
+    lock.redeem_invite(fresh.invite_id, GUEST)
+    guest = Actor.phone(GUEST)
+    assert lock.unlock_bluetooth(guest).granted
+    env.clock.advance(3600)
+    assert lock.unlock_bluetooth(guest).reason is ErrorCode.KEY_EXPIRED
+    info = lock.find_phone(GUEST)
+    assert info is not None
+    assert info.valid_until == START + 3600
+    with pytest.raises(LockError):
+        lock.issue_invite(env.admin, user_number=user.number, expires_at=START - 1)
+
+
+def test_r_app_3_revoked_key_opens_nothing(env: Env) -> None:
+    lock = env.lock
+    admin2 = env.user(Role.ADMIN)
+    phone = env.phone(admin2, GUEST)
+    info = lock.find_phone(GUEST)
+    assert info is not None
+    revoked = lock.revoke_key(env.admin, info.credential_id)
+    assert revoked.revoked
+    assert lock.unlock_bluetooth(phone).reason is ErrorCode.KEY_REVOKED
+    assert lock.lock_bluetooth(phone).reason is ErrorCode.KEY_REVOKED
+    with pytest.raises(PermissionDeniedError) as denied:
+        lock.add_user(phone, name="evil")
+    assert denied.value.code is ErrorCode.KEY_REVOKED
+    found = lock.find_phone(GUEST)
+    assert found is not None
+    assert found.revoked
+    own = lock.find_phone(ADMIN_KEY)
+    assert own is not None
+    with pytest.raises(PermissionDeniedError) as self_revoke:
+        lock.revoke_key(env.admin, own.credential_id)
+    assert self_revoke.value.code is ErrorCode.SELF_DELETE
+    assert [k.public_key for k in lock.list_keys(env.admin)] == [ADMIN_KEY, GUEST]
+
+
+def test_invite_repeat_returns_same_code_and_cancel(env: Env) -> None:
+    lock = env.lock
+    first = lock.issue_invite(env.admin, name="g", request_id=b"inv-1")
+    again = lock.issue_invite(env.admin, name="g", request_id=b"inv-1")
+    assert again == first
+    assert again.code == first.code
+    assert len(lock.list_users(env.admin)) == 2  # one new user, not two
+    assert [i.id for i in lock.list_invites(env.admin)] == [first.invite_id]
+    lock.cancel_invite(env.admin, first.invite_id)
+    assert lock.list_invites(env.admin) == []
+    with pytest.raises(LockError) as gone:
+        lock.issue_invite(env.admin, name="g", request_id=b"inv-1")
+    assert gone.value.code is ErrorCode.CODE_ALREADY_USED
+
+
+def test_phone_replay_counter(env: Env) -> None:
+    """The 1-round-trip unlock's replay counter: accept n only if n > last, persisted."""
+    lock = env.lock
+    assert lock.phone_counter(ADMIN_KEY) == 0
+    assert lock.accept_phone_counter(ADMIN_KEY, 5)
+    assert not lock.accept_phone_counter(ADMIN_KEY, 5)
+    assert not lock.accept_phone_counter(ADMIN_KEY, 4)
+    assert lock.accept_phone_counter(ADMIN_KEY, 6)
+    assert env.store.get_phone_counter(ADMIN_KEY) == 6
+    assert lock.phone_counter(ADMIN_KEY) == 6
+    assert not lock.accept_phone_counter(GUEST, 1)  # unknown phone
+
+
+def test_idempotent_add_user(env: Env) -> None:
+    """A request retried after a dropped link is applied once (per actor)."""
+    lock = env.lock
+    first = lock.add_user(env.admin, name="alice", request_id=b"req-1")
+    again = lock.add_user(env.admin, name="alice", request_id=b"req-1")
+    assert again == first
+    assert len(lock.list_users(env.admin)) == 2
+    second_admin = env.user(Role.ADMIN)
+    other = env.phone(second_admin, OTHER)
+    theirs = lock.add_user(other, name="bob", request_id=b"req-1")  # another actor
+    assert theirs.number != first.number
+
+
+def test_idempotency_records_are_bounded_per_actor(env_factory: Callable[..., Env]) -> None:
+    env = env_factory(FACE_PALM)
+    lock = env.lock
+    keep = env.profile.idempotency_per_actor
+    for i in range(keep + 1):
+        lock.update_settings(env.admin, volume=i % 5, request_id=b"v%d" % i)
+    assert env.store.get_applied(env.admin.identity(), b"v0") is None
+    assert env.store.get_applied(env.admin.identity(), b"v%d" % keep) is not None
+
+
+def test_failed_request_is_not_recorded(env: Env) -> None:
+    lock = env.lock
+    with pytest.raises(LockError):
+        lock.add_pin(env.admin, 42, "135790", request_id=b"pin-1")
+    user = env.user()
+    assert user.number == 2
+    with pytest.raises(LockError):
+        lock.add_pin(env.admin, 42, "135790", request_id=b"pin-1")
+
+
+class _FailingStore:
+    """Wraps a store and fails ``put_applied`` once, as a crash before commit would."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self._inner = inner
+        self.fail = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def put_applied(self, *args: object, **kwargs: object) -> None:
+        if self.fail:
+            self.fail = False
+            raise StorageError("disk full")
+        self._inner.put_applied(*args, **kwargs)
+
+
+def test_mutation_and_its_record_are_one_transaction(env: Env) -> None:
+    """One store transaction per mutation: if recording the result fails, the user is
+    not added either, in the store and in memory."""
+    store = _FailingStore(env.store)
+    lock = Lock(store=store, profile=env.profile, clock=env.clock, rng=FakeRng(9))
+    store.fail = True
+    with pytest.raises(StorageError):
+        lock.add_user(env.admin, name="ghost", request_id=b"r")
+    assert [u.number for u in env.store.load_users()] == [1]
+    assert [u.number for u in lock.list_users(env.admin)] == [1]
+    assert EventKind.USER_ADDED not in [e.kind for e in env.store.events_after(0, 500)]
+    assert lock.drain_notifications() == []
+    user = lock.add_user(env.admin, name="real", request_id=b"r")
+    assert user.number == 2
