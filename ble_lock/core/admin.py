@@ -32,9 +32,10 @@ from ble_lock.core.model import (
 from ble_lock.core.profile import Feature
 from ble_lock.core.verify import VerifyMixin
 
-__all__ = ["SERIAL_SECRET", "VERIFICATION_SECRET", "AdminMixin"]
+__all__ = ["LOCK_ID_SECRET", "SERIAL_SECRET", "VERIFICATION_SECRET", "AdminMixin"]
 
 SERIAL_SECRET = "factory.serial"  # noqa: S105 - a store key name, not a secret
+LOCK_ID_SECRET = "factory.lock_id"  # noqa: S105 - a store key name, not a secret
 VERIFICATION_SECRET = "factory.verification_code"  # noqa: S105 - a store key name
 MAX_LINKS = 4
 MAX_EVENT_PAGE = 500
@@ -270,6 +271,11 @@ class AdminMixin(VerifyMixin):
     @property
     def serial(self) -> str:
         return (self._store.get_secret(SERIAL_SECRET) or b"").decode()
+
+    @property
+    def lock_id(self) -> bytes:
+        """The lock's public id on the air (R-APP-1: in the QR code and the advertisement)."""
+        return self._store.get_secret(LOCK_ID_SECRET) or b""
 
     def visitor_secret(self, actor: Actor) -> bytes:
         """R-APP-4: the secret admins' phones generate visitor codes from. Admin only."""

@@ -67,9 +67,12 @@ def derive_code_secret(code: str, context: bytes) -> bytes:
     return h.digest()
 
 
-def setup_context(serial: str) -> bytes:
-    """Context of the lock's setup code: ``derive_code_secret(code, setup_context(serial))``."""
-    return b"setup:" + serial.encode()
+def setup_context(lock_id: bytes) -> bytes:
+    """Context of the lock's setup code: ``derive_code_secret(code, setup_context(lock_id))``.
+
+    Bound to the lock id because a phone learns it from the QR code and the advertisement
+    before pairing, next to the setup code itself."""
+    return b"setup:" + lock_id
 
 
 def invite_context(invite_id: int) -> bytes:

@@ -3,9 +3,10 @@
 Public API map (the protocol's lock-side service calls the management names, the
 emulator's front panel the panel names):
 
-* factory: :func:`provision` (serial, verification code, setup code: once), ``Lock(...)``
+* factory: :func:`provision` (serial, lock id, verification code, setup code: once),
+  ``Lock(...)``
 * claim / pairing: ``claim``, ``claim_at_panel``, ``claimed``, ``pairing_mode``,
-  ``enter_pairing_mode``, ``setup_secret``, ``serial``, ``record_failed_attempt``,
+  ``enter_pairing_mode``, ``setup_secret``, ``serial``, ``lock_id``, ``record_failed_attempt``,
   ``lockout_remaining``
 * users: ``add_user``, ``update_user``, ``delete_user``, ``get_user``, ``list_users``, ``whoami``
 * credentials: ``add_pin``, ``add_card`` (+ ``card_code_set``), ``add_remote_control``,
@@ -35,12 +36,12 @@ unlock is a :class:`~ble_lock.core.model.Decision`.
 
 from __future__ import annotations
 
-from ble_lock.core.admin import SERIAL_SECRET, VERIFICATION_SECRET
+from ble_lock.core.admin import LOCK_ID_SECRET, SERIAL_SECRET, VERIFICATION_SECRET
 from ble_lock.core.clock import Clock, Rng
 from ble_lock.core.credentials import FACTORY_KEY
-from ble_lock.core.errors import ErrorCode, StorageError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
 from ble_lock.core.hashing import derive_code_secret, setup_context
-from ble_lock.core.model import BoltState, FactoryData
+from ble_lock.core.model import LOCK_ID_LEN, BoltState, FactoryData
 from ble_lock.core.panel import PanelMixin
 from ble_lock.core.phones import SETUP_SECRET
 from ble_lock.core.profile import Profile
@@ -57,21 +58,27 @@ def _digits(rng: Rng, n: int) -> str:
 
 
 def provision(store: Store, rng: Rng, *, serial: str | None = None,
-              firmware_version: str = "1.0.0") -> FactoryData:
-    """Manufacture a lock into an empty store: serial, verification code, setup code
-    (R-APP-1/8). Returns the setup code this once (for the label / QR); the store keeps
-    only its derived secret. Raises if the store was provisioned already."""
+              lock_id: bytes | None = None, firmware_version: str = "1.0.0") -> FactoryData:
+    """Manufacture a lock into an empty store: serial, lock id, verification code, setup
+    code (R-APP-1/8). Returns the setup code this once (for the label / QR); the store
+    keeps only its derived secret, bound to the lock id. Raises if the store was
+    provisioned already, or on a lock id that is not ``LOCK_ID_LEN`` bytes."""
     if store.get_secret(SERIAL_SECRET) is not None:
         raise StorageError("store already provisioned", code=ErrorCode.ALREADY_EXISTS)
+    if lock_id is not None and len(lock_id) != LOCK_ID_LEN:
+        raise InvalidInputError(f"a lock id is {LOCK_ID_LEN} bytes")
+    lock_id = lock_id if lock_id is not None else rng.token_bytes(LOCK_ID_LEN)
     serial = serial or "BL" + _digits(rng, 10)
     verification = "".join(_LETTERS[b % len(_LETTERS)] for b in rng.token_bytes(6))
     setup_code = _digits(rng, SETUP_CODE_DIGITS)
     with store.transaction():
         store.put_secret(SERIAL_SECRET, serial.encode())
+        store.put_secret(LOCK_ID_SECRET, lock_id)
         store.put_secret(VERIFICATION_SECRET, verification.encode())
         store.put_secret(FACTORY_KEY, rng.token_bytes(32))
-        store.put_secret(SETUP_SECRET, derive_code_secret(setup_code, setup_context(serial)))
-    return FactoryData(serial=serial, verification_code=verification, setup_code=setup_code,
+        store.put_secret(SETUP_SECRET, derive_code_secret(setup_code, setup_context(lock_id)))
+    return FactoryData(serial=serial, lock_id=lock_id, verification_code=verification,
+                       setup_code=setup_code,
                        firmware_version=firmware_version)
 
 

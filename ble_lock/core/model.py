@@ -16,6 +16,7 @@ from ble_lock.core.events import ALARM_KINDS, Event, EventKind, EventPage, Unloc
 __all__ = [
     "ALARM_KINDS",
     "BIOMETRIC_KINDS",
+    "LOCK_ID_LEN",
     "Actor",
     "ActorKind",
     "BoltState",
@@ -44,6 +45,9 @@ __all__ = [
     "User",
     "WeekdaySchedule",
 ]
+
+#: Bytes in a lock id (advertisement, info characteristic, QR, pairing context).
+LOCK_ID_LEN = 4
 
 
 class Role(IntEnum):
@@ -304,9 +308,11 @@ class SyncLink:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FactoryData:
     """Printed on the lock at manufacture. ``setup_code`` is returned once by
-    provisioning (for the label/QR) and never stored in plaintext."""
+    provisioning (for the label/QR) and never stored in plaintext. ``lock_id`` is the
+    lock's public identity on the air (advertisement, info characteristic, QR)."""
 
     serial: str
+    lock_id: bytes
     verification_code: str = field(repr=False)
     setup_code: str = field(repr=False)
     firmware_version: str

@@ -167,11 +167,12 @@ class AppClient:
 # ------------------------------------------------------------------ pairing helpers
 
 
-def claim_pairing(*, lock_id: bytes, setup_code: str, serial: str, phone: KeyPair, rng: Rng,
+def claim_pairing(*, lock_id: bytes, setup_code: str, phone: KeyPair, rng: Rng,
                   lock_fingerprint: bytes | None = None, mtu: int = 23) -> PhonePairing:
-    """Claim a factory-fresh lock (first admin, R-USR-2) with the setup code and serial
-    printed on it; ``lock_fingerprint`` (from the QR) detects a man in the middle."""
-    return PhonePairing(lock_id=lock_id, code=setup_transport_code(setup_code, serial),
+    """Claim a factory-fresh lock (first admin, R-USR-2) with its setup code; the lock id
+    and ``lock_fingerprint`` come from the same QR code (the fingerprint detects a man in
+    the middle)."""
+    return PhonePairing(lock_id=lock_id, code=setup_transport_code(setup_code, lock_id),
                         phone=phone, rng=rng, expected_fingerprint=lock_fingerprint, mtu=mtu)
 
 

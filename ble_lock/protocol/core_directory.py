@@ -53,9 +53,9 @@ def transport_code(code_secret: bytes) -> str:
     return base64.b32encode(code_secret[:20]).decode("ascii")
 
 
-def setup_transport_code(setup_code: str, serial: str) -> str:
-    """Phone side, claiming: from the setup code and serial printed on the lock."""
-    return transport_code(derive_code_secret(setup_code, setup_context(serial)))
+def setup_transport_code(setup_code: str, lock_id: bytes) -> str:
+    """Phone side, claiming: from the setup code and the lock id (both in the QR code)."""
+    return transport_code(derive_code_secret(setup_code, setup_context(lock_id)))
 
 
 def invite_transport_code(invite_id: int, code: str) -> str:

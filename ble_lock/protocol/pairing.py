@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.core.model import LOCK_ID_LEN
 from ble_lock.protocol.cpace import calculate_generator, isk_ir, scalar_mult
 from ble_lock.protocol.crypto import KEY_LEN, CipherState, KeyPair, Rng, fingerprint, hkdf
 from ble_lock.protocol.envelope import (
@@ -51,7 +52,6 @@ __all__ = [
     "pairing_secret",
 ]
 
-LOCK_ID_LEN = 4
 _CODE_RE = re.compile(r"^[0-9A-Z]{4,32}$")
 _QR_PREFIX = "BLELOCK1"
 

@@ -212,9 +212,10 @@ class LockServer:
         self.service = service
 
     @classmethod
-    def create(cls, lock: Lock, *, lock_id: bytes, static_key: KeyPair, rng: Rng,
-               mtu: int = 23) -> LockServer:
-        """Wire a core lock to a fresh endpoint (with sync-unlock statements)."""
+    def create(cls, lock: Lock, *, static_key: KeyPair, rng: Rng, mtu: int = 23) -> LockServer:
+        """Wire a core lock to a fresh endpoint (with sync-unlock statements); the lock id
+        on the air is the one the core was provisioned with."""
+        lock_id = lock.lock_id
         statements = SyncStatements(lock, lock_id=lock_id, static_key=static_key, rng=rng)
         endpoint = LockEndpoint(lock_id=lock_id, static_key=static_key,
                                 directory=CoreDirectory(lock), rng=rng, mtu=mtu)

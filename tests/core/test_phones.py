@@ -11,13 +11,14 @@ from core_env import ADMIN_KEY, START, Env
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import (
     ErrorCode,
+    InvalidInputError,
     LockError,
     NotFoundError,
     PermissionDeniedError,
     StorageError,
 )
 from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
-from ble_lock.core.lock import Lock
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, CredentialKind, EventKind, Role
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.store import MemoryStore
@@ -30,7 +31,7 @@ def test_r_app_1_setup_secret_and_pairing_mode(env: Env) -> None:
     """R-APP-1: the lock keeps only the setup code's derived secret; SET opens pairing
     mode for a while."""
     lock = env.lock
-    expected = derive_code_secret(env.setup_code, setup_context(lock.serial))
+    expected = derive_code_secret(env.setup_code, setup_context(lock.lock_id))
     assert lock.setup_secret() == expected
     assert env.setup_code.encode() not in b"".join(
         v for v in (env.store.get_secret(n) for n in ("factory.setup_secret",)) if v)
@@ -39,6 +40,19 @@ def test_r_app_1_setup_secret_and_pairing_mode(env: Env) -> None:
     assert lock.pairing_mode
     env.clock.advance(env.profile.pairing_mode_s)
     assert not lock.pairing_mode
+
+
+def test_r_app_1_setup_code_is_bound_to_the_lock_id() -> None:
+    """R-APP-1: the QR code carries the lock id and the setup code; the derived secret
+    depends on both, so a code read off one lock is no use against another."""
+    a, b = MemoryStore(), MemoryStore()
+    fa = provision(a, FakeRng(1), lock_id=b"\x01\x02\x03\x04")
+    fb = provision(b, FakeRng(1), lock_id=b"\x01\x02\x03\x05")
+    assert fa.setup_code == fb.setup_code  # same RNG: same code, different locks
+    assert fa.lock_id == b"\x01\x02\x03\x04"
+    assert a.get_secret("factory.setup_secret") != b.get_secret("factory.setup_secret")
+    with pytest.raises(InvalidInputError):
+        provision(MemoryStore(), FakeRng(1), lock_id=b"\x01")
 
 
 def test_r_app_3_invite_for_new_user_redeemed_once(env: Env) -> None:

@@ -107,7 +107,7 @@ class Phone:
 
     def claim(self) -> None:
         w = self.world
-        p = claim_pairing(lock_id=LOCK_ID, setup_code=w.factory.setup_code, serial=SERIAL,
+        p = claim_pairing(lock_id=LOCK_ID, setup_code=w.factory.setup_code,
                           phone=self.key, rng=w.rng, lock_fingerprint=fingerprint(
                               w.lock_key.public), mtu=w.mtu)
         self._pair(p)
@@ -171,11 +171,11 @@ class Phone:
 def make_world(*, profile: Profile = FACE_PALM, mtu: int = 23, seed: int = 7) -> World:
     clock = FakeClock(START)
     store = MemoryStore()
-    factory = provision(store, FakeRng(seed), serial=SERIAL)
+    factory = provision(store, FakeRng(seed), serial=SERIAL, lock_id=LOCK_ID)
     lock = Lock(store=store, profile=profile, clock=clock, rng=FakeRng(seed + 1))
     rng = DeterministicRng(b"world" + bytes([seed]))
     lock_key = KeyPair.generate(rng)
-    server = LockServer.create(lock, lock_id=LOCK_ID, static_key=lock_key, rng=rng, mtu=mtu)
+    server = LockServer.create(lock, static_key=lock_key, rng=rng, mtu=mtu)
     return World(clock=clock, lock=lock, server=server, factory=factory, lock_key=lock_key,
                  rng=rng, mtu=mtu)
 

@@ -66,14 +66,14 @@ def _messages() -> list[tuple[str, m.Message]]:
 
 def _codes() -> list[dict[str, Any]]:
     """How a setup or invite code becomes the code CPace uses (docs ## Flows)."""
-    setup = ("4711081542", "setup code, serial BL0000004711", setup_context("BL0000004711"))
+    setup = ("4711081542", "setup code, lock id 10c4ed01", setup_context(bytes.fromhex("10c4ed01")))
     invite = ("8301927465", "invite code, invite id 7", invite_context(7))
     out = []
     for code, what, context in (setup, invite):
         secret = derive_code_secret(code, context)
         out.append({"what": what, "code": code, "context": context.hex(),
                     "derived_secret": secret.hex(), "transport_code": transport_code(secret)})
-    assert out[0]["transport_code"] == setup_transport_code(setup[0], "BL0000004711")
+    assert out[0]["transport_code"] == setup_transport_code(setup[0], bytes.fromhex("10c4ed01"))
     assert out[1]["transport_code"] == invite_transport_code(7, invite[0])
     return out
 

@@ -13,7 +13,7 @@ from ble_lock.core.model import EventKind, UnlockMethod
 from ble_lock.core.profile import DL20VC
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.core_directory import invite_transport_code, setup_transport_code
-from tests.protocol._world import SERIAL, Phone, World, claimed_world, new_phone
+from tests.protocol._world import LOCK_ID, Phone, World, claimed_world, new_phone
 
 
 @pytest.fixture(params=[23, 247], ids=["mtu23", "mtu247"])
@@ -144,7 +144,7 @@ def test_recorded_traffic_holds_no_secret_in_clear(
         owner.key.private_bytes(),
         guest.key.private_bytes(),
         # what the codes become on the lock and in CPace must not be on the air either
-        setup_transport_code(world.factory.setup_code, SERIAL).encode(),
+        setup_transport_code(world.factory.setup_code, LOCK_ID).encode(),
         invite_transport_code(secret_invite.invite_id, secret_invite.code).encode(),
     ]
     for s in secrets:
