@@ -52,7 +52,7 @@ def test_lock_refuses_a_secret_that_rides_in_the_first_message() -> None:
 
 
 def test_retry_of_a_secret_request_goes_inside_the_session_and_applies_once() -> None:
-    world, owner = claimed_world()
+    _, owner = claimed_world()
     request_id = owner.call_dropped(m.PinAdd(user_number=1, pin="860531"))
     assert not owner.app.answered(request_id)
     # Were the retry in the first message, the lock would answer PROTOCOL_ERROR.
