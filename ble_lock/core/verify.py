@@ -179,7 +179,8 @@ class VerifyMixin(PhonesMixin):
             self._emit(kind, user_number=user_number, method=method, duress=duress,
                        credential_id=credential_id, detail=detail)
             if duress:  # R-CRD-6: opens AND raises the alarm
-                self._emit(EventKind.DURESS_ALARM, user_number=user_number, method=method)
+                self._emit(EventKind.DURESS_ALARM, user_number=user_number, method=method,
+                           duress=True, credential_id=credential_id)
             if cancels_passage and self._settings.passage_mode:  # R-MOD-4
                 self._put_settings(replace(self._settings, passage_mode=False))
             if outside and method is not UnlockMethod.SYNC:

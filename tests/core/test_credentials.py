@@ -255,6 +255,7 @@ def test_r_crd_6_duress_pin_and_fingerprint(env: Env) -> None:
     alarms = [e for e in lock.drain_notifications() if e.kind is EventKind.DURESS_ALARM]
     assert len(alarms) == 1
     assert alarms[0].user_number == user.number
+    assert alarms[0].duress  # the alarm record itself says so (event log, pushes)
     other = env.user()
     env.enrol(other, K.FINGERPRINT, b"finger", duress=True)
     bio = lock.present_biometric(K.FINGERPRINT, b"finger")
