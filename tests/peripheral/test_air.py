@@ -144,7 +144,7 @@ async def test_four_centrals_at_once_each_unlock_and_read_events(ble_sim: BleHar
     whoami = await asyncio.gather(*(p.request(lock.lock_id, m.WhoAmI(), m.UserInfo)
                                     for p in phones))
     assert [w.user_number for w in whoami] == [u.user_number for u in unlocked]
-    assert sum(p.retries for p in phones) <= 1
+    assert sum(p.retries for p in phones) <= 2  # at most one collision (both phones retry)
     for phone in phones:
         await phone.client.disconnect()
 
