@@ -18,6 +18,7 @@ from ble_lock.peripheral.clock import ManualClock, OsRng, RealClock
 from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.state import StateDir, atomic_write
+from ble_lock.protocol.crypto import fingerprint
 from ble_lock.protocol.gatt import StateFlags
 
 START = 1_700_000_000.0
@@ -256,3 +257,30 @@ def _make_panel() -> object:
 
 
 _PANEL = _make_panel()
+
+
+async def test_factory_reset_at_the_panel_makes_a_new_static_key(tmp_path: Path) -> None:
+    """docs/protocol.md key schedule: the lock's static key is new after a factory reset;
+    the label keeps its setup code, its QR shows the new fingerprint (R-SEC-5)."""
+    emu = _emulator(tmp_path)
+    assert emu.panel is not None
+    assert emu.label is not None
+    old_key, old_label = emu.static_public, emu.label
+    old_server = emu.server
+    emu.panel.claim("13579024", "13579024")
+    emu.panel.factory_reset()
+    assert emu.static_public != old_key
+    assert emu.server is not old_server
+    assert emu.label.setup_code == old_label.setup_code
+    assert emu.label.qr != old_label.qr
+    assert emu.label.qr.endswith(fingerprint(emu.static_public).hex().upper())
+    second = emu.static_public
+    emu.panel.factory_reset()  # again, on a lock never claimed since: one new key each
+    new_key = emu.static_public
+    assert new_key not in (old_key, second)
+    await emu.stop()
+    reopened = StateDir(tmp_path / "lock").open(profile=None, rng=OsRng())
+    assert reopened.static_key.public == new_key
+    assert reopened.label is not None
+    assert reopened.label.qr == emu.label.qr
+    reopened.store.close()

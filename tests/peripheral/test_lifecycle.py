@@ -12,6 +12,7 @@ import pytest
 
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.errors import IdentityMismatchError
 from ble_lock.protocol.gatt import SERVICE_UUID
 from ble_lock.sim.harness import BleHarness
 from tests.peripheral._phone import BlePhone
@@ -148,3 +149,26 @@ async def test_profile_is_fixed_once_provisioned(ble_sim: BleHarness, tmp_path: 
         await proc.expect("ready", 20)
     again = await start_lock(ble_sim, state)  # no --profile: the stored one
     assert again.ready["profile"] == "face-palm"
+
+
+async def test_factory_reset_from_a_phone_makes_a_new_identity(ble_sim: BleHarness,
+                                                              tmp_path: Path) -> None:
+    """R-SEC-5 + key schedule: after FACTORY_RESET the old QR (old fingerprint) no longer
+    matches; the label's new QR claims the lock again with the same setup code."""
+    state = tmp_path / "lock"
+    lock = await start_lock(ble_sim, state)
+    assert lock.qr is not None
+    phone, _ = await _claim_and_add_carl(ble_sim, lock.lock_id, lock.qr)
+    await phone.request(lock.lock_id, m.FactoryReset(), m.Done)
+    async with await AsyncPanelClient.connect(state) as panel:
+        label = await panel.call("label")
+        assert label["qr"] != lock.qr
+        assert label["setup_code"] == lock.setup_code
+        assert (await panel.status())["display"]["claimed"] is False
+    newcomer = BlePhone(phone.client)
+    newcomer.inbox = phone.inbox
+    with pytest.raises(IdentityMismatchError):
+        await newcomer.claim(lock.qr)
+    await newcomer.claim(label["qr"])
+    assert (await newcomer.request(lock.lock_id, m.WhoAmI(), m.UserInfo)).user_number == 1
+    await phone.client.disconnect()
