@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,20 @@ from hypothesis import strategies as st
 
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import EventKind
+from ble_lock.core.profile import get_profile
+from ble_lock.core.store import MemoryStore
 from ble_lock.peripheral.clock import ManualClock, OsRng, RealClock
 from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import StateDir, atomic_write
-from ble_lock.protocol.crypto import fingerprint
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
+from ble_lock.protocol.crypto import KeyPair, fingerprint, os_rng
 from ble_lock.protocol.gatt import StateFlags
+from ble_lock.protocol.pairing import QrPayload
 
 START = 1_700_000_000.0
 
@@ -244,10 +252,6 @@ def test_any_request_line_gets_a_reply_never_an_exception(line: bytes) -> None:
 
 
 def _make_panel() -> object:
-    from ble_lock.core.lock import Lock, provision
-    from ble_lock.core.profile import get_profile
-    from ble_lock.core.store import MemoryStore
-    from ble_lock.peripheral.panel import FrontPanel
 
     store = MemoryStore()
     provision(store, FakeRng(3))
@@ -284,3 +288,55 @@ async def test_factory_reset_at_the_panel_makes_a_new_static_key(tmp_path: Path)
     assert reopened.label is not None
     assert reopened.label.qr == emu.label.qr
     reopened.store.close()
+
+
+async def test_a_response_frame_leaves_only_after_its_mutation_is_committed(
+        tmp_path: Path) -> None:
+    """SIGKILL loses nothing acknowledged: when the frame answering USER_ADD is notified,
+    another connection to the store already sees the new user (committed, durable)."""
+
+    emu = _emulator(tmp_path)
+    db = tmp_path / "lock" / "lock.db"
+    seen: list[tuple[bytes, int]] = []
+
+    def users_on_disk() -> int:
+        with sqlite3.connect(db) as other:
+            return int(other.execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def capture(frame: bytes) -> None:
+        seen.append((frame, users_on_disk()))
+
+    emu.send_frame = capture  # type: ignore[method-assign]
+    assert emu.label is not None
+    qr = QrPayload.parse(emu.label.qr)
+    phone = KeyPair.generate(os_rng)
+
+    def exchange(peer: object) -> None:
+        while True:
+            out = peer.data_to_send()  # type: ignore[attr-defined]
+            if not out:
+                return
+            for frame in out:
+                start = len(seen)
+                emu.receive_frame(frame)
+                for answer, _ in seen[start:]:
+                    peer.receive_data(answer, 0.0)  # type: ignore[attr-defined]
+
+    pairing = claim_pairing(lock_id=qr.lock_id, setup_code=qr.setup_code, phone=phone,
+                            rng=os_rng, lock_fingerprint=qr.fingerprint, mtu=100)
+    pairing.start(0.0)
+    exchange(pairing)
+    assert pairing.lock_public == emu.static_public
+    assert users_on_disk() == 1
+    link = LockLink.open(app=AppClient(rng=os_rng), lock_id=qr.lock_id,
+                         lock_public=emu.static_public, phone=phone, counter=1, rng=os_rng,
+                         mtu=100)
+    rid = link.start(m.UserAdd(role=m.Role.NORMAL, name="Eve"), 0.0)
+    assert rid is not None
+    mark = len(seen)
+    exchange(link)
+    answer_frames = seen[mark:]
+    assert answer_frames
+    assert all(on_disk == 2 for _, on_disk in answer_frames)  # committed before sent
+    assert link.app.result(rid, m.UserInfo).name == "Eve"
+    await emu.stop()
