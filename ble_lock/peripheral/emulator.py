@@ -35,7 +35,7 @@ from bless import BlessServer  # type: ignore[attr-defined]  # bless re-exports 
 from bless.backends.attribute import GATTAttributePermissions as Perm
 from bless.backends.characteristic import GATTCharacteristicProperties as Props
 
-from ble_lock.core.errors import LockError
+from ble_lock.core.errors import ErrorCode, LockError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
 from ble_lock.peripheral.advertising import Advertiser
@@ -107,8 +107,17 @@ class Emulator:
     # -- life cycle
 
     async def start(self) -> None:
+        """Open the lock, serve GATT and advertise, open the panel, start the timers.
+        Raises ``StorageError`` for a bad state directory and ``TransportError``
+        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used."""
         self.build()
-        await self._start_bless()
+        try:
+            await self._start_bless()
+        except LockError:
+            raise
+        except Exception as exc:  # dbus, BlueZ or CoreBluetooth errors: one typed error
+            raise TransportError(f"cannot start the Bluetooth GATT server: {exc}",
+                                 code=ErrorCode.CONNECTION_FAILED) from exc
         assert self.panel is not None
         self._control = ControlServer(self.panel, self.config.state_dir,
                                       force_tcp=self.config.force_tcp_panel)
@@ -178,6 +187,11 @@ class Emulator:
     @property
     def panel_address(self) -> PanelAddress | None:
         return None if self._control is None else self._control.address
+
+    @property
+    def advertises_flags(self) -> bool:
+        """Whether the advertisement carries the manufacturer data (BlueZ)."""
+        return self._advertiser is not None and self._advertiser.manufacturer_data
 
     @property
     def label(self) -> Label | None:

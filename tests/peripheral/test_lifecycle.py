@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.errors import IdentityMismatchError
@@ -147,6 +148,9 @@ async def test_profile_is_fixed_once_provisioned(ble_sim: BleHarness, tmp_path: 
                                "--profile", "dl20vc", host=0)
     with pytest.raises(Exception, match="face-palm"):
         await proc.expect("ready", 20)
+    assert proc.proc.returncode == int(ErrorCode.INVALID_ARGUMENT)
+    assert "error [INVALID_ARGUMENT]" in proc.stderr
+    assert not any(line.startswith("stopped") for line in proc.lines)
     again = await start_lock(ble_sim, state)  # no --profile: the stored one
     assert again.ready["profile"] == "face-palm"
 
