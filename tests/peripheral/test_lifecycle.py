@@ -176,3 +176,16 @@ async def test_factory_reset_from_a_phone_makes_a_new_identity(ble_sim: BleHarne
     await newcomer.claim(label["qr"])
     assert (await newcomer.request(lock.lock_id, m.WhoAmI(), m.UserInfo)).user_number == 1
     await phone.client.disconnect()
+
+
+async def test_a_second_emulator_on_the_same_state_is_refused(ble_sim: BleHarness,
+                                                             tmp_path: Path) -> None:
+    state = tmp_path / "lock"
+    running = await start_lock(ble_sim, state)
+    proc = await ble_sim.spawn("ble_lock.peripheral.process:main", "--state-dir", str(state),
+                               host=0, adapter="hci0")
+    assert await asyncio.wait_for(proc.proc.wait(), 20) == int(ErrorCode.CHANNEL_BUSY)
+    await proc.stop()
+    assert "already running" in proc.stderr
+    async with await AsyncPanelClient.connect(state) as panel:  # the first one is unharmed
+        assert (await panel.status())["lock_id"] == running.ready["lock_id"]
