@@ -61,6 +61,8 @@ async def test_restart_keeps_users_keys_and_counters(ble_sim: BleHarness,
     assert first.setup_code is not None
     phone, carl = await _claim_and_add_carl(ble_sim, first.lock_id, first.qr)
     assert await first.proc.stop() == 0
+    assert first.proc.stderr == ""
+    assert first.proc.lines[-1] == "stopped"
     second = await start_lock(ble_sim, state)
     assert second.lock_id == first.lock_id
     assert second.setup_code is None  # the code is printed at the first start only
