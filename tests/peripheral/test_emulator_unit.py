@@ -18,6 +18,7 @@ from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import EventKind
 from ble_lock.core.profile import get_profile
 from ble_lock.core.store import MemoryStore
+from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import ManualClock, OsRng, RealClock
 from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
@@ -26,7 +27,7 @@ from ble_lock.peripheral.state import StateDir, atomic_write
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
 from ble_lock.protocol.crypto import KeyPair, fingerprint, os_rng
-from ble_lock.protocol.gatt import StateFlags
+from ble_lock.protocol.gatt import Advertisement, StateFlags
 from ble_lock.protocol.pairing import QrPayload
 
 START = 1_700_000_000.0
@@ -340,3 +341,26 @@ async def test_a_response_frame_leaves_only_after_its_mutation_is_committed(
     assert all(on_disk == 2 for _, on_disk in answer_frames)  # committed before sent
     assert link.app.result(rid, m.UserInfo).name == "Eve"
     await emu.stop()
+
+
+async def test_advertiser_degrades_without_known_bless_internals() -> None:
+    """Another bless version (or backend): plain BlessServer.start(), no manufacturer data."""
+    class Backend:
+        started = False
+
+        def __init__(self) -> None:
+            loop = asyncio.get_running_loop()
+            self.setup_task = loop.create_future()
+            self.setup_task.set_result(None)
+
+        async def start(self) -> None:
+            self.started = True
+
+    server = Backend()
+    advertiser = Advertiser(server)
+    advert = Advertisement(lock_id=b"\x01\x02\x03\x04", flags=StateFlags.PAIRED)
+    await advertiser.start(advert)
+    assert server.started
+    assert not advertiser.manufacturer_data
+    await advertiser.update(Advertisement(lock_id=b"\x01\x02\x03\x04",
+                                          flags=StateFlags.FACTORY_FRESH))  # a no-op
