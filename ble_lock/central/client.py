@@ -133,7 +133,12 @@ class LockClient(Operations):
         return info
 
     async def close(self) -> None:
+        """End the session (a CLOSE to the lock) and disconnect."""
         await self.engine.aclose()
+
+    async def end_session(self) -> None:
+        """End the session but keep the link; the next request opens a new session."""
+        await self.engine.end_session()
 
     @property
     def lock_id(self) -> bytes | None:

@@ -81,7 +81,7 @@ def _final_error(err: RemoteProtocolError) -> LockError:
     protocol error, a denial code (``KEY_REVOKED``...) becomes its typed ``LockError``."""
     if 60 <= int(err.code) < 80:
         return err
-    return error_for_code(int(err.code), err.message)
+    return error_for_code(int(err.code), f"{err.message}: {err.code.name}")
 
 
 def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
@@ -119,9 +119,10 @@ class Engine:
         self._write_lock = asyncio.Lock()
         self._op_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._orphans: list[bytes] = []
         self._closing = False
         self.sessions_opened = 0
-        self.reconnects = 0
+        self.connects = 0
         self.retries = 0
 
     def __repr__(self) -> str:
@@ -129,6 +130,11 @@ class Engine:
         return f"Engine(lock={lock}, link={self._link!r}, sessions={self.sessions_opened})"
 
     # ------------------------------------------------------------------ link
+
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first one (link drops recovered)."""
+        return max(0, self.connects - 1)
 
     @property
     def link(self) -> GattLink | None:
@@ -140,12 +146,18 @@ class Engine:
         if self._link is not None and self._link.connected:
             return self._link
         if self._link is not None:
-            self.reconnects += 1
             await self._drop_link(self._link)
         self._gen += 1
         gen = self._gen
-        self._link = await self._connector(self._on_notify, lambda: self._on_disconnect(gen))
-        return self._link
+        link = await self._connector(self._on_notify, lambda: self._on_disconnect(gen))
+        self.connects += 1
+        self._link = link
+        orphans, self._orphans = self._orphans, []
+        async with self._write_lock:
+            for frame in orphans:
+                with contextlib.suppress(TransportError):  # best effort: it times out anyway
+                    await link.write(frame)
+        return link
 
     async def _drop_link(self, link: GattLink) -> None:
         if self._link is link:
@@ -165,9 +177,12 @@ class Engine:
 
     def _fail_all(self, error: LockError) -> None:
         lk, self._lk = self._lk, None
-        if lk is not None:
-            lk.close()  # nothing to send it on; the lock times the channel out
-            lk.data_to_send()
+        for chan in (lk, self._pairing):
+            if chan is not None:
+                # The lock cannot tell links apart and would keep the channel until it
+                # times out (it holds 8): its CLOSE goes out first on the next link.
+                chan.close()
+                self._orphans.extend(chan.data_to_send())
         for fut in (self._established, self._pair_done, *self._waiters.values()):
             if fut is not None and not fut.done():
                 fut.set_exception(_Retry(error))
@@ -355,6 +370,14 @@ class Engine:
                     return
                 except _Retry as retry:
                     failures = await self._after_failure(retry, failures)
+
+    async def end_session(self) -> None:
+        """Close the current session (the link stays): the next request opens a new one."""
+        async with self._op_lock:
+            lk, self._lk = self._lk, None
+            if lk is not None and lk.session.state is not PhoneState.CLOSED:
+                lk.close()
+                await self._flush(lk)
 
     # ------------------------------------------------------------------ pairing
 
