@@ -168,8 +168,8 @@ class Engine:
             await link.close()
 
     def _on_disconnect(self, gen: int) -> None:
-        if gen != self._gen or self._closing:
-            return  # an older link, or our own close
+        if gen != self._gen or self._closing or self._link is None:
+            return  # an older link, our own close, or a failed attempt inside connect
         _log.debug("link lost")
         self._link = None
         self._gen += 1

@@ -136,45 +136,70 @@ def _pinned_client_class(device: BLEDevice) -> type[BleakClient]:
 
 
 async def _learn_mtu(client: BleakClient) -> int:
-    """The ATT MTU; BlueZ tells it only through an acquired socket (bleak's recipe)."""
+    """The ATT MTU; BlueZ tells it only through an acquired socket (bleak's recipe).
+    A failure there means the cached GATT objects are stale (``TransportError``)."""
     backend = getattr(client, "_backend", None)
     acquire = getattr(backend, "_acquire_mtu", None)
-    if acquire is not None:
-        with contextlib.suppress(Exception):  # no AcquireWrite: fall back to bleak's value
-            await acquire()
-    with contextlib.suppress(Exception):
+    if acquire is None:  # CoreBluetooth, WinRT: bleak knows the MTU
         return max(23, int(client.mtu_size))
-    return 23
+    try:
+        await acquire()
+    except Exception as exc:  # bleak raises D-Bus errors, assertions, StopIteration here
+        raise TransportError(f"cannot learn the MTU: {exc!r}",
+                             code=ErrorCode.CONNECTION_FAILED) from exc
+    return max(23, int(client.mtu_size))
 
 
 def bleak_connector(device: BLEDevice, *, adapter: str | None = None,
                     max_attempts: int = 4) -> Connector:
-    """A connector for ``device`` (from a scan), on ``adapter`` (BlueZ: ``hci1``...)."""
+    """A connector for ``device`` (from a scan), on ``adapter`` (BlueZ: ``hci1``...).
+
+    Services are taken from bleak's cache when it has them (a reconnect costs no
+    discovery); if subscribing then fails (the lock restarted and its GATT objects
+    changed), the cache is cleared and the connection made again with a discovery.
+    """
 
     async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback) -> GattLink:
-        from bleak.exc import BleakError
-        from bleak_retry_connector import establish_connection
-
-        kwargs: dict[str, Any] = {}
-        if adapter is not None:
-            kwargs["bluez"] = {"adapter": adapter}
         try:
-            client = await establish_connection(
-                _pinned_client_class(device), device, device.name or device.address,
-                disconnected_callback=lambda _c: on_disconnect(), max_attempts=max_attempts,
-                **kwargs)
-        except (BleakError, TimeoutError, EOFError, BrokenPipeError, OSError) as exc:
-            raise TransportError(f"cannot connect to {device.address}: {exc}",
-                                 code=ErrorCode.CONNECTION_FAILED) from exc
-        try:
-            mtu = await _learn_mtu(client)
-            await client.start_notify(RESPONSE_UUID, lambda _c, data: on_notify(bytes(data)))
-        except (BleakError, EOFError, BrokenPipeError, OSError) as exc:
-            with contextlib.suppress(Exception):
-                await client.disconnect()
-            raise TransportError(f"cannot subscribe to {device.address}: {exc}",
-                                 code=ErrorCode.CONNECTION_FAILED) from exc
-        _log.debug("connected to %s (mtu %d)", device.address, mtu)
-        return BleakLink(client, mtu)
+            return await _connect_once(device, adapter, max_attempts, on_notify, on_disconnect,
+                                       use_cache=True)
+        except _StaleServices:
+            return await _connect_once(device, adapter, max_attempts, on_notify,
+                                       on_disconnect, use_cache=False)
 
     return connect
+
+
+class _StaleServices(Exception):
+    pass
+
+
+async def _connect_once(device: BLEDevice, adapter: str | None, max_attempts: int,
+                        on_notify: NotifyCallback, on_disconnect: DisconnectCallback, *,
+                        use_cache: bool) -> GattLink:
+    from bleak.exc import BleakError
+    from bleak_retry_connector import establish_connection
+
+    kwargs: dict[str, Any] = {}
+    if adapter is not None:
+        kwargs["bluez"] = {"adapter": adapter}
+    try:
+        client = await establish_connection(
+            _pinned_client_class(device), device, device.name or device.address,
+            disconnected_callback=lambda _c: on_disconnect(), max_attempts=max_attempts,
+            use_services_cache=use_cache, **kwargs)
+    except (BleakError, TimeoutError, EOFError, BrokenPipeError, OSError) as exc:
+        raise TransportError(f"cannot connect to {device.address}: {exc}",
+                             code=ErrorCode.CONNECTION_FAILED) from exc
+    try:
+        mtu = await _learn_mtu(client)
+        await client.start_notify(RESPONSE_UUID, lambda _c, data: on_notify(bytes(data)))
+    except (BleakError, TransportError, EOFError, BrokenPipeError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+        if use_cache:
+            raise _StaleServices from exc
+        raise TransportError(f"cannot subscribe to {device.address}: {exc}",
+                             code=ErrorCode.CONNECTION_FAILED) from exc
+    _log.debug("connected to %s (mtu %d)", device.address, mtu)
+    return BleakLink(client, mtu)
