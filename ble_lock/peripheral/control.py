@@ -56,7 +56,7 @@ _op("keypad", FrontPanel.keypad, ("keys",))
 _op("touch", FrontPanel.touch)
 _op("hold_zero", FrontPanel.hold_zero)
 _op("card", FrontPanel.card, ("uid",))
-_op("remote", FrontPanel.remote, ("id",))
+_op("remote", FrontPanel.remote, ("remote_id",))
 _op("biometric", FrontPanel.biometric, ("kind", "template"), ("step",))
 _op("mechanical_key", FrontPanel.mechanical_key)
 _op("inside_handle", FrontPanel.inside_handle)
@@ -70,7 +70,7 @@ _op("claim", FrontPanel.claim, ("pin", "confirm"))
 _op("factory_reset", FrontPanel.factory_reset)
 _op("clock.advance", FrontPanel.advance_clock, ("seconds",))
 
-_ARGS = {"uid": "uid_hex", "id": "remote_hex", "template": "template_hex"}
+_ARGS = {"uid": "uid_hex", "remote_id": "remote_hex", "template": "template_hex"}
 
 
 def error_reply(code: ErrorCode, message: str) -> Reply:

@@ -103,14 +103,20 @@ async def main(argv: list[str]) -> None:
         print("stopped", flush=True)
 
 
-async def _run_until_signal(argv: list[str]) -> None:
-    task = asyncio.ensure_future(main(argv))
-    loop = asyncio.get_running_loop()
+def _install_signals(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(sig, task.cancel)
-        except (NotImplementedError, AttributeError, RuntimeError):  # Windows event loops
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(task.cancel))
+        except (NotImplementedError, AttributeError, RuntimeError, ValueError):
+            # Windows event loops have no add_signal_handler: a plain handler instead
+            # (only possible in the main thread; elsewhere the caller cancels the task).
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(task.cancel))
+
+
+async def _run_until_signal(argv: list[str]) -> None:
+    task = asyncio.ensure_future(main(argv))
+    _install_signals(asyncio.get_running_loop(), task)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

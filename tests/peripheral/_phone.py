@@ -9,7 +9,13 @@ from typing import TypeVar
 from bleak import BleakClient
 
 from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import AppClient, LockLink, Pushed, claim_pairing
+from ble_lock.protocol.client import (
+    AppClient,
+    LockLink,
+    Pushed,
+    claim_pairing,
+    invite_pairing,
+)
 from ble_lock.protocol.crypto import KeyPair, os_rng
 from ble_lock.protocol.events import PairingSucceeded, SessionClosed
 from ble_lock.protocol.gatt import COMMAND_UUID, RESPONSE_UUID
@@ -31,6 +37,7 @@ class BlePhone:
         self.counter = 1
         self.lock_public = b""
         self.link: LockLink | None = None
+        self.received: list[bytes] = []  # every notification, all channels
 
     @property
     def mtu(self) -> int:
@@ -40,8 +47,11 @@ class BlePhone:
         backend = getattr(self.client, "_backend", None)
         if hasattr(backend, "_acquire_mtu"):  # bleak's way to learn the MTU on BlueZ
             await backend._acquire_mtu()
-        await self.client.start_notify(RESPONSE_UUID,
-                                       lambda _c, d: self.inbox.put_nowait(bytes(d)))
+        def on_notify(_char: object, data: bytearray) -> None:
+            self.received.append(bytes(data))
+            self.inbox.put_nowait(bytes(data))
+
+        await self.client.start_notify(RESPONSE_UUID, on_notify)
 
     async def _flush(self, frames: list[bytes]) -> None:
         for frame in frames:
@@ -52,6 +62,13 @@ class BlePhone:
         pairing = claim_pairing(lock_id=payload.lock_id, setup_code=payload.setup_code,
                                 phone=self.key, rng=os_rng,
                                 lock_fingerprint=payload.fingerprint, mtu=self.mtu)
+        return await self.pair(pairing)
+
+    async def redeem(self, qr: str, invite: m.Invite) -> bytes:
+        payload = QrPayload.parse(qr)
+        pairing = invite_pairing(lock_id=payload.lock_id, invite_id=invite.invite_id,
+                                 code=invite.code, phone=self.key, rng=os_rng,
+                                 lock_fingerprint=payload.fingerprint, mtu=self.mtu)
         return await self.pair(pairing)
 
     async def pair(self, pairing: PhonePairing) -> bytes:
