@@ -159,6 +159,13 @@ class Engine:
                     await link.write(frame)
         return link
 
+    async def _live_link(self) -> GattLink:
+        """A connected link, or ``_Retry`` if it dropped while being set up."""
+        link = await self.ensure_link()
+        if self._link is not link or not link.connected:
+            raise _Retry(TransportError("the link dropped", code=ErrorCode.DISCONNECTED))
+        return link
+
     async def _drop_link(self, link: GattLink) -> None:
         if self._link is link:
             self._link = None
@@ -262,7 +269,12 @@ class Engine:
         async with self._write_lock:
             frames = chan.data_to_send()
             link = self._link
-            if not frames or link is None:
+            if not frames:
+                return
+            if link is None:  # gone meanwhile: whoever waits on this channel must retry
+                if chan is self._lk or chan is self._pairing:
+                    self._fail_all(TransportError("the link dropped",
+                                                  code=ErrorCode.DISCONNECTED))
                 return
             try:
                 for frame in frames:
@@ -282,7 +294,7 @@ class Engine:
     async def _new_session(self, first: bytes) -> LockLink:
         """A new session whose HS1 carries ``first`` (may be empty); counter persisted first."""
         lock_id, record = self._require_lock()
-        link = await self.ensure_link()
+        link = await self._live_link()
         counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
         session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
                                phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
@@ -387,7 +399,11 @@ class Engine:
         async with self._op_lock:
             failures = 0
             while True:
-                link = await self.ensure_link()
+                try:
+                    link = await self._live_link()
+                except _Retry as retry:
+                    failures = await self._after_failure(retry, failures)
+                    continue
                 pairing = make(link.mtu)
                 fut: asyncio.Future[bytes] = _future(asyncio.get_running_loop())
                 self._pairing, self._pair_done = pairing, fut
