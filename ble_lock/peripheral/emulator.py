@@ -102,6 +102,16 @@ class Emulator:
     # -- life cycle
 
     async def start(self) -> None:
+        self.build()
+        await self._start_bless()
+        assert self.panel is not None
+        self._control = ControlServer(self.panel, self.config.state_dir,
+                                      force_tcp=self.config.force_tcp_panel)
+        await self._control.start()
+        self.start_tasks()
+
+    def build(self) -> None:
+        """Open the state directory; make the lock, the protocol server and the panel."""
         opened = self._state.open(profile=self.config.profile, rng=self._rng)
         self.opened = opened
         lock = Lock(store=opened.store, profile=get_profile(opened.profile), clock=self.clock,
@@ -112,10 +122,9 @@ class Emulator:
         self.panel = FrontPanel(lock, self.clock, on_input=self.after_panel_input,
                                 label=lambda: opened.label, flags=self._flag_names)
         self.name = self.config.name or self.advertisement().local_name()
-        await self._start_bless()
-        self._control = ControlServer(self.panel, self.config.state_dir,
-                                      force_tcp=self.config.force_tcp_panel)
-        await self._control.start()
+
+    def start_tasks(self) -> None:
+        """The timer task and the advertisement updater."""
         self._tasks = [asyncio.create_task(self._timer_loop(), name="lock-timers"),
                        asyncio.create_task(self._advert_loop(), name="lock-advert")]
 
@@ -251,14 +260,16 @@ class Emulator:
         self._adv_dirty.set()
 
     def _notify(self) -> None:
-        frames = self._server().data_to_send()
-        if not frames or self._bless is None:
-            return
-        char = self._bless.get_characteristic(RESPONSE_UUID)
-        for frame in frames:
-            char.value = bytearray(frame)
-            self._bless.update_value(SERVICE_UUID, RESPONSE_UUID)
+        for frame in self._server().data_to_send():
+            self.send_frame(frame)
             self.frames_out += 1
+
+    def send_frame(self, frame: bytes) -> None:
+        """Notify one frame on the response characteristic (to every subscriber)."""
+        if self._bless is None:
+            return
+        self._bless.get_characteristic(RESPONSE_UUID).value = bytearray(frame)
+        self._bless.update_value(SERVICE_UUID, RESPONSE_UUID)
 
     # -- background tasks
 
@@ -295,10 +306,11 @@ class Emulator:
         self._adv_dirty.set()
 
     async def _advert_loop(self) -> None:
-        assert self._advertiser is not None
         while True:
             await self._adv_dirty.wait()
             self._adv_dirty.clear()
+            if self._advertiser is None:
+                continue
             try:
                 await self._advertiser.update(self.advertisement())
             except Exception as exc:  # advertising is best effort: the info char has the flags

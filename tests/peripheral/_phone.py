@@ -17,12 +17,17 @@ from ble_lock.protocol.client import (
     invite_pairing,
 )
 from ble_lock.protocol.crypto import KeyPair, os_rng
+from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionClosed
 from ble_lock.protocol.gatt import COMMAND_UUID, RESPONSE_UUID
 from ble_lock.protocol.pairing import QrPayload
 from ble_lock.protocol.phone import PhonePairing
 
 B = TypeVar("B", bound=m.ResponseBody)
+
+
+class _Closed(Exception):
+    """The lock closed the channel (e.g. a collision garbled it)."""
 TIMEOUT = 10.0
 
 
@@ -38,6 +43,9 @@ class BlePhone:
         self.lock_public = b""
         self.link: LockLink | None = None
         self.received: list[bytes] = []  # every notification, all channels
+        self.app = AppClient(rng=os_rng)
+        self._last_rid: bytes | None = None
+        self.retries = 0
 
     @property
     def mtu(self) -> int:
@@ -71,7 +79,13 @@ class BlePhone:
                                  lock_fingerprint=payload.fingerprint, mtu=self.mtu)
         return await self.pair(pairing)
 
+    def _forget_old_frames(self) -> None:
+        """Notifications of earlier channels (other phones') still queued are stale."""
+        while not self.inbox.empty():
+            self.inbox.get_nowait()
+
     async def pair(self, pairing: PhonePairing) -> bytes:
+        self._forget_old_frames()
         pairing.start(time.monotonic())
         await self._flush(pairing.data_to_send())
         while True:
@@ -88,21 +102,42 @@ class BlePhone:
                     raise AssertionError(f"pairing closed: {event.error!r}")
 
     async def request(self, lock_id: bytes, body: m.RequestBody, expected: type[B]) -> B:
-        """One request: in HS1 of a new session, or in the open session."""
+        """One request: in HS1 of a new session, or in the open session. A channel
+        collision with another phone (docs/protocol.md, Channels) costs a retry on a fresh
+        channel with the same request id (the lock applies it once)."""
+        rid: bytes | None = None
+        for attempt in range(3):
+            try:
+                return await self._request_once(lock_id, body, expected, rid)
+            except (RemoteProtocolError, _Closed):
+                if attempt == 2:
+                    raise
+                self.retries += 1
+                self.link = None
+                rid = self._last_rid
+        raise AssertionError("unreachable")
+
+    async def _request_once(self, lock_id: bytes, body: m.RequestBody, expected: type[B],
+                            retry: bytes | None) -> B:
         link = self.link
         if link is None or link.session.state.name != "ESTABLISHED":
-            link = LockLink.open(app=AppClient(rng=os_rng), lock_id=lock_id,
-                                 lock_public=self.lock_public, phone=self.key,
-                                 counter=self.counter, rng=os_rng, mtu=self.mtu)
+            link = LockLink.open(app=self.app, lock_id=lock_id, lock_public=self.lock_public,
+                                 phone=self.key, counter=self.counter, rng=os_rng,
+                                 mtu=self.mtu)
             self.link = link
-            if getattr(body, "SECRET", False):
+            self._forget_old_frames()
+            if retry is not None:
+                link.start_retry(retry, time.monotonic())
+                rid: bytes | None = retry
+            elif getattr(body, "SECRET", False):
                 link.start(None, time.monotonic())
                 rid = None
             else:
                 rid = link.start(body, time.monotonic())
             self.counter = link.next_counter
         else:
-            rid = link.send(body)
+            rid = retry if retry is not None else link.send(body)
+        self._last_rid = rid
         await self._flush(link.data_to_send())
         while rid is None or not link.app.answered(rid):
             data = await asyncio.wait_for(self.inbox.get(), TIMEOUT)
@@ -113,11 +148,18 @@ class BlePhone:
                 if isinstance(event, Pushed):
                     self.pushes.append(event.body)
                 if isinstance(event, SessionClosed):
-                    raise AssertionError(f"session closed: {event.error!r}")
+                    raise _Closed(repr(event.error))
             if rid is None and link.session.state.name == "ESTABLISHED":
-                rid = link.send(body)
+                rid = self._last_rid = link.send(body)
             await self._flush(link.data_to_send())
         return link.app.result(rid, expected)
+
+    async def close_session(self) -> None:
+        """End the open session (CLOSE to the lock), so its channel is free again."""
+        if self.link is not None:
+            self.link.close()
+            await self._flush(self.link.data_to_send())
+            self.link = None
 
     async def drain(self, lock_id: bytes, seconds: float = 0.5) -> None:
         """Read pushes for a while (events of the open session)."""
