@@ -28,9 +28,9 @@ class Phones:
                             pick_channel=pick_channel, max_retries=3)
         return await self._stack.enter_async_context(client)
 
-    async def owner(self, **kwargs: object) -> LockClient:
+    async def owner(self) -> LockClient:
         """A phone that claimed the lock (user 1, admin)."""
-        owner = await self.new("owner", **kwargs)  # type: ignore[arg-type]  # new()'s kwargs
+        owner = await self.new("owner")
         await owner.claim(self.lock.setup_code, lock_fingerprint=self.lock.fingerprint)
         return owner
 
