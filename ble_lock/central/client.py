@@ -64,14 +64,14 @@ class LockClient(Operations):
     def __init__(self, connector: Connector, *, keystore: Keystore | None = None,
                  lock_id: bytes | None = None, rng: Rng = os_rng, timeout: float = 15.0,
                  max_retries: int = 3, pick_channel: Callable[[], int] | None = None,
-                 address: str | None = None) -> None:
+                 address: str | None = None, retry_delay: float = 0.02) -> None:
         self.keystore = keystore if keystore is not None else Keystore()
         self.expected_lock_id = lock_id
         self.address = address
         self.engine = Engine(connector=connector, keystore=self.keystore,
                              phone=load_identity(self.keystore, rng), rng=rng,
                              timeout=timeout, max_retries=max_retries,
-                             pick_channel=pick_channel)
+                             pick_channel=pick_channel, retry_delay=retry_delay)
         self.info: LockInfo | None = None
 
     def __repr__(self) -> str:

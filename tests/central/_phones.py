@@ -25,7 +25,7 @@ class Phones:
                   pick_channel: Callable[[], int] | None = None) -> LockClient:
         client = LockClient(self.lock.connector(mtu=mtu), keystore=Keystore(self.root / name),
                             lock_id=self.lock.lock_id, timeout=timeout,
-                            pick_channel=pick_channel, max_retries=3)
+                            pick_channel=pick_channel, max_retries=3, retry_delay=0.0)
         return await self._stack.enter_async_context(client)
 
     async def owner(self) -> LockClient:

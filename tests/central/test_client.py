@@ -3,6 +3,7 @@ operations, typed errors, secrets only inside sessions, one round trip per unloc
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,26 @@ async def test_visitor_secret_is_kept_in_the_keystore_and_out_of_reprs(tmp_path:
             assert secret.hex() not in text
             assert invite.code not in text
 
+
+
+async def test_a_listening_phone_gets_a_new_session_when_the_lock_times_one_out(
+        tmp_path: Path) -> None:
+    """The lock closes a session idle for 120 s (SESSION_TIMEOUT); a phone with listeners
+    opens another one by itself and keeps hearing pushes."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        owner = await phones.owner()
+        carl = await owner.add_user("Carl")
+        await owner.add_pin(carl.user_number, "135790")
+        got: list[m.EventBody] = []
+        owner.on_event(got.append)
+        await owner.listen()
+        opened = owner.engine.sessions_opened
+        lock.clock.advance(121)  # the lock's link clock is the fake clock here
+        lock.server.handle_timer(lock.clock.now())
+        lock.deliver()  # CLOSE(SESSION_TIMEOUT) reaches the phone
+        await asyncio.gather(*owner.engine._tasks)  # the reopening runs in the background
+        assert owner.engine.sessions_opened == opened + 1
+        assert lock.lock.enter_pin("135790").granted
+        lock.panel()
+        assert any(isinstance(b, m.StateChanged) for b in got)
