@@ -297,3 +297,23 @@ async def test_a_listening_phone_gets_a_new_session_when_the_lock_times_one_out(
         assert lock.lock.enter_pin("135790").granted
         lock.panel()
         assert any(isinstance(b, m.StateChanged) for b in got)
+
+
+async def test_pushed_events_as_an_async_iterator(tmp_path: Path) -> None:
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        owner = await phones.owner()
+        carl = await owner.add_user("Carl")
+        await owner.add_pin(carl.user_number, "135790", duress=True)
+        await owner.listen()
+        stream = owner.pushed()
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)  # the iterator registers its listener before it waits
+        assert lock.lock.enter_pin("135790").granted
+        lock.panel()
+        got = [await first, await anext(stream)]  # the unlock, then the silent alarm
+        await stream.aclose()
+        assert owner.engine._listeners == []
+        alarms = [b for b in got if isinstance(b, m.Alarm)]
+        assert [a.record.kind for a in alarms] == [m.EventKind.DURESS_ALARM]
+        assert any(isinstance(b, m.StateChanged) for b in got)
