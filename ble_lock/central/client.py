@@ -36,6 +36,7 @@ from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import claim_pairing, invite_pairing
 from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
+from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.gatt import LockInfo
 from ble_lock.protocol.pairing import QrPayload
 
@@ -117,9 +118,7 @@ class LockClient(Operations):
         self.address = link.address
         try:
             info = LockInfo.decode(await link.read_info())
-        except TransportError:
-            raise
-        except Exception as exc:
+        except RemoteProtocolError as exc:  # not our info layout, or a newer version
             await self.engine.aclose()
             raise TransportError(f"{link.address} is not a ble-lock: {exc}",
                                  code=ErrorCode.LOCK_NOT_FOUND) from exc

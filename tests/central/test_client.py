@@ -317,3 +317,30 @@ async def test_pushed_events_as_an_async_iterator(tmp_path: Path) -> None:
         alarms = [b for b in got if isinstance(b, m.Alarm)]
         assert [a.record.kind for a in alarms] == [m.EventKind.DURESS_ALARM]
         assert any(isinstance(b, m.StateChanged) for b in got)
+
+
+class _NotALock:
+    """A GATT link whose info characteristic holds something else."""
+
+    mtu = 247
+    address = "11:22:33:44:55:66"
+    connected = True
+
+    async def write(self, frame: bytes) -> None:
+        raise AssertionError("nothing is written to a device that is not a lock")
+
+    async def read_info(self) -> bytes:
+        return b"\x01\x02 some other device"
+
+    async def close(self) -> None:
+        self.connected = False
+
+
+async def test_a_device_that_is_not_a_lock_is_refused(tmp_path: Path) -> None:
+    async def connect(on_notify: object, on_disconnect: object) -> _NotALock:
+        return _NotALock()
+
+    client = LockClient(connect, keystore=Keystore(tmp_path))
+    with pytest.raises(TransportError) as info:
+        await client.connect()
+    assert info.value.code is ErrorCode.LOCK_NOT_FOUND
