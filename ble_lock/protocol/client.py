@@ -24,7 +24,7 @@ from ble_lock.protocol.core_directory import (
     setup_transport_code,
 )
 from ble_lock.protocol.crypto import KeyPair, Rng
-from ble_lock.protocol.errors import RemoteProtocolError
+from ble_lock.protocol.errors import LocalProtocolError, RemoteProtocolError
 from ble_lock.protocol.events import Event as TransportEvent
 from ble_lock.protocol.events import (
     MessageReceived,
@@ -109,6 +109,10 @@ class AppClient:
     def pending_payload(self, request_id: bytes) -> bytes:
         """The exact bytes of an unanswered request, to send again after a lost link."""
         return self._pending[request_id].payload
+
+    def pending_is_secret(self, request_id: bytes) -> bool:
+        """Whether an unanswered request carries a secret (never in a first message)."""
+        return self._pending[request_id].request.body.SECRET
 
     @property
     def pending(self) -> list[bytes]:
@@ -198,11 +202,12 @@ class LockLink:
     first message of a new session: the lock applies it once.
     """
 
-    __slots__ = ("_app", "_session")
+    __slots__ = ("_app", "_deferred", "_session")
 
     def __init__(self, *, app: AppClient, session: PhoneSession) -> None:
         self._app = app
         self._session = session
+        self._deferred: bytes | None = None  # a secret request to send once established
 
     @classmethod
     def open(cls, *, app: AppClient, lock_id: bytes, lock_public: bytes, phone: KeyPair,
@@ -237,13 +242,25 @@ class LockLink:
         if first is None:
             self._session.start(b"", now)
             return None
+        if first.SECRET:
+            raise LocalProtocolError(
+                f"{type(first).__name__} carries a secret and must not ride in the first "
+                "message (no forward secrecy): start the session, then send it")
         request_id, payload = self._app.request(first)
         self._session.start(payload, now)
         return request_id
 
     def start_retry(self, request_id: bytes, now: float) -> None:
-        """Open the session with an unanswered request of an earlier one (idempotent)."""
-        self._session.start(self._app.pending_payload(request_id), now)
+        """Open the session with an unanswered request of an earlier one (idempotent).
+
+        A request that carries a secret is sent inside the session once it is
+        established instead of in the first message."""
+        payload = self._app.pending_payload(request_id)
+        if self._app.pending_is_secret(request_id):
+            self._deferred = payload
+            self._session.start(b"", now)
+        else:
+            self._session.start(payload, now)
 
     def send(self, body: m.RequestBody) -> bytes:
         """A request inside the established session; returns its request id."""
@@ -283,4 +300,7 @@ class LockLink:
                     out.extend(self._receive(event.payload))
             elif isinstance(event, SessionEstablished | SessionClosed):
                 out.append(event)
+                if isinstance(event, SessionEstablished) and self._deferred is not None:
+                    self._session.send(self._deferred)
+                    self._deferred = None
         return out

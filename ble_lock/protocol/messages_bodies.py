@@ -181,6 +181,7 @@ class UserList(RequestBody):
 class PinAdd(RequestBody):
     OPCODE = Opcode.PIN_ADD
     RESPONSE = CredentialInfo
+    SECRET = True
     user_number: int
     pin: str = field(repr=False)
     duress: bool = False
@@ -192,6 +193,7 @@ class CardAdd(RequestBody):
 
     OPCODE = Opcode.CARD_ADD
     RESPONSE = CredentialInfo
+    SECRET = True
     user_number: int
     card_uid: bytes = field(repr=False)
     card_code: str = field(repr=False)
@@ -230,6 +232,7 @@ class RemoteAdd(RequestBody):
 
     OPCODE = Opcode.REMOTE_ADD
     RESPONSE = CredentialInfo
+    SECRET = True
     user_number: int
     remote_id: bytes = field(repr=False)
 

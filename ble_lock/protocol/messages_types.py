@@ -117,11 +117,18 @@ class Schedule:
 
 
 class RequestBody:
-    """Base of request bodies: ``OPCODE`` and the type of the success response body."""
+    """Base of request bodies: ``OPCODE`` and the type of the success response body.
+
+    ``SECRET``: the request carries a secret (a PIN, a card code, a credential id). Such a
+    request never rides in a handshake's first message, which has no forward secrecy
+    (docs/protocol.md, 0-RTT): the client refuses to put it there and the lock refuses to
+    apply it from there.
+    """
 
     __slots__ = ()
     OPCODE: ClassVar[Opcode]
     RESPONSE: ClassVar[type[ResponseBody]]
+    SECRET: ClassVar[bool] = False
 
 
 class ResponseBody:

@@ -95,12 +95,18 @@ class LockService:
 
     # -- requests
 
-    def handle(self, phone_key: bytes, payload: bytes) -> bytes:
-        """Answer one request from the phone authenticated with ``phone_key``."""
+    def handle(self, phone_key: bytes, payload: bytes, *, early: bool = False) -> bytes:
+        """Answer one request from the phone authenticated with ``phone_key``.
+
+        ``early``: it rode in a handshake's first message, where a request that carries a
+        secret is refused unapplied (no forward secrecy there; ``RequestBody.SECRET``)."""
         try:
             request = m.decode_request(payload)
         except m.BadMessageError as exc:
             return _error(exc.request_id, exc.opcode, exc.code, exc.message)
+        if early and request.body.SECRET:
+            return _error(request.request_id, request.opcode, ErrorCode.PROTOCOL_ERROR,
+                          "a request carrying a secret must not ride in the first message")
         return m.encode(self._answer(Actor.phone(phone_key), request))
 
     def _answer(self, actor: Actor, request: m.Request) -> m.Response:
@@ -246,7 +252,8 @@ class LockServer:
     def _serve(self, events: list[TransportEvent]) -> None:
         for event in events:
             if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer):
-                reply = self.service.handle(event.peer.public_key, event.payload)
+                reply = self.service.handle(event.peer.public_key, event.payload,
+                                            early=event.in_handshake)
                 self.endpoint.respond(event.channel, reply)
         self.flush_pushes()
 

@@ -138,11 +138,21 @@ class Phone:
             if isinstance(e, Pushed):
                 self.pushed.append(e.body)
 
+    def _open(self, link: LockLink, body: m.RequestBody) -> bytes:
+        """Start ``link`` with ``body``: in the first message (one round trip), or, for a
+        request that carries a secret, inside the session once it is established."""
+        if not body.SECRET:
+            request_id = link.start(body, self.world.now)
+            assert request_id is not None
+            return request_id
+        link.start(None, self.world.now)
+        self._collect(self.world.run([link])[id(link)], link)
+        return link.send(body)
+
     def call(self, body: m.RequestBody, expected: type[B]) -> B:
-        """One request as the first message of a new session (one round trip)."""
+        """One request in a new session (one round trip unless it carries a secret)."""
         link = self.link()
-        request_id = link.start(body, self.world.now)
-        assert request_id is not None
+        request_id = self._open(link, body)
         self._collect(self.world.run([link])[id(link)], link)
         link.close()
         self.world.run([link])
@@ -151,8 +161,7 @@ class Phone:
     def call_dropped(self, body: m.RequestBody) -> bytes:
         """Send ``body`` but lose the lock's answer; returns the request id."""
         link = self.link()
-        request_id = link.start(body, self.world.now)
-        assert request_id is not None
+        request_id = self._open(link, body)
         self.world.run([link], drop_down=True)
         self.counter = max(self.counter, link.next_counter)
         return request_id
