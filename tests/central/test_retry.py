@@ -129,3 +129,45 @@ def test_retryable_codes_are_channel_failures_not_denials() -> None:
                   ErrorCode.IDENTITY_MISMATCH, ErrorCode.UNSUPPORTED_VERSION,
                   ErrorCode.LOCKED_OUT):
         assert final not in RETRYABLE_CODES
+
+
+@pytest.mark.parametrize("ops", [0, 1])
+async def test_a_claim_survives_a_drop_before_the_lock_binds_the_key(tmp_path: Path,
+                                                                   ops: int) -> None:
+    """A drop before PAIR3 reaches the lock: the pairing is simply run again (the lost
+    attempt counts as one wrong guess at the lock, R-SEC-1, far from the lockout)."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        phone = await phones.new("owner")
+        lock.links[-1].drop_after(ops)
+        rec = await phone.claim(lock.setup_code, lock_fingerprint=lock.fingerprint)
+        assert (rec.user_no, rec.role) == (1, "admin")
+        assert phone.engine.reconnects == 1
+        assert await phone.unlock() == 1
+
+
+async def test_closing_the_client_ends_a_call_in_flight(tmp_path: Path) -> None:
+    """A request waiting for an answer ends with DISCONNECTED when the client closes,
+    rather than waiting for its timeout."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        owner = await phones.owner()
+        await owner.end_session()
+        sent = asyncio.Event()
+        base = lock.connector()
+
+        async def deaf(on_notify: NotifyCallback, on_disconnect: DisconnectCallback
+                       ) -> GattLink:
+            def hear_nothing(data: bytes) -> None:
+                sent.set()  # the lock answered: the request is out, the answer is lost
+
+            return await base(hear_nothing, on_disconnect)
+
+        owner.engine._connector = deaf
+        lock.links[-1].drop()
+        call = asyncio.ensure_future(owner.unlock())
+        await sent.wait()
+        await owner.close()
+        with pytest.raises(TransportError) as info:
+            await call
+        assert info.value.code is ErrorCode.DISCONNECTED
