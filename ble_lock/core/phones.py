@@ -35,6 +35,7 @@ from ble_lock.core.model import (
     IssuedInvite,
     PhoneInfo,
     Role,
+    UnlockMethod,
     User,
 )
 from ble_lock.core.profile import Feature
@@ -178,6 +179,22 @@ class PhonesMixin(UsersMixin):
             return False
         with self._tx():
             self._store.set_phone_counter(key, counter)
+        return True
+
+    def refuse_revoked_phone(self, public_key: bytes, counter: int) -> bool:
+        """A revoked phone proved its key in a handshake carrying ``counter``: log the
+        refusal (R-APP-6: failures are in the event log) and return True. A stale
+        counter (a replayed first message) or a key that is not revoked logs nothing, so
+        the log cannot be filled with copies of one recorded attempt."""
+        info = self.find_phone(public_key)
+        if info is None or not info.revoked:
+            return False
+        with self._tx():
+            if not self.accept_phone_counter(public_key, counter):
+                return False
+            self._emit(EventKind.UNLOCK_FAILED, method=UnlockMethod.BLUETOOTH,
+                       reason=ErrorCode.KEY_REVOKED, user_number=info.user_number,
+                       credential_id=info.credential_id)
         return True
 
     def phone_counter(self, public_key: bytes) -> int:

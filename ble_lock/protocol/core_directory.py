@@ -139,6 +139,9 @@ class CoreDirectory:
         peer = self.find_peer(phone_key)
         return peer if peer is not None else ErrorCode.INTERNAL
 
+    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+        self._lock.refuse_revoked_phone(phone_key, counter)
+
     def record_pairing_failure(self, code_ref: bytes, now: float) -> None:
         self._lock.record_failed_attempt("setup code" if code_ref == SETUP_CODE_REF
                                          else "invite")

@@ -69,6 +69,12 @@ class PeerDirectory(Protocol):
         counts toward the lockout (R-LOCKOUT). Called exactly once per failed attempt."""
         ...
 
+    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+        """A phone that :meth:`find_peer` does not accept completed a handshake's first
+        message (so it holds ``phone_key``) with ``counter``; the session is refused.
+        The lock may log it (a revoked key, once per fresh counter)."""
+        ...
+
 
 @dataclass(slots=True, kw_only=True)
 class InMemoryPeer:
@@ -89,6 +95,7 @@ class InMemoryDirectory:
     peers: dict[bytes, InMemoryPeer] = field(default_factory=dict)
     failures: int = 0
     failure_log: list[bytes] = field(default_factory=list)
+    refused_log: list[bytes] = field(default_factory=list)
     locked_until: float = 0.0
 
     def add_invite(self, invite_id: bytes, code: str) -> None:
@@ -125,6 +132,9 @@ class InMemoryDirectory:
         self.peers[phone_key] = peer
         self.failures = 0
         return peer
+
+    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+        self.refused_log.append(bytes(phone_key))
 
     def record_pairing_failure(self, code_ref: bytes, now: float) -> None:
         self.failure_log.append(code_ref)

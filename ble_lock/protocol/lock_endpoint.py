@@ -289,6 +289,8 @@ class LockEndpoint:
         phone_key, first = hs.read_msg1(msg)
         peer = self._directory.find_peer(phone_key)
         if peer is None:
+            # read_msg1 authenticated the key (ss): the refusal is genuine, not forged.
+            self._directory.record_refused_peer(phone_key, first.counter, now)
             raise UnknownPeerError("this phone is not paired with the lock")
         ch.handshake, ch.peer, ch.peer_key = hs, peer, phone_key
         ch.deadline = now + self._timeouts.handshake

@@ -8,7 +8,7 @@ import pytest
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.lock import Lock, provision
-from ble_lock.core.model import Actor, EventKind
+from ble_lock.core.model import Actor, EventKind, UnlockMethod
 from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.store import MemoryStore
 from ble_lock.protocol import messages as m
@@ -119,6 +119,28 @@ def test_revoked_key_cannot_open_a_session() -> None:
     assert world.lock.locked
     listed = owner.call(m.KeyList(), m.CredentialPage).credentials
     assert next(k for k in listed if k.credential_id == key.credential_id).revoked
+
+
+def test_refused_revoked_phone_is_logged_once_per_fresh_attempt() -> None:
+    """R-APP-6: a revoked phone's attempt is in the event log (the handshake proved its
+    key); a replay of that first message adds nothing (its counter is stale)."""
+    world, owner = claimed_world()
+    guest, number = _guest(world, owner)
+    keys = owner.call(m.KeyList(), m.CredentialPage).credentials
+    key = next(k for k in keys if k.user_number == number)
+    owner.call(m.KeyRevoke(credential_id=key.credential_id), m.Done)
+    link = guest.link()
+    link.start(m.Unlock(), world.now)
+    hs1 = link.data_to_send()
+    for _ in range(2):  # the attempt, then a replay of its first message
+        for frame in hs1:
+            world.server.receive_data(frame, world.now)
+        world.server.data_to_send()
+    refused = [e for e in world.lock.read_events(limit=500).events
+               if e.kind is EventKind.UNLOCK_FAILED and e.method is UnlockMethod.BLUETOOTH]
+    assert [(e.user_number, e.reason, e.credential_id) for e in refused] == [
+        (number, ErrorCode.KEY_REVOKED, key.credential_id)]
+    assert world.lock.locked
 
 
 def test_key_revoked_during_a_session_closes_it_at_once() -> None:
