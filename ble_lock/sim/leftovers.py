@@ -60,8 +60,12 @@ async def local_connections(bus: MessageBus, timeout: float = CLOSE_TIMEOUT_S) -
 
 
 def _peer(bus: MessageBus) -> object:
-    with contextlib.suppress(OSError, AttributeError):
-        return bus._sock.getpeername()
+    """Where the bus's socket is connected (dbus-fast has no public accessor)."""
+    sock = getattr(bus, "_sock", None)
+    if sock is None:
+        return None
+    with contextlib.suppress(OSError):
+        return sock.getpeername()
     return None
 
 
