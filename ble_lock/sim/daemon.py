@@ -69,6 +69,13 @@ class BusDaemon:
         return self._address
 
     @property
+    def socket_path(self) -> str:
+        """The unix socket the daemon listens on (what its clients' sockets are connected to)."""
+        if self._dir is None:
+            raise SimError(f"bus {self.name} is not running")
+        return str(Path(self._dir.name) / "bus")
+
+    @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 

@@ -15,6 +15,7 @@ from ble_lock.sim.adapter import Adapter
 from ble_lock.sim.daemon import BusDaemon
 from ble_lock.sim.dbusobj import ObjectServer
 from ble_lock.sim.errors import SimError
+from ble_lock.sim.leftovers import close_local_buses
 from ble_lock.sim.radio import Radio
 
 BLUEZ = "org.bluez"
@@ -112,7 +113,12 @@ class Host:
                     self._server.spawn(adapter.client_gone(gone))
 
     async def stop(self) -> None:
-        """Drop links, forget adapters, close the bus, stop the daemon."""
+        """Drop links, forget adapters, close every bus of this process, stop the daemon.
+
+        This process's other connections (a bleak client whose link dropped keeps its own)
+        are closed before the daemon stops: one that sees the daemon vanish instead keeps an
+        ``EOFError`` nobody retrieves (see ``leftovers``).
+        """
         for adapter in self.adapters:
             await adapter.close()
         self.adapters = []
@@ -121,6 +127,8 @@ class Host:
             self._server = None
         if self._bus is not None:
             bus, self._bus = self._bus, None
+            if bus.connected:
+                await close_local_buses(bus, self.daemon.socket_path)
             bus.disconnect()
             with contextlib.suppress(Exception):
                 await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # untyped upstream
