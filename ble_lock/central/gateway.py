@@ -125,8 +125,9 @@ class _Follower:
         cursor = self.gw.cursors.get(key)
         while True:
             page = await client.events_page(cursor)
-            if page.dropped:
-                self.gw.status(self.entry, "gap", dropped=page.dropped)
+            if page.events and page.events[0].seq > cursor + 1:
+                # seq numbers are consecutive: the bounded log lost these before we read
+                self.gw.status(self.entry, "gap", missed=page.events[0].seq - cursor - 1)
             self.gw.sink.write(event_line(key, self.entry.name, r, self.gw.names)
                                for r in page.events)
             self.gw.events += len(page.events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from ble_lock.central.gateway_scan import StaticTracker
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, StorageError
+from ble_lock.core.profile import FACE_PALM
 from ble_lock.protocol import messages as m
 from tests.flows._env import eventually
 from tests.flows._memlocks import ADMIN_PIN, claim_all, config, memory_locks
@@ -220,3 +222,29 @@ async def test_relay_for_an_unknown_lock_is_ignored(tmp_path: Path) -> None:
         await gw._followers[mem.lock_id].relay(  # not paired: a typed error, no crash
             m.SyncStatement(issuer_lock_id=b"\x01", target_lock_id=mem.lock_id, at_ms=0,
                             nonce=b"\x00" * 16, proof=b"\x00" * 32))
+
+
+async def test_a_log_that_rotated_past_the_cursor_is_reported_as_a_gap(tmp_path: Path) -> None:
+    (mem,) = [MemoryLock(profile=replace(FACE_PALM, event_log_size=20),
+                         lock_id=bytes.fromhex("a0000001"), seed=3)]
+    keystore = Keystore(tmp_path / "admin")
+    await claim_all([mem], keystore)
+    cfg = config([mem], tmp_path)
+    out = tmp_path / "events.jsonl"
+    tracker = StaticTracker({mem.lock_id: mem.connector()})
+    run = _Running(Gateway(cfg, tracker=tracker, keystore=keystore))
+    first = await _log(mem, keystore)
+    await eventually(lambda: len(_events(out)) == len(first), what="first events")
+    await run.stop()
+    for k in range(40):  # the gateway is away: 40 events, the log keeps 20
+        if k % 2 == 0:
+            mem.lock.door_opened()
+        else:
+            mem.lock.door_closed()
+    run = _Running(Gateway(cfg, tracker=tracker, keystore=keystore))
+    await eventually(lambda: len(_events(out)) == len(first) + 20, what="the last 20")
+    await run.stop()
+    gaps = [o for o in _lines(out) if o["type"] == "status" and o["state"] == "gap"]
+    assert [g["missed"] for g in gaps] == [20]
+    seqs = [seq for _, seq in _events(out)]
+    assert seqs == [*range(1, len(first) + 1), *range(len(first) + 21, len(first) + 41)]
