@@ -1,6 +1,7 @@
 """The gateway following many locks: throughput of the event stream and its memory.
 
-    python bench/gateway.py [--json] [--locks 10,50] [--events 40] [--sim-max 10]
+    python bench/gateway.py [--json] [--locks 10,50] [--events 100] [--sim-max 10]
+                            [--interval-ms 0]
 
 For each lock count N, every lock first logs ``--events`` events at its front panel
 (door opened / closed pairs) besides its claim; then the gateway starts and the clock
@@ -10,9 +11,11 @@ Two modes, chosen per N (be clear about what is measured):
 
 * ``sim`` (N <= ``--sim-max``): N lock emulators, each its own process on its own
   simulated host, and the gateway **as its own process** (``gateway_process``, bleak on
-  one adapter of host N). ``events_per_s`` = events streamed / seconds from spawning
-  the gateway to the last event in the stream: it includes the scan, N connections,
-  N session handshakes and the paging of every log. ``rss_mb`` = the gateway process's
+  one adapter of host N). ``events_per_s`` = events streamed / seconds from the
+  gateway's ``ready`` (its imports done) to the last event in the stream: it includes
+  the scan, N connections, N session handshakes and the paging of every log.
+  ``--interval-ms`` adds air time per ATT PDU (the simulator's ``att_latency_s``; 0:
+  as fast as the processes run). ``rss_mb`` = the gateway process's
   peak resident set (VmHWM), nothing else in it.
 * ``memory`` (larger N: 50 emulator processes do not fit two shared cores): N in-memory
   locks (``ble_lock.central.loopback.MemoryLock``: the real core and protocol, no radio)
@@ -65,7 +68,7 @@ async def _wait_for(path: Path, total: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run_sim(n: int, events: int) -> dict[str, Any]:
+async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
     from ble_lock.central.client import LockClient
     from ble_lock.central.keystore import Keystore
     from ble_lock.peripheral.client import AsyncPanelClient
@@ -73,6 +76,8 @@ async def run_sim(n: int, events: int) -> dict[str, Any]:
 
     ble = await BleHarness.simulated(hosts=n + 1)
     try:
+        assert ble.sim is not None
+        ble.sim.config.att_latency_s = interval_ms / 1000
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp)
             procs = await asyncio.gather(*(ble.start_peripheral(
@@ -102,8 +107,9 @@ async def run_sim(n: int, events: int) -> dict[str, Any]:
                 "keystore": str(base / "admin"), "adapter": "hci0", "poll_interval_s": 5,
                 "backoff_min_s": 0.1, "backoff_max_s": 2,
                 "lock": [{"id": lock_id} for lock_id in ids]}))
-            start = time.perf_counter()
             gw = await ble.spawn(GATEWAY, "--config", str(config), host=n)
+            await gw.expect("ready", 60)  # imports done: the clock starts here
+            start = time.perf_counter()
             await _wait_for(out, total, 300)
             elapsed = time.perf_counter() - start
             rss = _proc_rss_mb(gw.pid)
@@ -111,7 +117,8 @@ async def run_sim(n: int, events: int) -> dict[str, Any]:
     finally:
         await ble.close()
     return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 2),
-            "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1)}
+            "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
+            "interval_ms": interval_ms}
 
 
 async def run_memory(n: int, events: int) -> dict[str, Any]:
@@ -158,10 +165,12 @@ async def run_memory(n: int, events: int) -> dict[str, Any]:
             "rss_gateway_mb": round(rss - before, 1)}
 
 
-async def run(counts: list[int], events: int, sim_max: int) -> dict[str, Any]:
+async def run(counts: list[int], events: int, sim_max: int, interval_ms: float
+              ) -> dict[str, Any]:
     runs = []
     for n in counts:
-        runs.append(await (run_sim(n, events) if n <= sim_max else run_memory(n, events)))
+        runs.append(await (run_sim(n, events, interval_ms) if n <= sim_max
+                           else run_memory(n, events)))
     return {"events_per_lock": events, "runs": runs}
 
 
@@ -169,12 +178,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--locks", default="10,50", help="lock counts, comma-separated")
-    parser.add_argument("--events", type=int, default=40, help="panel events per lock")
+    parser.add_argument("--events", type=int, default=100, help="panel events per lock")
     parser.add_argument("--sim-max", type=int, default=10,
                         help="largest lock count run as emulator processes")
+    parser.add_argument("--interval-ms", type=float, default=0.0,
+                        help="sim: air time per ATT PDU (a connection interval)")
     args = parser.parse_args()
     counts = [int(x) for x in args.locks.split(",") if x.strip()]
-    result = asyncio.run(run(counts, args.events, args.sim_max))
+    result = asyncio.run(run(counts, args.events, args.sim_max, args.interval_ms))
     if args.json:
         print(json.dumps(result))
     else:

@@ -120,21 +120,28 @@ class _Follower:
         await self.catch_up(client)
 
     async def catch_up(self, client: LockClient) -> None:
-        """Stream every event after the saved cursor, page by page."""
+        """Stream every event after the cursor, page by page. The lines of the pages
+        read are made durable, then the cursor saved, once per catch-up (also when a
+        page fails: what was written is never read again in this run)."""
         key = self.entry.key
         cursor = self.gw.cursors.get(key)
-        while True:
-            page = await client.events_page(cursor)
-            if page.events and page.events[0].seq > cursor + 1:
-                # seq numbers are consecutive: the bounded log lost these before we read
-                self.gw.status(self.entry, "gap", missed=page.events[0].seq - cursor - 1)
-            self.gw.sink.write(event_line(key, self.entry.name, r, self.gw.names)
-                               for r in page.events)
-            self.gw.events += len(page.events)
-            cursor = page.next_cursor
-            self.gw.cursors.set(key, cursor)
-            if not page.more:
-                return
+        try:
+            while True:
+                page = await client.events_page(cursor)
+                if page.events and page.events[0].seq > cursor + 1:
+                    # seq numbers are consecutive: the bounded log lost these unread
+                    self.gw.status(self.entry, "gap",
+                                   missed=page.events[0].seq - cursor - 1)
+                self.gw.sink.write((event_line(key, self.entry.name, r, self.gw.names)
+                                    for r in page.events), sync=False)
+                self.gw.events += len(page.events)
+                cursor = page.next_cursor
+                self.gw.cursors.set(key, cursor, persist=False)
+                if not page.more:
+                    return
+        finally:
+            self.gw.sink.sync()
+            self.gw.cursors.flush()
 
     def _lost(self, exc: Exception) -> None:
         self.failures += 1

@@ -1,9 +1,10 @@
 """The gateway's output: the JSON-lines event stream and the persisted cursors
 (docs/flows.md, "Event stream").
 
-Order of writes, per batch of one lock's events: the lines are written and flushed (and
-fsynced for a file), *then* the lock's cursor is saved atomically (temporary file,
-fsync, rename, fsync of the directory). A restart resumes after the saved cursor: no
+Order of writes, per catch-up of one lock (the pages read in a row): the lines are
+written and flushed page by page, made durable (fsync, for a file) at the end, *then*
+the lock's cursor is saved atomically (temporary file, fsync, rename, fsync of the
+directory). A restart resumes after the saved cursor: no
 event is skipped; an event is written twice only if the process dies between the two
 steps (the lines carry ``lock`` and ``seq``, so a reader can drop such a repeat).
 """
@@ -56,23 +57,36 @@ class EventSink:
             self._out = self._path.open("a", encoding="utf-8")
             self._own = True
         self.lines = 0
+        self._dirty = False
 
     def __repr__(self) -> str:
         return f"EventSink({str(self._path) if self._path else '-'}, lines={self.lines})"
 
-    def write(self, objects: Iterable[Mapping[str, Any]]) -> None:
+    def write(self, objects: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
+        """Write and flush the lines; with ``sync`` also make them durable (fsync)."""
         text = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects)
-        if not text:
+        if text:
+            try:
+                self._out.write(text)
+                self._out.flush()
+            except OSError as exc:
+                raise StorageError(f"cannot write the event stream: {exc}",
+                                   code=ErrorCode.STORAGE_ERROR) from exc
+            self.lines += text.count("\n")
+            self._dirty = True
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make what was written durable (a file: fsync; stdout: flushed already)."""
+        if not (self._own and self._dirty):
             return
         try:
-            self._out.write(text)
-            self._out.flush()
-            if self._own:
-                os.fsync(self._out.fileno())
+            os.fsync(self._out.fileno())
         except OSError as exc:
             raise StorageError(f"cannot write the event stream: {exc}",
                                code=ErrorCode.STORAGE_ERROR) from exc
-        self.lines += text.count("\n")
+        self._dirty = False
 
     def close(self) -> None:
         if self._own:
@@ -85,6 +99,7 @@ class CursorStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._cursors: dict[str, int] = {}
+        self._dirty = False
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -106,12 +121,19 @@ class CursorStore:
     def get(self, lock: str) -> int:
         return self._cursors.get(lock, 0)
 
-    def set(self, lock: str, cursor: int) -> None:
-        """Record and persist a lock's cursor (atomically)."""
-        if self._cursors.get(lock) == cursor:
-            return
-        self._cursors[lock] = cursor
-        self._save()
+    def set(self, lock: str, cursor: int, *, persist: bool = True) -> None:
+        """Record a lock's cursor; persist it (atomically) now or at :meth:`flush`."""
+        if self._cursors.get(lock) != cursor:
+            self._cursors[lock] = cursor
+            self._dirty = True
+        if persist:
+            self.flush()
+
+    def flush(self) -> None:
+        """Persist the cursors if any changed since the last save."""
+        if self._dirty:
+            self._save()
+            self._dirty = False
 
     def _save(self) -> None:
         data = json.dumps({"version": _VERSION, "cursors": self._cursors}, sort_keys=True)
