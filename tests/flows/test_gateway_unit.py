@@ -248,3 +248,34 @@ async def test_a_log_that_rotated_past_the_cursor_is_reported_as_a_gap(tmp_path:
     assert [g["missed"] for g in gaps] == [20]
     seqs = [seq for _, seq in _events(out)]
     assert seqs == [*range(1, len(first) + 1), *range(len(first) + 21, len(first) + 41)]
+
+
+async def test_relay_off_in_the_config_relays_nothing(tmp_path: Path) -> None:
+    lock_a, lock_b = memory_locks(2)
+    keystore = Keystore(tmp_path / "admin")
+    await claim_all([lock_a, lock_b], keystore, sync=True)
+    for mem, peer in ((lock_a, lock_b), (lock_b, lock_a)):
+        async with LockClient(mem.connector(), keystore=keystore, lock_id=mem.lock_id) as c:
+            await c.sync_link(peer.lock_id, peer.key.public, 10)
+    out = tmp_path / "events.jsonl"
+    gw = Gateway(config([lock_a, lock_b], tmp_path, relay=False), keystore=keystore,
+                 tracker=StaticTracker({lock_a.lock_id: lock_a.connector(),
+                                        lock_b.lock_id: lock_b.connector()}))
+    run = _Running(gw)
+    await eventually(lambda: all(gw.connected.values()), what="connected")
+    lock_a.lock.enter_pin(ADMIN_PIN)
+    lock_a.panel()
+    await eventually(lambda: any(o.get("kind") == "SYNC_TRIGGER" for o in _lines(out)),
+                     what="A's trigger streamed")
+    await run.stop()
+    assert (gw.relays_ok, gw.relays_failed) == (0, 0)
+    assert lock_b.lock.locked
+
+
+async def test_gateway_process_refuses_a_bad_config(tmp_path: Path) -> None:
+    from ble_lock.central.gateway_process import main
+
+    path = tmp_path / "gw.toml"
+    path.write_text('state = "s.json"\n')
+    with pytest.raises(InvalidInputError):
+        await main(["--config", str(path)])
