@@ -362,4 +362,5 @@ class Engine(LinkKeeper):
             lk.close()  # tell the lock the channel is free
             with contextlib.suppress(Exception):
                 await self._flush(lk)
+        self._fail_all(TransportError("the client is closed", code=ErrorCode.DISCONNECTED))
         await self._close_link()

@@ -87,14 +87,20 @@ async def test_a_stale_counter_resyncs_and_the_keystore_is_raised(tmp_path: Path
             await owner.end_session()
             await owner.unlock()
         ks = Keystore(tmp_path / "owner")
-        used = ks.get("0BADC0DE").counter  # type: ignore[union-attr]
+        used = _counter(ks)
         ks.update("0BADC0DE", counter=0)
         await owner.end_session()
         assert await owner.unlock() == 1
-        assert ks.get("0BADC0DE").counter >= used  # type: ignore[union-attr]
+        assert _counter(ks) >= used
         await owner.end_session()
         assert await owner.unlock() == 1  # no second resync needed
-        assert ks.get("0BADC0DE").counter > used  # type: ignore[union-attr]
+        assert _counter(ks) > used
+
+
+def _counter(ks: Keystore) -> int:
+    record = ks.get("0BADC0DE")
+    assert record is not None
+    return record.counter
 
 
 def _always_dropping(lock: MemoryLock) -> Connector:
@@ -129,3 +135,45 @@ def test_retryable_codes_are_channel_failures_not_denials() -> None:
                   ErrorCode.IDENTITY_MISMATCH, ErrorCode.UNSUPPORTED_VERSION,
                   ErrorCode.LOCKED_OUT):
         assert final not in RETRYABLE_CODES
+
+
+@pytest.mark.parametrize("ops", [0, 1])
+async def test_a_claim_survives_a_drop_before_the_lock_binds_the_key(tmp_path: Path,
+                                                                   ops: int) -> None:
+    """A drop before PAIR3 reaches the lock: the pairing is simply run again (the lost
+    attempt counts as one wrong guess at the lock, R-SEC-1, far from the lockout)."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        phone = await phones.new("owner")
+        lock.links[-1].drop_after(ops)
+        rec = await phone.claim(lock.setup_code, lock_fingerprint=lock.fingerprint)
+        assert (rec.user_no, rec.role) == (1, "admin")
+        assert phone.engine.reconnects == 1
+        assert await phone.unlock() == 1
+
+
+async def test_closing_the_client_ends_a_call_in_flight(tmp_path: Path) -> None:
+    """A request waiting for an answer ends with DISCONNECTED when the client closes,
+    rather than waiting for its timeout."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        owner = await phones.owner()
+        await owner.end_session()
+        sent = asyncio.Event()
+        base = lock.connector()
+
+        async def deaf(on_notify: NotifyCallback, on_disconnect: DisconnectCallback
+                       ) -> GattLink:
+            def hear_nothing(data: bytes) -> None:
+                sent.set()  # the lock answered: the request is out, the answer is lost
+
+            return await base(hear_nothing, on_disconnect)
+
+        owner.engine._connector = deaf
+        lock.links[-1].drop()
+        call = asyncio.ensure_future(owner.unlock())
+        await sent.wait()
+        await owner.close()
+        with pytest.raises(TransportError) as info:
+            await call
+        assert info.value.code is ErrorCode.DISCONNECTED
