@@ -100,7 +100,7 @@ class _Follower:
                 continue
             try:
                 await self._serve()
-                self.wake.clear()
+                # a push that arrived while serving left ``wake`` set: serve again at once
                 await self._sleep(cfg.poll_interval_s)
             except (LockError, OSError, EOFError, TimeoutError) as exc:
                 # a lock out of range, a link dropped mid-request, a stack hiccup: retry
