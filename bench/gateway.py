@@ -116,7 +116,7 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             await gw.stop()
     finally:
         await ble.close()
-    return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 2),
+    return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 3),
             "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
             "interval_ms": interval_ms}
 
@@ -160,7 +160,7 @@ async def run_memory(n: int, events: int) -> dict[str, Any]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     rss = _rss_mb()
-    return {"locks": n, "mode": "memory", "events": total, "seconds": round(elapsed, 2),
+    return {"locks": n, "mode": "memory", "events": total, "seconds": round(elapsed, 3),
             "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
             "rss_gateway_mb": round(rss - before, 1)}
 
