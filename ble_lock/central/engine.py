@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
 from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
 
-__all__ = ["RETRYABLE_CODES", "Engine", "Listener", "carries_secret", "lock_key"]
+__all__ = ["RETRYABLE_CODES", "Engine", "Listener", "lock_key"]
 
 _log = logging.getLogger(__name__)
 B = TypeVar("B", bound=m.ResponseBody)
@@ -55,13 +54,6 @@ RETRYABLE_CODES = frozenset({
 """Channel failures worth a new session on a fresh channel: garbled frames (a channel
 collision with another phone), a busy lock, an idle session the lock timed out. Not
 retried: an unknown or revoked key, a wrong code, a version or identity mismatch."""
-
-
-def carries_secret(body: m.RequestBody) -> bool:
-    """Whether a request holds a secret (a field kept out of ``repr``): never in HS1."""
-    if not dataclasses.is_dataclass(body):
-        return True  # unknown shape: the safe side
-    return any(not f.repr for f in dataclasses.fields(body))
 
 
 def lock_key(lock_id: bytes) -> str:
@@ -248,7 +240,7 @@ class Engine(LinkKeeper):
         garbled channel. Raises the lock's typed error, or a ``TransportError``."""
         async with self._op_lock:
             request_id, payload = self.app.request(body)
-            secret = carries_secret(body)
+            secret = body.SECRET  # never in HS1 (docs/protocol.md, 0-RTT)
             failures = 0
             while True:
                 fut: asyncio.Future[None] = future(asyncio.get_running_loop())

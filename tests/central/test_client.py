@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ble_lock.central.client import LockClient
-from ble_lock.central.engine import carries_secret
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import (
@@ -161,21 +160,6 @@ async def test_unlock_is_one_write_and_one_notification(tmp_path: Path) -> None:
         ops = [op.op for op in lock.trace[before:] if op.link == lock.links[-1].number]
         assert ops[:2] == ["write", "notify"]
         assert ops.count("write") == 1
-
-
-@pytest.mark.parametrize("body", [
-    m.PinAdd(user_number=2, pin="135790"),
-    m.CardAdd(user_number=2, card_uid=b"\x01\x02\x03\x04", card_code="1234"),
-    m.RemoteAdd(user_number=2, remote_id=b"\x01\x02\x03\x04"),
-])
-def test_requests_with_secrets_are_recognised(body: m.RequestBody) -> None:
-    assert carries_secret(body)
-
-
-def test_requests_without_secrets_may_ride_in_hs1() -> None:
-    assert not carries_secret(m.Unlock())
-    assert not carries_secret(m.UserAdd(role=m.Role.NORMAL, name="Carl"))
-    assert not carries_secret(m.KeyInvite(name="Dora"))
 
 
 async def test_secrets_never_ride_in_the_first_message(tmp_path: Path) -> None:
