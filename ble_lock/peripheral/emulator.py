@@ -1,0 +1,317 @@
+"""The lock emulator: the core ``Lock`` and the protocol's ``LockServer`` behind bless.
+
+GATT (``ble_lock.protocol.gatt``): every write to the command characteristic (write or
+write-without-response) goes to ``LockServer.receive_data(frame, now)``; every frame of
+``data_to_send()`` is notified on the response characteristic (bless ``update_value``);
+the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`.
+Everything runs on one asyncio loop, so the lock sees one caller at a time.
+
+Durability: the core commits every mutation (SQLite, synchronous=FULL) inside
+``receive_data``; the response frames are notified only after it returned, so whatever a
+phone saw acknowledged is on disk (SIGKILL loses nothing acknowledged).
+
+Timers: one task sleeps until the earliest of ``lock.next_deadline()`` (lock clock) and
+``server.next_timer()`` (link clock), runs ``lock.tick()`` / ``server.handle_timer()``,
+flushes pushes and notifies; every input wakes it to re-arm.
+
+MTU: bless does not pass BlueZ's ``WriteValue`` options (``mtu``, ``device``) to its
+write callback, so the lock cannot tell links apart or read their MTU. It infers a safe
+MTU per channel instead: a phone that wrote a frame of n bytes has a link MTU of at least
+n + 3 (an ATT write carries at most MTU - 3 bytes), so the lock answers on that channel
+with frames no longer than the longest frame the phone wrote since it opened the channel
+(HS1 or PAIR1), and never below the always-safe 23 (``docs/protocol.md``, Channels).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bless import BlessServer  # type: ignore[attr-defined]  # bless re-exports per backend
+from bless.backends.attribute import GATTAttributePermissions as Perm
+from bless.backends.characteristic import GATTCharacteristicProperties as Props
+
+from ble_lock.core.errors import LockError
+from ble_lock.core.lock import Lock
+from ble_lock.core.profile import Feature, get_profile
+from ble_lock.peripheral.advertising import Advertiser
+from ble_lock.peripheral.clock import EmulatorClock, OsRng
+from ble_lock.peripheral.control import ControlServer, PanelAddress
+from ble_lock.peripheral.panel import FrontPanel
+from ble_lock.peripheral.state import Label, Opened, StateDir
+from ble_lock.protocol.envelope import MsgType
+from ble_lock.protocol.framing import MAX_MTU, MIN_MTU
+from ble_lock.protocol.gatt import (
+    COMMAND_UUID,
+    INFO_UUID,
+    RESPONSE_UUID,
+    SERVICE_UUID,
+    Advertisement,
+    LockInfo,
+    StateFlags,
+)
+from ble_lock.protocol.service import LockServer
+
+__all__ = ["Emulator", "EmulatorConfig"]
+
+_log = logging.getLogger(__name__)
+_NEW_CHANNEL_TYPES = (MsgType.HS1, MsgType.PAIR1)
+_START_BIT = 0x80
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmulatorConfig:
+    state_dir: Path
+    clock: EmulatorClock
+    name: str | None = None
+    profile: str | None = None
+    adapter: str | None = None
+    force_tcp_panel: bool = False
+
+
+class Emulator:
+    """One emulated lock. ``await start()``, then it serves until ``await stop()``."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.clock = config.clock
+        self._rng = OsRng()
+        self._state = StateDir(config.state_dir)
+        self.opened: Opened | None = None
+        self.lock: Lock | None = None
+        self.server: LockServer | None = None
+        self.panel: FrontPanel | None = None
+        self.name = ""
+        self._bless: Any = None
+        self._advertiser: Advertiser | None = None
+        self._control: ControlServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._adv_dirty = asyncio.Event()
+        self._mtus: dict[int, int] = {}
+        self.frames_in = 0
+        self.frames_out = 0
+
+    def __repr__(self) -> str:
+        return f"Emulator({self.name!r}, state_dir={str(self.config.state_dir)!r})"
+
+    # -- life cycle
+
+    async def start(self) -> None:
+        self.build()
+        await self._start_bless()
+        assert self.panel is not None
+        self._control = ControlServer(self.panel, self.config.state_dir,
+                                      force_tcp=self.config.force_tcp_panel)
+        await self._control.start()
+        self.start_tasks()
+
+    def build(self) -> None:
+        """Open the state directory; make the lock, the protocol server and the panel."""
+        opened = self._state.open(profile=self.config.profile, rng=self._rng)
+        self.opened = opened
+        lock = Lock(store=opened.store, profile=get_profile(opened.profile), clock=self.clock,
+                    rng=self._rng)
+        self.lock = lock
+        self.server = LockServer.create(lock, static_key=opened.static_key, rng=self._rng,
+                                        mtu=MIN_MTU)
+        self.panel = FrontPanel(lock, self.clock, on_input=self.after_panel_input,
+                                label=lambda: opened.label, flags=self._flag_names)
+        self.name = self.config.name or self.advertisement().local_name()
+
+    def start_tasks(self) -> None:
+        """The timer task and the advertisement updater."""
+        self._tasks = [asyncio.create_task(self._timer_loop(), name="lock-timers"),
+                       asyncio.create_task(self._advert_loop(), name="lock-advert")]
+
+    async def _start_bless(self) -> None:
+        bless = BlessServer(name=self.name, adapter=self.config.adapter)
+        bless.read_request_func = self._on_read
+        bless.write_request_func = self._on_write
+        await bless.add_new_service(SERVICE_UUID)
+        await bless.add_new_characteristic(
+            SERVICE_UUID, COMMAND_UUID, Props.write | Props.write_without_response, None,
+            Perm.writeable)
+        await bless.add_new_characteristic(SERVICE_UUID, RESPONSE_UUID, Props.notify, None,
+                                           Perm.readable)
+        await bless.add_new_characteristic(SERVICE_UUID, INFO_UUID, Props.read,
+                                           bytearray(self.info().encode()), Perm.readable)
+        self._bless = bless
+        self._advertiser = Advertiser(bless)
+        await self._advertiser.start(self.advertisement())
+
+    async def stop(self) -> None:
+        """Stop advertising, unregister the GATT application, close the panel and the
+        store. Safe to call twice."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._control is not None:
+            await self._control.close()
+            self._control = None
+        if self._bless is not None:
+            bless, self._bless = self._bless, None
+            try:
+                await bless.stop()
+            except Exception as exc:  # the bus may already be gone; nothing left to undo
+                _log.warning("bless stop: %s", exc)
+        if self.opened is not None:
+            self.opened.store.close()
+            self.opened = None
+
+    @property
+    def panel_address(self) -> PanelAddress | None:
+        return None if self._control is None else self._control.address
+
+    @property
+    def label(self) -> Label | None:
+        return None if self.opened is None else self.opened.label
+
+    # -- what the lock shows on the air
+
+    def flags(self) -> StateFlags:
+        lock = self._lock()
+        flags = StateFlags(0)
+        if lock.claimed:
+            flags |= StateFlags.PAIRED
+        else:
+            flags |= StateFlags.FACTORY_FRESH
+        # Pairing is accepted: SET was pressed, or a fresh lock that claims without it.
+        if lock.pairing_mode or (not lock.claimed and not lock.profile.has(
+                Feature.CLAIM_NEEDS_PAIRING_MODE)):
+            flags |= StateFlags.PAIRING_MODE
+        if lock.low_battery:
+            flags |= StateFlags.LOW_BATTERY
+        return flags
+
+    def _flag_names(self) -> list[str]:
+        return [f.name or "" for f in StateFlags if f in self.flags()]
+
+    def info(self) -> LockInfo:
+        lock = self._lock()
+        return LockInfo(lock_id=lock.lock_id, flags=self.flags(), profile=lock.profile.name)
+
+    def advertisement(self) -> Advertisement:
+        return Advertisement(lock_id=self._lock().lock_id, flags=self.flags())
+
+    def _lock(self) -> Lock:
+        if self.lock is None:
+            raise RuntimeError("emulator not started")
+        return self.lock
+
+    def _server(self) -> LockServer:
+        if self.server is None:
+            raise RuntimeError("emulator not started")
+        return self.server
+
+    # -- GATT callbacks (bless calls them on the loop, one at a time)
+
+    def _on_read(self, char: Any, **_: Any) -> bytearray:
+        if str(char.uuid).lower() == INFO_UUID:
+            return bytearray(self.info().encode())
+        return bytearray(char.value or b"")
+
+    def _on_write(self, char: Any, value: Any, **_: Any) -> None:
+        if str(char.uuid).lower() != COMMAND_UUID:
+            return
+        self.receive_frame(bytes(value))
+
+    def receive_frame(self, frame: bytes) -> None:
+        """One ATT write of the command characteristic."""
+        server = self._server()
+        self.frames_in += 1
+        mtu = self._infer_mtu(frame)
+        if mtu is not None:
+            server.endpoint.set_mtu(mtu)  # for the channel this frame may open
+            server.endpoint.set_mtu(mtu, frame[0])
+        try:
+            server.receive_data(frame, self.clock.mono())
+        except LockError as exc:  # a frame too short to name a channel: nothing to answer
+            _log.debug("dropped a frame: %s", exc.code.name)
+        finally:
+            server.endpoint.set_mtu(MIN_MTU)
+        self._after_input()
+
+    def _infer_mtu(self, frame: bytes) -> int | None:
+        if not frame or frame[0] == 0:
+            return None
+        cid, size = frame[0], min(MAX_MTU, max(MIN_MTU, len(frame) + 3))
+        opens = (len(frame) > 4 and frame[1] == _START_BIT and frame[4] in _NEW_CHANNEL_TYPES)
+        self._mtus[cid] = size if opens else max(self._mtus.get(cid, MIN_MTU), size)
+        return self._mtus[cid]
+
+    # -- outputs
+
+    def after_panel_input(self) -> None:
+        """Front-panel activity: push what the phones should hear, re-arm timers."""
+        self._server().flush_pushes()
+        self._after_input()
+
+    def _after_input(self) -> None:
+        self._notify()
+        self._wake.set()
+        self._adv_dirty.set()
+
+    def _notify(self) -> None:
+        for frame in self._server().data_to_send():
+            self.send_frame(frame)
+            self.frames_out += 1
+
+    def send_frame(self, frame: bytes) -> None:
+        """Notify one frame on the response characteristic (to every subscriber)."""
+        if self._bless is None:
+            return
+        self._bless.get_characteristic(RESPONSE_UUID).value = bytearray(frame)
+        self._bless.update_value(SERVICE_UUID, RESPONSE_UUID)
+
+    # -- background tasks
+
+    def _delay(self) -> float | None:
+        lock_delay = self.clock.lock_delay(self._lock().next_deadline())
+        link = self._server().next_timer()
+        link_delay = None if link is None else max(0.0, link - self.clock.mono())
+        delays = [d for d in (lock_delay, link_delay) if d is not None]
+        return min(delays) if delays else None
+
+    async def _timer_loop(self) -> None:
+        stuck = 0
+        while True:
+            self._wake.clear()
+            delay = self._delay()
+            if delay is not None and delay <= 0 and stuck >= 3:
+                delay = 0.5  # a deadline tick() did not clear: do not spin on it
+            if delay is None or delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                stuck = 0
+            else:
+                stuck += 1
+            self.run_timers()
+
+    def run_timers(self) -> None:
+        try:
+            self._lock().tick()
+            self._server().handle_timer(self.clock.mono())
+            self._server().flush_pushes()
+        except Exception:  # a bug must not stop the lock's timers for good
+            _log.exception("timer run failed")
+        self._notify()
+        self._adv_dirty.set()
+
+    async def _advert_loop(self) -> None:
+        while True:
+            await self._adv_dirty.wait()
+            self._adv_dirty.clear()
+            if self._advertiser is None:
+                continue
+            try:
+                await self._advertiser.update(self.advertisement())
+            except Exception as exc:  # advertising is best effort: the info char has the flags
+                _log.warning("advertisement update failed: %s", exc)
