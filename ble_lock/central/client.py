@@ -1,0 +1,249 @@
+"""``LockClient``: the phone side of ble-lock over bleak (or any GATT link).
+
+::
+
+    ks = Keystore()                                     # the phone's keys, per-lock records
+    async with await LockClient.find(lock_id=bytes.fromhex("0badc0de"), keystore=ks) as lock:
+        await lock.claim_qr("BLELOCK1:0BADC0DE:47110815:547F...")   # first admin
+        carl = await lock.add_user("Carl")
+        await lock.add_pin(carl.user_number, "135790")     # sent inside the session only
+        await lock.unlock()                                 # one round trip
+
+Entering the context connects (``bleak_retry_connector.establish_connection``),
+subscribes to the response characteristic and reads the info characteristic, which
+confirms the lock id. Every protocol operation is one ``async`` method
+(:class:`~ble_lock.central.operations.Operations`); a failure raises the typed
+:class:`~ble_lock.core.errors.LockError` of its code, transport failures a
+``TransportError`` (codes 80-89). Link drops and channel collisions are retried with
+the same request id (:mod:`ble_lock.central.engine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
+
+from ble_lock.central.discovery import find_lock
+from ble_lock.central.engine import Engine, Listener, lock_key
+from ble_lock.central.enrolment import EnrolmentRun
+from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
+from ble_lock.central.operations import Operations
+from ble_lock.central.transport import Connector, bleak_connector
+from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.client import claim_pairing, invite_pairing
+from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
+from ble_lock.protocol.gatt import LockInfo
+from ble_lock.protocol.pairing import QrPayload
+
+if TYPE_CHECKING:
+    from bleak.backends.device import BLEDevice
+
+__all__ = ["LockClient", "load_identity"]
+
+B = TypeVar("B", bound=m.ResponseBody)
+
+
+def load_identity(keystore: Keystore, rng: Rng = os_rng) -> KeyPair:
+    """The phone's X25519 key pair from the keystore, created on first use."""
+
+    def generate() -> PhoneIdentity:
+        pair = KeyPair.generate(rng)
+        return PhoneIdentity(private_key=pair.private_bytes(), public_key=pair.public)
+
+    ident = keystore.ensure_identity(generate)
+    return KeyPair.from_private_bytes(ident.private_key)
+
+
+class LockClient(Operations):
+    """One lock, one phone. Use as ``async with``; reconnects by itself after a drop."""
+
+    def __init__(self, connector: Connector, *, keystore: Keystore | None = None,
+                 lock_id: bytes | None = None, rng: Rng = os_rng, timeout: float = 15.0,
+                 max_retries: int = 3, pick_channel: Callable[[], int] | None = None,
+                 address: str | None = None) -> None:
+        self.keystore = keystore if keystore is not None else Keystore()
+        self.expected_lock_id = lock_id
+        self.address = address
+        self.engine = Engine(connector=connector, keystore=self.keystore,
+                             phone=load_identity(self.keystore, rng), rng=rng,
+                             timeout=timeout, max_retries=max_retries,
+                             pick_channel=pick_channel)
+        self.info: LockInfo | None = None
+
+    def __repr__(self) -> str:
+        lock = None if self.lock_id is None else lock_key(self.lock_id)
+        return f"LockClient(lock={lock}, address={self.address!r})"
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def for_device(cls, device: BLEDevice, *, adapter: str | None = None,
+                   lock_id: bytes | None = None, keystore: Keystore | None = None,
+                   timeout: float = 15.0, max_retries: int = 3) -> LockClient:
+        """A client for a device found by a scan (``adapter``: BlueZ ``hciN``)."""
+        return cls(bleak_connector(device, adapter=adapter), lock_id=lock_id,
+                   address=device.address, keystore=keystore, timeout=timeout,
+                   max_retries=max_retries)
+
+    @classmethod
+    async def find(cls, *, address: str | None = None, name: str | None = None,
+                   lock_id: bytes | None = None, adapter: str | None = None,
+                   scan_timeout: float = 10.0, keystore: Keystore | None = None,
+                   timeout: float = 15.0, max_retries: int = 3) -> LockClient:
+        """Scan for the lock (by address, name or lock id) and return a client for it;
+        the lock id is confirmed by the info characteristic on connect."""
+        device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
+                                         adapter=adapter, timeout=scan_timeout)
+        return cls.for_device(device, adapter=adapter, lock_id=advert.lock_id,
+                              keystore=keystore, timeout=timeout, max_retries=max_retries)
+
+    # ------------------------------------------------------------------ connection
+
+    async def __aenter__(self) -> LockClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def connect(self) -> LockInfo:
+        """Connect, subscribe, read and check the info characteristic."""
+        link = await self.engine.ensure_link()
+        self.address = link.address
+        try:
+            info = LockInfo.decode(await link.read_info())
+        except TransportError:
+            raise
+        except Exception as exc:
+            await self.engine.aclose()
+            raise TransportError(f"{link.address} is not a ble-lock: {exc}",
+                                 code=ErrorCode.LOCK_NOT_FOUND) from exc
+        if self.expected_lock_id is not None and info.lock_id != self.expected_lock_id:
+            await self.engine.aclose()
+            raise TransportError(
+                f"{link.address} is lock {lock_key(info.lock_id)}, not "
+                f"{lock_key(self.expected_lock_id)}", code=ErrorCode.LOCK_NOT_FOUND)
+        self.info = info
+        self.engine.lock_id = info.lock_id
+        return info
+
+    async def close(self) -> None:
+        """End the session (a CLOSE to the lock) and disconnect."""
+        await self.engine.aclose()
+
+    async def end_session(self) -> None:
+        """End the session but keep the link; the next request opens a new session."""
+        await self.engine.end_session()
+
+    @property
+    def lock_id(self) -> bytes | None:
+        return self.engine.lock_id
+
+    @property
+    def record(self) -> LockRecord | None:
+        """What the keystore holds about this lock (None: not paired)."""
+        return None if self.lock_id is None else self.keystore.get(lock_key(self.lock_id))
+
+    @property
+    def fingerprint(self) -> bytes:
+        """The lock's key fingerprint, to pass along with an invite code."""
+        record = self.record
+        if record is None:
+            raise TransportError("not paired with this lock", code=ErrorCode.NOT_PAIRED)
+        return fingerprint(record.lock_public_key)
+
+    def _lock_id(self) -> bytes:
+        if self.lock_id is None:
+            raise TransportError("connect first", code=ErrorCode.DISCONNECTED)
+        return self.lock_id
+
+    async def _call(self, body: m.RequestBody, expected: type[B]) -> B:
+        return await self.engine.call(body, expected)
+
+    # ------------------------------------------------------------------ pairing
+
+    async def claim(self, setup_code: str, *, lock_fingerprint: bytes | None = None,
+                    name: str | None = None) -> LockRecord:
+        """Claim a factory-fresh lock with its setup code: this phone becomes user 1,
+        admin (R-USR-2). With ``lock_fingerprint`` (from the QR) a man in the middle
+        fails the pairing with ``IDENTITY_MISMATCH``."""
+        lock_id = self._lock_id()
+        engine = self.engine
+        public = await engine.pair(lambda mtu: claim_pairing(
+            lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=os_rng,
+            lock_fingerprint=lock_fingerprint, mtu=mtu))
+        return await self._paired(public, name)
+
+    async def claim_qr(self, qr_text: str, *, name: str | None = None) -> LockRecord:
+        """Claim with the text of the lock's QR code (lock id, setup code, fingerprint)."""
+        qr = QrPayload.parse(qr_text)
+        if qr.lock_id != self._lock_id():
+            raise TransportError(f"the QR code is for lock {lock_key(qr.lock_id)}, not "
+                                 f"{lock_key(self._lock_id())}", code=ErrorCode.LOCK_NOT_FOUND)
+        return await self.claim(qr.setup_code, lock_fingerprint=qr.fingerprint, name=name)
+
+    async def redeem(self, invite_id: int, code: str, *, lock_fingerprint: bytes | None = None,
+                     name: str | None = None) -> LockRecord:
+        """Redeem an invite (a Bluetooth key, or one more phone of an admin, R-APP-3)."""
+        lock_id = self._lock_id()
+        engine = self.engine
+        public = await engine.pair(lambda mtu: invite_pairing(
+            lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=os_rng,
+            lock_fingerprint=lock_fingerprint, mtu=mtu))
+        return await self._paired(public, name)
+
+    async def _paired(self, lock_public: bytes, name: str | None) -> LockRecord:
+        lock_id = self._lock_id()
+        old = self.keystore.get(lock_key(lock_id))
+        record = LockRecord(lock_id=lock_key(lock_id), name=name or f"BLELOCK-{lock_key(lock_id)}",
+                            lock_public_key=lock_public, address=self.address,
+                            counter=old.counter if old is not None else 0,
+                            paired_at=time.time())
+        self.keystore.put(record)
+        me = await self.whoami()
+        return self.keystore.update(lock_key(lock_id), user_no=me.user_number,
+                                    role=me.role.name.lower())
+
+    # ------------------------------------------------------------------ pushes
+
+    def on_event(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every pushed event (state changes, alarms, enrolment
+        steps, sync statements); returns a function that stops it. Pushes flow while a
+        session is open: see :meth:`listen`."""
+        return self.engine.add_listener(listener)
+
+    async def listen(self) -> None:
+        """Open a session (if none) so that the lock's pushes reach this phone; it is
+        reopened when the lock closes it while listeners remain."""
+        await self.engine.open_session()
+
+    async def pushed(self) -> AsyncIterator[m.EventBody]:
+        """Pushed events as an async iterator (opens a session); stop by breaking out."""
+        queue: asyncio.Queue[m.EventBody] = asyncio.Queue()
+        remove = self.on_event(queue.put_nowait)
+        try:
+            await self.listen()
+            while True:
+                yield await queue.get()
+        finally:
+            remove()
+
+    # ------------------------------------------------------------------ enrolment
+
+    def enrol(self, user_number: int, kind: m.CredentialKind, *, duress: bool = False
+              ) -> EnrolmentRun:
+        """Drive an enrolment at the lock (fingerprint, face, palm, card):
+        ``async with lock.enrol(3, FINGERPRINT) as run: async for step in run: ...``;
+        leaving the block before it is done cancels it (nothing stored, R-CRD-4)."""
+        return EnrolmentRun(self, user_number, kind, duress=duress)
+
+    async def visitor_secret(self) -> bytes:
+        """The lock's visitor-code secret (admin only); kept in the keystore."""
+        secret = (await self._call(m.VisitorSecretGet(), m.VisitorSecret)).secret
+        self.keystore.update(lock_key(self._lock_id()), visitor_secret=secret)
+        return secret

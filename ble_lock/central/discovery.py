@@ -1,0 +1,144 @@
+"""Finding locks: parse what a scan sees, list nearby locks, find one by address, name
+or lock id (docs/protocol.md, "Advertisement").
+
+The lock id comes from the manufacturer data (company 0xFFFF) or, where a platform
+drops it (a lock emulated on macOS advertises only its name and service UUID), from the
+name ``BLELOCK-<id>``. Nothing here is trusted: :class:`~ble_lock.central.client.LockClient`
+confirms the id with the info characteristic after connecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.protocol.errors import RemoteProtocolError
+from ble_lock.protocol.gatt import (
+    COMPANY_ID,
+    SERVICE_UUID,
+    Advertisement,
+    StateFlags,
+    lock_id_from_name,
+)
+
+if TYPE_CHECKING:
+    from bleak.backends.device import BLEDevice
+
+__all__ = ["LockAdvert", "find_lock", "matches", "parse_advert", "scan"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockAdvert:
+    """A lock seen in a scan. ``flags``/``version`` are None when only the name was seen."""
+
+    lock_id: bytes
+    address: str
+    name: str | None = None
+    flags: StateFlags | None = None
+    version: int | None = None
+    rssi: int | None = None
+
+    @property
+    def lock_hex(self) -> str:
+        return self.lock_id.hex().upper()
+
+
+def parse_advert(*, address: str, name: str | None, manufacturer_data: Mapping[int, bytes],
+                 service_uuids: Iterable[str] = (), rssi: int | None = None
+                 ) -> LockAdvert | None:
+    """A :class:`LockAdvert` if this advertisement is a ble-lock's, else None.
+
+    Manufacturer data under our company id wins; a malformed one is ignored (the name
+    may still identify the lock). A device that names neither is not a lock.
+    """
+    payload = manufacturer_data.get(COMPANY_ID)
+    if payload is not None:
+        try:
+            adv = Advertisement.from_manufacturer_payload(bytes(payload))
+        except RemoteProtocolError:
+            adv = None
+        ours = SERVICE_UUID in {u.lower() for u in service_uuids}
+        if adv is not None and (ours or (name and lock_id_from_name(name) == adv.lock_id)):
+            return LockAdvert(lock_id=adv.lock_id, address=address, name=name, flags=adv.flags,
+                              version=adv.version, rssi=rssi)
+    lock_id = lock_id_from_name(name) if name else None
+    if lock_id is None:
+        return None
+    return LockAdvert(lock_id=lock_id, address=address, name=name, rssi=rssi)
+
+
+def _parse_bleak(device: BLEDevice, adv: Any) -> LockAdvert | None:
+    return parse_advert(address=device.address, name=adv.local_name or device.name,
+                        manufacturer_data=adv.manufacturer_data,
+                        service_uuids=adv.service_uuids, rssi=adv.rssi)
+
+
+def matches(advert: LockAdvert, *, address: str | None = None, name: str | None = None,
+            lock_id: bytes | None = None) -> bool:
+    """Whether ``advert`` is the lock asked for (every given criterion must hold)."""
+    if address is not None and advert.address.upper() != address.upper():
+        return False
+    if name is not None and advert.name != name:
+        return False
+    return lock_id is None or advert.lock_id == lock_id
+
+
+def _bluez(adapter: str | None) -> dict[str, Any]:
+    return {} if adapter is None else {"bluez": {"adapter": adapter}}
+
+
+async def scan(*, timeout: float = 5.0, adapter: str | None = None,
+               stop_after: int | None = None) -> list[LockAdvert]:
+    """Locks nearby, strongest first; returns early once ``stop_after`` locks were seen."""
+    from bleak import BleakScanner
+
+    seen: dict[str, LockAdvert] = {}
+    enough = asyncio.Event()
+
+    def found(device: BLEDevice, adv: Any) -> None:
+        advert = _parse_bleak(device, adv)
+        if advert is not None:
+            seen[advert.address] = advert
+            if stop_after is not None and len(seen) >= stop_after:
+                enough.set()
+
+    async with BleakScanner(found, **_bluez(adapter)):
+        try:
+            async with asyncio.timeout(timeout):
+                await enough.wait()
+        except TimeoutError:
+            pass
+    return sorted(seen.values(), key=lambda a: (-(a.rssi if a.rssi is not None else -999),
+                                                a.lock_hex))
+
+
+async def find_lock(*, address: str | None = None, name: str | None = None,
+                    lock_id: bytes | None = None, adapter: str | None = None,
+                    timeout: float = 10.0) -> tuple[BLEDevice, LockAdvert]:
+    """Scan until the lock asked for shows up; ``TransportError(LOCK_NOT_FOUND)`` after
+    ``timeout`` seconds."""
+    from bleak import BleakScanner
+
+    if address is None and name is None and lock_id is None:
+        raise ValueError("find_lock needs an address, a name or a lock id")
+    hits: dict[str, LockAdvert] = {}
+
+    def wanted(device: BLEDevice, adv: Any) -> bool:
+        advert = _parse_bleak(device, adv)
+        if advert is None or not matches(advert, address=address, name=name,
+                                         lock_id=lock_id):
+            return False
+        hits[device.address] = advert
+        return True
+
+    device = await BleakScanner.find_device_by_filter(wanted, timeout=timeout,
+                                                      **_bluez(adapter))
+    if device is None:
+        what = ", ".join(f"{k}={v}" for k, v in (("address", address), ("name", name),
+                         ("lock id", lock_id.hex().upper() if lock_id else None)) if v)
+        raise TransportError(f"no lock with {what} found within {timeout:g} s",
+                             code=ErrorCode.LOCK_NOT_FOUND)
+    return device, hits[device.address]

@@ -1,0 +1,455 @@
+"""The machinery under :class:`~ble_lock.central.client.LockClient`: one link, one
+session at a time, requests with retries.
+
+It moves bytes between a :class:`~ble_lock.central.transport.GattLink` and the sans-IO
+phone objects (:class:`~ble_lock.protocol.client.LockLink`,
+:class:`~ble_lock.protocol.phone.PhonePairing`), and adds what only an I/O layer can:
+
+* **Counters** come from the keystore, persisted *before* the first message of a
+  session is sent (``Keystore.next_counter``); a RESYNC raises the stored counter.
+* **0-RTT where it is safe.** A request opens a new session riding in HS1 (one round
+  trip), unless it carries a secret (a field hidden from ``repr``: PIN, card code,
+  remote id): HS1 has no forward secrecy (docs/protocol.md, "What 0-RTT gives up"), so
+  such a request waits for the session and goes as DATA.
+* **Retries with the same request id.** A dropped link (the connector reconnects, with
+  bleak-retry-connector's backoff) or a session the lock or the phone had to close for
+  garbage - typically two phones on the same random channel - is retried on a new
+  session on a fresh channel with the very same request bytes; the lock applies a
+  request id once (docs/protocol.md, "Retry after a lost link").
+* **Pushes** (state changes, alarms, enrolment steps) go to listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from ble_lock.central.keystore import Keystore, LockRecord
+from ble_lock.central.transport import Connector, GattLink
+from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.client import AppClient, Failed, LockLink, Pushed, Succeeded
+from ble_lock.protocol.crypto import KeyPair, Rng
+from ble_lock.protocol.errors import RemoteProtocolError
+from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
+from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
+
+__all__ = ["RETRYABLE_CODES", "Engine", "Listener", "carries_secret", "lock_key"]
+
+_log = logging.getLogger(__name__)
+B = TypeVar("B", bound=m.ResponseBody)
+Listener = Callable[[m.EventBody], None]
+
+RETRYABLE_CODES = frozenset({
+    ErrorCode.PROTOCOL_ERROR, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.BAD_FRAGMENT,
+    ErrorCode.DECRYPT_FAILED, ErrorCode.HANDSHAKE_FAILED, ErrorCode.UNKNOWN_MESSAGE,
+    ErrorCode.SESSION_CLOSED, ErrorCode.REASSEMBLY_TIMEOUT, ErrorCode.CHANNEL_BUSY,
+    ErrorCode.SESSION_TIMEOUT,
+})
+"""Channel failures worth a new session on a fresh channel: garbled frames (a channel
+collision with another phone), a busy lock, an idle session the lock timed out. Not
+retried: an unknown or revoked key, a wrong code, a version or identity mismatch."""
+
+
+def carries_secret(body: m.RequestBody) -> bool:
+    """Whether a request holds a secret (a field kept out of ``repr``): never in HS1."""
+    if not dataclasses.is_dataclass(body):
+        return True  # unknown shape: the safe side
+    return any(not f.repr for f in dataclasses.fields(body))
+
+
+def lock_key(lock_id: bytes) -> str:
+    """The keystore's name for a lock id (upper-case hex, as on the lock's label)."""
+    return lock_id.hex().upper()
+
+
+class _Retry(Exception):
+    """Internal: the attempt failed in a way a new session may cure."""
+
+    def __init__(self, error: LockError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _final_error(err: RemoteProtocolError) -> LockError:
+    """What the caller sees for a channel the lock closed: protocol codes keep their
+    protocol error, a denial code (``KEY_REVOKED``...) becomes its typed ``LockError``."""
+    if 60 <= int(err.code) < 80:
+        return err
+    return error_for_code(int(err.code), f"{err.message}: {err.code.name}")
+
+
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future whose failure nobody may await (a session nobody waits on any more)
+    without asyncio's "exception was never retrieved" noise."""
+    fut: asyncio.Future[Any] = loop.create_future()
+    fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+    return fut
+
+
+class Engine:
+    """One lock connection: link, session, requests, pairing, pushes."""
+
+    def __init__(self, *, connector: Connector, keystore: Keystore, phone: KeyPair, rng: Rng,
+                 timeout: float = 15.0, max_retries: int = 3, retry_delay: float = 0.02,
+                 pick_channel: Callable[[], int] | None = None) -> None:
+        self._connector = connector
+        self.keystore = keystore
+        self.phone = phone
+        self._rng = rng
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._retry_delay = retry_delay
+        self._pick_channel = pick_channel or (lambda: random_channel(rng))
+        self.app = AppClient(rng=rng)
+        self.lock_id: bytes | None = None
+        self._link: GattLink | None = None
+        self._gen = 0
+        self._lk: LockLink | None = None
+        self._pairing: PhonePairing | None = None
+        self._established: asyncio.Future[None] | None = None
+        self._pair_done: asyncio.Future[bytes] | None = None
+        self._waiters: dict[bytes, asyncio.Future[None]] = {}
+        self._listeners: list[Listener] = []
+        self._write_lock = asyncio.Lock()
+        self._op_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._orphans: list[bytes] = []
+        self._closing = False
+        self.sessions_opened = 0
+        self.connects = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        lock = None if self.lock_id is None else lock_key(self.lock_id)
+        return f"Engine(lock={lock}, link={self._link!r}, sessions={self.sessions_opened})"
+
+    # ------------------------------------------------------------------ link
+
+    @property
+    def reconnects(self) -> int:
+        """Connections made after the first one (link drops recovered)."""
+        return max(0, self.connects - 1)
+
+    @property
+    def link(self) -> GattLink | None:
+        return self._link
+
+    async def ensure_link(self) -> GattLink:
+        if self._closing:
+            raise TransportError("the client is closed", code=ErrorCode.DISCONNECTED)
+        if self._link is not None and self._link.connected:
+            return self._link
+        if self._link is not None:
+            await self._drop_link(self._link)
+        self._gen += 1
+        gen = self._gen
+        link = await self._connector(self._on_notify, lambda: self._on_disconnect(gen))
+        self.connects += 1
+        self._link = link
+        orphans, self._orphans = self._orphans, []
+        async with self._write_lock:
+            for frame in orphans:
+                with contextlib.suppress(TransportError):  # best effort: it times out anyway
+                    await link.write(frame)
+        return link
+
+    async def _drop_link(self, link: GattLink) -> None:
+        if self._link is link:
+            self._link = None
+            self._gen += 1
+            self._fail_all(TransportError("the link dropped", code=ErrorCode.DISCONNECTED))
+        with contextlib.suppress(Exception):  # it is gone either way
+            await link.close()
+
+    def _on_disconnect(self, gen: int) -> None:
+        if gen != self._gen or self._closing or self._link is None:
+            return  # an older link, our own close, or a failed attempt inside connect
+        _log.debug("link lost")
+        self._link = None
+        self._gen += 1
+        self._fail_all(TransportError("the link dropped", code=ErrorCode.DISCONNECTED))
+
+    def _fail_all(self, error: LockError) -> None:
+        lk, self._lk = self._lk, None
+        for chan in (lk, self._pairing):
+            if chan is not None:
+                # The lock cannot tell links apart and would keep the channel until it
+                # times out (it holds 8): its CLOSE goes out first on the next link.
+                chan.close()
+                self._orphans.extend(chan.data_to_send())
+        for fut in (self._established, self._pair_done, *self._waiters.values()):
+            if fut is not None and not fut.done():
+                fut.set_exception(_Retry(error))
+        self._maybe_relisten()
+
+    # ------------------------------------------------------------------ incoming
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _on_notify(self, data: bytes) -> None:
+        now = self._now()
+        if self._pairing is not None:
+            self._feed_pairing(self._pairing, data, now)
+            return
+        lk = self._lk
+        if lk is None:
+            return
+        try:
+            events = lk.receive_data(data, now)
+        except RemoteProtocolError as err:
+            self._session_failed(lk, err)
+        else:
+            for event in events:
+                self._dispatch(lk, event)
+        self._spawn(self._flush(lk))  # a CLOSE, or the request re-sent after a RESYNC
+
+    def _feed_pairing(self, pairing: PhonePairing, data: bytes, now: float) -> None:
+        fut = self._pair_done
+        try:
+            events = pairing.receive_data(data, now)
+        except RemoteProtocolError as err:
+            if fut is not None and not fut.done():
+                fut.set_exception(_Retry(err))
+        else:
+            for event in events:
+                if isinstance(event, PairingSucceeded) and fut is not None and not fut.done():
+                    fut.set_result(event.lock_public)
+        self._spawn(self._flush(pairing))
+
+    def _dispatch(self, lk: LockLink, event: object) -> None:
+        if isinstance(event, SessionEstablished):
+            if event.resynced and event.lock_counter is not None and self.lock_id is not None:
+                self.keystore.raise_counter(lock_key(self.lock_id), event.lock_counter)
+            if self._established is not None and not self._established.done():
+                self._established.set_result(None)
+        elif isinstance(event, Succeeded | Failed):
+            fut = self._waiters.get(event.request_id)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif isinstance(event, Pushed):
+            for listener in list(self._listeners):
+                try:
+                    listener(event.body)
+                except Exception:  # a listener's bug must not break the link
+                    _log.exception("push listener failed")
+
+    def _session_failed(self, lk: LockLink, err: RemoteProtocolError) -> None:
+        _log.debug("session on channel %d failed: %r", lk.channel, err)
+        if lk is not self._lk:
+            return
+        self._lk = None
+        for fut in (self._established, *self._waiters.values()):
+            if fut is not None and not fut.done():
+                fut.set_exception(_Retry(err))
+        self._maybe_relisten()
+
+    # ------------------------------------------------------------------ outgoing
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, chan: LockLink | PhonePairing) -> None:
+        """Write what ``chan`` has queued, in order (one writer at a time)."""
+        async with self._write_lock:
+            frames = chan.data_to_send()
+            link = self._link
+            if not frames or link is None:
+                return
+            try:
+                for frame in frames:
+                    await link.write(frame)
+            except TransportError:
+                await self._drop_link(link)
+
+    def _require_lock(self) -> tuple[bytes, LockRecord]:
+        if self.lock_id is None:
+            raise TransportError("no lock identified yet", code=ErrorCode.NOT_PAIRED)
+        record = self.keystore.get(lock_key(self.lock_id))
+        if record is None:
+            raise TransportError(f"lock {lock_key(self.lock_id)} is not paired with this phone",
+                                 code=ErrorCode.NOT_PAIRED)
+        return self.lock_id, record
+
+    async def _new_session(self, first: bytes) -> LockLink:
+        """A new session whose HS1 carries ``first`` (may be empty); counter persisted first."""
+        lock_id, record = self._require_lock()
+        link = await self.ensure_link()
+        counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
+        session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
+                               phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
+                               channel=self._pick_channel())
+        lk = LockLink(app=self.app, session=session)
+        self._lk = lk
+        self._established = _future(asyncio.get_running_loop())
+        self.sessions_opened += 1
+        session.start(first, self._now())
+        await self._flush(lk)
+        return lk
+
+    async def _established_session(self) -> LockLink:
+        lk = self._lk
+        if lk is None or lk.session.state is PhoneState.CLOSED:
+            lk = await self._new_session(b"")
+        if lk.session.state is not PhoneState.ESTABLISHED:
+            assert self._established is not None
+            await self._wait(self._established)
+        return lk
+
+    async def _deliver(self, payload: bytes, secret: bool) -> None:
+        lk = self._lk
+        reuse = lk is not None and lk.session.state in (PhoneState.WAITING,
+                                                        PhoneState.ESTABLISHED)
+        if not reuse and not secret:
+            await self._new_session(payload)  # 0-RTT: the request rides in HS1
+            return
+        lk = await self._established_session()
+        lk.session.send(payload)
+        await self._flush(lk)
+
+    async def _wait(self, fut: asyncio.Future[None]) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await fut
+        except TimeoutError:
+            lk, self._lk = self._lk, None
+            if lk is not None:
+                lk.close()
+                await self._flush(lk)
+            raise TransportError(f"the lock did not answer within {self.timeout:g} s",
+                                 code=ErrorCode.TIMEOUT) from None
+
+    # ------------------------------------------------------------------ requests
+
+    async def call(self, body: m.RequestBody, expected: type[B]) -> B:
+        """One request, answered; retried with the same id after a link drop or a
+        garbled channel. Raises the lock's typed error, or a ``TransportError``."""
+        async with self._op_lock:
+            request_id, payload = self.app.request(body)
+            secret = carries_secret(body)
+            failures = 0
+            while True:
+                fut: asyncio.Future[None] = _future(asyncio.get_running_loop())
+                self._waiters[request_id] = fut
+                try:
+                    await self._deliver(payload, secret)
+                    await self._wait(fut)
+                    return self.app.result(request_id, expected)
+                except _Retry as retry:
+                    failures = await self._after_failure(retry, failures)
+                finally:
+                    self._waiters.pop(request_id, None)
+
+    async def _after_failure(self, retry: _Retry, failures: int) -> int:
+        err = retry.error
+        if isinstance(err, RemoteProtocolError) and err.code not in RETRYABLE_CODES:
+            raise _final_error(err) from None
+        failures += 1
+        if failures > self.max_retries:
+            raise err from None
+        self.retries += 1
+        _log.debug("retrying after %r (%d)", err, failures)
+        await asyncio.sleep(self._retry_delay * failures)
+        return failures
+
+    async def open_session(self) -> None:
+        """Make sure a session is established (pushes flow only on a session)."""
+        async with self._op_lock:
+            failures = 0
+            while True:
+                try:
+                    await self._established_session()
+                    return
+                except _Retry as retry:
+                    failures = await self._after_failure(retry, failures)
+
+    async def end_session(self) -> None:
+        """Close the current session (the link stays): the next request opens a new one."""
+        async with self._op_lock:
+            lk, self._lk = self._lk, None
+            if lk is not None and lk.session.state is not PhoneState.CLOSED:
+                lk.close()
+                await self._flush(lk)
+
+    # ------------------------------------------------------------------ pairing
+
+    async def pair(self, make: Callable[[int], PhonePairing]) -> bytes:
+        """Run a pairing (``make(mtu)`` builds it); returns the lock's static public key.
+        Retried only when the link drops or the lock is busy with another pairing."""
+        async with self._op_lock:
+            failures = 0
+            while True:
+                link = await self.ensure_link()
+                pairing = make(link.mtu)
+                fut: asyncio.Future[bytes] = _future(asyncio.get_running_loop())
+                self._pairing, self._pair_done = pairing, fut
+                try:
+                    pairing.start(self._now())
+                    await self._flush(pairing)
+                    async with asyncio.timeout(self.timeout):
+                        return await fut
+                except TimeoutError:
+                    pairing.close()
+                    await self._flush(pairing)
+                    raise TransportError("the lock did not answer the pairing in time",
+                                         code=ErrorCode.TIMEOUT) from None
+                except _Retry as retry:
+                    err = retry.error
+                    if isinstance(err, RemoteProtocolError) and err.code not in (
+                            ErrorCode.CHANNEL_BUSY, ErrorCode.BAD_FRAGMENT):
+                        raise _final_error(err) from None
+                    failures = await self._after_failure(retry, failures)
+                finally:
+                    self._pairing, self._pair_done = None, None
+
+    # ------------------------------------------------------------------ pushes
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _maybe_relisten(self) -> None:
+        """Listeners want pushes: keep a session open after the old one ended."""
+        if self._listeners and not self._closing and self.lock_id is not None:
+            self._spawn(self._relisten())
+
+    async def _relisten(self) -> None:
+        await asyncio.sleep(self._retry_delay)
+        if not self._listeners or self._closing or self._lk is not None:
+            return
+        try:
+            await self.open_session()
+        except LockError as exc:
+            _log.warning("cannot reopen a session for pushes: %s", exc)
+
+    # ------------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        self._closing = True
+        lk, self._lk = self._lk, None
+        if lk is not None and lk.session.state is not PhoneState.CLOSED:
+            lk.close()  # tell the lock the channel is free
+            with contextlib.suppress(Exception):
+                await self._flush(lk)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        link, self._link = self._link, None
+        if link is not None:
+            with contextlib.suppress(Exception):
+                await link.close()

@@ -1,0 +1,230 @@
+"""One ``async`` method per protocol operation (docs/protocol.md, ## Messages).
+
+Mixed into :class:`~ble_lock.central.client.LockClient`; each method is one request
+(``_call``) or, for listings, one request per page. Errors are the lock's typed
+``LockError`` (``PermissionDeniedError`` for a denial, ``NotFoundError``...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+from ble_lock.protocol import messages as m
+
+__all__ = ["Operations"]
+
+B = TypeVar("B", bound=m.ResponseBody)
+
+
+class Operations:
+    """The protocol's operations over ``_call`` (provided by the client)."""
+
+    async def _call(self, body: m.RequestBody, expected: type[B]) -> B:
+        raise NotImplementedError  # LockClient provides the transport
+
+    # ------------------------------------------------------------------ door
+
+    async def unlock(self) -> int:
+        """Open the door; returns the user number the lock logged. One round trip on a
+        new session (the request rides in the handshake's first message)."""
+        return (await self._call(m.Unlock(), m.Unlocked)).user_number
+
+    async def lock(self) -> None:
+        await self._call(m.Lock(), m.Done)
+
+    # ------------------------------------------------------------------ users
+
+    async def add_user(self, name: str, *, role: m.Role = m.Role.NORMAL,
+                       validity: m.Validity = m.ALWAYS,
+                       schedules: tuple[m.Schedule, ...] = ()) -> m.UserInfo:
+        return await self._call(m.UserAdd(role=role, name=name, validity=validity,
+                                          schedules=schedules), m.UserInfo)
+
+    async def update_user(self, user_number: int, *, name: str | None = None,
+                          role: m.Role | None = None, validity: m.Validity | None = None,
+                          schedules: tuple[m.Schedule, ...] | None = None) -> m.UserInfo:
+        return await self._call(m.UserUpdate(user_number=user_number, name=name, role=role,
+                                             validity=validity, schedules=schedules),
+                                m.UserInfo)
+
+    async def delete_user(self, user_number: int) -> None:
+        await self._call(m.UserDelete(user_number=user_number), m.Done)
+
+    async def get_user(self, user_number: int) -> m.UserInfo:
+        return await self._call(m.UserGet(user_number=user_number), m.UserInfo)
+
+    async def whoami(self) -> m.UserInfo:
+        return await self._call(m.WhoAmI(), m.UserInfo)
+
+    async def list_users(self) -> list[m.UserInfo]:
+        """Every user, all pages."""
+        users: list[m.UserInfo] = []
+        after = 0
+        while True:
+            page = await self._call(m.UserList(after=after), m.UserPage)
+            users.extend(page.users)
+            if not page.more or not page.users:
+                return users
+            after = page.users[-1].user_number
+
+    # ------------------------------------------------------------------ credentials
+
+    async def add_pin(self, user_number: int, pin: str, *, duress: bool = False
+                      ) -> m.CredentialInfo:
+        """A PIN for a user (R-PIN-1/2 are checked in the lock); sent in the session only."""
+        return await self._call(m.PinAdd(user_number=user_number, pin=pin, duress=duress),
+                                m.CredentialInfo)
+
+    async def add_card(self, user_number: int, card_uid: bytes, card_code: str
+                       ) -> m.CredentialInfo:
+        return await self._call(m.CardAdd(user_number=user_number, card_uid=card_uid,
+                                          card_code=card_code), m.CredentialInfo)
+
+    async def add_remote(self, user_number: int, remote_id: bytes) -> m.CredentialInfo:
+        return await self._call(m.RemoteAdd(user_number=user_number, remote_id=remote_id),
+                                m.CredentialInfo)
+
+    async def enrol_begin(self, user_number: int, kind: m.CredentialKind, *,
+                          duress: bool = False) -> m.Enrolment:
+        return await self._call(m.EnrolBegin(user_number=user_number, kind=kind,
+                                             duress=duress), m.Enrolment)
+
+    async def enrol_status(self, session_id: int) -> m.Enrolment:
+        return await self._call(m.EnrolStatus(session_id=session_id), m.Enrolment)
+
+    async def enrol_cancel(self, session_id: int) -> m.Enrolment:
+        return await self._call(m.EnrolCancel(session_id=session_id), m.Enrolment)
+
+    async def list_credentials(self, *, user_number: int | None = None,
+                               kind: m.CredentialKind | None = None) -> list[m.CredentialInfo]:
+        """Credentials (all, or one user's / one kind's), all pages."""
+        out: list[m.CredentialInfo] = []
+        after = 0
+        while True:
+            page = await self._call(m.CredentialList(user_number=user_number, kind=kind,
+                                                     after=after), m.CredentialPage)
+            out.extend(page.credentials)
+            if not page.more or not page.credentials:
+                return out
+            after = page.credentials[-1].credential_id
+
+    async def delete_credential(self, credential_id: int) -> None:
+        await self._call(m.CredentialDelete(credential_id=credential_id), m.Done)
+
+    async def delete_credentials(self, user_number: int, kind: m.CredentialKind, *,
+                                 duress_only: bool = False) -> int:
+        """Delete one user's credentials of a kind; returns how many went."""
+        return (await self._call(m.CredentialDeleteKind(user_number=user_number, kind=kind,
+                                                        duress_only=duress_only),
+                                 m.Deleted)).count
+
+    async def clear_credentials(self, kind: m.CredentialKind) -> int:
+        return (await self._call(m.CredentialClear(kind=kind), m.Deleted)).count
+
+    # ------------------------------------------------------------------ Bluetooth keys
+
+    async def issue_key(self, user_number: int | None = None, *, name: str = "",
+                        role: m.Role = m.Role.NORMAL, expires_at: int | None = None,
+                        validity: m.Validity = m.ALWAYS) -> m.Invite:
+        """An invite for a phone: for an existing user, or a new user ``name``/``role``.
+        Pass its ``invite_id``, ``code`` and the lock fingerprint to the other phone."""
+        return await self._call(m.KeyInvite(user_number=user_number, name=name, role=role,
+                                            expires_at=expires_at, validity=validity),
+                                m.Invite)
+
+    async def enrol_phone(self, user_number: int | None = None, *, name: str = "",
+                          expires_at: int | None = None) -> m.Invite:
+        """An invite for one more admin phone (a new admin ``name``, or ``user_number``'s
+        second phone)."""
+        return await self.issue_key(user_number, name=name, role=m.Role.ADMIN,
+                                    expires_at=expires_at)
+
+    async def list_keys(self) -> list[m.CredentialInfo]:
+        out: list[m.CredentialInfo] = []
+        after = 0
+        while True:
+            page = await self._call(m.KeyList(after=after), m.CredentialPage)
+            out.extend(page.credentials)
+            if not page.more or not page.credentials:
+                return out
+            after = page.credentials[-1].credential_id
+
+    async def revoke_key(self, credential_id: int) -> None:
+        await self._call(m.KeyRevoke(credential_id=credential_id), m.Done)
+
+    async def cancel_invite(self, invite_id: int) -> None:
+        await self._call(m.InviteCancel(invite_id=invite_id), m.Done)
+
+    async def list_invites(self) -> list[m.InviteInfo]:
+        out: list[m.InviteInfo] = []
+        after = 0
+        while True:
+            page = await self._call(m.InviteList(after=after), m.InvitePage)
+            out.extend(page.invites)
+            if not page.more or not page.invites:
+                return out
+            after = page.invites[-1].invite_id
+
+    # ------------------------------------------------------------------ lock settings
+
+    async def settings(self) -> m.LockSettings:
+        return await self._call(m.SettingsGet(), m.LockSettings)
+
+    async def set_settings(self, changes: m.SettingsSet) -> m.LockSettings:
+        """Change settings: ``set_settings(m.SettingsSet(privacy_mode=True))``."""
+        return await self._call(changes, m.LockSettings)
+
+    async def lift_lockout(self) -> None:
+        await self._call(m.LockoutLift(), m.Done)
+
+    async def factory_reset(self) -> None:
+        await self._call(m.FactoryReset(), m.Done)
+
+    async def set_time(self, now_ms: int | None = None) -> None:
+        """Set the lock's wall clock (default: this machine's time)."""
+        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        await self._call(m.TimeSet(now_ms=ms), m.Done)
+
+    async def system_info(self) -> m.SystemInfo:
+        return await self._call(m.SystemInfoGet(), m.SystemInfo)
+
+    # ------------------------------------------------------------------ events
+
+    async def events_page(self, after: int = 0, limit: int = m.MAX_EVENTS_PER_PAGE
+                          ) -> m.EventPage:
+        return await self._call(m.EventsGet(after=after, limit=limit), m.EventPage)
+
+    async def iter_events(self, after: int = 0) -> AsyncIterator[m.EventRecord]:
+        """Every logged event after the cursor ``after``, oldest first, page by page."""
+        while True:
+            page = await self.events_page(after)
+            for record in page.events:
+                yield record
+            after = page.next_cursor
+            if not page.more:
+                return
+
+    async def events(self, after: int = 0) -> list[m.EventRecord]:
+        return [record async for record in self.iter_events(after)]
+
+    # ------------------------------------------------------------------ sync unlock
+
+    async def sync_link(self, peer_lock_id: bytes, peer_public_key: bytes, window_s: int
+                        ) -> None:
+        """Link this lock to another one for sync unlock (R-SYN-1)."""
+        await self._call(m.SyncLinkSet(peer_lock_id=peer_lock_id,
+                                       peer_public_key=peer_public_key, window_s=window_s),
+                         m.Done)
+
+    async def sync_unlink(self, peer_lock_id: bytes) -> None:
+        await self._call(m.SyncLinkDelete(peer_lock_id=peer_lock_id), m.Done)
+
+    async def sync_links(self) -> list[m.SyncLinkInfo]:
+        return list((await self._call(m.SyncLinkList(), m.SyncLinks)).links)
+
+    async def relay_statement(self, statement: m.SyncStatement) -> None:
+        """Hand a sync statement pushed by a linked lock to this lock (it opens if the
+        statement is fresh, authentic and addressed to it)."""
+        await self._call(m.SyncStatementRelay(statement=statement), m.Done)
