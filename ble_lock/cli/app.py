@@ -24,8 +24,18 @@ from ble_lock.cli.errors import CliError, exit_for
 from ble_lock.cli.output import progress
 from ble_lock.core.errors import ErrorCode
 
-__all__ = ["App", "BleBackend", "Backend", "Target", "command_runner", "connected",
-           "paired", "pass_app", "resolve_lock", "run"]
+__all__ = [
+    "App",
+    "Backend",
+    "BleBackend",
+    "Target",
+    "command_runner",
+    "connected",
+    "paired",
+    "pass_app",
+    "resolve_lock",
+    "run",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -120,6 +130,16 @@ def command_runner(func: Callable[P, Awaitable[None]]) -> Callable[P, None]:
     return wrapper
 
 
+def run_sync(app: App, func: Callable[[], None]) -> None:
+    """Run a command that needs no event loop with the same error handling."""
+    try:
+        func()
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as exc:  # every failure ends as one line + exit status, by design
+        raise click.exceptions.Exit(exit_for(exc, app.verbose)) from None
+
+
 def resolve_lock(text: str, keystore: Keystore) -> Target:
     """LOCK: a Bluetooth address, 8 hex digits of lock id, the name given at pairing
     (keystore), or an advertised name."""
@@ -163,8 +183,9 @@ def record_of(client: LockClient, lock: str) -> LockRecord:
 
 
 @asynccontextmanager
-async def paired(app: App, lock: str) -> AsyncIterator[LockClient]:
+async def paired(app: App, lock: str, *, keystore: Keystore | None = None
+                 ) -> AsyncIterator[LockClient]:
     """A connected client for a lock this phone is paired with (else NOT_PAIRED)."""
-    async with connected(app, lock) as client:
+    async with connected(app, lock, keystore=keystore) as client:
         record_of(client, lock)
         yield client

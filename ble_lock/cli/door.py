@@ -111,14 +111,13 @@ async def claim(app: App, lock_name: str, code: str | None, fingerprint: str | N
     if (code is None) == (qr is None):
         raise CliError("give the setup code (--code) or the QR text (--qr)")
     fp = _fingerprint(fingerprint)
-    async with connected(app, lock_name) as client:
-        async with progress("pairing"):
-            if qr is not None:
-                record = await client.claim_qr(qr, name=name)
-            else:
-                assert code is not None
-                record = await client.claim(code, lock_fingerprint=fp, name=name)
-            await fetch_visitor_secret(client)
+    async with connected(app, lock_name) as client, progress("pairing"):
+        if qr is not None:
+            record = await client.claim_qr(qr, name=name)
+        else:
+            assert code is not None
+            record = await client.claim(code, lock_fingerprint=fp, name=name)
+        await fetch_visitor_secret(client)
     emit(as_json, _paired_json(record), lambda: click.echo(
         f"claimed lock {record.lock_id} as user {record.user_no} ({record.role}); "
         f"saved as {record.name!r}"))

@@ -46,7 +46,9 @@ async def _emulate(config: EmulatorConfig) -> None:
     try:
         await emulator.start()
         lock, address, opened = emulator.lock, emulator.panel_address, emulator.opened
-        assert lock is not None and address is not None and opened is not None
+        assert lock is not None
+        assert address is not None
+        assert opened is not None
         _print_label(emulator)
         click.echo(f"ready lock_id={lock.lock_id.hex().upper()} name={emulator.name} "
                    f"profile={opened.profile} panel={address.text()}")

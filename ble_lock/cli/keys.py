@@ -3,26 +3,29 @@ offline from the admin's visitor secret (``code one-time|periodic|secret``)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import click
 
-from ble_lock.central.client import LockClient
 from ble_lock.central.engine import lock_key
 from ble_lock.central.keystore import Keystore
-from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, resolve_lock
+from ble_lock.central.visitor import one_time_code, periodic_code, stored_secret
+from ble_lock.cli.app import (
+    App,
+    command_runner,
+    connected,
+    paired,
+    pass_app,
+    resolve_lock,
+    run_sync,
+)
 from ble_lock.cli.door import fetch_visitor_secret, key_rows, lock_hex
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table
 from ble_lock.cli.people import parse_time
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.visitor import (
-    generate_one_time_code,
-    generate_periodic_code,
-    parse_visitor_code,
-)
+from ble_lock.core.visitor import parse_visitor_code
 from ble_lock.protocol import messages as m
 
 __all__ = ["code", "key"]
@@ -71,11 +74,11 @@ async def key_redeem(app: App, invite_text: str, lock_name: str | None, name: st
                      as_json: bool) -> None:
     """Redeem an invite (a Bluetooth key or an admin phone) on this phone."""
     invite = InviteText.parse(invite_text)
-    async with connected(app, lock_name or invite.lock_id.hex().upper()) as client:
-        async with progress("pairing"):
-            record = await client.redeem(invite.invite_id, invite.code,
-                                         lock_fingerprint=invite.fingerprint, name=name)
-            await fetch_visitor_secret(client)
+    async with (connected(app, lock_name or invite.lock_id.hex().upper()) as client,
+                progress("pairing")):
+        record = await client.redeem(invite.invite_id, invite.code,
+                                     lock_fingerprint=invite.fingerprint, name=name)
+        await fetch_visitor_secret(client)
     out = {"lock_id": record.lock_id, "name": record.name, "user": record.user_no,
            "role": record.role}
     emit(as_json, out, lambda: click.echo(
@@ -123,22 +126,28 @@ async def key_revoke(app: App, lock_name: str, credential_id: int) -> None:
 # ---------------------------------------------------------------- visitor codes
 
 
-def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
+def _offline_lock(keystore: Keystore, lock_name: str) -> bytes:
+    """The lock id of LOCK from the keystore alone (visitor codes need no connection)."""
     target = resolve_lock(lock_name, keystore)
-    records = keystore.locks()
     if target.lock_id is not None:
-        wanted = lock_key(target.lock_id)
-        record = next((r for r in records if r.lock_id == wanted), None)
-    else:
-        record = next((r for r in records if r.name == lock_name
-                       or f"BLELOCK-{r.lock_id}" == lock_name), None)
+        return target.lock_id
+    for record in keystore.locks():
+        if lock_name in (record.name, f"BLELOCK-{record.lock_id}", record.address):
+            return bytes.fromhex(record.lock_id)
+    raise CliError(f"this phone is not paired with {lock_name}", code=ErrorCode.NOT_PAIRED)
+
+
+def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
+    lock_id = _offline_lock(keystore, lock_name)
+    record = keystore.get(lock_key(lock_id))
     if record is None:
-        raise CliError(f"this phone is not paired with {lock_name}", code=ErrorCode.NOT_PAIRED)
+        raise CliError(f"this phone is not paired with lock {lock_key(lock_id)}",
+                       code=ErrorCode.NOT_PAIRED)
     if record.visitor_secret is None:
         raise CliError(f"no visitor secret for lock {record.lock_id}",
                        code=ErrorCode.PERMISSION_DENIED,
                        hint="admins fetch it with `ble-lock code secret LOCK` (online, once)")
-    return record.lock_id, record.visitor_secret
+    return record.lock_id, stored_secret(keystore, lock_id)
 
 
 @click.group()
@@ -168,11 +177,10 @@ def code_one_time(app: App, lock_name: str, at: str | None, nonce: int | None,
     def make() -> None:
         lock_id, secret = _secret(app.keystore(), lock_name)
         now = parse_time(at) if at is not None else time.time()
-        digits = generate_one_time_code(secret, now=now,
-                                        nonce=nonce if nonce is not None else secrets.randbelow(32))
+        digits = one_time_code(app.keystore(), bytes.fromhex(lock_id), now=now, nonce=nonce)
         _show_code(as_json, lock_id, digits, secret)
 
-    _sync(app, make)
+    run_sync(app, make)
 
 
 @code.command("periodic")
@@ -186,11 +194,12 @@ def code_periodic(app: App, lock_name: str, valid_from: str, valid_until: str,
     """A reusable code for a window (1 hour up to 863 days)."""
     def make() -> None:
         lock_id, secret = _secret(app.keystore(), lock_name)
-        digits = generate_periodic_code(secret, valid_from=parse_time(valid_from),
-                                        valid_until=parse_time(valid_until))
+        digits = periodic_code(app.keystore(), bytes.fromhex(lock_id),
+                               valid_from=parse_time(valid_from),
+                               valid_until=parse_time(valid_until))
         _show_code(as_json, lock_id, digits, secret)
 
-    _sync(app, make)
+    run_sync(app, make)
 
 
 @code.command("secret")
@@ -200,20 +209,5 @@ def code_periodic(app: App, lock_name: str, valid_from: str, valid_until: str,
 async def code_secret(app: App, lock_name: str) -> None:
     """Fetch (again) the lock's visitor secret into the keystore (admins; online)."""
     async with paired(app, lock_name) as client:
-        await _fetch(client)
+        await client.visitor_secret()
     click.echo("visitor secret stored; codes can now be made offline")
-
-
-async def _fetch(client: LockClient) -> None:
-    await client.visitor_secret()
-
-
-def _sync(app: App, func: object) -> None:
-    from ble_lock.cli.app import run
-
-    assert callable(func)
-
-    async def main() -> None:
-        func()
-
-    run(app, main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import json
@@ -13,10 +14,18 @@ from typing import Any
 import click
 
 from ble_lock.central.client import LockClient
+from ble_lock.central.sync import (
+    DEFAULT_COUNTDOWN_S,
+    DEFAULT_WINDOW_S,
+    SyncRelay,
+    describe_event,
+    link_locks,
+    sync_status,
+    unlink_locks,
+)
 from ble_lock.cli.app import App, command_runner, paired, pass_app
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, table, to_json
-from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol import messages as m
 
 __all__ = ["events", "settings", "sync"]
@@ -26,11 +35,11 @@ def _event_row(r: m.EventRecord) -> list[Any]:
     import datetime as dt
 
     when = dt.datetime.fromtimestamp(r.at_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return [r.seq, when, r.kind.name.lower(), r.user_number,
-            r.method.name.lower() if r.method else None, r.duress or None, r.detail or None]
+    what = describe_event(r) + (" (duress)" if r.duress else "")
+    return [r.seq, when, what]
 
 
-_EVENT_HEADERS = ["seq", "time (utc)", "event", "user", "method", "duress", "detail"]
+_EVENT_HEADERS = ["seq", "time (utc)", "event"]
 
 
 def _print_event(r: m.EventRecord, as_json: bool) -> None:
@@ -50,10 +59,9 @@ async def _follow(client: LockClient, after: int, as_json: bool) -> None:
             _print_event(record, as_json)
             after = record.seq
         wake.clear()
-        try:
+        # poll now and then too: a push may race with the page read
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), 30.0)
-        except TimeoutError:
-            pass  # poll now and then too: a push may race with the page read
 
 
 @click.command()
@@ -119,7 +127,12 @@ def settings() -> None:
 
 def _show_settings(as_json: bool, current: m.LockSettings) -> None:
     data = to_json(current)
-    emit(as_json, data, lambda: [click.echo(f"{k:22} {v}") for k, v in data.items()])
+
+    def human() -> None:
+        for k, v in data.items():
+            click.echo(f"{k:22} {v}")
+
+    emit(as_json, data, human)
 
 
 @settings.command("get")
@@ -153,34 +166,31 @@ async def settings_set(app: App, lock_name: str, items: tuple[str, ...], as_json
 
 @click.group()
 def sync() -> None:
-    """Sync unlock between two locks (R-SYN-*): link, unlink, status."""
-
-
-async def _public_key(app: App, lock_name: str) -> tuple[bytes, bytes]:
-    async with paired(app, lock_name) as client:
-        record = client.record
-        assert record is not None and client.lock_id is not None
-        return client.lock_id, record.lock_public_key
+    """Sync unlock between two locks (R-SYN-*): link, unlink, status, relay."""
 
 
 @sync.command("link")
 @click.argument("lock_a", metavar="LOCK_A")
 @click.argument("lock_b", metavar="LOCK_B")
-@click.option("--window", type=click.IntRange(1, 3600), default=30, show_default=True,
-              help="seconds after an unlock of one in which the other opens")
+@click.option("--window", type=click.IntRange(1, 3600), default=DEFAULT_WINDOW_S,
+              show_default=True, help="seconds after an unlock of one in which the other opens")
+@click.option("--countdown", type=click.FloatRange(5, 600), default=DEFAULT_COUNTDOWN_S,
+              show_default=True, help="seconds to confirm at door B")
 @pass_app
 @command_runner
-async def sync_link(app: App, lock_a: str, lock_b: str, window: int) -> None:
-    """Link two locks both ways: unlocking one from outside opens the other."""
-    id_a, key_a = await _public_key(app, lock_a)
-    id_b, key_b = await _public_key(app, lock_b)
-    if id_a == id_b:
-        raise CliError("a lock cannot be linked to itself")
-    for name, peer_id, peer_key in ((lock_a, id_b, key_b), (lock_b, id_a, key_a)):
-        async with paired(app, name) as client:
-            await client.set_settings(m.SettingsSet(sync_unlock=True, sync_window_s=window))
-            await client.sync_link(peer_id, peer_key, window)
-    click.echo(f"linked {id_a.hex().upper()} <-> {id_b.hex().upper()} (window {window} s)")
+async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: float) -> None:
+    """Link two locks: an outside unlock of either opens the other (R-SYN-1).
+
+    Confirm at door B: unlock it with an admin credential (PIN, fingerprint, card, face,
+    palm) before the countdown ends.
+    """
+    ks = app.keystore()
+    async with paired(app, lock_a, keystore=ks) as a, paired(app, lock_b, keystore=ks) as b:
+        result = await link_locks(a, b, window_s=window, countdown_s=countdown, on_countdown=(
+            lambda s: click.echo(f"now unlock {lock_b} at the door with an admin credential "
+                                 f"(PIN, fingerprint, card, face or palm) within {s:g} s")))
+    click.echo(f"linked {result.lock_a.hex().upper()} <-> {result.lock_b.hex().upper()} "
+               f"(window {result.window_s} s, confirmed by user {result.confirmed_by})")
 
 
 @sync.command("unlink")
@@ -190,12 +200,10 @@ async def sync_link(app: App, lock_a: str, lock_b: str, window: int) -> None:
 @command_runner
 async def sync_unlink(app: App, lock_a: str, lock_b: str) -> None:
     """Remove the link between two locks, on both."""
-    id_a, _ = await _public_key(app, lock_a)
-    id_b, _ = await _public_key(app, lock_b)
-    for name, peer in ((lock_a, id_b), (lock_b, id_a)):
-        async with paired(app, name) as client:
-            await client.sync_unlink(peer)
-    click.echo(f"unlinked {id_a.hex().upper()} and {id_b.hex().upper()}")
+    ks = app.keystore()
+    async with paired(app, lock_a, keystore=ks) as a, paired(app, lock_b, keystore=ks) as b:
+        removed = await unlink_locks(a, b)
+    click.echo(f"unlinked {lock_a} and {lock_b} ({removed} side(s) removed a link)")
 
 
 @sync.command("status")
@@ -203,22 +211,50 @@ async def sync_unlink(app: App, lock_a: str, lock_b: str) -> None:
 @json_option
 @pass_app
 @command_runner
-async def sync_status(app: App, lock_name: str, as_json: bool) -> None:
-    """Whether sync unlock is on, and the linked locks."""
+async def sync_status_cmd(app: App, lock_name: str, as_json: bool) -> None:
+    """Whether sync unlock is on, its window, and the linked locks."""
     async with paired(app, lock_name) as client:
-        current = await client.settings()
-        links = await client.sync_links()
-    out = {"sync_unlock": current.sync_unlock, "window_s": current.sync_window_s,
-           "links": [{"peer_lock_id": link.peer_lock_id.hex().upper(),
-                      "window_s": link.window_s} for link in links]}
+        status = await sync_status(client)
+    links = [{"peer_lock_id": link.peer_lock_id.hex().upper(), "window_s": link.window_s}
+             for link in status.links]
+    out = {"lock_id": status.lock_id.hex().upper(), "sync_unlock": status.enabled,
+           "window_s": status.window_s, "links": links}
 
     def human() -> None:
-        click.echo(f"sync unlock {'on' if current.sync_unlock else 'off'}, "
-                   f"window {current.sync_window_s} s")
-        table([[x["peer_lock_id"], x["window_s"]] for x in out["links"]],
+        click.echo(f"sync unlock {'on' if status.enabled else 'off'}, "
+                   f"window {status.window_s} s")
+        table([[x["peer_lock_id"], x["window_s"]] for x in links],
               ["linked lock", "window s"], empty="no linked lock")
 
     emit(as_json, out, human)
 
 
-_ = ErrorCode
+sync_status_cmd.name = "status"
+
+
+@sync.command("relay")
+@click.argument("locks", nargs=-1, required=True, metavar="LOCK...")
+@pass_app
+@command_runner
+async def sync_relay(app: App, locks: tuple[str, ...]) -> None:
+    """Stay connected to LOCKs and relay their sync statements (Ctrl-C stops)."""
+    ks = app.keystore()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name in locks:
+            client = await stack.enter_async_context(paired(app, name, keystore=ks))
+            assert client.lock_id is not None
+            clients[client.lock_id] = client
+        relay = SyncRelay(clients)
+        await relay.start()
+        click.echo(f"relaying sync statements between {len(clients)} locks (Ctrl-C stops)")
+        seen = 0
+        try:
+            while True:
+                await asyncio.sleep(0.2)
+                for target, outcome in relay.results[seen:]:
+                    click.echo(f"statement for {target.hex().upper()}: "
+                               f"{'opened' if outcome is None else outcome.name}")
+                seen = len(relay.results)
+        finally:
+            await relay.stop()

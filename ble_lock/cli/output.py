@@ -97,8 +97,7 @@ def qr_lines(text: str) -> list[str]:
 
 
 def _interactive() -> bool:
-    stream = click.get_text_stream("stderr")
-    return bool(getattr(stream, "isatty", lambda: False)()) and sys.stderr.isatty()
+    return sys.stderr.isatty()
 
 
 @asynccontextmanager
