@@ -260,6 +260,8 @@ async def credentials_add(app: App, lock_name: str, user_number: int, pin: str |
     chosen = [x for x in (pin, card_uid, kind) if x is not None]
     if len(chosen) != 1:
         raise CliError("give exactly one of --pin, --card, --finger, --face, --palm")
+    if pin is not None and not (pin.isascii() and pin.isdigit()):
+        raise CliError("a PIN is digits only", code=ErrorCode.MALFORMED_PIN)
     if card_uid is not None:
         if card_code is None:
             raise CliError("--card needs --card-code (the lock's card security code)")
