@@ -98,18 +98,16 @@ async def emulate(app: App, state_dir: Path | None, name: str | None, profile: s
 
 
 def _describe(reply: dict[str, Any]) -> str:
-    parts = [str(reply.get("prompt") or "ok")]
-    if "outcome" in reply:
-        who = f" user {reply['user']}" if reply.get("user") is not None else ""
-        how = f" by {reply['method']}" if reply.get("method") else ""
-        reason = f" ({reply['reason']})" if reply.get("reason") else ""
-        parts.append(f"{reply['outcome']}{who}{how}{reason}")
-        if reply.get("retry_after"):
-            parts.append(f"retry in {round(reply['retry_after'])} s")
+    """The lock's prompt, with how and why for a decision."""
+    text = str(reply.get("prompt") or "ok")
+    if reply.get("outcome") == "granted" and reply.get("method"):
+        text += f" by {reply['method']}"
+    elif reply.get("outcome") == "denied" and reply.get("reason"):
+        text += f" [{reply['reason']}]"
     capture = reply.get("capture")
     if isinstance(capture, dict) and capture.get("done"):
-        parts.append(f"credential {capture.get('credential')}")
-    return " - ".join(p for p in parts if p)
+        text += f" (credential {capture.get('credential')})"
+    return text
 
 
 def _show_display(reply: dict[str, Any]) -> None:
