@@ -50,11 +50,11 @@ async def sim(app: App, hosts: int, adapters: int) -> None:
             click.echo(f"# host {index} ({names}): in its shell")
             click.echo(f"export DBUS_SYSTEM_BUS_ADDRESS='{env['DBUS_SYSTEM_BUS_ADDRESS']}'")
             click.echo(f"export PATH='{env['PATH']}'")
-        click.echo("# e.g. host 0: ble-lock emulate    host 1: ble-lock scan")
-        click.echo("# running; Ctrl-C to stop")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
+        click.echo("# e.g. host 0: ble-lock emulate    host 1: ble-lock scan")
+        click.echo("# running; Ctrl-C to stop")
         await stop.wait()

@@ -81,7 +81,8 @@ class Cli:
         result = self(*args)
         assert result.exit_code == int(code), (result.exit_code, result.output)
         err = result.stderr
-        assert err.startswith("error: ") and f"({code.name})" in err, err
+        assert err.startswith("error: "), err
+        assert f"({code.name})" in err, err
         assert len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in result.output
         return err
