@@ -17,7 +17,6 @@ from ble_lock.cli.output import emit, json_option, progress, table, to_json
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.gatt import StateFlags
-from ble_lock.protocol.pairing import QrPayload
 
 __all__ = ["claim", "fetch_visitor_secret", "info", "lock", "phones", "scan", "unlock"]
 
@@ -133,11 +132,6 @@ def _fingerprint(text: str | None) -> bytes | None:
     if len(fp) != 16:
         raise CliError("--fingerprint is 32 hex digits")
     return fp
-
-
-def qr_lock_id(qr: str) -> str:
-    """The lock id in a QR text (so that ``claim --qr`` needs no LOCK)."""
-    return QrPayload.parse(qr).lock_id.hex().upper()
 
 
 @click.command()

@@ -241,7 +241,7 @@ def _step_line(step: m.Enrolment) -> str:
 @credentials.command("add")
 @click.argument("lock_name", metavar="LOCK")
 @click.argument("user_number", type=int, metavar="USER")
-@click.option("--pin", help="a PIN (sent inside the encrypted session only)")
+@click.option("--pin", help="a PIN (sent inside the encrypted session only); '-' asks for it")
 @click.option("--card", "card_uid", help="a card's UID (hex); with --card-code")
 @click.option("--card-code", help="the lock's 6-digit card security code")
 @click.option("--finger", "kind", flag_value="fingerprint", help="enrol a fingerprint")
@@ -257,6 +257,8 @@ async def credentials_add(app: App, lock_name: str, user_number: int, pin: str |
                           card_uid: str | None, card_code: str | None, kind: str | None,
                           duress: bool, enrol_timeout: float, as_json: bool) -> None:
     """Give USER a PIN, a card, or enrol a fingerprint, face or palm at the lock."""
+    if pin == "-":
+        pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True, err=True)
     chosen = [x for x in (pin, card_uid, kind) if x is not None]
     if len(chosen) != 1:
         raise CliError("give exactly one of --pin, --card, --finger, --face, --palm")

@@ -140,3 +140,19 @@ def test_credentials_enrol_times_out(owned: Cli) -> None:
     owned.ok("users", "add", "door", "Carl")
     owned.fails(ErrorCode.TIMEOUT, "credentials", "add", "door", "2", "--face",
                 "--enrol-timeout", "1")
+
+
+def test_credentials_pin_prompted_hidden(owned: Cli) -> None:
+    """``--pin -`` asks twice without echo, so the PIN stays out of the shell history."""
+    from click.testing import CliRunner
+
+    from ble_lock.cli import main
+    from ble_lock.cli.app import App
+
+    owned.ok("users", "add", "door", "Carl")
+    result = CliRunner().invoke(
+        main, ["--home", str(owned.home), "credentials", "add", "door", "2", "--pin", "-"],
+        obj=App(backend=owned.backend), input="135790\n135790\n")
+    assert result.exit_code == 0, result.output
+    assert "135790" not in result.stdout
+    assert result.stdout.strip().startswith("added pin credential")
