@@ -19,5 +19,5 @@ async def test_readme_two_host_example(ble_sim: BleHarness, tmp_path: Path) -> N
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     (example,) = [b for b in blocks if "async def test_claim_and_unlock" in b]
     namespace: dict[str, Any] = {}
-    exec(compile(example, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(example, str(README), "exec"), namespace)
     await namespace["test_claim_and_unlock"](ble_sim, tmp_path)
