@@ -36,6 +36,7 @@ from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import claim_pairing, invite_pairing
 from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
+from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.gatt import LockInfo
 from ble_lock.protocol.pairing import QrPayload
 
@@ -64,14 +65,14 @@ class LockClient(Operations):
     def __init__(self, connector: Connector, *, keystore: Keystore | None = None,
                  lock_id: bytes | None = None, rng: Rng = os_rng, timeout: float = 15.0,
                  max_retries: int = 3, pick_channel: Callable[[], int] | None = None,
-                 address: str | None = None) -> None:
+                 address: str | None = None, retry_delay: float = 0.02) -> None:
         self.keystore = keystore if keystore is not None else Keystore()
         self.expected_lock_id = lock_id
         self.address = address
         self.engine = Engine(connector=connector, keystore=self.keystore,
                              phone=load_identity(self.keystore, rng), rng=rng,
                              timeout=timeout, max_retries=max_retries,
-                             pick_channel=pick_channel)
+                             pick_channel=pick_channel, retry_delay=retry_delay)
         self.info: LockInfo | None = None
 
     def __repr__(self) -> str:
@@ -117,9 +118,7 @@ class LockClient(Operations):
         self.address = link.address
         try:
             info = LockInfo.decode(await link.read_info())
-        except TransportError:
-            raise
-        except Exception as exc:
+        except RemoteProtocolError as exc:  # not our info layout, or a newer version
             await self.engine.aclose()
             raise TransportError(f"{link.address} is not a ble-lock: {exc}",
                                  code=ErrorCode.LOCK_NOT_FOUND) from exc

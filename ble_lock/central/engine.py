@@ -26,11 +26,12 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from ble_lock.central.keystore import Keystore, LockRecord
-from ble_lock.central.transport import Connector, GattLink
+from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, future
+from ble_lock.central.transport import Connector
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import AppClient, Failed, LockLink, Pushed, Succeeded
@@ -68,14 +69,6 @@ def lock_key(lock_id: bytes) -> str:
     return lock_id.hex().upper()
 
 
-class _Retry(Exception):
-    """Internal: the attempt failed in a way a new session may cure."""
-
-    def __init__(self, error: LockError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def _final_error(err: RemoteProtocolError) -> LockError:
     """What the caller sees for a channel the lock closed: protocol codes keep their
     protocol error, a denial code (``KEY_REVOKED``...) becomes its typed ``LockError``."""
@@ -84,21 +77,13 @@ def _final_error(err: RemoteProtocolError) -> LockError:
     return error_for_code(int(err.code), f"{err.message}: {err.code.name}")
 
 
-def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
-    """A future whose failure nobody may await (a session nobody waits on any more)
-    without asyncio's "exception was never retrieved" noise."""
-    fut: asyncio.Future[Any] = loop.create_future()
-    fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
-    return fut
-
-
-class Engine:
+class Engine(LinkKeeper):
     """One lock connection: link, session, requests, pairing, pushes."""
 
     def __init__(self, *, connector: Connector, keystore: Keystore, phone: KeyPair, rng: Rng,
                  timeout: float = 15.0, max_retries: int = 3, retry_delay: float = 0.02,
                  pick_channel: Callable[[], int] | None = None) -> None:
-        self._connector = connector
+        super().__init__(connector)
         self.keystore = keystore
         self.phone = phone
         self._rng = rng
@@ -108,84 +93,31 @@ class Engine:
         self._pick_channel = pick_channel or (lambda: random_channel(rng))
         self.app = AppClient(rng=rng)
         self.lock_id: bytes | None = None
-        self._link: GattLink | None = None
-        self._gen = 0
         self._lk: LockLink | None = None
         self._pairing: PhonePairing | None = None
         self._established: asyncio.Future[None] | None = None
         self._pair_done: asyncio.Future[bytes] | None = None
         self._waiters: dict[bytes, asyncio.Future[None]] = {}
         self._listeners: list[Listener] = []
-        self._write_lock = asyncio.Lock()
         self._op_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._orphans: list[bytes] = []
-        self._closing = False
         self.sessions_opened = 0
-        self.connects = 0
         self.retries = 0
 
     def __repr__(self) -> str:
         lock = None if self.lock_id is None else lock_key(self.lock_id)
         return f"Engine(lock={lock}, link={self._link!r}, sessions={self.sessions_opened})"
 
-    # ------------------------------------------------------------------ link
-
-    @property
-    def reconnects(self) -> int:
-        """Connections made after the first one (link drops recovered)."""
-        return max(0, self.connects - 1)
-
-    @property
-    def link(self) -> GattLink | None:
-        return self._link
-
-    async def ensure_link(self) -> GattLink:
-        if self._closing:
-            raise TransportError("the client is closed", code=ErrorCode.DISCONNECTED)
-        if self._link is not None and self._link.connected:
-            return self._link
-        if self._link is not None:
-            await self._drop_link(self._link)
-        self._gen += 1
-        gen = self._gen
-        link = await self._connector(self._on_notify, lambda: self._on_disconnect(gen))
-        self.connects += 1
-        self._link = link
-        orphans, self._orphans = self._orphans, []
-        async with self._write_lock:
-            for frame in orphans:
-                with contextlib.suppress(TransportError):  # best effort: it times out anyway
-                    await link.write(frame)
-        return link
-
-    async def _drop_link(self, link: GattLink) -> None:
-        if self._link is link:
-            self._link = None
-            self._gen += 1
-            self._fail_all(TransportError("the link dropped", code=ErrorCode.DISCONNECTED))
-        with contextlib.suppress(Exception):  # it is gone either way
-            await link.close()
-
-    def _on_disconnect(self, gen: int) -> None:
-        if gen != self._gen or self._closing or self._link is None:
-            return  # an older link, our own close, or a failed attempt inside connect
-        _log.debug("link lost")
-        self._link = None
-        self._gen += 1
-        self._fail_all(TransportError("the link dropped", code=ErrorCode.DISCONNECTED))
+    def _current(self, chan: Channel) -> bool:
+        return chan is self._lk or chan is self._pairing
 
     def _fail_all(self, error: LockError) -> None:
         lk, self._lk = self._lk, None
         for chan in (lk, self._pairing):
             if chan is not None:
-                # The lock cannot tell links apart and would keep the channel until it
-                # times out (it holds 8): its CLOSE goes out first on the next link.
-                chan.close()
-                self._orphans.extend(chan.data_to_send())
+                self._orphan(chan)
         for fut in (self._established, self._pair_done, *self._waiters.values()):
             if fut is not None and not fut.done():
-                fut.set_exception(_Retry(error))
+                fut.set_exception(Retry(error))
         self._maybe_relisten()
 
     # ------------------------------------------------------------------ incoming
@@ -216,7 +148,7 @@ class Engine:
             events = pairing.receive_data(data, now)
         except RemoteProtocolError as err:
             if fut is not None and not fut.done():
-                fut.set_exception(_Retry(err))
+                fut.set_exception(Retry(err))
         else:
             for event in events:
                 if isinstance(event, PairingSucceeded) and fut is not None and not fut.done():
@@ -247,28 +179,10 @@ class Engine:
         self._lk = None
         for fut in (self._established, *self._waiters.values()):
             if fut is not None and not fut.done():
-                fut.set_exception(_Retry(err))
+                fut.set_exception(Retry(err))
         self._maybe_relisten()
 
     # ------------------------------------------------------------------ outgoing
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self, chan: LockLink | PhonePairing) -> None:
-        """Write what ``chan`` has queued, in order (one writer at a time)."""
-        async with self._write_lock:
-            frames = chan.data_to_send()
-            link = self._link
-            if not frames or link is None:
-                return
-            try:
-                for frame in frames:
-                    await link.write(frame)
-            except TransportError:
-                await self._drop_link(link)
 
     def _require_lock(self) -> tuple[bytes, LockRecord]:
         if self.lock_id is None:
@@ -282,14 +196,14 @@ class Engine:
     async def _new_session(self, first: bytes) -> LockLink:
         """A new session whose HS1 carries ``first`` (may be empty); counter persisted first."""
         lock_id, record = self._require_lock()
-        link = await self.ensure_link()
+        link = await self._live_link()
         counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
         session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
                                phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
                                channel=self._pick_channel())
         lk = LockLink(app=self.app, session=session)
         self._lk = lk
-        self._established = _future(asyncio.get_running_loop())
+        self._established = future(asyncio.get_running_loop())
         self.sessions_opened += 1
         session.start(first, self._now())
         await self._flush(lk)
@@ -337,18 +251,18 @@ class Engine:
             secret = carries_secret(body)
             failures = 0
             while True:
-                fut: asyncio.Future[None] = _future(asyncio.get_running_loop())
+                fut: asyncio.Future[None] = future(asyncio.get_running_loop())
                 self._waiters[request_id] = fut
                 try:
                     await self._deliver(payload, secret)
                     await self._wait(fut)
                     return self.app.result(request_id, expected)
-                except _Retry as retry:
+                except Retry as retry:
                     failures = await self._after_failure(retry, failures)
                 finally:
                     self._waiters.pop(request_id, None)
 
-    async def _after_failure(self, retry: _Retry, failures: int) -> int:
+    async def _after_failure(self, retry: Retry, failures: int) -> int:
         err = retry.error
         if isinstance(err, RemoteProtocolError) and err.code not in RETRYABLE_CODES:
             raise _final_error(err) from None
@@ -368,7 +282,7 @@ class Engine:
                 try:
                     await self._established_session()
                     return
-                except _Retry as retry:
+                except Retry as retry:
                     failures = await self._after_failure(retry, failures)
 
     async def end_session(self) -> None:
@@ -387,9 +301,13 @@ class Engine:
         async with self._op_lock:
             failures = 0
             while True:
-                link = await self.ensure_link()
+                try:
+                    link = await self._live_link()
+                except Retry as retry:
+                    failures = await self._after_failure(retry, failures)
+                    continue
                 pairing = make(link.mtu)
-                fut: asyncio.Future[bytes] = _future(asyncio.get_running_loop())
+                fut: asyncio.Future[bytes] = future(asyncio.get_running_loop())
                 self._pairing, self._pair_done = pairing, fut
                 try:
                     pairing.start(self._now())
@@ -401,7 +319,7 @@ class Engine:
                     await self._flush(pairing)
                     raise TransportError("the lock did not answer the pairing in time",
                                          code=ErrorCode.TIMEOUT) from None
-                except _Retry as retry:
+                except Retry as retry:
                     err = retry.error
                     if isinstance(err, RemoteProtocolError) and err.code not in (
                             ErrorCode.CHANNEL_BUSY, ErrorCode.BAD_FRAGMENT):
@@ -444,12 +362,5 @@ class Engine:
             lk.close()  # tell the lock the channel is free
             with contextlib.suppress(Exception):
                 await self._flush(lk)
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
-        link, self._link = self._link, None
-        if link is not None:
-            with contextlib.suppress(Exception):
-                await link.close()
+        self._fail_all(TransportError("the client is closed", code=ErrorCode.DISCONNECTED))
+        await self._close_link()

@@ -54,17 +54,32 @@ class Advertiser:
         return f"Advertiser(manufacturer_data={self.manufacturer_data})"
 
     async def start(self, advert: Advertisement) -> None:
+        if self._parts is not None:
+            await self._server.setup_task
+            if not self._bless_internals_known():
+                _log.warning("unknown bless internals: advertising without manufacturer data")
+                self._parts = None
         if self._parts is None:
             await self._server.start()
             self._current = advert
             return
         server = self._server
-        await server.setup_task
         server.bus.export(server.app.path, server.app)
         await server.app.register(server.adapter)
         await server.app.set_name(server.adapter, server.app.app_name)
         await self._register(advert)
         self.manufacturer_data = True
+
+    def _bless_internals_known(self) -> bool:
+        """What the BlueZ path uses of bless 0.3 (checked, so that another bless version
+        degrades to plain advertising instead of failing)."""
+        app = getattr(self._server, "app", None)
+        parts = self._parts
+        return (app is not None and parts is not None and hasattr(self._server, "adapter")
+                and all(hasattr(app, a) for a in ("register", "set_name", "advertisements",
+                                                  "bus", "path", "app_name"))
+                and isinstance(app.advertisements, list)
+                and all(hasattr(parts[0], a) for a in ("ManufacturerData", "ServiceUUIDs")))
 
     async def update(self, advert: Advertisement) -> None:
         """Advertise new flags (no-op if unchanged or the platform cannot carry them)."""

@@ -165,6 +165,25 @@ class ControlServer:
     def __repr__(self) -> str:
         return f"ControlServer({self.address!r})"
 
+    @staticmethod
+    def in_use(state_dir: Path) -> bool:
+        """Whether a running emulator answers on this state directory's panel address (a
+        killed one leaves a stale address that refuses connections)."""
+        try:
+            address = PanelAddress.load(state_dir)
+        except LockError:
+            return False
+        try:
+            if address.kind == "unix" and hasattr(socket, "AF_UNIX"):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(1.0)
+                    probe.connect(address.path)
+            else:
+                socket.create_connection((address.host, address.port), timeout=1.0).close()
+        except OSError:
+            return False
+        return True
+
     async def start(self) -> PanelAddress:
         sock_path = self._dir / PANEL_SOCK
         use_unix = (not self._force_tcp and hasattr(socket, "AF_UNIX") and os.name != "nt"

@@ -35,7 +35,7 @@ from bless import BlessServer  # type: ignore[attr-defined]  # bless re-exports 
 from bless.backends.attribute import GATTAttributePermissions as Perm
 from bless.backends.characteristic import GATTCharacteristicProperties as Props
 
-from ble_lock.core.errors import LockError
+from ble_lock.core.errors import ErrorCode, LockError, StateError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
 from ble_lock.peripheral.advertising import Advertiser
@@ -43,6 +43,7 @@ from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import Label, Opened, StateDir
+from ble_lock.protocol.crypto import KeyPair
 from ble_lock.protocol.envelope import MsgType
 from ble_lock.protocol.framing import MAX_MTU, MIN_MTU
 from ble_lock.protocol.gatt import (
@@ -93,6 +94,10 @@ class Emulator:
         self._wake = asyncio.Event()
         self._adv_dirty = asyncio.Event()
         self._mtus: dict[int, int] = {}
+        self._static_key: KeyPair | None = None
+        self._label: Label | None = None
+        self._was_claimed = False
+        self._reset_pending = False
         self.frames_in = 0
         self.frames_out = 0
 
@@ -102,8 +107,21 @@ class Emulator:
     # -- life cycle
 
     async def start(self) -> None:
+        """Open the lock, serve GATT and advertise, open the panel, start the timers.
+        Raises ``StorageError`` for a bad state directory and ``TransportError``
+        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``StateError``
+        (``CHANNEL_BUSY``) when another emulator runs on the same state directory."""
+        if ControlServer.in_use(self.config.state_dir):
+            raise StateError(f"an emulator is already running on {self.config.state_dir}",
+                             code=ErrorCode.CHANNEL_BUSY)
         self.build()
-        await self._start_bless()
+        try:
+            await self._start_bless()
+        except LockError:
+            raise
+        except Exception as exc:  # dbus, BlueZ or CoreBluetooth errors: one typed error
+            raise TransportError(f"cannot start the Bluetooth GATT server: {exc}",
+                                 code=ErrorCode.CONNECTION_FAILED) from exc
         assert self.panel is not None
         self._control = ControlServer(self.panel, self.config.state_dir,
                                       force_tcp=self.config.force_tcp_panel)
@@ -119,8 +137,12 @@ class Emulator:
         self.lock = lock
         self.server = LockServer.create(lock, static_key=opened.static_key, rng=self._rng,
                                         mtu=MIN_MTU)
+        self._static_key = opened.static_key
+        self._label = opened.label
+        self._was_claimed = lock.claimed
         self.panel = FrontPanel(lock, self.clock, on_input=self.after_panel_input,
-                                label=lambda: opened.label, flags=self._flag_names)
+                                label=lambda: self._label, flags=self._flag_names,
+                                on_factory_reset=self._note_factory_reset)
         self.name = self.config.name or self.advertisement().local_name()
 
     def start_tasks(self) -> None:
@@ -171,8 +193,45 @@ class Emulator:
         return None if self._control is None else self._control.address
 
     @property
+    def advertises_flags(self) -> bool:
+        """Whether the advertisement carries the manufacturer data (BlueZ)."""
+        return self._advertiser is not None and self._advertiser.manufacturer_data
+
+    @property
     def label(self) -> Label | None:
-        return None if self.opened is None else self.opened.label
+        return self._label
+
+    @property
+    def static_public(self) -> bytes:
+        """The lock's current static public key (its identity in sessions, QR fingerprint)."""
+        if self._static_key is None:
+            raise RuntimeError("emulator not started")
+        return self._static_key.public
+
+    def _note_factory_reset(self) -> None:
+        self._reset_pending = True  # the panel's reset (also of a lock never claimed)
+
+    def _check_factory_reset(self) -> None:
+        claimed = self._lock().claimed
+        # A phone's FACTORY_RESET (admins only) turns a claimed lock into a fresh one.
+        if self._reset_pending or (self._was_claimed and not claimed):
+            self._reset_pending = False
+            self._rotate_key()
+        self._was_claimed = claimed
+
+    def _rotate_key(self) -> None:
+        """Factory reset: a new static key (``docs/protocol.md``, key schedule) and a new
+        protocol server; every channel of the old identity ends with it (its phones were
+        erased). The response to the reset was notified before."""
+        self._notify()
+        self._static_key = self._state.rotate_key(self._rng)
+        if self._label is not None:
+            self._label = self._label.for_key(self._static_key)
+        self.server = LockServer.create(self._lock(), static_key=self._static_key,
+                                        rng=self._rng, mtu=MIN_MTU)
+        self._mtus.clear()
+        self._was_claimed = self._lock().claimed
+        _log.info("factory reset: new static key")
 
     # -- what the lock shows on the air
 
@@ -256,6 +315,7 @@ class Emulator:
 
     def _after_input(self) -> None:
         self._notify()
+        self._check_factory_reset()
         self._wake.set()
         self._adv_dirty.set()
 

@@ -90,12 +90,14 @@ class FrontPanel:
     def __init__(self, lock: Lock, clock: EmulatorClock, *,
                  on_input: Callable[[], None] = lambda: None,
                  label: Callable[[], Label | None] = lambda: None,
-                 flags: Callable[[], list[str]] = lambda: []) -> None:
+                 flags: Callable[[], list[str]] = lambda: [],
+                 on_factory_reset: Callable[[], None] = lambda: None) -> None:
         self._lock = lock
         self._clock = clock
         self._on_input = on_input
         self._label = label
         self._flags = flags
+        self._on_factory_reset = on_factory_reset
 
     def __repr__(self) -> str:
         return f"FrontPanel({self._lock!r})"
@@ -233,8 +235,14 @@ class FrontPanel:
         return self._reply(f"admin user {user.number} added", user=user.number)
 
     def factory_reset(self) -> Reply:
-        """R-SEC-5: SET held while the battery goes back in, then confirm."""
-        return self._input(self._lock.factory_reset_at_panel, "factory reset")
+        """R-SEC-5: SET held while the battery goes back in, then confirm (the emulator
+        then makes a new static key)."""
+        try:
+            self._lock.factory_reset_at_panel()
+            self._on_factory_reset()
+        finally:
+            self._on_input()
+        return self._reply("factory reset")
 
     def advance_clock(self, seconds: float) -> Reply:
         """Manual clock only: move the lock clock, then run what fell due."""

@@ -12,6 +12,9 @@ stdout, one line each (nothing secret except on the first start, below):
 * ``ready lock_id=<hex> name=<name> profile=<profile> panel=<address> mfr_data=<0|1>``
   once it advertises and the panel listens;
 * ``stopped`` after a clean shutdown.
+
+Errors (bad state directory, no Bluetooth) print ``error [<CODE>]: <message>`` on stderr
+and exit with the :class:`~ble_lock.core.errors.ErrorCode` as the status.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ble_lock.core.errors import LockError
 from ble_lock.core.profile import PROFILES
@@ -79,13 +83,15 @@ async def main(argv: list[str]) -> None:
     try:
         config = _config(parse_args(argv))
     except LockError as exc:
-        raise SystemExit(f"error: {exc.message}") from None
+        _fail(exc)
     emulator = Emulator(config)
+    started = False
     try:
         try:
             await emulator.start()
         except LockError as exc:
-            raise SystemExit(f"error [{exc.code.name}]: {exc.message}") from None
+            _fail(exc)
+        started = True
         opened, address = emulator.opened, emulator.panel_address
         assert opened is not None
         assert address is not None
@@ -93,14 +99,20 @@ async def main(argv: list[str]) -> None:
         if opened.first_start and opened.label is not None:
             print(f"setup-code {opened.label.setup_code}", flush=True)
             print(f"qr {opened.label.qr}", flush=True)
-        mfr = emulator._advertiser is not None and emulator._advertiser.manufacturer_data
         print(f"ready lock_id={emulator.lock.lock_id.hex().upper()} name={emulator.name} "
-              f"profile={opened.profile} panel={address.text()} mfr_data={int(mfr)}",
-              flush=True)
+              f"profile={opened.profile} panel={address.text()} "
+              f"mfr_data={int(emulator.advertises_flags)}", flush=True)
         await asyncio.Event().wait()
     finally:
         await emulator.stop()
-        print("stopped", flush=True)
+        if started:
+            print("stopped", flush=True)
+
+
+def _fail(exc: LockError) -> NoReturn:
+    """Exit with the error's code (the CLI's exit status convention, ``errors.py``)."""
+    print(f"error [{exc.code.name}]: {exc.message}", file=sys.stderr, flush=True)
+    raise SystemExit(int(exc.code))
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> None:

@@ -91,6 +91,14 @@ class Label:
         return {"serial": self.serial, "lock_id": self.lock_id.hex().upper(),
                 "setup_code": self.setup_code, "qr": self.qr}
 
+    def for_key(self, key: KeyPair) -> Label:
+        """The same label with the QR payload of ``key``'s fingerprint (the QR carries
+        the fingerprint of the lock's current static key)."""
+        qr = QrPayload(lock_id=self.lock_id, setup_code=self.setup_code,
+                       fingerprint=fingerprint(key.public)).to_text()
+        return Label(serial=self.serial, lock_id=self.lock_id, setup_code=self.setup_code,
+                     qr=qr)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Opened:
@@ -139,8 +147,20 @@ class StateDir:
                                code=ErrorCode.INVALID_ARGUMENT)
         key = self._read_key()
         store = SqliteStore(self.file(DB))
+        label = self.read_label()
         return Opened(store=store, static_key=key, profile=stored, first_start=first,
-                      label=self.read_label())
+                      label=None if label is None else label.for_key(key))
+
+    def rotate_key(self, rng: CoreRng) -> KeyPair:
+        """A new static key (factory reset, ``docs/protocol.md`` key schedule); the label
+        keeps its setup code, its QR gets the new fingerprint (recomputed on open, so a
+        crash between the two writes cannot leave them inconsistent)."""
+        key = KeyPair.from_private_bytes(rng.token_bytes(32))
+        atomic_write(self.file(KEY), key.private_bytes())
+        label = self.read_label()
+        if label is not None:
+            atomic_write(self.file(LABEL), json.dumps(label.for_key(key).to_json()).encode())
+        return key
 
     def _provision(self, profile: str, rng: CoreRng) -> None:
         new_db = self.file(DB + _NEW)

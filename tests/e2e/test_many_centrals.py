@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from pathlib import Path
 
 import pytest
 
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.crypto import os_rng
+from ble_lock.protocol.phone import random_channel
 from ble_lock.sim.harness import BleHarness
 from tests.e2e._env import phone, start_lock
 
@@ -54,4 +57,32 @@ async def test_four_centrals_at_once_each_unlock_and_read_events(
                        and r.method is m.UnlockMethod.BLUETOOTH}
             assert openers == set(users)
         assert all(len(p) == len(pages[0]) for p in pages)
+    await panel.close()
+
+
+@pytest.mark.ble_sim(adapters=(1, 2), mtu=23)
+async def test_two_phones_on_the_same_channel_both_get_through(
+        ble_sim: BleHarness, tmp_path: Path) -> None:
+    """docs/protocol.md, "Channels": two phones that pick the same random channel at the
+    same time garble each other's frames; both retry on fresh channels and succeed."""
+    lock = await start_lock(ble_sim, tmp_path / "lock")
+    assert lock.qr is not None
+    panel = await lock.panel()
+    await panel.call("set_button")
+    async with contextlib.AsyncExitStack() as stack:
+        owner = await stack.enter_async_context(
+            await phone(ble_sim, lock, tmp_path / "p0", adapter="hci0"))
+        await owner.claim_qr(lock.qr)
+        carl = await owner.add_user("Carl")
+        key = await owner.issue_key(carl.user_number)
+        guest = await stack.enter_async_context(
+            await phone(ble_sim, lock, tmp_path / "p1", adapter="hci1"))
+        await guest.redeem(key.invite_id, key.code, lock_fingerprint=owner.fingerprint)
+        for client in (owner, guest):
+            await client.end_session()
+            picks = itertools.chain([7], iter(lambda: random_channel(os_rng), None))
+            client.engine._pick_channel = picks.__next__
+        got = await asyncio.gather(owner.unlock(), guest.unlock())
+        assert got == [1, carl.user_number]
+        assert owner.engine.retries + guest.engine.retries >= 1
     await panel.close()

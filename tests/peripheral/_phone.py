@@ -92,8 +92,10 @@ class BlePhone:
             data = await asyncio.wait_for(self.inbox.get(), TIMEOUT)
             if data[0] != pairing.channel:
                 continue
-            events = pairing.receive_data(data, time.monotonic())
-            await self._flush(pairing.data_to_send())
+            try:
+                events = pairing.receive_data(data, time.monotonic())
+            finally:  # a refusal (wrong lock key...) sends CLOSE: the lock frees its pairing
+                await self._flush(pairing.data_to_send())
             for event in events:
                 if isinstance(event, PairingSucceeded):
                     self.lock_public = event.lock_public

@@ -174,3 +174,32 @@ async def test_minimum_mtu_works(ble_sim: BleHarness, tmp_path: Path) -> None:
     assert (await phone.request(lock.lock_id, m.Unlock(), m.Unlocked)).user_number == 1
     assert max(len(f) for f in phone.received) <= 20
     await phone.client.disconnect()
+
+
+async def test_enrolment_driven_by_a_phone_captured_at_the_panel_r_crd_4(
+        ble_sim: BleHarness, tmp_path: Path) -> None:
+    """ENROL_BEGIN from the admin's phone, six captures at the panel's sensor: each one is
+    pushed to the phone as ENROL_STEP, the last with the new credential; then the finger
+    opens the door."""
+    lock = await start_lock(ble_sim, tmp_path / "lock")
+    assert lock.qr is not None
+    phone = await _connect(ble_sim.central(host=1))
+    await phone.claim(lock.qr)
+    begun = await phone.request(lock.lock_id, m.EnrolBegin(
+        user_number=1, kind=m.CredentialKind.FINGERPRINT), m.Enrolment)
+    assert (begun.captured, begun.captures_needed) == (0, 6)
+    template = "5a" * 16
+    async with await AsyncPanelClient.connect(tmp_path / "lock") as panel:
+        for i in range(6):
+            reply = await panel.call("biometric", kind="fingerprint", template=template)
+            assert reply["capture"]["captured"] == i + 1
+        assert reply["capture"]["done"] is True
+        await phone.drain(lock.lock_id, 1.0)
+        steps = [p.enrolment for p in phone.pushes if isinstance(p, m.EnrolStep)]
+        assert [s.captured for s in steps] == [1, 2, 3, 4, 5, 6]
+        assert steps[-1].state is m.EnrolmentState.DONE
+        assert steps[-1].credential_id == reply["capture"]["credential"]
+        opened = await panel.call("biometric", kind="fingerprint", template=template)
+        assert (opened["outcome"], opened["method"], opened["user"]) == (
+            "granted", "FINGERPRINT", 1)
+    await phone.client.disconnect()

@@ -1,4 +1,5 @@
-"""The emulator over the simulator: advertise, info, claim, a request, the panel."""
+"""The emulator on two hosts (simulated, or real adapters with --ble-adapter): advertise,
+info, claim, requests, the panel, a push."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ async def _start(ble: BleHarness, state: Path, *args: str) -> tuple[dict[str, st
     return fields, qr
 
 
-async def test_claim_unlock_and_keypad_over_the_simulator(ble_sim: BleHarness,
+async def test_claim_unlock_and_keypad_over_the_air(ble_hosts: BleHarness,
                                                           tmp_path: Path) -> None:
     state = tmp_path / "lock"
-    ready, qr = await _start(ble_sim, state, "--manual-clock", "1700000000")
+    ready, qr = await _start(ble_hosts, state, "--manual-clock", "1700000000")
     assert qr is not None
     assert qr.startswith("BLELOCK1:" + ready["lock_id"])
     lock_id = bytes.fromhex(ready["lock_id"])
-    central = ble_sim.central(host=1)
+    central = ble_hosts.central(host=1)
     device = await central.find(service_uuid=SERVICE_UUID)
     async with central.client(device) as client:
         info = LockInfo.decode(bytes(await client.read_gatt_char(INFO_UUID)))

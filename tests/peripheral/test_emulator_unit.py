@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,21 @@ from hypothesis import strategies as st
 
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
+from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import EventKind
+from ble_lock.core.profile import get_profile
+from ble_lock.core.store import MemoryStore
+from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import ManualClock, OsRng, RealClock
 from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import StateDir, atomic_write
-from ble_lock.protocol.gatt import StateFlags
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
+from ble_lock.protocol.crypto import KeyPair, fingerprint, os_rng
+from ble_lock.protocol.gatt import Advertisement, StateFlags
+from ble_lock.protocol.pairing import QrPayload
 
 START = 1_700_000_000.0
 
@@ -243,10 +253,6 @@ def test_any_request_line_gets_a_reply_never_an_exception(line: bytes) -> None:
 
 
 def _make_panel() -> object:
-    from ble_lock.core.lock import Lock, provision
-    from ble_lock.core.profile import get_profile
-    from ble_lock.core.store import MemoryStore
-    from ble_lock.peripheral.panel import FrontPanel
 
     store = MemoryStore()
     provision(store, FakeRng(3))
@@ -256,3 +262,105 @@ def _make_panel() -> object:
 
 
 _PANEL = _make_panel()
+
+
+async def test_factory_reset_at_the_panel_makes_a_new_static_key(tmp_path: Path) -> None:
+    """docs/protocol.md key schedule: the lock's static key is new after a factory reset;
+    the label keeps its setup code, its QR shows the new fingerprint (R-SEC-5)."""
+    emu = _emulator(tmp_path)
+    assert emu.panel is not None
+    assert emu.label is not None
+    old_key, old_label = emu.static_public, emu.label
+    old_server = emu.server
+    emu.panel.claim("13579024", "13579024")
+    emu.panel.factory_reset()
+    assert emu.static_public != old_key
+    assert emu.server is not old_server
+    assert emu.label.setup_code == old_label.setup_code
+    assert emu.label.qr != old_label.qr
+    assert emu.label.qr.endswith(fingerprint(emu.static_public).hex().upper())
+    second = emu.static_public
+    emu.panel.factory_reset()  # again, on a lock never claimed since: one new key each
+    new_key = emu.static_public
+    assert new_key not in (old_key, second)
+    await emu.stop()
+    reopened = StateDir(tmp_path / "lock").open(profile=None, rng=OsRng())
+    assert reopened.static_key.public == new_key
+    assert reopened.label is not None
+    assert reopened.label.qr == emu.label.qr
+    reopened.store.close()
+
+
+async def test_a_response_frame_leaves_only_after_its_mutation_is_committed(
+        tmp_path: Path) -> None:
+    """SIGKILL loses nothing acknowledged: when the frame answering USER_ADD is notified,
+    another connection to the store already sees the new user (committed, durable)."""
+
+    emu = _emulator(tmp_path)
+    db = tmp_path / "lock" / "lock.db"
+    seen: list[tuple[bytes, int]] = []
+
+    def users_on_disk() -> int:
+        with sqlite3.connect(db) as other:
+            return int(other.execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def capture(frame: bytes) -> None:
+        seen.append((frame, users_on_disk()))
+
+    emu.send_frame = capture  # type: ignore[method-assign]
+    assert emu.label is not None
+    qr = QrPayload.parse(emu.label.qr)
+    phone = KeyPair.generate(os_rng)
+
+    def exchange(peer: object) -> None:
+        while True:
+            out = peer.data_to_send()  # type: ignore[attr-defined]
+            if not out:
+                return
+            for frame in out:
+                start = len(seen)
+                emu.receive_frame(frame)
+                for answer, _ in seen[start:]:
+                    peer.receive_data(answer, 0.0)  # type: ignore[attr-defined]
+
+    pairing = claim_pairing(lock_id=qr.lock_id, setup_code=qr.setup_code, phone=phone,
+                            rng=os_rng, lock_fingerprint=qr.fingerprint, mtu=100)
+    pairing.start(0.0)
+    exchange(pairing)
+    assert pairing.lock_public == emu.static_public
+    assert users_on_disk() == 1
+    link = LockLink.open(app=AppClient(rng=os_rng), lock_id=qr.lock_id,
+                         lock_public=emu.static_public, phone=phone, counter=1, rng=os_rng,
+                         mtu=100)
+    rid = link.start(m.UserAdd(role=m.Role.NORMAL, name="Eve"), 0.0)
+    assert rid is not None
+    mark = len(seen)
+    exchange(link)
+    answer_frames = seen[mark:]
+    assert answer_frames
+    assert all(on_disk == 2 for _, on_disk in answer_frames)  # committed before sent
+    assert link.app.result(rid, m.UserInfo).name == "Eve"
+    await emu.stop()
+
+
+async def test_advertiser_degrades_without_known_bless_internals() -> None:
+    """Another bless version (or backend): plain BlessServer.start(), no manufacturer data."""
+    class Backend:
+        started = False
+
+        def __init__(self) -> None:
+            loop = asyncio.get_running_loop()
+            self.setup_task = loop.create_future()
+            self.setup_task.set_result(None)
+
+        async def start(self) -> None:
+            self.started = True
+
+    server = Backend()
+    advertiser = Advertiser(server)
+    advert = Advertisement(lock_id=b"\x01\x02\x03\x04", flags=StateFlags.PAIRED)
+    await advertiser.start(advert)
+    assert server.started
+    assert not advertiser.manufacturer_data
+    await advertiser.update(Advertisement(lock_id=b"\x01\x02\x03\x04",
+                                          flags=StateFlags.FACTORY_FRESH))  # a no-op

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.errors import IdentityMismatchError
 from ble_lock.protocol.gatt import SERVICE_UUID
 from ble_lock.sim.harness import BleHarness
 from tests.peripheral._phone import BlePhone
@@ -59,6 +61,8 @@ async def test_restart_keeps_users_keys_and_counters(ble_sim: BleHarness,
     assert first.setup_code is not None
     phone, carl = await _claim_and_add_carl(ble_sim, first.lock_id, first.qr)
     assert await first.proc.stop() == 0
+    assert first.proc.stderr == ""
+    assert first.proc.lines[-1] == "stopped"
     second = await start_lock(ble_sim, state)
     assert second.lock_id == first.lock_id
     assert second.setup_code is None  # the code is printed at the first start only
@@ -146,5 +150,44 @@ async def test_profile_is_fixed_once_provisioned(ble_sim: BleHarness, tmp_path: 
                                "--profile", "dl20vc", host=0)
     with pytest.raises(Exception, match="face-palm"):
         await proc.expect("ready", 20)
+    assert proc.proc.returncode == int(ErrorCode.INVALID_ARGUMENT)
+    assert "error [INVALID_ARGUMENT]" in proc.stderr
+    assert not any(line.startswith("stopped") for line in proc.lines)
     again = await start_lock(ble_sim, state)  # no --profile: the stored one
     assert again.ready["profile"] == "face-palm"
+
+
+async def test_factory_reset_from_a_phone_makes_a_new_identity(ble_sim: BleHarness,
+                                                              tmp_path: Path) -> None:
+    """R-SEC-5 + key schedule: after FACTORY_RESET the old QR (old fingerprint) no longer
+    matches; the label's new QR claims the lock again with the same setup code."""
+    state = tmp_path / "lock"
+    lock = await start_lock(ble_sim, state)
+    assert lock.qr is not None
+    phone, _ = await _claim_and_add_carl(ble_sim, lock.lock_id, lock.qr)
+    await phone.request(lock.lock_id, m.FactoryReset(), m.Done)
+    async with await AsyncPanelClient.connect(state) as panel:
+        label = await panel.call("label")
+        assert label["qr"] != lock.qr
+        assert label["setup_code"] == lock.setup_code
+        assert (await panel.status())["display"]["claimed"] is False
+    newcomer = BlePhone(phone.client)
+    newcomer.inbox = phone.inbox
+    with pytest.raises(IdentityMismatchError):
+        await newcomer.claim(lock.qr)
+    await newcomer.claim(label["qr"])
+    assert (await newcomer.request(lock.lock_id, m.WhoAmI(), m.UserInfo)).user_number == 1
+    await phone.client.disconnect()
+
+
+async def test_a_second_emulator_on_the_same_state_is_refused(ble_sim: BleHarness,
+                                                             tmp_path: Path) -> None:
+    state = tmp_path / "lock"
+    running = await start_lock(ble_sim, state)
+    proc = await ble_sim.spawn("ble_lock.peripheral.process:main", "--state-dir", str(state),
+                               host=0, adapter="hci0")
+    assert await asyncio.wait_for(proc.proc.wait(), 20) == int(ErrorCode.CHANNEL_BUSY)
+    await proc.stop()
+    assert "already running" in proc.stderr
+    async with await AsyncPanelClient.connect(state) as panel:  # the first one is unharmed
+        assert (await panel.status())["lock_id"] == running.ready["lock_id"]
