@@ -1,0 +1,198 @@
+"""The gateway following many locks: throughput of the event stream and its memory.
+
+    python bench/gateway.py [--json] [--locks 10,50] [--events 100] [--sim-max 10]
+                            [--interval-ms 0]
+
+For each lock count N, every lock first logs ``--events`` events at its front panel
+(door opened / closed pairs) besides its claim; then the gateway starts and the clock
+runs until every event of every lock is in its stream (the output file).
+
+Two modes, chosen per N (be clear about what is measured):
+
+* ``sim`` (N <= ``--sim-max``): N lock emulators, each its own process on its own
+  simulated host, and the gateway **as its own process** (``gateway_process``, bleak on
+  one adapter of host N). ``events_per_s`` = events streamed / seconds from the
+  gateway's ``ready`` (its imports done) to the last event in the stream: it includes
+  the scan, N connections, N session handshakes and the paging of every log.
+  ``--interval-ms`` adds air time per ATT PDU (the simulator's ``att_latency_s``; 0:
+  as fast as the processes run). ``rss_mb`` = the gateway process's
+  peak resident set (VmHWM), nothing else in it.
+* ``memory`` (larger N: 50 emulator processes do not fit two shared cores): N in-memory
+  locks (``ble_lock.central.loopback.MemoryLock``: the real core and protocol, no radio)
+  in this process, and the gateway in this process too. ``events_per_s`` is the same
+  ratio without any radio; ``rss_mb`` is this process's peak (locks included) and
+  ``rss_gateway_mb`` the growth while the gateway ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TARGET = "ble_lock.peripheral.process:main"
+GATEWAY = "ble_lock.central.gateway_process:main"
+START = 1_767_225_600.0
+
+
+def _count(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if '"type":"event"' in line)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _wait_for(path: Path, total: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while _count(path) < total:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{_count(path)} of {total} events streamed")
+        await asyncio.sleep(0.05)
+
+
+async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
+    from ble_lock.central.client import LockClient
+    from ble_lock.central.keystore import Keystore
+    from ble_lock.peripheral.client import AsyncPanelClient
+    from ble_lock.sim.harness import BleHarness
+
+    ble = await BleHarness.simulated(hosts=n + 1)
+    try:
+        assert ble.sim is not None
+        ble.sim.config.att_latency_s = interval_ms / 1000
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp)
+            procs = await asyncio.gather(*(ble.start_peripheral(
+                TARGET, "--state-dir", str(base / f"lock{i}"), "--profile", "face-palm",
+                "--manual-clock", str(START), host=i, ready="ready") for i in range(n)))
+            keystore = Keystore(base / "admin")
+            central = ble.central(host=n)
+            total = 0
+            ids = []
+            for i, proc in enumerate(procs):
+                qr = next(ln.split(" ", 1)[1] for ln in proc.lines if ln.startswith("qr "))
+                lock_id = bytes.fromhex(qr.split(":")[1])
+                ids.append(lock_id.hex())
+                panel = await AsyncPanelClient.connect(base / f"lock{i}")
+                await panel.call("set_button")
+                async with await LockClient.find(lock_id=lock_id, adapter=central.adapter,
+                                                 keystore=keystore) as client:
+                    await client.claim_qr(qr)
+                    for k in range(events):
+                        await panel.call("door", state="open" if k % 2 == 0 else "closed")
+                    total += len(await client.events())
+                await panel.close()
+            config = base / "gateway.json"
+            out = base / "events.jsonl"
+            config.write_text(json.dumps({
+                "state": str(base / "cursors.json"), "output": str(out),
+                "keystore": str(base / "admin"), "adapter": "hci0", "poll_interval_s": 5,
+                "backoff_min_s": 0.1, "backoff_max_s": 2,
+                "lock": [{"id": lock_id} for lock_id in ids]}))
+            gw = await ble.spawn(GATEWAY, "--config", str(config), host=n)
+            await gw.expect("ready", 60)  # imports done: the clock starts here
+            start = time.perf_counter()
+            await _wait_for(out, total, 300)
+            elapsed = time.perf_counter() - start
+            rss = _proc_rss_mb(gw.pid)
+            await gw.stop()
+    finally:
+        await ble.close()
+    return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 2),
+            "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
+            "interval_ms": interval_ms}
+
+
+async def run_memory(n: int, events: int) -> dict[str, Any]:
+    from ble_lock.central.client import LockClient
+    from ble_lock.central.gateway import Gateway
+    from ble_lock.central.gateway_config import GatewayConfig, LockEntry
+    from ble_lock.central.gateway_scan import StaticTracker
+    from ble_lock.central.keystore import Keystore
+    from ble_lock.central.loopback import MemoryLock
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        keystore = Keystore(base / "admin")
+        locks = [MemoryLock(lock_id=bytes([0xB0, 0, i >> 8, i & 0xFF]), seed=i % 200 + 1)
+                 for i in range(n)]
+        total = 0
+        for mem in locks:
+            async with LockClient(mem.connector(), keystore=keystore,
+                                  lock_id=mem.lock_id) as client:
+                await client.claim(mem.setup_code, lock_fingerprint=mem.fingerprint)
+                for k in range(events):
+                    if k % 2 == 0:
+                        mem.lock.door_opened()
+                    else:
+                        mem.lock.door_closed()
+                total += len(await client.events())
+        out = base / "events.jsonl"
+        config = GatewayConfig(
+            locks=tuple(LockEntry(lock_id=m.lock_id, name=f"lock {i}")
+                        for i, m in enumerate(locks)),
+            state=base / "cursors.json", output=str(out), poll_interval_s=5.0)
+        before = _rss_mb()
+        gateway = Gateway(config, keystore=keystore,
+                          tracker=StaticTracker({m.lock_id: m.connector() for m in locks}))
+        start = time.perf_counter()
+        task = asyncio.create_task(gateway.run())
+        await _wait_for(out, total, 300)
+        elapsed = time.perf_counter() - start
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    rss = _rss_mb()
+    return {"locks": n, "mode": "memory", "events": total, "seconds": round(elapsed, 2),
+            "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
+            "rss_gateway_mb": round(rss - before, 1)}
+
+
+async def run(counts: list[int], events: int, sim_max: int, interval_ms: float
+              ) -> dict[str, Any]:
+    runs = []
+    for n in counts:
+        runs.append(await (run_sim(n, events, interval_ms) if n <= sim_max
+                           else run_memory(n, events)))
+    return {"events_per_lock": events, "runs": runs}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--locks", default="10,50", help="lock counts, comma-separated")
+    parser.add_argument("--events", type=int, default=100, help="panel events per lock")
+    parser.add_argument("--sim-max", type=int, default=10,
+                        help="largest lock count run as emulator processes")
+    parser.add_argument("--interval-ms", type=float, default=0.0,
+                        help="sim: air time per ATT PDU (a connection interval)")
+    args = parser.parse_args()
+    counts = [int(x) for x in args.locks.split(",") if x.strip()]
+    result = asyncio.run(run(counts, args.events, args.sim_max, args.interval_ms))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for r in result["runs"]:
+            print(" ".join(f"{k}={v}" for k, v in r.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""sync.py over in-memory locks (real core and protocol): the R-SYN-1 confirmation
+rules, unlink from either side, the relay's outcomes and the R-SYN-4 texts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ble_lock.central.client import LockClient
+from ble_lock.central.keystore import Keystore
+from ble_lock.central.loopback import MemoryLock
+from ble_lock.central.sync import (
+    LinkResult,
+    SyncRelay,
+    describe_event,
+    link_locks,
+    sync_status,
+    unlink_locks,
+)
+from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError
+from ble_lock.protocol import messages as m
+from tests.flows._env import eventually
+from tests.flows._memlocks import ADMIN_PIN, claim_all, memory_locks
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def _pair(tmp_path: Path) -> tuple[MemoryLock, MemoryLock, Keystore]:
+    lock_a, lock_b = memory_locks(2)
+    keystore = Keystore(tmp_path / "admin")
+    await claim_all([lock_a, lock_b], keystore)
+    return lock_a, lock_b, keystore
+
+
+def _client(mem: MemoryLock, keystore: Keystore) -> LockClient:
+    return LockClient(mem.connector(), keystore=keystore, lock_id=mem.lock_id)
+
+
+async def _link_confirmed_by(lock_b: MemoryLock, a: LockClient, b: LockClient,
+                             confirm: str, countdown_s: float = 5.0) -> LinkResult:
+    started = asyncio.Event()
+    task = asyncio.create_task(link_locks(a, b, window_s=7, countdown_s=countdown_s,
+                                          poll_s=0.01,
+                                          on_countdown=lambda _s: started.set()))
+    await asyncio.wait_for(started.wait(), 5)
+    if confirm == "pin":
+        assert lock_b.lock.enter_pin(ADMIN_PIN).granted
+    elif confirm == "phone":
+        await b.unlock()  # the admin's phone: not a credential at the door
+    return await task
+
+
+async def test_link_confirmed_by_an_admin_pin_at_door_b(tmp_path: Path) -> None:
+    """R-SYN-1: confirmed at B -> links on both sides, sync on at both, the window."""
+    lock_a, lock_b, keystore = await _pair(tmp_path)
+    async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
+        result = await _link_confirmed_by(lock_b, a, b, "pin")
+        assert result.confirmed_by == 1
+        for client, peer in ((a, lock_b), (b, lock_a)):
+            status = await sync_status(client)
+            assert (status.enabled, status.window_s) == (True, 7)
+            assert [(x.peer_lock_id, x.peer_public_key, x.window_s) for x in status.links] == [
+                (peer.lock_id, peer.key.public, 7)]
+
+
+@pytest.mark.parametrize("confirm", ["none", "phone"])
+async def test_no_door_credential_within_the_countdown_links_nothing(
+        tmp_path: Path, confirm: str) -> None:
+    lock_a, lock_b, keystore = await _pair(tmp_path)
+    async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
+        with pytest.raises(LockError) as late:
+            await _link_confirmed_by(lock_b, a, b, confirm, countdown_s=0.2)
+        assert late.value.code is ErrorCode.TIMEOUT
+        assert (await sync_status(a)).enabled is False
+        assert await a.sync_links() == []
+        assert await b.sync_links() == []
+
+
+async def test_bad_link_and_unlink_requests(tmp_path: Path) -> None:
+    lock_a, lock_b, keystore = await _pair(tmp_path)
+    async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
+        with pytest.raises(InvalidInputError):
+            await link_locks(a, a)
+        with pytest.raises(InvalidInputError):
+            await unlink_locks(a)
+        assert await unlink_locks(a, b) == 0  # nothing linked: not an error
+    stranger = MemoryLock(lock_id=bytes.fromhex("0c0c0c0c"), seed=9)
+    async with _client(stranger, Keystore(tmp_path / "other")) as unpaired, \
+            _client(lock_a, keystore) as a:
+        with pytest.raises(LockError) as not_paired:
+            await link_locks(a, unpaired)
+        assert not_paired.value.code is ErrorCode.NOT_PAIRED
+
+
+async def test_relay_outcomes_and_unlink_from_one_side(tmp_path: Path) -> None:
+    """R-SYN-2 through SyncRelay; after B alone unlinks, A's statement is refused
+    (UNKNOWN_KEY) and B stays locked."""
+    lock_a, lock_b, keystore = await _pair(tmp_path)
+    async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
+        await _link_confirmed_by(lock_b, a, b, "pin")
+        lock_b.lock.inside_button()
+        relay = SyncRelay({lock_a.lock_id: a, lock_b.lock_id: b})
+        await relay.start()
+        assert lock_a.lock.enter_pin(ADMIN_PIN).granted
+        lock_a.panel()
+        await eventually(lambda: len(relay.results) == 1, what="relayed")
+        assert relay.results == [(lock_b.lock_id, None)]
+        assert not lock_b.lock.locked
+        lock_b.lock.inside_button()
+        assert await unlink_locks(b, peer_lock_id=lock_a.lock_id) == 1
+        assert lock_a.lock.enter_pin(ADMIN_PIN).granted
+        lock_a.panel()
+        await eventually(lambda: len(relay.results) == 2, what="second relay")
+        assert relay.results[-1] == (lock_b.lock_id, ErrorCode.UNKNOWN_KEY)
+        assert lock_b.lock.locked
+        await relay.stop()
+        assert "SyncRelay(locks=2" in repr(relay)
+
+
+def test_describe_event_says_where_a_sync_unlock_came_from() -> None:
+    """R-SYN-4: the effect is visible to shared users."""
+    def rec(kind: m.EventKind, *, method: m.UnlockMethod | None = None, detail: str = "",
+            user_number: int | None = None, reason: int | None = None) -> m.EventRecord:
+        return m.EventRecord(seq=1, at_ms=0, kind=kind, method=method, detail=detail,
+                             user_number=user_number, reason=reason)
+
+    names = {"0BADC0DE": "front door"}
+    assert describe_event(rec(m.EventKind.SYNC_UNLOCK, method=m.UnlockMethod.SYNC,
+                              detail="from 0badc0de"), names) == "opened by sync from front door"
+    assert describe_event(rec(m.EventKind.SYNC_UNLOCK, detail="from 01020304")) == (
+        "opened by sync from 01020304")
+    assert describe_event(rec(m.EventKind.SYNC_TRIGGER, detail="0badc0de"), names) == (
+        "sync unlock sent to front door")
+    assert describe_event(rec(m.EventKind.SYNC_RELOCK)) == (
+        "relocked: door not opened within the sync window")
+    assert describe_event(rec(m.EventKind.UNLOCK_FAILED, method=m.UnlockMethod.PIN,
+                              reason=5)) == "unlock failed by pin"
+    assert describe_event(rec(m.EventKind.LINK_CHANGED, user_number=1,
+                              detail="link 0badc0de")) == "link changed user 1 (link 0badc0de)"
