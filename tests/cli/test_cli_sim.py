@@ -189,3 +189,33 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
     assert "unlinked front and gate" in await cli("sync", "unlink", "front", "gate")
     assert json.loads(await cli("sync", "status", "front", "--json"))["links"] == []
 
+
+
+@pytest.mark.ble_sim(hosts=2, adapters=(1, 2))
+async def test_gateway_by_command_line(ble_sim: BleHarness, tmp_path: Path) -> None:
+    """`ble-lock gateway` streams a lock's events as JSON lines (docs/flows.md)."""
+    lock_home, admin = tmp_path / "lock", tmp_path / "admin"
+    _, lock = await emulate(ble_sim, 0, lock_home, "front")
+    assert (await run(ble_sim, 1, lock_home, "panel", "set")).rc == 0
+    claimed = await run(ble_sim, 1, admin, "claim", "front", "--qr", lock["qr"], "--name", "door")
+    assert claimed.rc == 0, claimed.err
+    out = tmp_path / "events.jsonl"
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'state = "cursors.json"\noutput = "events.jsonl"\npoll_interval_s = 0.5\n'
+                      f'[[lock]]\nid = "{lock["lock_id"]}"\nname = "front door"\n')
+    gw = await start(ble_sim, 1, admin, "gateway", "--config", str(config), adapter="hci1")
+    await gw.expect("ready locks=1", 30)
+    assert (await run(ble_sim, 1, lock_home, "panel", "claim", "135790")).rc != 0  # claimed
+    assert (await run(ble_sim, 1, lock_home, "panel", "key")).rc == 0  # mechanical key
+
+    def kinds() -> list[str]:
+        if not out.exists():
+            return []
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        return [str(o.get("kind")) for o in lines if o.get("type") == "event"]
+
+    async with asyncio.timeout(30):
+        while "UNLOCK" not in kinds():
+            await asyncio.sleep(0.1)
+    assert "CLAIMED" in kinds()
+    assert await gw.stop() == 0

@@ -125,3 +125,13 @@ def test_home_from_environment(cli: Cli, door: MemoryLock, tmp_path: Path,
                                 obj=App(backend=cli.backend))
     assert result.exit_code == 0, result.output
     assert (home / "keystore.json").exists()
+
+
+def test_gateway_config_errors(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "gw.toml"
+    bad.write_text('state = "c.json"\ncolour = "red"\n[[lock]]\nid = "0BADC0DE"\n')
+    err = cli.fails(ErrorCode.INVALID_ARGUMENT, "gateway", "--config", str(bad))
+    assert "unknown configuration keys" in err
+    err = cli.fails(ErrorCode.INVALID_ARGUMENT, "gateway", "--config", str(tmp_path / "none"))
+    assert "cannot read" in err
+    assert cli("gateway").exit_code == 2
