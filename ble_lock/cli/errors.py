@@ -29,6 +29,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.NOT_IN_PAIRING_MODE: "press SET on the lock first (emulator: `ble-lock panel set`)",
     ErrorCode.ALREADY_CLAIMED: "the lock has an owner: ask an admin for an invite "
                                "(`ble-lock phones add`)",
+    ErrorCode.CHANNEL_BUSY: "the lock is busy with another pairing or session (an unfinished "
+                            "one frees itself within 30 s): wait and try again",
     ErrorCode.PAIRING_FAILED: "check the code (setup code from the label, or the invite)",
     ErrorCode.IDENTITY_MISMATCH: "the lock's key does not match the fingerprint: wrong lock, "
                                  "or someone in the middle",
