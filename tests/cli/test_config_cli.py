@@ -135,3 +135,10 @@ def test_gateway_config_errors(cli: Cli, tmp_path: Path) -> None:
     err = cli.fails(ErrorCode.INVALID_ARGUMENT, "gateway", "--config", str(tmp_path / "none"))
     assert "cannot read" in err
     assert cli("gateway").exit_code == 2
+
+
+def test_sync_relay_needs_paired_locks(owned: Cli, gate: MemoryLock) -> None:
+    assert isinstance(owned.backend, MemoryBackend)
+    owned.backend.locks.append(gate)
+    owned.fails(ErrorCode.NOT_PAIRED, "sync", "relay", "door", "6A7E0001")
+    assert owned("sync", "relay").exit_code == 2

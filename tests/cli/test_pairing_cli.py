@@ -151,3 +151,12 @@ def test_error_line_format() -> None:
     line = format_error(TransportError("no lock", code=ErrorCode.LOCK_NOT_FOUND))
     assert line.startswith("error: no lock (LOCK_NOT_FOUND) - is it powered")
     assert "\n" not in line
+
+
+def test_info_unpaired_and_scan_empty(cli: Cli, tmp_path: Path) -> None:
+    info = cli.json("info", "0BADC0DE")
+    assert info == {"lock_id": "0BADC0DE", "address": "0B:AD:C0:DE:00:01",
+                    "profile": "face-palm", "flags": "factory_fresh", "protocol_version": 1}
+    cli.backend.locks.clear()
+    assert cli.ok("scan", "--for", "0.5").strip() == "no lock found (is one advertising nearby?)"
+    assert cli.json("scan", "--for", "0.5") == []
