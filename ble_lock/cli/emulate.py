@@ -78,10 +78,12 @@ async def _until_signal(config: EmulatorConfig) -> None:
 @click.option("--manual-clock", type=float, metavar="START",
               help="freeze the lock clock at START (unix s); `panel clock SECONDS` moves it")
 @click.option("--panel-tcp", is_flag=True, help="serve the panel on loopback TCP")
+@click.option("--adapter", help="Bluetooth adapter (default: the global --adapter / "
+              "$BLE_ADAPTER, else the system's)")
 @pass_app
 @command_runner
 async def emulate(app: App, state_dir: Path | None, name: str | None, profile: str | None,
-                  manual_clock: float | None, panel_tcp: bool) -> None:
+                  manual_clock: float | None, panel_tcp: bool, adapter: str | None) -> None:
     """Run a lock on this machine's Bluetooth adapter until Ctrl-C.
 
     On the first start it prints the setup code and its QR code (the lock's label).
@@ -90,7 +92,8 @@ async def emulate(app: App, state_dir: Path | None, name: str | None, profile: s
         raise CliError("--name must be 1 to 29 bytes (it goes in the scan response)")
     clock: EmulatorClock = ManualClock(manual_clock) if manual_clock is not None else RealClock()
     await _until_signal(EmulatorConfig(state_dir=_state_dir(app, state_dir), clock=clock,
-                                       name=name, profile=profile, adapter=app.adapter,
+                                       name=name, profile=profile,
+                                       adapter=adapter or app.adapter,
                                        force_tcp_panel=panel_tcp))
 
 

@@ -90,3 +90,12 @@ def test_code_errors(owned: Cli, cli: Cli, tmp_path: Path) -> None:
     ks.update("0BADC0DE", visitor_secret=None)
     err = owned.fails(ErrorCode.PERMISSION_DENIED, "code", "one-time", "door")
     assert "ble-lock code secret" in err
+
+
+def test_invite_text_round_trip_and_secret_out_of_repr() -> None:
+    from ble_lock.cli.invites import InviteText
+
+    text = InviteText(lock_id=bytes.fromhex("0badc0de"), invite_id=7, code="12345678",
+                      fingerprint=bytes(range(16)))
+    assert InviteText.parse(text.text()) == text
+    assert "12345678" not in repr(text)
