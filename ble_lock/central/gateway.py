@@ -52,6 +52,7 @@ class _Follower:
         self.connected = False
         self.backoff = gateway.config.backoff_min_s
         self.failures = 0
+        self._connecting = asyncio.Lock()  # the follower and a relay may both connect
 
     def __repr__(self) -> str:
         return f"_Follower({self.entry.key}, connected={self.connected})"
@@ -86,11 +87,15 @@ class _Follower:
             self.gw.relay(body)
         self.wake.set()  # something was logged: read the log now
 
-    async def relay(self, statement: m.SyncStatement) -> None:
+    async def _connected(self) -> LockClient:
         client = self._client()
-        if client.info is None:
-            await client.connect()
-        await client.relay_statement(statement)
+        async with self._connecting:
+            if client.info is None:
+                await client.connect()
+        return client
+
+    async def relay(self, statement: m.SyncStatement) -> None:
+        await (await self._connected()).relay_statement(statement)
 
     async def run(self) -> None:
         cfg = self.gw.config
@@ -100,7 +105,7 @@ class _Follower:
                 continue
             try:
                 await self._serve()
-                self.wake.clear()
+                # a push that arrived while serving left ``wake`` set: serve again at once
                 await self._sleep(cfg.poll_interval_s)
             except (LockError, OSError, EOFError, TimeoutError) as exc:
                 # a lock out of range, a link dropped mid-request, a stack hiccup: retry
@@ -109,9 +114,7 @@ class _Follower:
                 self.backoff = min(self.backoff * 2, cfg.backoff_max_s)
 
     async def _serve(self) -> None:
-        client = self._client()
-        if client.info is None:
-            await client.connect()
+        client = await self._connected()
         await client.listen()
         if not self.connected:
             self.connected = True
@@ -192,6 +195,12 @@ class Gateway:
     @property
     def connected(self) -> Mapping[bytes, bool]:
         return {k: f.connected for k, f in self._followers.items()}
+
+    def client(self, lock_id: bytes) -> LockClient | None:
+        """The client the gateway uses for a lock (None before its first connection);
+        requests on it share the gateway's link and session."""
+        follower = self._followers.get(lock_id)
+        return None if follower is None else follower.client
 
     def status(self, entry: LockEntry, state: str, **extra: Any) -> None:
         self.sink.write([{"type": "status", "lock": entry.key, "name": entry.name,

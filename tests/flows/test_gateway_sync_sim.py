@@ -69,8 +69,9 @@ async def test_gateway_relays_a_sync_unlock_between_two_emulators(ble_sim: BleHa
     def lines() -> list[dict[str, object]]:
         return [json.loads(line) for line in out.read_text().splitlines()]
 
-    await eventually(lambda: any(o.get("kind") == "SYNC_RELOCK" for o in lines()),
-                     what="B's relock streamed")
+    await eventually(lambda: {"SYNC_TRIGGER", "SYNC_RELOCK"} <= {o.get("kind")
+                                                                 for o in lines()},
+                     what="A's trigger and B's relock streamed")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
