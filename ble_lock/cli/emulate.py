@@ -20,6 +20,7 @@ from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.state import PANEL_ADDR
+from ble_lock.protocol.gatt import StateFlags
 
 __all__ = ["emulate", "panel"]
 
@@ -38,6 +39,9 @@ def _print_label(emulator: Emulator) -> None:
     click.echo(f"qr {label.qr}")
     for line in qr_lines(label.qr):
         click.echo(f"   {line}")
+    if not emulator.flags() & StateFlags.PAIRING_MODE:
+        click.echo(f"Press SET first (pairing mode): ble-lock panel --state-dir "
+                   f"{emulator.config.state_dir} set")
     click.echo(f"Claim it from a phone: ble-lock claim {emulator.name} --qr '{label.qr}'")
 
 

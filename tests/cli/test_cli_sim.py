@@ -33,6 +33,8 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     lock_home, owner, bea, guest = (tmp_path / n for n in ("lock", "owner", "bea", "guest"))
     emu, lock = await emulate(ble_sim, 0, lock_home, "front")
     assert lock["qr"].startswith(f"BLELOCK1:{lock['lock_id']}:")
+    assert any("█" in line for line in emu.lines)  # the QR code, drawn in the terminal
+    assert any(line.startswith("Press SET first") for line in emu.lines)  # face-palm
 
     async def cli(home: Path, *args: str) -> tuple[int, str, str]:
         done = await run(ble_sim, 1, home, *args)
