@@ -13,7 +13,7 @@ import click
 
 from ble_lock.cli.app import App, command_runner, pass_app
 from ble_lock.cli.errors import CliError
-from ble_lock.cli.output import emit, qr_lines
+from ble_lock.cli.output import emit, json_option, qr_lines
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.client import AsyncPanelClient
@@ -159,42 +159,48 @@ def panel(ctx: click.Context, state_dir: Path | None, as_json: bool) -> None:
     ctx.meta["panel"] = (_state_dir(app, state_dir), as_json)
 
 
-def _op(op: str, **fields: Any) -> None:
-    """Run one panel op for the current command (state dir and --json from the group)."""
-    state_dir, as_json = click.get_current_context().meta["panel"]
-    command_runner(_panel_call)(state_dir, as_json, op, **fields)
+def _op(op: str, as_json: bool, **fields: Any) -> None:
+    """Run one panel op for the current command (state dir from the group; --json on the
+    group or the command)."""
+    state_dir, group_json = click.get_current_context().meta["panel"]
+    command_runner(_panel_call)(state_dir, as_json or group_json, op, **fields)
 
 
 @panel.command("status")
-def panel_status() -> None:
+@json_option
+def panel_status(as_json: bool) -> None:
     """The lock's display: bolt, door, lockout, enrolment, flags."""
-    _op("status", full=True)
+    _op("status", as_json, full=True)
 
 
 @panel.command("label")
-def panel_label() -> None:
+@json_option
+def panel_label(as_json: bool) -> None:
     """The printed label: serial, lock id, setup code and QR code."""
-    _op("label")
+    _op("label", as_json)
 
 
 @panel.command("pin")
 @click.argument("digits")
-def panel_pin(digits: str) -> None:
+@json_option
+def panel_pin(digits: str, as_json: bool) -> None:
     """Type DIGITS at the keypad, then # (confirm)."""
-    _op("keypad", keys=digits if digits.endswith(("#", "*")) else digits + "#")
+    _op("keypad", as_json, keys=digits if digits.endswith(("#", "*")) else digits + "#")
 
 
 @panel.command("keys")
 @click.argument("keys")
-def panel_keys(keys: str) -> None:
+@json_option
+def panel_keys(keys: str, as_json: bool) -> None:
     """Press KEYS as they are (digits, # confirm, * cancel)."""
-    _op("keypad", keys=keys)
+    _op("keypad", as_json, keys=keys)
 
 
 def _biometric(kind: str) -> click.Command:
     @click.argument("template_id", metavar="ID")
-    def present(template_id: str) -> None:
-        _op("biometric", kind=kind, template=template_id.encode().hex())
+    @json_option
+    def present(template_id: str, as_json: bool) -> None:
+        _op("biometric", as_json, kind=kind, template=template_id.encode().hex())
 
     present.__doc__ = (f"Present {kind} ID (any text names it: the same ID matches); "
                        "a capture while an enrolment of that kind runs.")
@@ -207,76 +213,88 @@ for _kind in ("fingerprint", "face", "palm"):
 
 @panel.command("card")
 @click.argument("uid")
-def panel_card(uid: str) -> None:
+@json_option
+def panel_card(uid: str, as_json: bool) -> None:
     """Tap the card with UID (hex)."""
-    _op("card", uid=uid)
+    _op("card", as_json, uid=uid)
 
 
 @panel.command("key")
-def panel_key() -> None:
+@json_option
+def panel_key(as_json: bool) -> None:
     """Turn the mechanical key."""
-    _op("mechanical_key")
+    _op("mechanical_key", as_json)
 
 
 @panel.command("door")
 @click.argument("state", type=click.Choice(["open", "closed"]))
-def panel_door(state: str) -> None:
+@json_option
+def panel_door(state: str, as_json: bool) -> None:
     """The door sensor: open or closed."""
-    _op("door", state=state)
+    _op("door", as_json, state=state)
 
 
 @panel.command("button")
-def panel_button() -> None:
+@json_option
+def panel_button(as_json: bool) -> None:
     """The inside lock button."""
-    _op("inside_button")
+    _op("inside_button", as_json)
 
 
 @panel.command("handle")
-def panel_handle() -> None:
+@json_option
+def panel_handle(as_json: bool) -> None:
     """Open from inside with the handle."""
-    _op("inside_handle")
+    _op("inside_handle", as_json)
 
 
 @panel.command("touch")
-def panel_touch() -> None:
+@json_option
+def panel_touch(as_json: bool) -> None:
     """Wake the keypad."""
-    _op("touch")
+    _op("touch", as_json)
 
 
 @panel.command("tamper")
-def panel_tamper() -> None:
+@json_option
+def panel_tamper(as_json: bool) -> None:
     """Forced removal: the tamper alarm."""
-    _op("tamper")
+    _op("tamper", as_json)
 
 
 @panel.command("battery")
 @click.argument("percent", type=click.IntRange(0, 100))
-def panel_battery(percent: int) -> None:
+@json_option
+def panel_battery(percent: int, as_json: bool) -> None:
     """Set the battery level to PERCENT."""
-    _op("battery", percent=percent)
+    _op("battery", as_json, percent=percent)
 
 
 @panel.command("set")
-def panel_set() -> None:
+@json_option
+def panel_set(as_json: bool) -> None:
     """Press SET: pairing mode."""
-    _op("set_button")
+    _op("set_button", as_json)
 
 
 @panel.command("claim")
 @click.argument("pin")
-def panel_claim(pin: str) -> None:
+@json_option
+def panel_claim(pin: str, as_json: bool) -> None:
     """First admin at the keypad of a fresh lock, with PIN (typed twice)."""
-    _op("claim", pin=pin, confirm=pin)
+    _op("claim", as_json, pin=pin, confirm=pin)
 
 
 @panel.command("reset")
-def panel_reset() -> None:
+@json_option
+def panel_reset(as_json: bool) -> None:
     """Factory reset at the lock."""
-    _op("factory_reset")
+    _op("factory_reset", as_json)
 
 
 @panel.command("clock")
 @click.argument("seconds", type=click.FloatRange(0, 315_360_000))
-def panel_clock(seconds: float) -> None:
+@json_option
+def panel_clock(seconds: float, as_json: bool) -> None:
     """Move a manual lock clock forward by SECONDS."""
-    _op("clock.advance", seconds=seconds)
+    _op("clock.advance", as_json, seconds=seconds)

@@ -229,7 +229,6 @@ async def sync_status_cmd(app: App, lock_name: str, as_json: bool) -> None:
     emit(as_json, out, human)
 
 
-sync_status_cmd.name = "status"
 
 
 @sync.command("relay")

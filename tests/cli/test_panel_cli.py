@@ -76,3 +76,14 @@ def test_emulate_checks_its_arguments(cli: Cli) -> None:
     cli.fails(ErrorCode.INVALID_ARGUMENT, "emulate", "--name", "x" * 30)
     assert cli("emulate", "--profile", "nope").exit_code == 2
     assert "--manual-clock" in cli.ok("emulate", "--help")
+
+
+def test_panel_json_on_each_input(cli: Cli, emulator: Emulator) -> None:
+    import json
+
+    cli.ok("panel", "claim", "135790")
+    reply = json.loads(cli.ok("panel", "pin", "135790", "--json"))
+    assert (reply["outcome"], reply["user"], reply["method"]) == ("granted", 1, "PIN")
+    assert json.loads(cli.ok("panel", "status", "--json"))["display"]["bolt"] == "unlocked"
+    palm = json.loads(cli.ok("panel", "palm", "x", "--json"))
+    assert palm["outcome"] == "denied"
