@@ -9,8 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from ble_lock.cli import main
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,3 +64,18 @@ async def test_sim_prints_exports_and_stops_on_sigterm() -> None:
     assert lines[0].startswith("# host 0 (hci0 ")
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+def test_demo_in_process_keeps_its_state(tmp_path: Path) -> None:
+    """CliRunner: `demo --keep DIR` leaves the locks' and phones' folders behind."""
+    result = CliRunner().invoke(main, ["demo", "--keep", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "demo complete in" in result.stdout
+    kept = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert kept == ["carl-phone", "front-door", "gate", "owner-phone"]
+    assert (tmp_path / "demo" / "owner-phone" / "keystore.json").exists()
+
+
+def test_sim_arguments() -> None:
+    assert CliRunner().invoke(main, ["sim", "--hosts", "0"]).exit_code == 2
+    assert "--adapters" in CliRunner().invoke(main, ["sim", "--help"]).stdout
