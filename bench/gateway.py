@@ -16,7 +16,8 @@ Two modes, chosen per N (be clear about what is measured):
   the scan, N connections, N session handshakes and the paging of every log.
   ``--interval-ms`` adds air time per ATT PDU (the simulator's ``att_latency_s``; 0:
   as fast as the processes run). ``rss_mb`` = the gateway process's
-  peak resident set (VmHWM), nothing else in it.
+  peak resident set (VmHWM), nothing else in it; ``emulator_rss_mb`` the mean peak of
+  one emulator process (why 50 of them are not run on a small machine).
 * ``memory`` (larger N: 50 emulator processes do not fit two shared cores): N in-memory
   locks (``ble_lock.central.loopback.MemoryLock``: the real core and protocol, no radio)
   in this process, and the gateway in this process too. ``events_per_s`` is the same
@@ -113,12 +114,13 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             await _wait_for(out, total, 300)
             elapsed = time.perf_counter() - start
             rss = _proc_rss_mb(gw.pid)
+            lock_rss = sum(_proc_rss_mb(p.pid) for p in procs) / n
             await gw.stop()
     finally:
         await ble.close()
-    return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 2),
+    return {"locks": n, "mode": "sim", "events": total, "seconds": round(elapsed, 3),
             "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
-            "interval_ms": interval_ms}
+            "interval_ms": interval_ms, "emulator_rss_mb": round(lock_rss, 1)}
 
 
 async def run_memory(n: int, events: int) -> dict[str, Any]:
@@ -160,7 +162,7 @@ async def run_memory(n: int, events: int) -> dict[str, Any]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     rss = _rss_mb()
-    return {"locks": n, "mode": "memory", "events": total, "seconds": round(elapsed, 2),
+    return {"locks": n, "mode": "memory", "events": total, "seconds": round(elapsed, 3),
             "events_per_s": round(total / elapsed, 1), "rss_mb": round(rss, 1),
             "rss_gateway_mb": round(rss - before, 1)}
 

@@ -52,6 +52,7 @@ class _Follower:
         self.connected = False
         self.backoff = gateway.config.backoff_min_s
         self.failures = 0
+        self.last_error: str | None = None
         self._connecting = asyncio.Lock()  # the follower and a relay may both connect
 
     def __repr__(self) -> str:
@@ -118,6 +119,7 @@ class _Follower:
         await client.listen()
         if not self.connected:
             self.connected = True
+            self.last_error = None
             self.gw.status(self.entry, "connected")
         self.backoff = self.gw.config.backoff_min_s
         await self.catch_up(client)
@@ -148,10 +150,13 @@ class _Follower:
 
     def _lost(self, exc: Exception) -> None:
         self.failures += 1
+        code = exc.code.name if isinstance(exc, LockError) else type(exc).__name__
         if self.connected:
             self.connected = False
-            code = exc.code.name if isinstance(exc, LockError) else type(exc).__name__
             self.gw.status(self.entry, "lost", error=code)
+        elif code != self.last_error:  # once per kind of failure, not once per retry
+            self.gw.status(self.entry, "unreachable", error=code)
+        self.last_error = code
         _log.info("lock %s: %s", self.entry.key, exc)
 
     async def _sleep(self, seconds: float) -> None:

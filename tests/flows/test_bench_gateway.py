@@ -26,5 +26,6 @@ def test_bench_gateway_json_has_the_figures_for_both_modes() -> None:
     for run in (sim, memory):
         # every lock's log: its claim (a few events) and the 6 door events
         assert run["events"] >= run["locks"] * 6
-        assert run["events_per_s"] == pytest.approx(run["events"] / run["seconds"], rel=0.05)
+        assert run["events_per_s"] == pytest.approx(run["events"] / run["seconds"],
+                                                    rel=0.05, abs=0.5)
         assert 5 < run["rss_mb"] < 1000

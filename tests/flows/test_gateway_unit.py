@@ -279,3 +279,17 @@ async def test_gateway_process_refuses_a_bad_config(tmp_path: Path) -> None:
     path.write_text('state = "s.json"\n')
     with pytest.raises(InvalidInputError):
         await main(["--config", str(path)])
+
+
+async def test_a_lock_the_gateway_is_not_paired_with_is_reported_once(tmp_path: Path) -> None:
+    (mem,) = memory_locks(1)  # never claimed: the keystore has no key for it
+    out = tmp_path / "events.jsonl"
+    gw = Gateway(config([mem], tmp_path), keystore=Keystore(tmp_path / "admin"),
+                 tracker=StaticTracker({mem.lock_id: mem.connector()}))
+    run = _Running(gw)
+    follower = gw._followers[mem.lock_id]
+    await eventually(lambda: follower.failures >= 3, what="retried with backoff")
+    await run.stop()
+    states = [(o["state"], o["error"]) for o in _lines(out) if o["type"] == "status"]
+    assert states == [("unreachable", "NOT_PAIRED")]
+    assert _events(out) == []
