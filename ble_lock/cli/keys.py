@@ -146,7 +146,7 @@ def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
     if record.visitor_secret is None:
         raise CliError(f"no visitor secret for lock {record.lock_id}",
                        code=ErrorCode.PERMISSION_DENIED,
-                       hint="admins fetch it with `ble-lock code secret LOCK` (online, once)")
+                       hint="admins fetch it with `ble-lock code fetch-secret LOCK` (online, once)")
     return record.lock_id, stored_secret(keystore, lock_id)
 
 
@@ -202,7 +202,7 @@ def code_periodic(app: App, lock_name: str, valid_from: str, valid_until: str,
     run_sync(app, make)
 
 
-@code.command("secret")
+@code.command("fetch-secret")
 @click.argument("lock_name", metavar="LOCK")
 @pass_app
 @command_runner

@@ -23,7 +23,7 @@ from ble_lock.central.sync import (
     sync_status,
     unlink_locks,
 )
-from ble_lock.cli.app import App, command_runner, paired, pass_app
+from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, table, to_json
 from ble_lock.protocol import messages as m
@@ -196,13 +196,25 @@ async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: 
 @sync.command("unlink")
 @click.argument("lock_a", metavar="LOCK_A")
 @click.argument("lock_b", metavar="LOCK_B")
+@click.option("--one-side", is_flag=True,
+              help="only on LOCK_A (LOCK_B out of reach: its lock id or keystore name); "
+                   "either side alone stops both directions")
 @pass_app
 @command_runner
-async def sync_unlink(app: App, lock_a: str, lock_b: str) -> None:
-    """Remove the link between two locks, on both."""
+async def sync_unlink(app: App, lock_a: str, lock_b: str, one_side: bool) -> None:
+    """Remove the link between two locks, on both (or --one-side)."""
     ks = app.keystore()
-    async with paired(app, lock_a, keystore=ks) as a, paired(app, lock_b, keystore=ks) as b:
-        removed = await unlink_locks(a, b)
+    if one_side:
+        peer = resolve_lock(lock_b, ks).lock_id
+        if peer is None:
+            raise CliError(f"--one-side needs LOCK_B as a lock id or a keystore name, not "
+                           f"{lock_b!r}")
+        async with paired(app, lock_a, keystore=ks) as a:
+            removed = await unlink_locks(a, peer_lock_id=peer)
+    else:
+        async with paired(app, lock_a, keystore=ks) as a, \
+                paired(app, lock_b, keystore=ks) as b:
+            removed = await unlink_locks(a, b)
     click.echo(f"unlinked {lock_a} and {lock_b} ({removed} side(s) removed a link)")
 
 

@@ -98,9 +98,15 @@ def test_sync_link_status_unlink(owned: Cli, gate: MemoryLock,
                       "links": [{"peer_lock_id": "6A7E0001", "window_s": 12}]}
     assert "6A7E0001" in owned.ok("sync", "status", "door")
     assert owned.json("sync", "status", "gate")["links"][0]["peer_lock_id"] == "0BADC0DE"
-    assert owned.ok("sync", "unlink", "door", "gate").startswith("unlinked door and gate")
+    out = owned.ok("sync", "unlink", "door", "gate", "--one-side")
+    assert out.strip() == "unlinked door and gate (1 side(s) removed a link)"
     assert owned.json("sync", "status", "door")["links"] == []
+    assert owned.json("sync", "status", "gate")["links"] != []  # B's side untouched
+    out = owned.ok("sync", "unlink", "door", "gate")
+    assert out.strip() == "unlinked door and gate (1 side(s) removed a link)"
     assert "no linked lock" in owned.ok("sync", "status", "gate")
+    owned.fails(ErrorCode.INVALID_ARGUMENT, "sync", "unlink", "door", "BLELOCK-X",
+                "--one-side")
 
 
 def test_sync_errors(owned: Cli, gate: MemoryLock) -> None:

@@ -77,7 +77,7 @@ def test_code_one_time_and_periodic_offline(owned: Cli, door: MemoryLock) -> Non
     assert door.lock.enter_pin(periodic["code"]).granted  # reusable in its window
     human = owned.ok("code", "one-time", "door", "--at", at)
     assert "one-time visitor code" in human
-    assert owned.ok("code", "secret", "door").startswith("visitor secret stored")
+    assert owned.ok("code", "fetch-secret", "door").startswith("visitor secret stored")
 
 
 def test_code_errors(owned: Cli, cli: Cli, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_code_errors(owned: Cli, cli: Cli, tmp_path: Path) -> None:
     ks = Keystore(owned.home)
     ks.update("0BADC0DE", visitor_secret=None)
     err = owned.fails(ErrorCode.PERMISSION_DENIED, "code", "one-time", "door")
-    assert "ble-lock code secret" in err
+    assert "ble-lock code fetch-secret" in err
 
 
 def test_invite_text_round_trip_and_secret_out_of_repr() -> None:
