@@ -25,7 +25,7 @@ __all__ = ["demo", "sim"]
 @command_runner
 async def demo(app: App, keep: Path | None) -> None:
     """The whole story on the built-in simulator, in seconds, with no set-up."""
-    click.echo("ble-lock demo: two locks and three phones on a simulated Bluetooth radio")
+    click.echo("ble-lock demo: two locks and two phones on a simulated Bluetooth radio")
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         seconds = await run_demo(keep, click.echo)
