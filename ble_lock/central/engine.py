@@ -315,6 +315,11 @@ class Engine(LinkKeeper):
                     err = retry.error
                     if isinstance(err, RemoteProtocolError) and err.code not in (
                             ErrorCode.CHANNEL_BUSY, ErrorCode.BAD_FRAGMENT):
+                        # send the CLOSE now: a caller that closes the client at once
+                        # would cancel the spawned flush, and the lock would hold its
+                        # one pairing slot until the handshake timeout (CHANNEL_BUSY)
+                        with contextlib.suppress(LockError):
+                            await self._flush(pairing)
                         raise _final_error(err) from None
                     failures = await self._after_failure(retry, failures)
                 finally:

@@ -1,0 +1,241 @@
+"""Finding, pairing and opening: ``scan``, ``info``, ``claim``, ``phones``, ``unlock``,
+``lock``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ble_lock.central.client import LockClient
+from ble_lock.central.engine import lock_key
+from ble_lock.central.keystore import LockRecord
+from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, record_of
+from ble_lock.cli.errors import CliError
+from ble_lock.cli.invites import InviteText, invite_json, show_invite
+from ble_lock.cli.output import emit, json_option, progress, table, to_json
+from ble_lock.core.errors import ErrorCode
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.gatt import StateFlags
+
+__all__ = ["claim", "fetch_visitor_secret", "info", "lock", "phones", "scan", "unlock"]
+
+
+def _flags(flags: StateFlags | None) -> str:
+    if flags is None:
+        return "-"
+    return ",".join(f.name.lower() for f in StateFlags if f in flags and f.name) or "-"
+
+
+@click.command()
+@click.option("--for", "seconds", type=click.FloatRange(0.5, 120), default=4.0,
+              show_default=True, help="seconds to listen")
+@json_option
+@pass_app
+@command_runner
+async def scan(app: App, seconds: float, as_json: bool) -> None:
+    """List the locks nearby, strongest first."""
+    async with progress("scanning"):
+        adverts = await app.backend.scan(timeout=seconds, adapter=app.adapter)
+    known = {r.lock_id: r.name for r in app.keystore().locks()}
+    rows = [{"lock_id": a.lock_hex, "name": a.name, "address": a.address, "rssi": a.rssi,
+             "flags": _flags(a.flags), "paired_as": known.get(a.lock_hex)} for a in adverts]
+    emit(as_json, rows, lambda: table(
+        [list(r.values()) for r in rows],
+        ["lock id", "name", "address", "rssi", "flags", "paired as"],
+        empty="no lock found (is one advertising nearby?)"))
+
+
+@click.command()
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def info(app: App, lock_name: str, as_json: bool) -> None:
+    """What a lock says about itself (more once paired)."""
+    async with connected(app, lock_name) as client:
+        assert client.info is not None
+        out: dict[str, Any] = {"lock_id": client.info.lock_id.hex().upper(),
+                               "address": client.address, "profile": client.info.profile,
+                               "flags": _flags(client.info.flags),
+                               "protocol_version": client.info.version}
+        record = client.record
+        if record is not None:
+            system = await client.system_info()
+            out.update(paired_as=record.name, user=record.user_no, role=record.role,
+                       system=to_json(system))
+
+    def human() -> None:
+        for key, value in out.items():
+            if key != "system":
+                click.echo(f"{key:17} {value}")
+        system = out.get("system")
+        if isinstance(system, dict):
+            for key in ("model", "serial", "firmware_version", "battery_percent", "state",
+                        "users"):
+                click.echo(f"{key:17} {system[key]}")
+            counts = ", ".join(f"{c['kind'].lower()} {c['count']}/{c['capacity']}"
+                               for c in system["credentials"])
+            click.echo(f"{'credentials':17} {counts}")
+
+    emit(as_json, out, human)
+
+
+async def fetch_visitor_secret(client: LockClient) -> bool:
+    """Keep the visitor secret of an admin's lock (visitor codes are made offline)."""
+    record = client.record
+    if record is None or record.role != "admin":
+        return False
+    await client.visitor_secret()
+    return True
+
+
+def _paired_json(record: LockRecord) -> dict[str, Any]:
+    return {"lock_id": record.lock_id, "name": record.name, "user": record.user_no,
+            "role": record.role, "address": record.address}
+
+
+@click.command()
+@click.argument("lock_name", metavar="LOCK")
+@click.option("--code", help="the setup code from the lock's label")
+@click.option("--fingerprint", help="the lock's key fingerprint (32 hex digits, from the QR)")
+@click.option("--qr", help="the text of the lock's QR code (lock id, code and fingerprint)")
+@click.option("--name", help="a name for this lock in the keystore (then usable as LOCK)")
+@json_option
+@pass_app
+@command_runner
+async def claim(app: App, lock_name: str, code: str | None, fingerprint: str | None,
+                qr: str | None, name: str | None, as_json: bool) -> None:
+    """Claim a factory-fresh lock: this phone becomes its first admin."""
+    if (code is None) == (qr is None):
+        raise CliError("give the setup code (--code) or the QR text (--qr)")
+    fp = _fingerprint(fingerprint)
+    async with connected(app, lock_name) as client, progress("pairing"):
+        if qr is not None:
+            record = await client.claim_qr(qr, name=name)
+        else:
+            assert code is not None
+            record = await client.claim(code, lock_fingerprint=fp, name=name)
+        await fetch_visitor_secret(client)
+    emit(as_json, _paired_json(record), lambda: click.echo(
+        f"claimed lock {record.lock_id} as user {record.user_no} ({record.role}); "
+        f"saved as {record.name!r}"))
+
+
+def _fingerprint(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        fp = bytes.fromhex(text)
+    except ValueError:
+        fp = b""
+    if len(fp) != 16:
+        raise CliError("--fingerprint is 32 hex digits")
+    return fp
+
+
+@click.command()
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def unlock(app: App, lock_name: str, as_json: bool) -> None:
+    """Open the door (one round trip)."""
+    async with paired(app, lock_name) as client:
+        user = await client.unlock()
+    emit(as_json, {"unlocked": True, "user": user},
+         lambda: click.echo(f"unlocked (user {user})"))
+
+
+@click.command()
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def lock(app: App, lock_name: str, as_json: bool) -> None:
+    """Throw the bolt."""
+    async with paired(app, lock_name) as client:
+        await client.lock()
+    emit(as_json, {"locked": True}, lambda: click.echo("locked"))
+
+
+# ---------------------------------------------------------------- admin phones
+
+
+@click.group()
+def phones() -> None:
+    """Admin phones of a lock (R-APP-3): invite one more, list, remove."""
+
+
+@phones.command("add")
+@click.argument("lock_name", metavar="LOCK")
+@click.option("--name", default="", help="a new admin's name")
+@click.option("--user", "user_number", type=int,
+              help="an existing admin's second phone instead of a new admin")
+@json_option
+@pass_app
+@command_runner
+async def phones_add(app: App, lock_name: str, name: str, user_number: int | None,
+                     as_json: bool) -> None:
+    """Invite one more admin phone; the other phone runs `ble-lock key redeem INVITE`."""
+    async with paired(app, lock_name) as client:
+        invite = await client.enrol_phone(user_number, name=name)
+        text = InviteText(lock_id=_id(client), invite_id=invite.invite_id, code=invite.code,
+                          fingerprint=client.fingerprint)
+    emit(as_json, invite_json(invite, text), lambda: show_invite(invite, text, "admin phone"))
+
+
+def _id(client: LockClient) -> bytes:
+    if client.lock_id is None:
+        raise CliError("not connected", code=ErrorCode.DISCONNECTED)
+    return client.lock_id
+
+
+def key_rows(keys: list[m.CredentialInfo], users: dict[int, m.UserInfo]
+             ) -> list[dict[str, Any]]:
+    rows = []
+    for k in keys:
+        user = users.get(k.user_number)
+        rows.append({"credential_id": k.credential_id, "user": k.user_number,
+                     "name": user.name if user else None,
+                     "role": user.role.name.lower() if user else None,
+                     "label": k.label, "revoked": k.revoked,
+                     "valid_from": k.validity.valid_from, "valid_until": k.validity.valid_until})
+    return rows
+
+
+@phones.command("list")
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def phones_list(app: App, lock_name: str, as_json: bool) -> None:
+    """The admins' phones (Bluetooth keys of admin users)."""
+    async with paired(app, lock_name) as client:
+        users = {u.user_number: u for u in await client.list_users()}
+        me = record_of(client, lock_name).user_no
+        keys = [k for k in await client.list_keys()
+                if (u := users.get(k.user_number)) is not None and u.role is m.Role.ADMIN]
+    rows = key_rows(keys, users)
+    for row in rows:
+        row["this_phone_user"] = row["user"] == me
+    emit(as_json, rows, lambda: table(
+        [[r["credential_id"], r["user"], r["name"], r["label"], r["revoked"],
+          r["this_phone_user"]] for r in rows],
+        ["credential", "user", "name", "label", "revoked", "mine"]))
+
+
+@phones.command("remove")
+@click.argument("lock_name", metavar="LOCK")
+@click.argument("credential_id", type=int)
+@pass_app
+@command_runner
+async def phones_remove(app: App, lock_name: str, credential_id: int) -> None:
+    """Remove an admin phone (its key's CREDENTIAL_ID, from `phones list`)."""
+    async with paired(app, lock_name) as client:
+        await client.revoke_key(credential_id)
+    click.echo(f"phone key {credential_id} removed")
+
+
+def lock_hex(client: LockClient) -> str:
+    return lock_key(_id(client))

@@ -1,0 +1,300 @@
+"""``ble-lock emulate`` (a lock on this machine's adapter) and ``ble-lock panel ...`` (its
+front panel, through the emulator's control socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ble_lock.cli.app import App, command_runner, pass_app
+from ble_lock.cli.errors import CliError
+from ble_lock.cli.output import emit, json_option, qr_lines
+from ble_lock.core.errors import ErrorCode
+from ble_lock.core.profile import PROFILES
+from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
+from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.peripheral.state import PANEL_ADDR
+from ble_lock.protocol.gatt import StateFlags
+
+__all__ = ["emulate", "panel"]
+
+_STATE_HELP = "the emulated lock's state folder (default: <home>/emulator)"
+
+
+def _state_dir(app: App, state_dir: Path | None) -> Path:
+    return state_dir if state_dir is not None else app.state_home() / "emulator"
+
+
+def _print_label(emulator: Emulator) -> None:
+    label = emulator.label
+    if label is None or emulator.lock is None or emulator.lock.claimed:
+        return
+    click.echo(f"setup-code {label.setup_code}")
+    click.echo(f"qr {label.qr}")
+    for line in qr_lines(label.qr):
+        click.echo(f"   {line}")
+    if not emulator.flags() & StateFlags.PAIRING_MODE:
+        click.echo(f"Press SET first (pairing mode): ble-lock panel --state-dir "
+                   f"{emulator.config.state_dir} set")
+    click.echo(f"Claim it from a phone: ble-lock claim {emulator.name} --qr '{label.qr}'")
+
+
+async def _emulate(config: EmulatorConfig) -> None:
+    emulator = Emulator(config)
+    try:
+        await emulator.start()
+        lock, address, opened = emulator.lock, emulator.panel_address, emulator.opened
+        assert lock is not None
+        assert address is not None
+        assert opened is not None
+        _print_label(emulator)
+        click.echo(f"ready lock_id={lock.lock_id.hex().upper()} name={emulator.name} "
+                   f"profile={opened.profile} panel={address.text()}")
+        click.echo(f"Front panel: ble-lock panel --state-dir {config.state_dir} pin 123456 "
+                   "(Ctrl-C stops the lock)")
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+        click.echo("stopped")
+
+
+async def _until_signal(config: EmulatorConfig) -> None:
+    task = asyncio.ensure_future(_emulate(config))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@click.command()
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help=_STATE_HELP)
+@click.option("--name", help="advertised name (default BLELOCK-<lock id>)")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)),
+              help="model of a new lock (default dl20vc)")
+@click.option("--manual-clock", type=float, metavar="START",
+              help="freeze the lock clock at START (unix s); `panel clock SECONDS` moves it")
+@click.option("--panel-tcp", is_flag=True, help="serve the panel on loopback TCP")
+@click.option("--adapter", help="Bluetooth adapter (default: the global --adapter / "
+              "$BLE_ADAPTER, else the system's)")
+@pass_app
+@command_runner
+async def emulate(app: App, state_dir: Path | None, name: str | None, profile: str | None,
+                  manual_clock: float | None, panel_tcp: bool, adapter: str | None) -> None:
+    """Run a lock on this machine's Bluetooth adapter until Ctrl-C.
+
+    On the first start it prints the setup code and its QR code (the lock's label).
+    """
+    if name is not None and not 1 <= len(name.encode()) <= 29:
+        raise CliError("--name must be 1 to 29 bytes (it goes in the scan response)")
+    clock: EmulatorClock = ManualClock(manual_clock) if manual_clock is not None else RealClock()
+    await _until_signal(EmulatorConfig(state_dir=_state_dir(app, state_dir), clock=clock,
+                                       name=name, profile=profile,
+                                       adapter=adapter or app.adapter,
+                                       force_tcp_panel=panel_tcp))
+
+
+# ---------------------------------------------------------------- the front panel
+
+
+def _describe(reply: dict[str, Any]) -> str:
+    """The lock's prompt, with how and why for a decision."""
+    text = str(reply.get("prompt") or "ok")
+    if reply.get("outcome") == "granted" and reply.get("method"):
+        text += f" by {reply['method']}"
+    elif reply.get("outcome") == "denied" and reply.get("reason"):
+        text += f" [{reply['reason']}]"
+    capture = reply.get("capture")
+    if isinstance(capture, dict) and capture.get("done"):
+        text += f" (credential {capture.get('credential')})"
+    return text
+
+
+def _show_display(reply: dict[str, Any]) -> None:
+    display = reply.get("display") or {}
+    for key, value in display.items():
+        if key == "enrolling" and isinstance(value, dict):
+            value = (f"{value['kind'].lower()} for user {value['user']}: "
+                     f"{value['captured']}/{value['needed']}, {value['next_step']}")
+        click.echo(f"  {key:13} {value}")
+
+
+async def _panel_call(state_dir: Path, as_json: bool, op: str, *, full: bool = False,
+                      **fields: Any) -> None:
+    if not (state_dir / PANEL_ADDR).exists():
+        raise CliError(f"no emulator is running in {state_dir}", code=ErrorCode.CONNECTION_FAILED,
+                       hint="start one with `ble-lock emulate` (or pass --state-dir)")
+    async with await AsyncPanelClient.connect(state_dir) as client:
+        reply = await client.call(op, **fields)
+
+    def human() -> None:
+        if op == "label":
+            for key in ("serial", "lock_id", "setup_code", "qr"):
+                click.echo(f"{key:11} {reply[key]}")
+            for line in qr_lines(str(reply["qr"])):
+                click.echo(f"   {line}")
+            return
+        click.echo(_describe(reply))
+        if full:
+            _show_display(reply)
+
+    emit(as_json, reply, human)
+
+
+@click.group()
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), help=_STATE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print the lock's reply as JSON")
+@click.pass_context
+def panel(ctx: click.Context, state_dir: Path | None, as_json: bool) -> None:
+    """Drive a running emulator's front panel; prints what the lock says."""
+    app = ctx.find_object(App) or App()
+    ctx.obj = app
+    ctx.meta["panel"] = (_state_dir(app, state_dir), as_json)
+
+
+def _op(op: str, as_json: bool, **fields: Any) -> None:
+    """Run one panel op for the current command (state dir from the group; --json on the
+    group or the command)."""
+    state_dir, group_json = click.get_current_context().meta["panel"]
+    command_runner(_panel_call)(state_dir, as_json or group_json, op, **fields)
+
+
+@panel.command("status")
+@json_option
+def panel_status(as_json: bool) -> None:
+    """The lock's display: bolt, door, lockout, enrolment, flags."""
+    _op("status", as_json, full=True)
+
+
+@panel.command("label")
+@json_option
+def panel_label(as_json: bool) -> None:
+    """The printed label: serial, lock id, setup code and QR code."""
+    _op("label", as_json)
+
+
+@panel.command("pin")
+@click.argument("digits")
+@json_option
+def panel_pin(digits: str, as_json: bool) -> None:
+    """Type DIGITS at the keypad, then # (confirm)."""
+    _op("keypad", as_json, keys=digits if digits.endswith(("#", "*")) else digits + "#")
+
+
+@panel.command("keys")
+@click.argument("keys")
+@json_option
+def panel_keys(keys: str, as_json: bool) -> None:
+    """Press KEYS as they are (digits, # confirm, * cancel)."""
+    _op("keypad", as_json, keys=keys)
+
+
+def _biometric(kind: str) -> click.Command:
+    @click.argument("template_id", metavar="ID")
+    @json_option
+    def present(template_id: str, as_json: bool) -> None:
+        _op("biometric", as_json, kind=kind, template=template_id.encode().hex())
+
+    present.__doc__ = (f"Present {kind} ID (any text names it: the same ID matches); "
+                       "a capture while an enrolment of that kind runs.")
+    return click.command(kind if kind != "fingerprint" else "finger")(present)
+
+
+for _kind in ("fingerprint", "face", "palm"):
+    panel.add_command(_biometric(_kind))
+
+
+@panel.command("card")
+@click.argument("uid")
+@json_option
+def panel_card(uid: str, as_json: bool) -> None:
+    """Tap the card with UID (hex)."""
+    _op("card", as_json, uid=uid)
+
+
+@panel.command("key")
+@json_option
+def panel_key(as_json: bool) -> None:
+    """Turn the mechanical key."""
+    _op("mechanical_key", as_json)
+
+
+@panel.command("door")
+@click.argument("state", type=click.Choice(["open", "closed"]))
+@json_option
+def panel_door(state: str, as_json: bool) -> None:
+    """The door sensor: open or closed."""
+    _op("door", as_json, state=state)
+
+
+@panel.command("button")
+@json_option
+def panel_button(as_json: bool) -> None:
+    """The inside lock button."""
+    _op("inside_button", as_json)
+
+
+@panel.command("handle")
+@json_option
+def panel_handle(as_json: bool) -> None:
+    """Open from inside with the handle."""
+    _op("inside_handle", as_json)
+
+
+@panel.command("touch")
+@json_option
+def panel_touch(as_json: bool) -> None:
+    """Wake the keypad."""
+    _op("touch", as_json)
+
+
+@panel.command("tamper")
+@json_option
+def panel_tamper(as_json: bool) -> None:
+    """Forced removal: the tamper alarm."""
+    _op("tamper", as_json)
+
+
+@panel.command("battery")
+@click.argument("percent", type=click.IntRange(0, 100))
+@json_option
+def panel_battery(percent: int, as_json: bool) -> None:
+    """Set the battery level to PERCENT."""
+    _op("battery", as_json, percent=percent)
+
+
+@panel.command("set")
+@json_option
+def panel_set(as_json: bool) -> None:
+    """Press SET: pairing mode."""
+    _op("set_button", as_json)
+
+
+@panel.command("claim")
+@click.argument("pin")
+@json_option
+def panel_claim(pin: str, as_json: bool) -> None:
+    """First admin at the keypad of a fresh lock, with PIN (typed twice)."""
+    _op("claim", as_json, pin=pin, confirm=pin)
+
+
+@panel.command("reset")
+@json_option
+def panel_reset(as_json: bool) -> None:
+    """Factory reset at the lock."""
+    _op("factory_reset", as_json)
+
+
+@panel.command("clock")
+@click.argument("seconds", type=click.FloatRange(0, 315_360_000))
+@json_option
+def panel_clock(seconds: float, as_json: bool) -> None:
+    """Move a manual lock clock forward by SECONDS."""
+    _op("clock.advance", as_json, seconds=seconds)

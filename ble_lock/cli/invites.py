@@ -1,0 +1,58 @@
+"""The text of an invite, to hand to the phone that redeems it (also as a QR code):
+``BLEKEY1:<lock id>:<invite id>:<code>:<lock fingerprint>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import click
+
+from ble_lock.cli.errors import CliError
+from ble_lock.cli.output import fmt_time, qr_lines
+from ble_lock.protocol import messages as m
+
+__all__ = ["InviteText", "show_invite"]
+
+PREFIX = "BLEKEY1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteText:
+    lock_id: bytes
+    invite_id: int
+    code: str = field(repr=False)
+    fingerprint: bytes
+
+    def text(self) -> str:
+        return ":".join((PREFIX, self.lock_id.hex().upper(), str(self.invite_id), self.code,
+                         self.fingerprint.hex().upper()))
+
+    @classmethod
+    def parse(cls, text: str) -> InviteText:
+        parts = text.strip().split(":")
+        try:
+            if len(parts) != 5 or parts[0].upper() != PREFIX:
+                raise ValueError(PREFIX)
+            lock_id, fp = bytes.fromhex(parts[1]), bytes.fromhex(parts[4])
+            if len(lock_id) != 4 or len(fp) != 16 or not parts[3]:
+                raise ValueError("length")
+            return cls(lock_id=lock_id, invite_id=int(parts[2]), code=parts[3], fingerprint=fp)
+        except ValueError:
+            raise CliError(f"not an invite: expected {PREFIX}:<lock id>:<invite id>:<code>:"
+                           "<fingerprint> as printed by `ble-lock key issue`") from None
+
+
+def invite_json(invite: m.Invite, text: InviteText) -> dict[str, object]:
+    return {"invite_id": invite.invite_id, "user_number": invite.user_number,
+            "code": invite.code, "expires_at": invite.expires_at,
+            "lock_id": text.lock_id.hex().upper(), "fingerprint": text.fingerprint.hex().upper(),
+            "invite": text.text()}
+
+
+def show_invite(invite: m.Invite, text: InviteText, what: str) -> None:
+    click.echo(f"{what} for user {invite.user_number}: invite {invite.invite_id}, "
+               f"code {invite.code}, expires {fmt_time(invite.expires_at)}")
+    click.echo(f"invite {text.text()}")
+    for line in qr_lines(text.text()):
+        click.echo(f"   {line}")
+    click.echo(f"On the other phone: ble-lock key redeem '{text.text()}'")

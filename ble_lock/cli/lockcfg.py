@@ -1,0 +1,271 @@
+"""``events`` (with ``--follow``), ``settings get|set`` and ``sync link|unlink|status``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import json
+import types
+import typing
+from typing import Any
+
+import click
+
+from ble_lock.central.client import LockClient
+from ble_lock.central.sync import (
+    DEFAULT_COUNTDOWN_S,
+    DEFAULT_WINDOW_S,
+    SyncRelay,
+    describe_event,
+    link_locks,
+    sync_status,
+    unlink_locks,
+)
+from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
+from ble_lock.cli.errors import CliError
+from ble_lock.cli.output import emit, json_option, table, to_json
+from ble_lock.protocol import messages as m
+
+__all__ = ["events", "settings", "sync"]
+
+
+def _event_row(r: m.EventRecord) -> list[Any]:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(r.at_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    what = describe_event(r) + (" (duress)" if r.duress else "")
+    return [r.seq, when, what]
+
+
+_EVENT_HEADERS = ["seq", "time (utc)", "event"]
+
+
+def _print_event(r: m.EventRecord, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(to_json(r)))
+    else:
+        click.echo("  ".join("-" if c is None else str(c) for c in _event_row(r)))
+
+
+async def _follow(client: LockClient, after: int, as_json: bool) -> None:
+    """Print new events as the lock pushes (one line each) until interrupted."""
+    wake = asyncio.Event()
+    client.on_event(lambda _body: wake.set())
+    await client.listen()
+    while True:
+        async for record in client.iter_events(after):
+            _print_event(record, as_json)
+            after = record.seq
+        wake.clear()
+        # poll now and then too: a push may race with the page read
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), 30.0)
+
+
+@click.command()
+@click.argument("lock_name", metavar="LOCK")
+@click.option("--since", type=click.IntRange(0), default=0, help="only events after seq N")
+@click.option("--follow", "-f", is_flag=True, help="keep printing new events (Ctrl-C stops)")
+@json_option
+@pass_app
+@command_runner
+async def events(app: App, lock_name: str, since: int, follow: bool, as_json: bool) -> None:
+    """The lock's event log, oldest first (JSON lines with --follow --json)."""
+    async with paired(app, lock_name) as client:
+        records = await client.events(since)
+        if follow:
+            for record in records:
+                _print_event(record, as_json)
+            await _follow(client, records[-1].seq if records else since, as_json)
+            return
+    emit(as_json, records, lambda: table([_event_row(r) for r in records], _EVENT_HEADERS,
+                                         empty="no events"))
+
+
+# ---------------------------------------------------------------- settings
+
+_FIELDS = {f.name: f for f in dataclasses.fields(m.SettingsSet)}
+_HINTS = typing.get_type_hints(m.SettingsSet)
+
+
+def _base_type(name: str) -> Any:
+    hint = _HINTS[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if isinstance(hint, types.UnionType) and args else hint
+
+
+def parse_setting(item: str) -> tuple[str, Any]:
+    """``name=value`` as the typed value of that SettingsSet field."""
+    name, sep, raw = item.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or name not in _FIELDS:
+        raise CliError(f"{item!r}: expected NAME=VALUE, NAME one of: {', '.join(_FIELDS)}")
+    kind = _base_type(name)
+    raw = raw.strip()
+    try:
+        if kind is bool:
+            if raw.lower() not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("on", "true", "1", "yes")
+        if kind is int:
+            return name, int(raw)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return name, kind[raw.upper().replace("-", "_")]
+        return name, raw
+    except (ValueError, KeyError):
+        choices = (f" ({', '.join(e.name.lower() for e in kind)})"
+                   if isinstance(kind, type) and issubclass(kind, enum.Enum) else "")
+        raise CliError(f"bad value for {name}: {raw!r}{choices}") from None
+
+
+@click.group()
+def settings() -> None:
+    """Modes and settings of a lock."""
+
+
+def _show_settings(as_json: bool, current: m.LockSettings) -> None:
+    data = to_json(current)
+
+    def human() -> None:
+        for k, v in data.items():
+            click.echo(f"{k:22} {v}")
+
+    emit(as_json, data, human)
+
+
+@settings.command("get")
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def settings_get(app: App, lock_name: str, as_json: bool) -> None:
+    """Every setting."""
+    async with paired(app, lock_name) as client:
+        current = await client.settings()
+    _show_settings(as_json, current)
+
+
+@settings.command("set")
+@click.argument("lock_name", metavar="LOCK")
+@click.argument("items", nargs=-1, required=True, metavar="NAME=VALUE...")
+@json_option
+@pass_app
+@command_runner
+async def settings_set(app: App, lock_name: str, items: tuple[str, ...], as_json: bool) -> None:
+    """Change settings: `privacy_mode=on volume=2 lockout_enabled=off` (admins)."""
+    changes = dict(parse_setting(item) for item in items)
+    async with paired(app, lock_name) as client:
+        current = await client.set_settings(m.SettingsSet(**changes))
+    _show_settings(as_json, current)
+
+
+# ---------------------------------------------------------------- sync unlock
+
+
+@click.group()
+def sync() -> None:
+    """Sync unlock between two locks (R-SYN-*): link, unlink, status, relay."""
+
+
+@sync.command("link")
+@click.argument("lock_a", metavar="LOCK_A")
+@click.argument("lock_b", metavar="LOCK_B")
+@click.option("--window", type=click.IntRange(1, 3600), default=DEFAULT_WINDOW_S,
+              show_default=True, help="seconds after an unlock of one in which the other opens")
+@click.option("--countdown", type=click.FloatRange(5, 600), default=DEFAULT_COUNTDOWN_S,
+              show_default=True, help="seconds to confirm at door B")
+@pass_app
+@command_runner
+async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: float) -> None:
+    """Link two locks: an outside unlock of either opens the other (R-SYN-1).
+
+    Confirm at door B: unlock it with an admin credential (PIN, fingerprint, card, face,
+    palm) before the countdown ends.
+    """
+    ks = app.keystore()
+    async with paired(app, lock_a, keystore=ks) as a, paired(app, lock_b, keystore=ks) as b:
+        result = await link_locks(a, b, window_s=window, countdown_s=countdown, on_countdown=(
+            lambda s: click.echo(f"now unlock {lock_b} at the door with an admin credential "
+                                 f"(PIN, fingerprint, card, face or palm) within {s:g} s")))
+    click.echo(f"linked {result.lock_a.hex().upper()} <-> {result.lock_b.hex().upper()} "
+               f"(window {result.window_s} s, confirmed by user {result.confirmed_by})")
+
+
+@sync.command("unlink")
+@click.argument("lock_a", metavar="LOCK_A")
+@click.argument("lock_b", metavar="LOCK_B")
+@click.option("--one-side", is_flag=True,
+              help="only on LOCK_A (LOCK_B out of reach: its lock id or keystore name); "
+                   "either side alone stops both directions")
+@pass_app
+@command_runner
+async def sync_unlink(app: App, lock_a: str, lock_b: str, one_side: bool) -> None:
+    """Remove the link between two locks, on both (or --one-side)."""
+    ks = app.keystore()
+    if one_side:
+        peer = resolve_lock(lock_b, ks).lock_id
+        if peer is None:
+            raise CliError(f"--one-side needs LOCK_B as a lock id or a keystore name, not "
+                           f"{lock_b!r}")
+        async with paired(app, lock_a, keystore=ks) as a:
+            removed = await unlink_locks(a, peer_lock_id=peer)
+    else:
+        async with paired(app, lock_a, keystore=ks) as a, \
+                paired(app, lock_b, keystore=ks) as b:
+            removed = await unlink_locks(a, b)
+    click.echo(f"unlinked {lock_a} and {lock_b} ({removed} side(s) removed a link)")
+
+
+@sync.command("status")
+@click.argument("lock_name", metavar="LOCK")
+@json_option
+@pass_app
+@command_runner
+async def sync_status_cmd(app: App, lock_name: str, as_json: bool) -> None:
+    """Whether sync unlock is on, its window, and the linked locks."""
+    async with paired(app, lock_name) as client:
+        status = await sync_status(client)
+    links = [{"peer_lock_id": link.peer_lock_id.hex().upper(), "window_s": link.window_s}
+             for link in status.links]
+    out = {"lock_id": status.lock_id.hex().upper(), "sync_unlock": status.enabled,
+           "window_s": status.window_s, "links": links}
+
+    def human() -> None:
+        click.echo(f"sync unlock {'on' if status.enabled else 'off'}, "
+                   f"window {status.window_s} s")
+        table([[x["peer_lock_id"], x["window_s"]] for x in links],
+              ["linked lock", "window s"], empty="no linked lock")
+
+    emit(as_json, out, human)
+
+
+
+
+@sync.command("relay")
+@click.argument("locks", nargs=-1, required=True, metavar="LOCK...")
+@pass_app
+@command_runner
+async def sync_relay(app: App, locks: tuple[str, ...]) -> None:
+    """Stay connected to LOCKs and relay their sync statements (Ctrl-C stops)."""
+    ks = app.keystore()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name in locks:
+            client = await stack.enter_async_context(paired(app, name, keystore=ks))
+            assert client.lock_id is not None
+            clients[client.lock_id] = client
+        relay = SyncRelay(clients)
+        await relay.start()
+        click.echo(f"relaying sync statements between {len(clients)} locks (Ctrl-C stops)")
+        seen = 0
+        try:
+            while True:
+                await asyncio.sleep(0.2)
+                for target, outcome in relay.results[seen:]:
+                    click.echo(f"statement for {target.hex().upper()}: "
+                               f"{'opened' if outcome is None else outcome.name}")
+                seen = len(relay.results)
+        finally:
+            await relay.stop()

@@ -1,0 +1,70 @@
+"""Running ``ble-lock`` as real processes on simulated hosts: each process gets its
+host's system bus (``DBUS_SYSTEM_BUS_ADDRESS``), adapter and keystore folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ble_lock.sim.harness import BleHarness
+from ble_lock.sim.process import HostProcess
+
+START = 1_767_225_600  # the emulators' manual clocks: 2026-01-01 00:00 UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    rc: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        assert self.rc == 0, (self.rc, self.err)
+        return json.loads(self.out)
+
+
+def _env(ble: BleHarness, host: int, adapter: str) -> dict[str, str]:
+    return {**ble.host(host).env(), "BLE_ADAPTER": adapter, "PYTHONUNBUFFERED": "1"}
+
+
+async def start(ble: BleHarness, host: int, home: Path, *args: str,
+                adapter: str = "hci0") -> HostProcess:
+    """A long-running ``ble-lock`` (emulate, events --follow, sync link/relay) on ``host``;
+    the harness stops it at the end of the test."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ble_lock.cli", "--home", str(home), *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=_env(ble, host, adapter))
+    hp = HostProcess(ble.host(host), proc, f"ble-lock {' '.join(args)}")
+    ble.processes.append(hp)
+    return hp
+
+
+async def run(ble: BleHarness, host: int, home: Path, *args: str, adapter: str = "hci0",
+              timeout: float = 60.0) -> Done:
+    """One ``ble-lock`` command on ``host`` to its end."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ble_lock.cli", "--home", str(home), "--timeout", "10", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=_env(ble, host, adapter))
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return Done(proc.returncode, out.decode(), err.decode())
+
+
+async def emulate(ble: BleHarness, host: int, home: Path, name: str) -> tuple[HostProcess,
+                                                                               dict[str, str]]:
+    """``ble-lock emulate`` on ``host``: waits for its ``ready`` line and its advert."""
+    proc = await start(ble, host, home, "emulate", "--profile", "face-palm", "--name", name,
+                       "--manual-clock", str(START))
+    ready = await proc.expect("ready ", 30)
+    await proc.until(ble.host(host).adapter("hci0").wait_advertising(20))
+    fields = dict(item.split("=", 1) for item in ready.split()[1:])
+    fields["qr"] = next(line.split(" ", 1)[1] for line in proc.lines if line.startswith("qr "))
+    fields["setup_code"] = next(line.split(" ", 1)[1] for line in proc.lines
+                                if line.startswith("setup-code "))
+    return proc, fields
