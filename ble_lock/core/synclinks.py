@@ -62,8 +62,8 @@ class SyncLinksMixin(PhonesMixin):
         """Record a linked lock (its id and static public key) and its open window
         (default: the ``sync_window_s`` setting). Admin only. R-SYN-1: pending until an
         admin credential at this door within ``confirm_s`` seconds (0: confirmed now by
-        the admin's session). Setting again the same key of a confirmed link (e.g. a
-        new window) keeps it confirmed; a new key needs a new confirmation."""
+        the admin's session). A link set again is replaced: with a countdown it needs a
+        new confirmation at the door (and is gone if that does not come in time)."""
         self._authorize(actor)
         self._sync_supported()
         if not 1 <= len(peer_lock_id) <= 32 or len(peer_public_key) != 32:
@@ -80,10 +80,7 @@ class SyncLinksMixin(PhonesMixin):
         old = self._links.get(peer)
         if old is None and len(self._links) >= MAX_LINKS:
             raise StateError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
-        if old is not None and not old.pending and old.peer_public_key == key:
-            link = replace(old, window_s=window)
-            detail = f"link {peer.hex()}"
-        elif confirm_s:
+        if confirm_s:
             link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
                             created_at=self._wall(), confirm_by=self._mono() + confirm_s)
             detail = f"link {peer.hex()} pending {confirm_s}s"
@@ -111,8 +108,10 @@ class SyncLinksMixin(PhonesMixin):
         self._mutate(actor, request_id, apply)
 
     def list_links(self, actor: Actor) -> list[SyncLink]:
-        """Every link, pending (with its deadline) or confirmed. Admin only."""
+        """Every link, pending (with its deadline) or confirmed; a countdown that
+        ended is expired first, even if the host has not run ``tick`` yet. Admin only."""
         self._authorize(actor)
+        self._expire_links()
         return [self._links[k] for k in sorted(self._links)]
 
     def find_link(self, peer_lock_id: bytes) -> SyncLink | None:

@@ -140,8 +140,8 @@ def test_r_syn_1_normal_users_pin_does_not_confirm_and_the_link_expires(fp: Env)
 
 def test_r_syn_1_countdown_bounds_and_session_confirmed_side(fp: Env) -> None:
     """R-SYN-1: the countdown is 10..300 s (0: the side where the admin enabled sync,
-    confirmed by the admin's session); a new key needs a new confirmation, a new window
-    on the same key does not."""
+    confirmed by the admin's session); a link set again with a countdown needs a new
+    confirmation."""
     for bad in (5, 301, -1, True):
         with pytest.raises(InvalidInputError):
             fp.lock.link_lock(fp.admin, PEER, PEER_KEY, confirm_s=bad)  # type: ignore[arg-type] # bad on purpose
@@ -151,11 +151,12 @@ def test_r_syn_1_countdown_bounds_and_session_confirmed_side(fp: Env) -> None:
     assert link.confirmed_by is None
     assert fp.lock.apply_sync_statement(PEER).granted
     again = fp.lock.link_lock(fp.admin, PEER, PEER_KEY, window_s=20, confirm_s=60)
-    assert not again.pending
+    assert again.pending  # set again with a countdown: confirm again at the door
     assert again.window_s == 20
-    rekeyed = fp.lock.link_lock(fp.admin, PEER, b"\x51" * 32, confirm_s=60)
-    assert rekeyed.pending
+    assert fp.lock.apply_sync_statement(PEER).reason is ErrorCode.LINK_PENDING
     assert link_events(fp)[-1] == (f"link {PEER.hex()} pending 60s", None, None)
+    fp.clock.advance(60)
+    assert fp.lock.list_links(fp.admin) == []  # expired by the listing itself
 
 
 def test_r_syn_1_restart_keeps_a_pending_links_deadline(tmp_path: Path) -> None:
