@@ -3,7 +3,7 @@
 R-SYN-1 is enforced here, inside the lock: a link set with a countdown (``confirm_s``,
 default 60 s, 10..300) is *pending* until an admin unlocks **this door** with a
 credential presented at the door (:data:`CONFIRM_METHODS`: PIN, fingerprint, card,
-face, palm, dual-auth) before the deadline. A Bluetooth unlock (even by an admin's
+face, palm) before the deadline. A Bluetooth unlock (even by an admin's
 phone), the remote control, a visitor code, the mechanical key, the inside handle and a
 duress credential do not confirm: the rule asks for physical presence at the linked
 door, and a phone can unlock from 50 m away (R-APP-5). A pending link opens nothing and
@@ -41,9 +41,10 @@ CONFIRM_S_RANGE = (10, 300)
 _WINDOW_RANGE = (3, 120)  # R-SYN-3, the same bounds as the sync_window_s setting
 CONFIRM_METHODS = frozenset({
     UnlockMethod.PIN, UnlockMethod.FINGERPRINT, UnlockMethod.CARD, UnlockMethod.FACE,
-    UnlockMethod.PALM, UnlockMethod.DUAL_AUTH,
+    UnlockMethod.PALM,
 })
-"""Credentials presented at the door that confirm a pending link (R-SYN-1)."""
+"""Credentials presented at the door that confirm a pending link (R-SYN-1), when an
+admin presents them (``DUAL_AUTH`` is only ever a dual-auth user's, never an admin's)."""
 
 
 def _check_confirm_s(confirm_s: int) -> None:
