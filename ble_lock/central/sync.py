@@ -156,11 +156,11 @@ async def link_locks(a: LockClient, b: LockClient, *, window_s: int = DEFAULT_WI
 
 
 async def _undo(a: LockClient, b: LockClient, a_id: bytes, before: m.LockSettings) -> None:
-    """Best effort after a failed or cancelled link: drop B's pending link (if the lock
-    did not already) and put A's setting back as it was."""
+    """Best effort after a failed or cancelled link: drop the link this call set on B
+    (pending, or confirmed when A could not be told; gone already if B expired it) and
+    put A's setting back as it was."""
     with contextlib.suppress(LockError):
-        if any(x.peer_lock_id == a_id and x.pending for x in await b.sync_links()):
-            await b.sync_unlink(a_id)
+        await b.sync_unlink(a_id)
     with contextlib.suppress(LockError):
         await a.set_settings(m.SettingsSet(sync_unlock=before.sync_unlock,
                                            sync_window_s=before.sync_window_s))
