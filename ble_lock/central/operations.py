@@ -211,11 +211,14 @@ class Operations:
 
     # ------------------------------------------------------------------ sync unlock
 
-    async def sync_link(self, peer_lock_id: bytes, peer_public_key: bytes, window_s: int
-                        ) -> None:
-        """Link this lock to another one for sync unlock (R-SYN-1)."""
+    async def sync_link(self, peer_lock_id: bytes, peer_public_key: bytes, window_s: int,
+                        *, confirm_s: int = 0) -> None:
+        """Link this lock to another one for sync unlock (R-SYN-1). ``confirm_s``
+        (10..300): pending on the lock until an admin credential at its door within
+        that many seconds; 0: confirmed by this admin session (the initiating side)."""
         await self._call(m.SyncLinkSet(peer_lock_id=peer_lock_id,
-                                       peer_public_key=peer_public_key, window_s=window_s),
+                                       peer_public_key=peer_public_key, window_s=window_s,
+                                       confirm_s=confirm_s),
                          m.Done)
 
     async def sync_unlink(self, peer_lock_id: bytes) -> None:

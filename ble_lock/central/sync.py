@@ -3,14 +3,15 @@
 Linking (R-SYN-1), driven by :func:`link_locks` over two admin sessions:
 
 1. **enable on A**: ``sync_unlock`` on, with the window (default 10 s, R-SYN-3);
-2. **choose B** and start the **countdown** (default 60 s): the admin must unlock door B
-   with an admin credential at the door (PIN, fingerprint, card, face, palm), which the
-   central sees in B's event log (an ``UNLOCK`` of an admin user by one of those
-   methods, logged after the countdown started);
-3. **confirmed**: each lock learns the other's id and static public key through the
-   admin's authenticated sessions (``SYNC_LINK_SET`` on both, admin-only inside the
-   lock), and B's ``sync_unlock`` goes on. Without a confirmation in time A's setting is
-   put back and nothing is linked (``TIMEOUT``).
+2. **choose B** and start the **countdown** (default 60 s, 10..300): B is sent A's link
+   *pending* (``SYNC_LINK_SET`` with ``confirm_s``). Lock B itself enforces the rule: the
+   link opens nothing until an admin unlocks door B with a credential at the door (PIN,
+   fingerprint, card, face, palm; not a phone) before the countdown ends, and B removes
+   it by itself when the countdown ends. The central only watches ``SYNC_LINK_LIST`` on
+   B until the link is confirmed, or gone (``TIMEOUT``);
+3. **confirmed**: A learns B's link (confirmed by the admin's session on A, where sync
+   was enabled) and B's ``sync_unlock`` goes on. Without a confirmation in time A's
+   setting is put back and nothing is linked.
 
 The link is mutual: an outside unlock of either door opens the other. Afterwards each
 lock proves its unlocks with statements (``ble_lock.protocol.service_sync``); a central
@@ -25,12 +26,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, TransportError
+from ble_lock.core.errors import (
+    ConflictError,
+    ErrorCode,
+    InvalidInputError,
+    LockError,
+    TransportError,
+)
+from ble_lock.core.synclinks import CONFIRM_METHODS as LOCK_CONFIRM_METHODS
+from ble_lock.core.synclinks import CONFIRM_S_RANGE
 from ble_lock.protocol import messages as m
 
 if TYPE_CHECKING:
@@ -38,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIRM_METHODS",
+    "COUNTDOWN_RANGE_S",
     "DEFAULT_COUNTDOWN_S",
     "DEFAULT_WINDOW_S",
     "LinkResult",
@@ -53,12 +64,11 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_S = 10
 DEFAULT_COUNTDOWN_S = 60.0
-CONFIRM_METHODS = frozenset({
-    m.UnlockMethod.PIN, m.UnlockMethod.FINGERPRINT, m.UnlockMethod.CARD,
-    m.UnlockMethod.FACE, m.UnlockMethod.PALM, m.UnlockMethod.DUAL_AUTH,
-})
-"""Credentials presented at the door that confirm a link (R-SYN-1): not a phone, not the
-mechanical key, not the inside handle, not a visitor code."""
+COUNTDOWN_RANGE_S = CONFIRM_S_RANGE
+_GRACE_S = 30.0
+CONFIRM_METHODS = LOCK_CONFIRM_METHODS
+"""Credentials presented at the door that confirm a link (R-SYN-1), as lock B checks
+them: not a phone, not the mechanical key, not the inside handle, not a visitor code."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,65 +100,70 @@ def _identity(client: LockClient) -> tuple[bytes, bytes]:
     return client.lock_id, record.lock_public_key
 
 
-async def _log_end(client: LockClient) -> int:
-    """The cursor after the last logged event."""
-    cursor = 0
-    while True:
-        page = await client.events_page(cursor)
-        cursor = page.next_cursor
-        if not page.more:
-            return cursor
+def _confirm_s(countdown_s: float) -> int:
+    """The countdown in whole seconds, within what the lock accepts (R-SYN-1)."""
+    seconds = math.ceil(countdown_s)
+    if not COUNTDOWN_RANGE_S[0] <= seconds <= COUNTDOWN_RANGE_S[1]:
+        raise InvalidInputError("countdown must be {}..{} s".format(*COUNTDOWN_RANGE_S))
+    return seconds
 
 
-async def _wait_admin_unlock(b: LockClient, cursor: int, admins: frozenset[int],
-                             deadline: float, poll_s: float) -> int:
-    """The admin user who unlocked door B with a credential at the door after
-    ``cursor``, polling B's log until ``deadline`` (monotonic)."""
+async def _wait_confirmed(b: LockClient, a_id: bytes, confirm_s: int, poll_s: float) -> int:
+    """The admin user who confirmed A's link at door B, as lock B reports it in
+    ``SYNC_LINK_LIST``; ``TIMEOUT`` once B has dropped the expired pending link (or,
+    should B's clock never end it, a grace period after the countdown)."""
+    give_up = time.monotonic() + confirm_s + _GRACE_S
     while True:
-        page = await b.events_page(cursor)
-        for record in page.events:
-            if (record.kind is m.EventKind.UNLOCK and record.user_number in admins
-                    and record.method in CONFIRM_METHODS):
-                return record.user_number
-        cursor = page.next_cursor
-        if page.more:
-            continue
-        left = deadline - time.monotonic()
-        if left <= 0:
+        link = next((x for x in await b.sync_links() if x.peer_lock_id == a_id), None)
+        if link is None:
             raise TransportError("sync link not confirmed at the linked door in time",
                                  code=ErrorCode.TIMEOUT)
-        await asyncio.sleep(min(poll_s, left))
+        if not link.pending:
+            if link.confirmed_by is None:  # another admin session set it meanwhile
+                raise ConflictError("the link at the linked lock was set again meanwhile")
+            return link.confirmed_by
+        if time.monotonic() >= give_up:
+            raise TransportError("linked lock did not end its countdown",
+                                 code=ErrorCode.TIMEOUT)
+        await asyncio.sleep(poll_s)
 
 
 async def link_locks(a: LockClient, b: LockClient, *, window_s: int = DEFAULT_WINDOW_S,
                      countdown_s: float = DEFAULT_COUNTDOWN_S, poll_s: float = 0.5,
                      on_countdown: Callable[[float], None] | None = None) -> LinkResult:
     """R-SYN-1: enable on A, choose B, confirm by an admin unlock at door B within
-    ``countdown_s``; then both locks hold the other's key. ``on_countdown(seconds)`` is
-    called once the countdown runs (tell the admin to go to door B)."""
+    ``countdown_s`` (10..300 s, enforced by lock B); then both locks hold the other's
+    key. ``on_countdown(seconds)`` is called once the countdown runs (tell the admin to
+    go to door B)."""
     a_id, a_key = _identity(a)
     b_id, b_key = _identity(b)
     if a_id == b_id:
         raise InvalidInputError("a lock cannot be linked to itself")
+    confirm_s = _confirm_s(countdown_s)
     before = await a.settings()
     await a.set_settings(m.SettingsSet(sync_unlock=True, sync_window_s=window_s))
     try:
-        cursor = await _log_end(b)
-        admins = frozenset(u.user_number for u in await b.list_users()
-                           if u.role is m.Role.ADMIN)
+        await b.sync_link(a_id, a_key, window_s, confirm_s=confirm_s)  # pending at B
         if on_countdown is not None:
-            on_countdown(countdown_s)
-        confirmed_by = await _wait_admin_unlock(b, cursor, admins,
-                                                time.monotonic() + countdown_s, poll_s)
+            on_countdown(float(confirm_s))
+        confirmed_by = await _wait_confirmed(b, a_id, confirm_s, poll_s)
+        await a.sync_link(b_id, b_key, window_s)  # A: the admin's session authorises it
     except BaseException:
-        with contextlib.suppress(LockError):  # best effort: put A back as it was
-            await a.set_settings(m.SettingsSet(sync_unlock=before.sync_unlock,
-                                               sync_window_s=before.sync_window_s))
+        await _undo(a, b, a_id, before)
         raise
-    await a.sync_link(b_id, b_key, window_s)
-    await b.sync_link(a_id, a_key, window_s)
     await b.set_settings(m.SettingsSet(sync_unlock=True, sync_window_s=window_s))
     return LinkResult(lock_a=a_id, lock_b=b_id, window_s=window_s, confirmed_by=confirmed_by)
+
+
+async def _undo(a: LockClient, b: LockClient, a_id: bytes, before: m.LockSettings) -> None:
+    """Best effort after a failed or cancelled link: drop the link this call set on B
+    (pending, or confirmed when A could not be told; gone already if B expired it) and
+    put A's setting back as it was."""
+    with contextlib.suppress(LockError):
+        await b.sync_unlink(a_id)
+    with contextlib.suppress(LockError):
+        await a.set_settings(m.SettingsSet(sync_unlock=before.sync_unlock,
+                                           sync_window_s=before.sync_window_s))
 
 
 async def unlink_locks(a: LockClient, b: LockClient | None = None, *,
@@ -247,6 +262,10 @@ def describe_event(record: m.EventRecord, names: Mapping[str, str] | None = None
         return f"sync unlock sent to {names.get(peer, peer)}"
     if record.kind is m.EventKind.SYNC_RELOCK:
         return "relocked: door not opened within the sync window"
+    if record.kind is m.EventKind.LINK_CHANGED:
+        text = _describe_link(record, names)
+        if text is not None:
+            return text
     parts = [kind]
     if record.user_number is not None:
         parts.append(f"user {record.user_number}")
@@ -255,3 +274,20 @@ def describe_event(record: m.EventRecord, names: Mapping[str, str] | None = None
     if record.detail:
         parts.append(f"({record.detail})")
     return " ".join(parts)
+
+
+def _describe_link(record: m.EventRecord, names: Mapping[str, str]) -> str | None:
+    """R-SYN-1 steps at the linked door: pending, confirmed, expired."""
+    words = record.detail.split()
+    if len(words) == 4 and words[0] == "link" and words[2] == "pending":
+        peer = names.get(words[1].upper(), words[1].upper())
+        return (f"sync link with {peer} waiting for an admin credential at this door "
+                f"({words[3].removesuffix('s')} s)")
+    if len(words) != 2 or words[0] not in ("confirmed", "expired"):
+        return None
+    peer = names.get(words[1].upper(), words[1].upper())
+    if words[0] == "expired":
+        return f"sync link with {peer} expired: not confirmed at this door in time"
+    by = "" if record.user_number is None else f" by user {record.user_number}"
+    how = "" if record.method is None else f" ({record.method.name.lower()})"
+    return f"sync link with {peer} confirmed at this door{by}{how}"

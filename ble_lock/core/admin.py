@@ -11,7 +11,6 @@ from ble_lock.core._base import SECRET_HASH_KEY, SECRET_VISITOR, _KeepFactory
 from ble_lock.core.errors import (
     ErrorCode,
     InvalidInputError,
-    NotFoundError,
     StateError,
 )
 from ble_lock.core.hashing import KeyedHasher
@@ -25,7 +24,6 @@ from ble_lock.core.model import (
     EventPage,
     LockBody,
     Settings,
-    SyncLink,
     SystemInfo,
     UnlockMethod,
 )
@@ -37,7 +35,6 @@ __all__ = ["LOCK_ID_SECRET", "SERIAL_SECRET", "VERIFICATION_SECRET", "AdminMixin
 SERIAL_SECRET = "factory.serial"  # noqa: S105 - a store key name, not a secret
 LOCK_ID_SECRET = "factory.lock_id"  # noqa: S105 - a store key name, not a secret
 VERIFICATION_SECRET = "factory.verification_code"  # noqa: S105 - a store key name
-MAX_LINKS = 4
 MAX_EVENT_PAGE = 500
 
 # Which profile feature a setting needs (None: every profile has it).
@@ -300,56 +297,6 @@ class AdminMixin(VerifyMixin):
 
     # -- sync unlock (R-SYN-1..3, lock side)
 
-    def link_lock(self, actor: Actor, peer_lock_id: bytes, peer_public_key: bytes, *,
-                  window_s: int | None = None, request_id: bytes | None = None) -> SyncLink:
-        """Record a linked lock (its id and static public key) and its open window
-        (default: the ``sync_window_s`` setting, 10 s). Admin only."""
-        self._authorize(actor)
-        self._sync_supported()
-        if not 1 <= len(peer_lock_id) <= 32 or len(peer_public_key) != 32:
-            raise InvalidInputError("peer lock id 1..32 bytes, public key 32 bytes")
-        window = self._settings.sync_window_s if window_s is None else window_s
-        _coerce("sync_window_s", window, 0)
-
-        def apply() -> SyncLink:
-            if bytes(peer_lock_id) not in self._links and len(self._links) >= MAX_LINKS:
-                raise StateError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
-            link = SyncLink(peer_lock_id=bytes(peer_lock_id),
-                            peer_public_key=bytes(peer_public_key), window_s=window,
-                            created_at=self._wall())
-            self._store.put_link(link)
-            self._links[link.peer_lock_id] = link
-            self._emit(EventKind.LINK_CHANGED, detail=f"link {link.peer_lock_id.hex()}")
-            return link
-
-        return self._mutate(actor, request_id, apply)
-
-    def unlink_lock(self, actor: Actor, peer_lock_id: bytes, *,
-                    request_id: bytes | None = None) -> None:
-        """Remove a linked lock. Admin only."""
-        self._authorize(actor)
-
-        def apply() -> None:
-            if bytes(peer_lock_id) not in self._links:
-                raise NotFoundError("no such linked lock", code=ErrorCode.UNKNOWN_KEY)
-            self._store.delete_link(bytes(peer_lock_id))
-            del self._links[bytes(peer_lock_id)]
-            self._emit(EventKind.LINK_CHANGED, detail=f"unlink {bytes(peer_lock_id).hex()}")
-
-        self._mutate(actor, request_id, apply)
-
-    def list_links(self, actor: Actor) -> list[SyncLink]:
-        self._authorize(actor)
-        return [self._links[k] for k in sorted(self._links)]
-
-    def find_link(self, peer_lock_id: bytes) -> SyncLink | None:
-        """The link record (for the protocol to check the peer's statement)."""
-        return self._links.get(bytes(peer_lock_id))
-
-    def _sync_supported(self) -> None:
-        if not self._profile.has(Feature.SYNC_UNLOCK):
-            raise StateError("no sync unlock", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-
     def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
         """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: open
         for the link's window; if the door is not opened in time, relock (``tick``)."""
@@ -358,6 +305,8 @@ class AdminMixin(VerifyMixin):
         if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
                 or not self._settings.sync_unlock:
             return self._denied(method, ErrorCode.PERMISSION_DENIED)
+        if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
+            return self._denied(method, ErrorCode.LINK_PENDING)
         blocked = self._lockout_denial(method)
         if blocked is not None:
             return blocked

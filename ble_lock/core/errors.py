@@ -80,6 +80,7 @@ class ErrorCode(IntEnum):
     NO_CREDENTIALS = 51
     CODE_ALREADY_USED = 52
     KEYPAD_ASLEEP = 53
+    LINK_PENDING = 54
     # -- wire protocol (60-79)
     PROTOCOL_ERROR = 60
     MESSAGE_TOO_LARGE = 61

@@ -19,7 +19,7 @@ emulator's front panel the panel names):
 * lock: ``get_settings``, ``update_settings``, ``lift_lockout``, ``factory_reset``,
   ``set_time``, ``lock_time``, ``events``, ``read_events``, ``drain_notifications``,
   ``system_info``, ``visitor_secret``, ``rotate_visitor_secret``, ``link_lock``,
-  ``unlink_lock``, ``list_links``, ``find_link``
+  ``unlink_lock``, ``list_links``, ``find_link``, ``confirm_left`` (R-SYN-1 pending links)
 * state (emulator display): ``bolt``, ``locked``, ``door``, ``settings``, ``muted``,
   ``keypad_awake``, ``alarm_active``, ``battery_percent``, ``low_battery``, ``profile``
 * panel: ``press_key``, ``enter_pin``, ``touch_keypad``, ``hold_zero``, ``tap_card``,

@@ -297,12 +297,24 @@ class PhoneInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLink:
-    """R-SYN-1..3: a linked lock (its id and static public key) and the open window."""
+    """R-SYN-1..3: a linked lock (its id and static public key) and the open window.
+
+    R-SYN-1: ``confirm_by`` is set while the link is *pending*: the deadline (injected
+    clock, like every timer) by which an admin must unlock this door with a credential
+    at the door; a pending link opens nothing and triggers nothing. ``None``: confirmed
+    (``confirmed_by`` is the admin user who confirmed it at the door, ``None`` when the
+    admin's session on this lock authorised it)."""
 
     peer_lock_id: bytes
     peer_public_key: bytes
     window_s: int = 10
     created_at: float = 0.0
+    confirm_by: float | None = None
+    confirmed_by: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.confirm_by is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -92,13 +92,23 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
     _run_script(conn, _SCHEMA_V1)
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 2: R-SYN-1 pending sync links. ``links.confirm_by`` mirrors the record's
+    countdown deadline (NULL: confirmed), so pending links can be found without decoding
+    every record. Links written before version 2 were confirmed by the admin's central
+    under the old rules: they stay confirmed (NULL; their records lack the field, which
+    loads as ``None``)."""
+    conn.execute("ALTER TABLE links ADD COLUMN confirm_by REAL")
+    conn.execute("CREATE INDEX links_pending ON links (confirm_by) WHERE confirm_by IS NOT NULL")
+
+
 _RESET_TABLES = (
     "credentials", "invites", "users", "settings", "phone_counters", "links", "applied",
     "used_codes",
 )  # fmt: skip
 
 #: ``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1,)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_0_to_1, _migrate_1_to_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -399,7 +409,8 @@ class SqliteStore:
         return self._load(SyncLink, "links", "peer_lock_id")
 
     def put_link(self, link: SyncLink) -> None:
-        self._put("links", "peer_lock_id, record", bytes(link.peer_lock_id), codec.dumps(link))
+        self._put("links", "peer_lock_id, record, confirm_by", bytes(link.peer_lock_id),
+                  codec.dumps(link), link.confirm_by)
 
     def delete_link(self, peer_lock_id: bytes) -> None:
         self._delete("links", "peer_lock_id = ?", bytes(peer_lock_id))

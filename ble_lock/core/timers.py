@@ -3,7 +3,7 @@
 Deadlines are on the injected clock: countdown lock (R-LCK-3), sync relock (R-SYN-3),
 keypad sleep (R-MOD-8, ends a one-time mute R-MOD-6), tamper alarm end (R-SEC-2),
 lockout end (R-SEC-1), enrolment timeout (R-CRD-4), pairing mode end (R-APP-1),
-dual-auth window (R-USR-8).
+dual-auth window (R-USR-8), pending sync link countdown (R-SYN-1).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class TimersMixin(AdminMixin):
             self._enrolment_deadline(),
             self._pairing_until,
             self._dual_pending[2] if self._dual_pending is not None else None,
+            self._links_deadline(),
         ]
         times = [t for t in candidates if t is not None]
         return min(times) if times else None
@@ -59,3 +60,4 @@ class TimersMixin(AdminMixin):
             self._pairing_until = None
         if self._dual_pending is not None and now >= self._dual_pending[2]:
             self._dual_pending = None
+        self._expire_links()  # R-SYN-1: countdown over, not confirmed at the door

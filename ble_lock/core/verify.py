@@ -29,9 +29,9 @@ from ble_lock.core.model import (
     UnlockMethod,
     User,
 )
-from ble_lock.core.phones import PhonesMixin
 from ble_lock.core.profile import Feature
 from ble_lock.core.schedule import user_allowed_at
+from ble_lock.core.synclinks import SyncLinksMixin
 
 __all__ = ["ELECTRONIC_KEYS", "VerifyMixin"]
 
@@ -43,7 +43,7 @@ ELECTRONIC_KEYS = frozenset(
 _PIN = CredentialKind.PIN
 
 
-class VerifyMixin(PhonesMixin):
+class VerifyMixin(SyncLinksMixin):
     """The decision pipeline shared by the panel and Bluetooth."""
 
     @property
@@ -185,6 +185,8 @@ class VerifyMixin(PhonesMixin):
                 self._put_settings(replace(self._settings, passage_mode=False))
             if outside and method is not UnlockMethod.SYNC:
                 self._trigger_sync()
+                # R-SYN-1: after the trigger, so the confirming unlock opens no other door
+                self._confirm_links(user_number, method, duress)
         self._unlock_bolt()
         self._keypad.confirm_lit = False
         return Decision(granted=True, user_number=user_number, method=method, duress=duress,
@@ -216,8 +218,8 @@ class VerifyMixin(PhonesMixin):
         sends the statement; the event is how it learns, and the log shows it, R-SYN-4)."""
         if not (self._profile.has(Feature.SYNC_UNLOCK) and self._settings.sync_unlock):
             return
-        for peer in sorted(self._links):
-            self._emit(EventKind.SYNC_TRIGGER, detail=peer.hex())
+        for link in self._confirmed_links():  # R-SYN-1: a pending link triggers nothing
+            self._emit(EventKind.SYNC_TRIGGER, detail=link.peer_lock_id.hex())
 
     # -- Bluetooth (the protocol calls these after authenticating the phone)
 

@@ -380,13 +380,18 @@ class VisitorSecretGet(RequestBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLinkSet(RequestBody):
-    """R-SYN-1: link this lock to a peer lock, known by its id and static public key."""
+    """R-SYN-1: link this lock to a peer lock, known by its id and static public key.
+
+    ``confirm_s`` 10..300: the link is pending until an admin unlocks this door with a
+    credential at the door within that many seconds (the linked door, B); 0: confirmed
+    by this admin session (the lock where the admin enabled sync unlock, A)."""
 
     OPCODE = Opcode.SYNC_LINK_SET
     RESPONSE = Done
     peer_lock_id: bytes
     peer_public_key: bytes
     window_s: int
+    confirm_s: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -228,6 +228,7 @@ _REQUESTS: dict[type[RequestBody], Any] = {
     b.VisitorSecretGet: _EMPTY,
     b.SyncLinkSet: (
         "peer_lock_id" / LockId, "peer_public_key" / PublicKey, "window_s" / U16,
+        "confirm_s" / U16,
     ),
     b.SyncLinkDelete: ("peer_lock_id" / LockId,),
     b.SyncLinkList: _EMPTY,
@@ -297,6 +298,9 @@ _RESPONSES: dict[type[ResponseBody], Any] = {
                 "peer_lock_id" / LockId,
                 "peer_public_key" / PublicKey,
                 "window_s" / U16,
+                "pending" / Bool(),
+                "confirm_left_s" / U16,
+                "confirmed_by" / Opt(UserNumber),
             ),
             MAX_LINKS,
         ),

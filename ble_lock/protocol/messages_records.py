@@ -212,11 +212,18 @@ class VisitorSecret(ResponseBody):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLinkInfo:
-    """A linked lock (R-SYN-1): its id, its static public key, the open window."""
+    """A linked lock (R-SYN-1): its id, its static public key, the open window, and
+    its state: ``pending`` (not yet confirmed by an admin credential at this door;
+    ``confirm_left_s`` seconds of the countdown left, rounded up) or confirmed
+    (``confirmed_by``: the admin user who confirmed it at the door, or None when the
+    admin's session on this lock authorised it)."""
 
     peer_lock_id: bytes
     peer_public_key: bytes
     window_s: int
+    pending: bool = False
+    confirm_left_s: int = 0
+    confirmed_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ claims is trusted). Mutations pass the request id so the core applies them once 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -270,7 +271,7 @@ def _visitor_secret(c: Context, b: m.VisitorSecretGet) -> m.VisitorSecret:
 
 def _sync_link_set(c: Context, b: m.SyncLinkSet) -> m.Done:
     c.lock.link_lock(c.actor, b.peer_lock_id, b.peer_public_key, window_s=b.window_s,
-                     request_id=c.request_id)
+                     confirm_s=b.confirm_s, request_id=c.request_id)
     return m.Done()
 
 
@@ -282,7 +283,9 @@ def _sync_link_delete(c: Context, b: m.SyncLinkDelete) -> m.Done:
 def _sync_link_list(c: Context, b: m.SyncLinkList) -> m.SyncLinks:
     return m.SyncLinks(links=tuple(
         m.SyncLinkInfo(peer_lock_id=link.peer_lock_id, peer_public_key=link.peer_public_key,
-                       window_s=link.window_s)
+                       window_s=link.window_s, pending=link.pending,
+                       confirm_left_s=math.ceil(c.lock.confirm_left(link)),
+                       confirmed_by=link.confirmed_by)
         for link in c.lock.list_links(c.actor)[:4]
     ))
 

@@ -63,7 +63,7 @@ class SyncStatements:
     def make(self, peer_lock_id: bytes) -> m.SyncStatement | None:
         """A statement for the linked lock ``peer_lock_id``, or None if not linked."""
         link = self._lock.find_link(peer_lock_id)
-        if link is None:
+        if link is None or link.pending:  # R-SYN-1: a pending link speaks for nothing
             return None
         draft = m.SyncStatement(
             issuer_lock_id=self._lock_id, target_lock_id=link.peer_lock_id,
@@ -87,6 +87,9 @@ class SyncStatements:
                                self._signed(statement))
         if not hmac.compare_digest(expected, statement.proof):
             raise PermissionDeniedError("statement proof does not verify")
+        if link.pending:  # R-SYN-1: not confirmed at this door (yet): opens nothing
+            raise PermissionDeniedError("sync link not confirmed at this door",
+                                        code=ErrorCode.LINK_PENDING)
         now_ms = int(self._lock.lock_time * 1000)
         if abs(now_ms - statement.at_ms) > FRESH_MS:
             raise PermissionDeniedError("stale statement", code=ErrorCode.REPLAY)

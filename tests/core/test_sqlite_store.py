@@ -641,3 +641,31 @@ def test_core_state_machine_runs_unchanged_on_sqlite(monkeypatch: pytest.MonkeyP
 def _opened(opened: list[SqliteStore]) -> SqliteStore:
     opened.append(SqliteStore(":memory:"))
     return opened[-1]
+
+
+def test_r_syn_1_version_1_store_migrates_links_to_pending_aware_schema(tmp_path: Path) -> None:
+    """R-SYN-1 (schema 1 -> 2): a store written before pending links opens with its
+    link kept and confirmed (the old record lacks the new fields), ``links`` gains
+    ``confirm_by``, and a pending link written afterwards round-trips with its deadline."""
+    path = tmp_path / "lock.db"
+    old_record = b'{"created_at":5.0,"peer_lock_id":"4c4c4c4c","peer_public_key":"' \
+        + b"50" * 32 + b'","window_s":15}'
+    with SqliteStore(path, migrations=MIGRATIONS[:1]) as old:
+        assert old.schema_version == 1
+        with old.transaction():
+            old._conn.execute("INSERT INTO links (peer_lock_id, record) VALUES (?, ?)",
+                              (b"LLLL", old_record))
+    with SqliteStore(path) as new:
+        assert new.schema_version == SCHEMA_VERSION >= 2
+        (link,) = new.load_links()
+        assert link == SyncLink(peer_lock_id=b"LLLL", peer_public_key=b"\x50" * 32,
+                                window_s=15, created_at=5.0)
+        assert not link.pending
+        pending = SyncLink(peer_lock_id=b"MMMM", peer_public_key=b"\x51" * 32,
+                           confirm_by=123.5)
+        with new.transaction():
+            new.put_link(pending)
+        rows = new._conn.execute("SELECT peer_lock_id, confirm_by FROM links ORDER BY 1")
+        assert rows.fetchall() == [(b"LLLL", None), (b"MMMM", 123.5)]
+    with SqliteStore(path) as again:
+        assert again.load_links()[1] == pending

@@ -21,7 +21,7 @@ PEER_KEY = b"\x50" * 32
 
 def linked(fp: Env, **settings: object) -> None:
     fp.lock.update_settings(fp.admin, sync_unlock=True, **settings)
-    fp.lock.link_lock(fp.admin, PEER, PEER_KEY)
+    fp.lock.link_lock(fp.admin, PEER, PEER_KEY, confirm_s=0)
     fp.lock.drain_notifications()
 
 
@@ -74,7 +74,7 @@ def test_r_syn_3_window_adjustable_and_unlinked_denied(fp: Env, dl20: Env) -> No
     lock, clock = fp.lock, fp.clock
     assert not lock.apply_sync_statement(PEER).granted  # not linked, not enabled
     linked(fp)
-    lock.link_lock(fp.admin, PEER, PEER_KEY, window_s=30)
+    lock.link_lock(fp.admin, PEER, PEER_KEY, window_s=30, confirm_s=0)
     lock.apply_sync_statement(PEER)
     clock.advance(29)
     lock.tick()

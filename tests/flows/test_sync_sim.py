@@ -58,7 +58,10 @@ async def test_sync_unlock_link_open_relock_replay_unlink(ble_sim: BleHarness,
             ca, cb, window_s=10, countdown_s=30, poll_s=0.05,
             on_countdown=lambda _s: started.set()))
         await asyncio.wait_for(started.wait(), 20)
-        assert await ca.sync_links() == []  # nothing linked before the confirmation
+        assert await ca.sync_links() == []  # nothing linked on A before the confirmation
+        (waiting,) = await cb.sync_links()  # B: pending, its own countdown running
+        assert (waiting.peer_lock_id, waiting.pending) == (lock_a.lock_id, True)
+        assert 0 < waiting.confirm_left_s <= 30
         reply = await pb.call("keypad", keys=ADMIN_PIN_B + "#")
         assert (reply["outcome"], reply["user"]) == ("granted", 1)
         result = await asyncio.wait_for(linking, 30)
@@ -134,7 +137,9 @@ async def test_sync_unlock_link_open_relock_replay_unlink(ble_sim: BleHarness,
     names = {a_hex.upper(): "front door"}
     assert describe_event(syncs[0], names) == "opened by sync from front door"
     links_b = [r.detail for r in events_b if r.kind is K.LINK_CHANGED]
-    assert links_b == [f"link {a_hex}", f"unlink {a_hex}"]
+    assert links_b == [f"link {a_hex} pending 30s", f"confirmed {a_hex}", f"unlink {a_hex}"]
+    confirmed = next(r for r in events_b if r.detail == f"confirmed {a_hex}")
+    assert (confirmed.user_number, confirmed.method) == (1, m.UnlockMethod.PIN)
     # B opened by sync only twice: the replay and the post-unlink statement did nothing
     assert sum(r.kind is K.SYNC_UNLOCK for r in events_b) == 2
     await pa.close()
@@ -144,7 +149,8 @@ async def test_sync_unlock_link_open_relock_replay_unlink(ble_sim: BleHarness,
 @pytest.mark.ble_sim(hosts=3)
 async def test_sync_link_not_confirmed_in_time_links_nothing(ble_sim: BleHarness,
                                                              tmp_path: Path) -> None:
-    """R-SYN-1: no admin unlock at door B within the countdown: no link, A put back."""
+    """R-SYN-1: no admin unlock at door B within the countdown: lock B drops the
+    pending link by itself when its own clock ends the countdown; no link, A put back."""
     lock_a = await start_lock(ble_sim, tmp_path / "a", host=0)
     lock_b = await start_lock(ble_sim, tmp_path / "b", host=1)
     pa, pb = await lock_a.panel(), await lock_b.panel()
@@ -158,16 +164,23 @@ async def test_sync_link_not_confirmed_in_time_links_nothing(ble_sim: BleHarness
         await cb.add_pin(carl.user_number, CARL_PIN_A)
         started = asyncio.Event()
         linking = asyncio.create_task(link_locks(
-            ca, cb, countdown_s=0.5, poll_s=0.05, on_countdown=lambda _s: started.set()))
+            ca, cb, countdown_s=10, poll_s=0.05, on_countdown=lambda _s: started.set()))
         await asyncio.wait_for(started.wait(), 20)
         # a normal user's PIN at door B does not confirm
         reply = await pb.call("keypad", keys=CARL_PIN_A + "#")
         assert reply["outcome"] == "granted"
+        await asyncio.sleep(0.2)
+        assert not linking.done()
+        await _advance(10, pb)  # B's countdown ends on B's clock
         with pytest.raises(LockError) as late:
-            await linking
+            await asyncio.wait_for(linking, 30)
         assert late.value.code is ErrorCode.TIMEOUT
         assert (await sync_status(ca)).enabled is False
         assert await ca.sync_links() == []
         assert await cb.sync_links() == []
+        events_b = await cb.events()
+    a_hex = lock_a.lock_id.hex()
+    assert [r.detail for r in events_b if r.kind is K.LINK_CHANGED] == [
+        f"link {a_hex} pending 10s", f"expired {a_hex}"]
     await pa.close()
     await pb.close()

@@ -39,7 +39,7 @@ def _client(mem: MemoryLock, keystore: Keystore) -> LockClient:
 
 
 async def _link_confirmed_by(lock_b: MemoryLock, a: LockClient, b: LockClient,
-                             confirm: str, countdown_s: float = 5.0) -> LinkResult:
+                             confirm: str, countdown_s: float = 20.0) -> LinkResult:
     started = asyncio.Event()
     task = asyncio.create_task(link_locks(a, b, window_s=7, countdown_s=countdown_s,
                                           poll_s=0.01,
@@ -49,6 +49,9 @@ async def _link_confirmed_by(lock_b: MemoryLock, a: LockClient, b: LockClient,
         assert lock_b.lock.enter_pin(ADMIN_PIN).granted
     elif confirm == "phone":
         await b.unlock()  # the admin's phone: not a credential at the door
+    if confirm != "pin":
+        await asyncio.sleep(0.05)  # the central polls B's pending link meanwhile
+        lock_b.clock.advance(countdown_s)  # B's own countdown ends (R-SYN-1)
     return await task
 
 
@@ -71,11 +74,41 @@ async def test_no_door_credential_within_the_countdown_links_nothing(
     lock_a, lock_b, keystore = await _pair(tmp_path)
     async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
         with pytest.raises(LockError) as late:
-            await _link_confirmed_by(lock_b, a, b, confirm, countdown_s=0.2)
+            await _link_confirmed_by(lock_b, a, b, confirm, countdown_s=10)
         assert late.value.code is ErrorCode.TIMEOUT
+        details = [e.detail for e in lock_b.lock.read_events(limit=500).events
+                   if e.kind is m.EventKind.LINK_CHANGED]
+        assert details == [f"link {lock_a.lock_id.hex()} pending 10s",
+                           f"expired {lock_a.lock_id.hex()}"]
         assert (await sync_status(a)).enabled is False
         assert await a.sync_links() == []
         assert await b.sync_links() == []
+
+
+async def test_r_syn_1_link_waits_for_lock_b_not_for_its_log(tmp_path: Path) -> None:
+    """R-SYN-1: while the countdown runs, B's link is pending (SYNC_LINK_LIST) and A has
+    none; a normal user's PIN at B does not confirm; cancelling the call drops B's
+    pending link and puts A back."""
+    lock_a, lock_b, keystore = await _pair(tmp_path)
+    async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
+        normal = await b.add_user(name="kid")
+        await b.add_pin(normal.user_number, "135790")
+        started = asyncio.Event()
+        task = asyncio.create_task(link_locks(a, b, countdown_s=30, poll_s=0.01,
+                                              on_countdown=lambda _s: started.set()))
+        await asyncio.wait_for(started.wait(), 5)
+        (pending,) = await b.sync_links()
+        assert (pending.peer_lock_id, pending.pending, pending.confirm_left_s) == (
+            lock_a.lock_id, True, 30)
+        assert await a.sync_links() == []
+        assert lock_b.lock.enter_pin("135790").granted
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await b.sync_links() == []
+        assert (await sync_status(a)).enabled is False
 
 
 async def test_bad_link_and_unlink_requests(tmp_path: Path) -> None:
@@ -83,6 +116,10 @@ async def test_bad_link_and_unlink_requests(tmp_path: Path) -> None:
     async with _client(lock_a, keystore) as a, _client(lock_b, keystore) as b:
         with pytest.raises(InvalidInputError):
             await link_locks(a, a)
+        for countdown in (5, 301):  # R-SYN-1 countdown bounds, checked before any change
+            with pytest.raises(InvalidInputError):
+                await link_locks(a, b, countdown_s=countdown)
+        assert (await sync_status(a)).enabled is False
         with pytest.raises(InvalidInputError):
             await unlink_locks(a)
         assert await unlink_locks(a, b) == 0  # nothing linked: not an error
@@ -139,3 +176,13 @@ def test_describe_event_says_where_a_sync_unlock_came_from() -> None:
                               reason=5)) == "unlock failed by pin"
     assert describe_event(rec(m.EventKind.LINK_CHANGED, user_number=1,
                               detail="link 0badc0de")) == "link changed user 1 (link 0badc0de)"
+    # R-SYN-1 at the linked door, visible (R-SYN-4)
+    assert describe_event(rec(m.EventKind.LINK_CHANGED, detail="link 0badc0de pending 60s"),
+                          names) == ("sync link with front door waiting for an admin "
+                                     "credential at this door (60 s)")
+    assert describe_event(rec(m.EventKind.LINK_CHANGED, user_number=1,
+                              method=m.UnlockMethod.PIN, detail="confirmed 0badc0de"),
+                          names) == (
+        "sync link with front door confirmed at this door by user 1 (pin)")
+    assert describe_event(rec(m.EventKind.LINK_CHANGED, detail="expired 01020304")) == (
+        "sync link with 01020304 expired: not confirmed at this door in time")

@@ -43,7 +43,8 @@ SAMPLE_REQUESTS: dict[type[m.RequestBody], m.RequestBody] = {
     m.LockoutLift: m.LockoutLift(),
     m.FactoryReset: m.FactoryReset(),
     m.VisitorSecretGet: m.VisitorSecretGet(),
-    m.SyncLinkSet: m.SyncLinkSet(peer_lock_id=PEER_LOCK, peer_public_key=PEER_KEY, window_s=10),
+    m.SyncLinkSet: m.SyncLinkSet(peer_lock_id=PEER_LOCK, peer_public_key=PEER_KEY, window_s=10,
+                                 confirm_s=60),
     m.SyncLinkDelete: m.SyncLinkDelete(peer_lock_id=PEER_LOCK),
     m.SyncLinkList: m.SyncLinkList(),
     m.SyncStatementRelay: m.SyncStatementRelay(statement=m.SyncStatement(

@@ -163,8 +163,11 @@ def test_alarms_and_enrolment_steps_go_to_admins_only() -> None:
 # ------------------------------------------------------------------ sync unlock
 
 
-def _linked_pair() -> tuple[tuple[LockService, Lock, FakeClock, SyncStatements],
+def _linked_pair(confirm_s: tuple[int, int] = (0, 0)
+                 ) -> tuple[tuple[LockService, Lock, FakeClock, SyncStatements],
                             tuple[LockService, Lock, FakeClock, SyncStatements]]:
+    """Locks A and B linked both ways; ``confirm_s``: each side's countdown (0: the link
+    is confirmed by the admin's session, R-SYN-1)."""
     rng = DeterministicRng(b"sync")
     out = []
     keys = [KeyPair.generate(rng), KeyPair.generate(rng)]
@@ -174,7 +177,8 @@ def _linked_pair() -> tuple[tuple[LockService, Lock, FakeClock, SyncStatements],
         sync = SyncStatements(lock, lock_id=ids[i], static_key=keys[i], rng=rng)
         service = LockService(lock, make_statement=sync.make, verify_statement=sync.verify)
         owner = Actor.phone(OWNER)
-        lock.link_lock(owner, ids[1 - i], keys[1 - i].public, window_s=10)
+        lock.link_lock(owner, ids[1 - i], keys[1 - i].public, window_s=10,
+                       confirm_s=confirm_s[i])
         lock.update_settings(owner, sync_unlock=True)
         out.append((service, lock, clock, sync))
     return out[0], out[1]
@@ -200,6 +204,48 @@ def test_sync_statement_opens_the_linked_lock_once() -> None:
         statement=statements[0])))
     assert _answer(svc_b, again).status == ErrorCode.REPLAY
     assert lock_b.locked
+
+
+def _list_links(service: LockService) -> tuple[m.SyncLinkInfo, ...]:
+    answer = _answer(service, m.encode(m.Request(request_id=RID, body=m.SyncLinkList())))
+    assert isinstance(answer.body, m.SyncLinks)
+    return answer.body.links
+
+
+def test_r_syn_1_pending_link_on_the_wire_refuses_statements_until_confirmed() -> None:
+    """R-SYN-1 over the protocol: SYNC_LINK_SET with a countdown leaves B's link pending
+    (SYNC_LINK_LIST: pending, seconds left); A's authentic statement is refused with
+    LINK_PENDING and opens nothing; B makes no statement; an admin PIN at door B
+    confirms (confirmed_by), after which A's statements open B."""
+    (svc_a, lock_a, _, sync_a), (svc_b, lock_b, clock_b, sync_b) = _linked_pair((0, 60))
+    set_b = m.SyncLinkSet(peer_lock_id=b"\x10\x00\x00\x0a", peer_public_key=bytes(32),
+                          window_s=10, confirm_s=5)
+    assert _answer(svc_b, m.encode(m.Request(request_id=RID[::-1], body=set_b))).status \
+        == ErrorCode.INVALID_ARGUMENT  # countdown out of bounds (10..300)
+    clock_b.advance(15.2)
+    (info,) = _list_links(svc_b)
+    assert (info.pending, info.confirm_left_s, info.confirmed_by) == (True, 45, None)
+    (info_a,) = _list_links(svc_a)
+    assert (info_a.pending, info_a.confirm_left_s) == (False, 0)
+    statement = sync_a.make(b"\x10\x00\x00\x0b")
+    assert statement is not None
+    relay = m.encode(m.Request(request_id=RID, body=m.SyncStatementRelay(statement=statement)))
+    assert _answer(svc_b, relay).status == ErrorCode.LINK_PENDING
+    assert lock_b.locked
+    assert sync_b.make(b"\x10\x00\x00\x0a") is None  # a pending link speaks for nothing
+    owner = Actor.phone(OWNER)
+    admin = lock_b.add_user(owner, name="admin at B", role=m.Role.ADMIN)
+    lock_b.add_pin(owner, admin.number, "246813")
+    assert lock_b.enter_pin("246813").granted
+    lock_b.inside_button()
+    (info,) = _list_links(svc_b)
+    assert (info.pending, info.confirm_left_s, info.confirmed_by) == (False, 0, admin.number)
+    fresh = sync_a.make(b"\x10\x00\x00\x0b")
+    assert fresh is not None
+    relay = m.encode(m.Request(request_id=RID[::-1], body=m.SyncStatementRelay(statement=fresh)))
+    assert _answer(svc_b, relay).ok
+    assert not lock_b.locked
+    assert lock_a.locked
 
 
 def test_forged_stale_or_misaddressed_statements_are_refused() -> None:

@@ -1,0 +1,167 @@
+"""Sync-unlock links, lock side (R-SYN-1..4): set, pending confirmation, expiry, list.
+
+R-SYN-1 is enforced here, inside the lock: a link set with a countdown (``confirm_s``,
+default 60 s, 10..300) is *pending* until an admin unlocks **this door** with a
+credential presented at the door (:data:`CONFIRM_METHODS`: PIN, fingerprint, card,
+face, palm) before the deadline. A Bluetooth unlock (even by an admin's
+phone), the remote control, a visitor code, the mechanical key, the inside handle and a
+duress credential do not confirm: the rule asks for physical presence at the linked
+door, and a phone can unlock from 50 m away (R-APP-5). A pending link opens nothing and
+triggers nothing; when its countdown ends it is removed (``tick``), and every step is
+logged as ``LINK_CHANGED`` (R-SYN-4): ``link <id> pending <s>s``, ``confirmed <id>``
+(with the admin's user number and method), ``expired <id>``.
+
+``confirm_s=0`` sets a link confirmed by the admin's session itself: the side where the
+admin enabled sync unlock (lock A in the manual's flow); the linked door (B) is the one
+set pending. The deadline is on the injected clock and is stored with the link, so a
+restart keeps it (the emulator's clock is persisted across restarts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
+from ble_lock.core.model import Actor, EventKind, Role, SyncLink, UnlockMethod
+from ble_lock.core.phones import PhonesMixin
+from ble_lock.core.profile import Feature
+
+__all__ = [
+    "CONFIRM_METHODS",
+    "CONFIRM_S_RANGE",
+    "DEFAULT_CONFIRM_S",
+    "MAX_LINKS",
+    "SyncLinksMixin",
+]
+
+MAX_LINKS = 4
+DEFAULT_CONFIRM_S = 60
+#: Bounds of a countdown; 0 (no countdown: confirmed by the admin's session) is allowed too.
+CONFIRM_S_RANGE = (10, 300)
+_WINDOW_RANGE = (3, 120)  # R-SYN-3, the same bounds as the sync_window_s setting
+CONFIRM_METHODS = frozenset({
+    UnlockMethod.PIN, UnlockMethod.FINGERPRINT, UnlockMethod.CARD, UnlockMethod.FACE,
+    UnlockMethod.PALM,
+})
+"""Credentials presented at the door that confirm a pending link (R-SYN-1), when an
+admin presents them (``DUAL_AUTH`` is only ever a dual-auth user's, never an admin's)."""
+
+
+def _check_confirm_s(confirm_s: int) -> None:
+    low, high = CONFIRM_S_RANGE
+    if isinstance(confirm_s, bool) or not isinstance(confirm_s, int) \
+            or not (confirm_s == 0 or low <= confirm_s <= high):
+        raise InvalidInputError(f"confirm_s must be 0 or {low}..{high}")
+
+
+class SyncLinksMixin(PhonesMixin):
+    """Link records and their R-SYN-1 confirmation; statements are in ``admin``."""
+
+    def link_lock(self, actor: Actor, peer_lock_id: bytes, peer_public_key: bytes, *,
+                  window_s: int | None = None, confirm_s: int = DEFAULT_CONFIRM_S,
+                  request_id: bytes | None = None) -> SyncLink:
+        """Record a linked lock (its id and static public key) and its open window
+        (default: the ``sync_window_s`` setting). Admin only. R-SYN-1: pending until an
+        admin credential at this door within ``confirm_s`` seconds (0: confirmed now by
+        the admin's session). A link set again is replaced: with a countdown it needs a
+        new confirmation at the door (and is gone if that does not come in time)."""
+        self._authorize(actor)
+        self._sync_supported()
+        if not 1 <= len(peer_lock_id) <= 32 or len(peer_public_key) != 32:
+            raise InvalidInputError("peer lock id 1..32 bytes, public key 32 bytes")
+        window = self._settings.sync_window_s if window_s is None else window_s
+        if isinstance(window, bool) or not isinstance(window, int) \
+                or not _WINDOW_RANGE[0] <= window <= _WINDOW_RANGE[1]:
+            raise InvalidInputError("sync_window_s must be {}..{}".format(*_WINDOW_RANGE))
+        _check_confirm_s(confirm_s)
+        return self._mutate(actor, request_id, lambda: self._put_link(
+            bytes(peer_lock_id), bytes(peer_public_key), window, confirm_s))
+
+    def _put_link(self, peer: bytes, key: bytes, window: int, confirm_s: int) -> SyncLink:
+        old = self._links.get(peer)
+        if old is None and len(self._links) >= MAX_LINKS:
+            raise StateError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
+        if confirm_s:
+            link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
+                            created_at=self._wall(), confirm_by=self._mono() + confirm_s)
+            detail = f"link {peer.hex()} pending {confirm_s}s"
+        else:
+            link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
+                            created_at=self._wall())
+            detail = f"link {peer.hex()}"
+        self._store.put_link(link)
+        self._links[peer] = link
+        self._emit(EventKind.LINK_CHANGED, detail=detail)
+        return link
+
+    def unlink_lock(self, actor: Actor, peer_lock_id: bytes, *,
+                    request_id: bytes | None = None) -> None:
+        """Remove a linked lock, pending or confirmed. Admin only."""
+        self._authorize(actor)
+
+        def apply() -> None:
+            if bytes(peer_lock_id) not in self._links:
+                raise NotFoundError("no such linked lock", code=ErrorCode.UNKNOWN_KEY)
+            self._store.delete_link(bytes(peer_lock_id))
+            del self._links[bytes(peer_lock_id)]
+            self._emit(EventKind.LINK_CHANGED, detail=f"unlink {bytes(peer_lock_id).hex()}")
+
+        self._mutate(actor, request_id, apply)
+
+    def list_links(self, actor: Actor) -> list[SyncLink]:
+        """Every link, pending (with its deadline) or confirmed; a countdown that
+        ended is expired first, even if the host has not run ``tick`` yet. Admin only."""
+        self._authorize(actor)
+        self._expire_links()
+        return [self._links[k] for k in sorted(self._links)]
+
+    def find_link(self, peer_lock_id: bytes) -> SyncLink | None:
+        """The link record, pending or not (the protocol checks ``pending``)."""
+        return self._links.get(bytes(peer_lock_id))
+
+    def confirm_left(self, link: SyncLink) -> float:
+        """Seconds left of a pending link's countdown (0 for a confirmed one)."""
+        return 0.0 if link.confirm_by is None else max(0.0, link.confirm_by - self._mono())
+
+    def _sync_supported(self) -> None:
+        if not self._profile.has(Feature.SYNC_UNLOCK):
+            raise StateError("no sync unlock", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+
+    def _confirmed_links(self) -> list[SyncLink]:
+        return [self._links[k] for k in sorted(self._links) if not self._links[k].pending]
+
+    def _confirm_links(self, user_number: int | None, method: UnlockMethod,
+                       duress: bool) -> None:
+        """R-SYN-1: an admin's credential at this door confirms every pending link whose
+        countdown still runs. Called inside the unlock's transaction."""
+        if user_number is None or duress or method not in CONFIRM_METHODS:
+            return
+        user = self._index.users.get(user_number)
+        if user is None or user.role is not Role.ADMIN:
+            return
+        now = self._mono()
+        for peer in sorted(self._links):
+            link = self._links[peer]
+            if link.confirm_by is not None and now < link.confirm_by:
+                confirmed = replace(link, confirm_by=None, confirmed_by=user_number)
+                self._store.put_link(confirmed)
+                self._links[peer] = confirmed
+                self._emit(EventKind.LINK_CHANGED, user_number=user_number, method=method,
+                           detail=f"confirmed {peer.hex()}")
+
+    def _links_deadline(self) -> float | None:
+        times = [link.confirm_by for link in self._links.values() if link.confirm_by is not None]
+        return min(times) if times else None
+
+    def _expire_links(self) -> None:
+        """R-SYN-1: a pending link whose countdown ended is removed, and logged."""
+        now = self._mono()
+        due = sorted(p for p, link in self._links.items()
+                     if link.confirm_by is not None and now >= link.confirm_by)
+        if not due:
+            return
+        with self._tx():
+            for peer in due:
+                self._store.delete_link(peer)
+                del self._links[peer]
+                self._emit(EventKind.LINK_CHANGED, detail=f"expired {peer.hex()}")
