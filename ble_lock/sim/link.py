@@ -69,10 +69,8 @@ class _Pipe:
             except Exception:
                 log.exception("delivery of %s failed", op)
 
-    def close(self) -> asyncio.Task[None]:
-        """Stop delivering; returns the cancelled task for whoever must await its end."""
+    def close(self) -> None:
         self._task.cancel()
-        return self._task
 
 
 class Link:
@@ -139,8 +137,8 @@ class Link:
         if not self.up:
             return
         self.down_reason = reason
-        # The radio awaits the cancelled pipes when it closes: none is left pending.
-        self.radio.retire(self._c2p.close(), self._p2c.close())
+        self._c2p.close()
+        self._p2c.close()
         for fut in list(self._pending):
             if not fut.done():
                 fut.set_exception(LinkDown(reason))

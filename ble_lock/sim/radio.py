@@ -104,7 +104,6 @@ class Radio:
         self._wake = asyncio.Event()
         self._adverts_changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._retired: set[asyncio.Task[None]] = set()
 
     def attach(self, node: Node) -> None:
         if node.address in self.nodes:
@@ -118,18 +117,9 @@ class Radio:
         self.adverts.pop(node.address, None)
         self.scanners.discard(node.address)
 
-    def retire(self, *tasks: asyncio.Task[None]) -> None:
-        """Cancelled tasks of a dropped link, awaited by :meth:`close`."""
-        for task in tasks:
-            if not task.done():
-                self._retired.add(task)
-                task.add_done_callback(self._retired.discard)
-
     async def close(self) -> None:
         for link in list(self.links):
             link.drop("simulator stopped")
-        if self._retired:
-            await asyncio.gather(*self._retired, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
