@@ -15,6 +15,7 @@ import click
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.sync import (
+    COUNTDOWN_RANGE_S,
     DEFAULT_COUNTDOWN_S,
     DEFAULT_WINDOW_S,
     SyncRelay,
@@ -174,11 +175,12 @@ def sync() -> None:
 @click.argument("lock_b", metavar="LOCK_B")
 @click.option("--window", type=click.IntRange(1, 3600), default=DEFAULT_WINDOW_S,
               show_default=True, help="seconds after an unlock of one in which the other opens")
-@click.option("--countdown", type=click.FloatRange(5, 600), default=DEFAULT_COUNTDOWN_S,
-              show_default=True, help="seconds to confirm at door B")
+@click.option("--countdown", type=click.IntRange(*COUNTDOWN_RANGE_S),
+              default=int(DEFAULT_COUNTDOWN_S), show_default=True,
+              help="seconds to confirm at door B (the lock accepts 10-300)")
 @pass_app
 @command_runner
-async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: float) -> None:
+async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: int) -> None:
     """Link two locks: an outside unlock of either opens the other (R-SYN-1).
 
     Confirm at door B: unlock it with an admin credential (PIN, fingerprint, card, face,

@@ -115,6 +115,8 @@ def test_sync_errors(owned: Cli, gate: MemoryLock) -> None:
     owned.fails(ErrorCode.NOT_PAIRED, "sync", "link", "door", "6A7E0001")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "sync", "link", "door", "door")
     assert owned("sync", "link", "door", "gate", "--countdown", "1").exit_code == 2
+    # the lock accepts 10-300 s (R-SYN-1 countdown)
+    assert owned("sync", "link", "door", "gate", "--countdown", "301").exit_code == 2
 
 
 def test_home_from_environment(cli: Cli, door: MemoryLock, tmp_path: Path,
