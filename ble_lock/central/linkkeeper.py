@@ -9,6 +9,7 @@ tell the lock which central went away, and the lock holds only 8 channels.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -51,7 +52,7 @@ def future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
     return fut
 
 
-class LinkKeeper:
+class LinkKeeper(abc.ABC):
     """Owns the link; subclasses provide ``_on_notify``, ``_fail_all`` and ``_current``."""
 
     def __init__(self, connector: Connector) -> None:
@@ -66,15 +67,18 @@ class LinkKeeper:
 
     # -- to provide
 
+    @abc.abstractmethod
     def _on_notify(self, data: bytes) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _fail_all(self, error: LockError) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _current(self, chan: Channel) -> bool:
         """Whether someone waits on ``chan`` (the session or pairing in progress)."""
-        raise NotImplementedError
+        ...
 
     # -- the link
 

@@ -7,6 +7,7 @@ Mixed into :class:`~ble_lock.central.client.LockClient`; each method is one requ
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
@@ -18,11 +19,12 @@ __all__ = ["Operations"]
 B = TypeVar("B", bound=m.ResponseBody)
 
 
-class Operations:
+class Operations(abc.ABC):
     """The protocol's operations over ``_call`` (provided by the client)."""
 
+    @abc.abstractmethod
     async def _call(self, body: m.RequestBody, expected: type[B]) -> B:
-        raise NotImplementedError  # LockClient provides the transport
+        """One request over the transport (LockClient provides it)."""
 
     # ------------------------------------------------------------------ door
 

@@ -17,6 +17,7 @@ with dead ones).
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 import time
@@ -42,13 +43,14 @@ class OsRng:
         return "OsRng()"
 
 
-class EmulatorClock:
+class EmulatorClock(abc.ABC):
     """Base: the lock clock, the link clock, and how long to sleep for a lock deadline."""
 
     manual = False
 
+    @abc.abstractmethod
     def now(self) -> float:
-        raise NotImplementedError
+        ...
 
     def mono(self) -> float:
         return time.monotonic()

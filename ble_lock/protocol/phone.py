@@ -15,6 +15,7 @@ check or framing and close, and each retries on a fresh random id
 
 from __future__ import annotations
 
+import abc
 from enum import Enum, auto
 
 from ble_lock.core.errors import ErrorCode
@@ -80,7 +81,7 @@ def random_channel(rng: Rng) -> int:
             return cid
 
 
-class _PhoneChannel:
+class _PhoneChannel(abc.ABC):
     """Framing, filtering, closing and timers shared by both phone objects."""
 
     _close_error: type[RemoteProtocolError] = SessionClosedError
@@ -167,8 +168,9 @@ class _PhoneChannel:
         if self.state is not state:
             raise UnknownMessageError(f"{type(msg).__name__} not allowed in {self.state.name}")
 
+    @abc.abstractmethod
     def _handle(self, msg: Message, now: float, events: list[Event]) -> None:
-        raise NotImplementedError
+        ...
 
 
 class PhonePairing(_PhoneChannel):

@@ -9,6 +9,7 @@ simulated radio round trip). So the simulator dispatches method calls itself.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -90,7 +91,7 @@ class Reply:
     fds: list[int] = field(default_factory=list)
 
 
-class DBusObject:
+class DBusObject(abc.ABC):
     """One object path with some interfaces. Subclasses provide properties and methods."""
 
     def __init__(self, path: str, interfaces: Iterable[Interface]) -> None:
@@ -98,9 +99,10 @@ class DBusObject:
         self.interfaces = {i.name: i for i in interfaces}
         self.server: ObjectServer | None = None
 
+    @abc.abstractmethod
     def props(self, iface: str) -> dict[str, Any]:
         """Present properties of ``iface`` as plain Python values (absent ones left out)."""
-        raise NotImplementedError
+        ...
 
     async def call(self, iface: str, member: str, msg: Message) -> Reply:
         raise BluezError("NotSupported", f"{iface}.{member}")
