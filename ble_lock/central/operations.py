@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from ble_lock.protocol import messages as m
@@ -17,6 +17,24 @@ from ble_lock.protocol import messages as m
 __all__ = ["Operations"]
 
 B = TypeVar("B", bound=m.ResponseBody)
+
+Item = TypeVar("Item")
+Page = TypeVar("Page", bound=m.ResponseBody)
+
+
+async def _all_pages(fetch: Callable[[int], Awaitable[Page]],
+                     items: Callable[[Page], Sequence[Item]],
+                     cursor: Callable[[Item], int]) -> list[Item]:
+    """Every item of a paged list: ``fetch(after)`` one page, until the lock says no more."""
+    out: list[Item] = []
+    after = 0
+    while True:
+        page = await fetch(after)
+        got = items(page)
+        out.extend(got)
+        if not getattr(page, "more", False) or not got:
+            return out
+        after = cursor(got[-1])
 
 
 class Operations(abc.ABC):
@@ -62,14 +80,8 @@ class Operations(abc.ABC):
 
     async def list_users(self) -> list[m.UserInfo]:
         """Every user, all pages."""
-        users: list[m.UserInfo] = []
-        after = 0
-        while True:
-            page = await self._call(m.UserList(after=after), m.UserPage)
-            users.extend(page.users)
-            if not page.more or not page.users:
-                return users
-            after = page.users[-1].user_number
+        return await _all_pages(lambda after: self._call(m.UserList(after=after), m.UserPage),
+                                lambda page: page.users, lambda u: u.user_number)
 
     # ------------------------------------------------------------------ credentials
 
@@ -102,15 +114,10 @@ class Operations(abc.ABC):
     async def list_credentials(self, *, user_number: int | None = None,
                                kind: m.CredentialKind | None = None) -> list[m.CredentialInfo]:
         """Credentials (all, or one user's / one kind's), all pages."""
-        out: list[m.CredentialInfo] = []
-        after = 0
-        while True:
-            page = await self._call(m.CredentialList(user_number=user_number, kind=kind,
-                                                     after=after), m.CredentialPage)
-            out.extend(page.credentials)
-            if not page.more or not page.credentials:
-                return out
-            after = page.credentials[-1].credential_id
+        return await _all_pages(
+            lambda after: self._call(m.CredentialList(user_number=user_number, kind=kind,
+                                                      after=after), m.CredentialPage),
+            lambda page: page.credentials, lambda c: c.credential_id)
 
     async def delete_credential(self, credential_id: int) -> None:
         await self._call(m.CredentialDelete(credential_id=credential_id), m.Done)
@@ -144,14 +151,9 @@ class Operations(abc.ABC):
                                     expires_at=expires_at)
 
     async def list_keys(self) -> list[m.CredentialInfo]:
-        out: list[m.CredentialInfo] = []
-        after = 0
-        while True:
-            page = await self._call(m.KeyList(after=after), m.CredentialPage)
-            out.extend(page.credentials)
-            if not page.more or not page.credentials:
-                return out
-            after = page.credentials[-1].credential_id
+        return await _all_pages(lambda after: self._call(m.KeyList(after=after),
+                                                         m.CredentialPage),
+                                lambda page: page.credentials, lambda c: c.credential_id)
 
     async def revoke_key(self, credential_id: int) -> None:
         await self._call(m.KeyRevoke(credential_id=credential_id), m.Done)
@@ -160,14 +162,9 @@ class Operations(abc.ABC):
         await self._call(m.InviteCancel(invite_id=invite_id), m.Done)
 
     async def list_invites(self) -> list[m.InviteInfo]:
-        out: list[m.InviteInfo] = []
-        after = 0
-        while True:
-            page = await self._call(m.InviteList(after=after), m.InvitePage)
-            out.extend(page.invites)
-            if not page.more or not page.invites:
-                return out
-            after = page.invites[-1].invite_id
+        return await _all_pages(lambda after: self._call(m.InviteList(after=after),
+                                                         m.InvitePage),
+                                lambda page: page.invites, lambda i: i.invite_id)
 
     # ------------------------------------------------------------------ lock settings
 

@@ -4,8 +4,6 @@ for manual tries)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import tempfile
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import click
 
 from ble_lock.cli.app import App, command_runner, pass_app
 from ble_lock.cli.demo import run_demo
+from ble_lock.peripheral.process import install_stop_signals
 from ble_lock.sim.simulator import Simulator
 
 __all__ = ["demo", "sim"]
@@ -51,10 +50,7 @@ async def sim(app: App, hosts: int, adapters: int) -> None:
             click.echo(f"export DBUS_SYSTEM_BUS_ADDRESS='{env['DBUS_SYSTEM_BUS_ADDRESS']}'")
             click.echo(f"export PATH='{env['PATH']}'")
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
+        install_stop_signals(asyncio.get_running_loop(), stop.set)
         click.echo("# e.g. host 0: ble-lock emulate    host 1: ble-lock scan")
         click.echo("# running; Ctrl-C to stop")
         await stop.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.peripheral.process import install_stop_signals
 from ble_lock.peripheral.state import PANEL_ADDR
 from ble_lock.protocol.gatt import StateFlags
 
@@ -66,10 +66,7 @@ async def _emulate(config: EmulatorConfig) -> None:
 
 async def _until_signal(config: EmulatorConfig) -> None:
     task = asyncio.ensure_future(_emulate(config))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, task.cancel)
+    install_stop_signals(asyncio.get_running_loop(), task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import signal
 import sys
 from pathlib import Path
 
@@ -15,16 +14,14 @@ import click
 from ble_lock.central.gateway import Gateway
 from ble_lock.central.gateway_config import GatewayConfig
 from ble_lock.cli.app import App, command_runner, pass_app
+from ble_lock.peripheral.process import install_stop_signals
 
 __all__ = ["gateway"]
 
 
 async def _run_until_signal(gw: Gateway) -> None:
     task = asyncio.ensure_future(gw.run())
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, task.cancel)
+    install_stop_signals(asyncio.get_running_loop(), task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

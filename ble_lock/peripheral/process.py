@@ -25,6 +25,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,7 +34,7 @@ from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 
-__all__ = ["cli", "main", "parse_args"]
+__all__ = ["cli", "install_stop_signals", "main", "parse_args"]
 
 MAX_NAME = 29  # the scan response holds 31 bytes: length, type, name
 
@@ -115,20 +116,21 @@ def _fail(exc: LockError) -> NoReturn:
     raise SystemExit(int(exc.code))
 
 
-def _install_signals(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> None:
+def install_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], object]) -> None:
+    """Call ``stop`` on SIGTERM or SIGINT, on every platform bless runs on."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop)
         except (NotImplementedError, AttributeError, RuntimeError, ValueError):
             # Windows event loops have no add_signal_handler: a plain handler instead
-            # (only possible in the main thread; elsewhere the caller cancels the task).
+            # (only possible in the main thread; elsewhere the caller stops the task).
             with contextlib.suppress(ValueError):
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(task.cancel))
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
 
 
 async def _run_until_signal(argv: list[str]) -> None:
     task = asyncio.ensure_future(main(argv))
-    _install_signals(asyncio.get_running_loop(), task)
+    install_stop_signals(asyncio.get_running_loop(), task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
