@@ -39,7 +39,7 @@ from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
 from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
 
-__all__ = ["RETRYABLE_CODES", "Engine", "Listener", "lock_key"]
+__all__ = ["PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener", "lock_key"]
 
 _log = logging.getLogger(__name__)
 B = TypeVar("B", bound=m.ResponseBody)
@@ -54,6 +54,14 @@ RETRYABLE_CODES = frozenset({
 """Channel failures worth a new session on a fresh channel: garbled frames (a channel
 collision with another phone), a busy lock, an idle session the lock timed out. Not
 retried: an unknown or revoked key, a wrong code, a version or identity mismatch."""
+
+PAIRING_RETRYABLE_CODES = frozenset({
+    ErrorCode.CHANNEL_BUSY, ErrorCode.BAD_FRAGMENT, ErrorCode.UNKNOWN_MESSAGE,
+    ErrorCode.PROTOCOL_ERROR,
+})
+"""Pairing failures worth a new attempt on a fresh channel: a busy lock, or frames garbled
+by another phone on the same channel (docs/protocol.md, Channels). A wrong code is not
+among them."""
 
 
 def lock_key(lock_id: bytes) -> str:
@@ -314,7 +322,7 @@ class Engine(LinkKeeper):
                 except Retry as retry:
                     err = retry.error
                     if isinstance(err, RemoteProtocolError) and err.code not in (
-                            ErrorCode.CHANNEL_BUSY, ErrorCode.BAD_FRAGMENT):
+                            PAIRING_RETRYABLE_CODES):
                         # send the CLOSE now: a caller that closes the client at once
                         # would cancel the spawned flush, and the lock would hold its
                         # one pairing slot until the handshake timeout (CHANNEL_BUSY)
