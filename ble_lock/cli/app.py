@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -85,6 +86,15 @@ class App:
     verbose: int = 0
     adapter: str | None = None
     backend: Backend = field(default_factory=BleBackend)
+    #: whether a person can be asked (hidden secret prompts, fingerprint confirmation);
+    #: None: when stdin is a terminal. Tests set it.
+    interactive: bool | None = None
+
+    def can_ask(self) -> bool:
+        """Whether prompts reach a person (stdin is a terminal, unless set)."""
+        if self.interactive is not None:
+            return self.interactive
+        return sys.stdin.isatty()
 
     def keystore(self) -> Keystore:
         return Keystore(self.home)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,8 +15,16 @@ from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, r
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, json_option, progress, table, to_json
+from ble_lock.cli.secret_input import Secret, read_secret
+from ble_lock.cli.trust import (
+    PendingKeystore,
+    confirm_fingerprint,
+    fingerprint_text,
+    parse_fingerprint,
+)
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.crypto import fingerprint as crypto_fingerprint
 from ble_lock.protocol.gatt import StateFlags
 
 __all__ = ["claim", "fetch_visitor_secret", "info", "lock", "phones", "scan", "unlock"]
@@ -63,6 +72,7 @@ async def info(app: App, lock_name: str, as_json: bool) -> None:
         if record is not None:
             system = await client.system_info()
             out.update(paired_as=record.name, user=record.user_no, role=record.role,
+                       fingerprint=fingerprint_text(client.fingerprint),
                        system=to_json(system))
 
     def human() -> None:
@@ -95,43 +105,66 @@ def _paired_json(record: LockRecord) -> dict[str, Any]:
             "role": record.role, "address": record.address}
 
 
+SETUP_CODE = Secret(option="--code", what="setup code")
+QR_TEXT = Secret(option="--qr", what="QR text")
+
+
 @click.command()
 @click.argument("lock_name", metavar="LOCK")
-@click.option("--code", help="the setup code from the lock's label")
-@click.option("--fingerprint", help="the lock's key fingerprint (32 hex digits, from the QR)")
-@click.option("--qr", help="the text of the lock's QR code (lock id, code and fingerprint)")
+@SETUP_CODE.options("the setup code from the lock's label")
+@click.option("--trust-fingerprint", "--fingerprint", "fingerprint", metavar="FP",
+              help="with --code: the lock's key fingerprint from its label (32 hex digits, "
+                   "the last field of the QR text); another key fails the pairing")
+@click.option("--accept-new-fingerprint", is_flag=True,
+              help="with --code: keep whatever key the lock presents, without asking "
+                   "(scripts that cannot compare the fingerprint)")
+@QR_TEXT.options("the text of the lock's QR code (lock id, code and fingerprint)")
 @click.option("--name", help="a name for this lock in the keystore (then usable as LOCK)")
 @json_option
 @pass_app
 @command_runner
-async def claim(app: App, lock_name: str, code: str | None, fingerprint: str | None,
-                qr: str | None, name: str | None, as_json: bool) -> None:
-    """Claim a factory-fresh lock: this phone becomes its first admin."""
-    if (code is None) == (qr is None):
+async def claim(app: App, lock_name: str, code: str | None, code_file: Path | None,
+                fingerprint: str | None, accept_new_fingerprint: bool, qr: str | None,
+                qr_file: Path | None, name: str | None, as_json: bool) -> None:
+    """Claim a factory-fresh lock: this phone becomes its first admin.
+
+    With the setup code alone, the lock's key fingerprint is shown and must be confirmed
+    before this phone keeps the key (or pass --trust-fingerprint / --accept-new-fingerprint).
+    """
+    pinned = parse_fingerprint(fingerprint, "--trust-fingerprint") if fingerprint else None
+    with_code = code is not None or code_file is not None
+    if with_code == (qr is not None or qr_file is not None):
         raise CliError("give the setup code (--code) or the QR text (--qr)")
-    fp = _fingerprint(fingerprint)
-    async with connected(app, lock_name) as client, progress("pairing"):
-        if qr is not None:
-            record = await client.claim_qr(qr, name=name)
-        else:
-            assert code is not None
-            record = await client.claim(code, lock_fingerprint=fp, name=name)
+    if not with_code and (pinned is not None or accept_new_fingerprint):
+        raise CliError("the QR text carries the fingerprint: --trust-fingerprint and "
+                       "--accept-new-fingerprint go with --code")
+    if pinned is not None and accept_new_fingerprint:
+        raise CliError("give --trust-fingerprint or --accept-new-fingerprint, not both")
+    ask = with_code and pinned is None and not accept_new_fingerprint
+    if ask and not app.can_ask():  # refused before anything reaches the lock
+        raise CliError(f"no terminal to confirm the key fingerprint of {lock_name}",
+                       code=ErrorCode.INVALID_ARGUMENT,
+                       hint="pass --trust-fingerprint FP (the last field of the QR text on "
+                            "the lock's label) or --accept-new-fingerprint")
+    setup_code = read_secret(app, SETUP_CODE, code, code_file)
+    qr_text = read_secret(app, QR_TEXT, qr, qr_file)
+    keystore = app.keystore()
+    staged = PendingKeystore(keystore) if ask else None
+    async with connected(app, lock_name, keystore=staged or keystore) as client:
+        async with progress("pairing"):
+            if qr_text is not None:
+                record = await client.claim_qr(qr_text, name=name)
+            else:
+                assert setup_code is not None
+                record = await client.claim(setup_code, lock_fingerprint=pinned, name=name)
+        if staged is not None:
+            await confirm_fingerprint(client, staged, record, lock_name)
         await fetch_visitor_secret(client)
-    emit(as_json, _paired_json(record), lambda: click.echo(
+    out = _paired_json(record) | {
+        "fingerprint": fingerprint_text(crypto_fingerprint(record.lock_public_key))}
+    emit(as_json, out, lambda: click.echo(
         f"claimed lock {record.lock_id} as user {record.user_no} ({record.role}); "
-        f"saved as {record.name!r}"))
-
-
-def _fingerprint(text: str | None) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        fp = bytes.fromhex(text)
-    except ValueError:
-        fp = b""
-    if len(fp) != 16:
-        raise CliError("--fingerprint is 32 hex digits")
-    return fp
+        f"saved as {record.name!r}\nkey fingerprint {out['fingerprint']}"))
 
 
 @click.command()

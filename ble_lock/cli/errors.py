@@ -22,8 +22,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.DISCONNECTED: "the link dropped; try again",
     ErrorCode.TIMEOUT: "the lock did not answer in time; try again or raise --timeout",
     ErrorCode.KEYSTORE_ERROR: "check the keystore folder (--home / $BLE_LOCK_HOME)",
-    ErrorCode.NOT_PAIRED: "claim it (`ble-lock claim LOCK --code CODE`) or redeem a key "
-                          "(`ble-lock key redeem INVITE`) first",
+    ErrorCode.NOT_PAIRED: "claim it (`ble-lock claim LOCK --code`: asks for the setup code) "
+                          "or redeem a key (`ble-lock key redeem`: asks for the invite) first",
     ErrorCode.UNKNOWN_PEER: "the lock does not know this phone (removed or revoked?): pair "
                             "again with an invite",
     ErrorCode.NOT_IN_PAIRING_MODE: "press SET on the lock first (emulator: `ble-lock panel set`)",

@@ -55,4 +55,5 @@ def show_invite(invite: m.Invite, text: InviteText, what: str) -> None:
     click.echo(f"invite {text.text()}")
     for line in qr_lines(text.text()):
         click.echo(f"   {line}")
-    click.echo(f"On the other phone: ble-lock key redeem '{text.text()}'")
+    click.echo("On the other phone: ble-lock key redeem, and paste the invite when asked "
+               "(or save it to a file: --invite-file FILE; not as an argument)")

@@ -4,6 +4,7 @@ offline from the admin's visitor secret (``code one-time|periodic|secret``)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -24,6 +25,7 @@ from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table
 from ble_lock.cli.people import parse_time
+from ble_lock.cli.secret_input import ASK, Secret, read_secret
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.visitor import parse_visitor_code
 from ble_lock.protocol import messages as m
@@ -63,16 +65,30 @@ async def key_issue(app: App, lock_name: str, user_number: int | None, name: str
     emit(as_json, invite_json(invite, text), lambda: show_invite(invite, text, "Bluetooth key"))
 
 
+INVITE = Secret(option="INVITE", what="invite", file="--invite-file",
+                how="`ble-lock key redeem` asks for it (paste it), `ble-lock key redeem -` "
+                    "reads it from stdin, --invite-file FILE from a file")
+
+
 @key.command("redeem")
-@click.argument("invite_text", metavar="INVITE")
+@click.argument("invite_arg", metavar="[-]", required=False)
+@click.option("--invite-file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="read the invite from the first line of FILE")
 @click.option("--lock", "lock_name", help="LOCK, if not found by its lock id")
 @click.option("--name", help="a name for this lock in the keystore")
 @json_option
 @pass_app
 @command_runner
-async def key_redeem(app: App, invite_text: str, lock_name: str | None, name: str | None,
-                     as_json: bool) -> None:
-    """Redeem an invite (a Bluetooth key or an admin phone) on this phone."""
+async def key_redeem(app: App, invite_arg: str | None, invite_file: Path | None,
+                     lock_name: str | None, name: str | None, as_json: bool) -> None:
+    """Redeem an invite (a Bluetooth key or an admin phone) on this phone.
+
+    The invite (BLEKEY1:...) holds a secret code: it is asked for (hidden), read from
+    stdin with '-', or from --invite-file; never given as an argument.
+    """
+    asked = ASK if invite_arg is None and invite_file is None else invite_arg
+    invite_text = read_secret(app, INVITE, asked, invite_file)
+    assert invite_text is not None
     invite = InviteText.parse(invite_text)
     async with (connected(app, lock_name or invite.lock_id.hex().upper()) as client,
                 progress("pairing")):

@@ -27,6 +27,8 @@ from ble_lock.central.sync import (
 from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, table, to_json
+from ble_lock.core.errors import ErrorCode
+from ble_lock.core.profile import PROFILES, Feature
 from ble_lock.protocol import messages as m
 
 __all__ = ["events", "settings", "sync"]
@@ -170,6 +172,24 @@ def sync() -> None:
     """Sync unlock between two locks (R-SYN-*): link, unlink, status, relay."""
 
 
+def _model(client: LockClient) -> str:
+    return client.info.profile if client.info is not None else "?"
+
+
+def _has_sync(client: LockClient) -> bool:
+    """Whether the lock's model has sync unlock (R-SYN-*); a model this CLI does not know
+    (a custom profile) is left to the lock to refuse."""
+    profile = PROFILES.get(_model(client))
+    return profile is None or profile.has(Feature.SYNC_UNLOCK)
+
+
+def _require_sync(client: LockClient, lock_name: str) -> None:
+    if not _has_sync(client):
+        raise CliError(f"lock {lock_name} ({_model(client).upper()}) does not support sync "
+                       "unlock (R-SYN-*)", code=ErrorCode.UNSUPPORTED_BY_PROFILE,
+                       hint="sync unlock links two locks of a model that has it (face-palm)")
+
+
 @sync.command("link")
 @click.argument("lock_a", metavar="LOCK_A")
 @click.argument("lock_b", metavar="LOCK_B")
@@ -188,6 +208,8 @@ async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: 
     """
     ks = app.keystore()
     async with paired(app, lock_a, keystore=ks) as a, paired(app, lock_b, keystore=ks) as b:
+        _require_sync(a, lock_a)
+        _require_sync(b, lock_b)
         result = await link_locks(a, b, window_s=window, countdown_s=countdown, on_countdown=(
             lambda s: click.echo(f"now unlock {lock_b} at the door with an admin credential "
                                  f"(PIN, fingerprint, card, face or palm) within {s:g} s")))
@@ -228,11 +250,20 @@ async def sync_unlink(app: App, lock_a: str, lock_b: str, one_side: bool) -> Non
 async def sync_status_cmd(app: App, lock_name: str, as_json: bool) -> None:
     """Whether sync unlock is on, its window, and the linked locks."""
     async with paired(app, lock_name) as client:
+        model = _model(client)
+        if not _has_sync(client):
+            assert client.lock_id is not None
+            out: dict[str, Any] = {
+                "lock_id": client.lock_id.hex().upper(), "model": model, "supported": False,
+                "sync_unlock": None, "window_s": None, "links": []}
+            emit(as_json, out, lambda: click.echo(
+                f"sync unlock not supported by this model ({model.upper()})"))
+            return
         status = await sync_status(client)
     links = [{"peer_lock_id": link.peer_lock_id.hex().upper(), "window_s": link.window_s}
              for link in status.links]
-    out = {"lock_id": status.lock_id.hex().upper(), "sync_unlock": status.enabled,
-           "window_s": status.window_s, "links": links}
+    out = {"lock_id": status.lock_id.hex().upper(), "model": model, "supported": True,
+           "sync_unlock": status.enabled, "window_s": status.window_s, "links": links}
 
     def human() -> None:
         click.echo(f"sync unlock {'on' if status.enabled else 'off'}, "
@@ -241,8 +272,6 @@ async def sync_status_cmd(app: App, lock_name: str, as_json: bool) -> None:
               ["linked lock", "window s"], empty="no linked lock")
 
     emit(as_json, out, human)
-
-
 
 
 @sync.command("relay")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ import click
 from ble_lock.cli.app import App, command_runner, paired, pass_app
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table, to_json
+from ble_lock.cli.secret_input import Secret, read_secret
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol import messages as m
 
@@ -238,12 +240,16 @@ def _step_line(step: m.Enrolment) -> str:
     return f"  capture {step.captured}/{step.captures_needed}: {step.next_step}"
 
 
+PIN = Secret(option="--pin", what="PIN", confirm=True)
+CARD_CODE = Secret(option="--card-code", what="card security code")
+
+
 @credentials.command("add")
 @click.argument("lock_name", metavar="LOCK")
 @click.argument("user_number", type=int, metavar="USER")
-@click.option("--pin", help="a PIN (sent inside the encrypted session only); '-' asks for it")
+@PIN.options("a new PIN (sent inside the encrypted session only)")
 @click.option("--card", "card_uid", help="a card's UID (hex); with --card-code")
-@click.option("--card-code", help="the lock's 6-digit card security code")
+@CARD_CODE.options("the lock's 6-digit card security code")
 @click.option("--finger", "kind", flag_value="fingerprint", help="enrol a fingerprint")
 @click.option("--face", "kind", flag_value="face", help="enrol a face")
 @click.option("--palm", "kind", flag_value="palm", help="enrol a palm vein")
@@ -254,23 +260,32 @@ def _step_line(step: m.Enrolment) -> str:
 @pass_app
 @command_runner
 async def credentials_add(app: App, lock_name: str, user_number: int, pin: str | None,
-                          card_uid: str | None, card_code: str | None, kind: str | None,
-                          duress: bool, enrol_timeout: float, as_json: bool) -> None:
-    """Give USER a PIN, a card, or enrol a fingerprint, face or palm at the lock."""
-    if pin == "-":
-        pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True, err=True)
-    chosen = [x for x in (pin, card_uid, kind) if x is not None]
+                          pin_file: Path | None, card_uid: str | None, card_code: str | None,
+                          card_code_file: Path | None, kind: str | None, duress: bool,
+                          enrol_timeout: float, as_json: bool) -> None:
+    """Give USER a PIN, a card, or enrol a fingerprint, face or palm at the lock.
+
+    The PIN and the card security code are asked for (hidden), read from stdin ('-') or
+    from a file (--pin-file, --card-code-file); never given as arguments.
+    """
+    given_pin = pin is not None or pin_file is not None
+    given_code = card_code is not None or card_code_file is not None
+    chosen = [x for x in (given_pin or None, card_uid, kind) if x is not None]
     if len(chosen) != 1:
         raise CliError("give exactly one of --pin, --card, --finger, --face, --palm")
-    if pin is not None and not (pin.isascii() and pin.isdigit()):
-        raise CliError("a PIN is digits only", code=ErrorCode.MALFORMED_PIN)
+    if given_code and card_uid is None:
+        raise CliError("--card-code goes with --card UID")
     if card_uid is not None:
-        if card_code is None:
+        if not given_code:
             raise CliError("--card needs --card-code (the lock's card security code)")
         try:
             uid = bytes.fromhex(card_uid)
         except ValueError:
             raise CliError("--card is the card's UID in hex") from None
+    pin = read_secret(app, PIN, pin, pin_file)
+    card_code = read_secret(app, CARD_CODE, card_code, card_code_file)
+    if pin is not None and not (pin.isascii() and pin.isdigit()):
+        raise CliError("a PIN is digits only", code=ErrorCode.MALFORMED_PIN)
     async with paired(app, lock_name) as client:
         if pin is not None:
             cred = await client.add_pin(user_number, pin, duress=duress)

@@ -59,26 +59,31 @@ class MemoryBackend:
 
 @dataclass
 class Cli:
-    """``cli("users", "list", "door")`` runs ``ble-lock --home HOME ...`` in process."""
+    """``cli("users", "list", "door")`` runs ``ble-lock --home HOME ...`` in process.
+
+    ``input`` is stdin (secrets with ``-``, answers to prompts); ``interactive`` says
+    whether the command may ask a person (a terminal), as ``App.interactive``."""
 
     home: Path
     backend: MemoryBackend
 
-    def __call__(self, *args: str, home: Path | None = None) -> Result:
-        app = App(backend=self.backend, timeout=5.0)
-        return CliRunner().invoke(main, ["--home", str(home or self.home), *args], obj=app)
+    def __call__(self, *args: str, home: Path | None = None, input: str | None = None,
+                 interactive: bool = False) -> Result:
+        app = App(backend=self.backend, timeout=5.0, interactive=interactive)
+        return CliRunner().invoke(main, ["--home", str(home or self.home), *args], obj=app,
+                                  input=input)
 
-    def ok(self, *args: str) -> str:
-        result = self(*args)
+    def ok(self, *args: str, **kw: Any) -> str:
+        result = self(*args, **kw)
         assert result.exit_code == 0, (result.output, result.stderr)
         return result.stdout
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
+    def json(self, *args: str, **kw: Any) -> Any:
+        return json.loads(self.ok(*args, "--json", **kw))
 
-    def fails(self, code: ErrorCode, *args: str) -> str:
+    def fails(self, code: ErrorCode, *args: str, **kw: Any) -> str:
         """Runs a command that must fail with ``code``: one line on stderr, no traceback."""
-        result = self(*args)
+        result = self(*args, **kw)
         assert result.exit_code == int(code), (result.exit_code, result.output)
         err = result.stderr
         assert err.startswith("error: "), err

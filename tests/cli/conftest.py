@@ -24,6 +24,6 @@ def cli(tmp_path: Path, door: MemoryLock) -> Cli:
 @pytest.fixture
 def owned(cli: Cli, door: MemoryLock) -> Cli:
     """``door`` claimed by this phone, saved as 'door'."""
-    cli.ok("claim", "0BADC0DE", "--code", door.setup_code, "--fingerprint",
-           door.fingerprint.hex(), "--name", "door")
+    cli.ok("claim", "0BADC0DE", "--code", "-", "--trust-fingerprint",
+           door.fingerprint.hex(), "--name", "door", input=door.setup_code + "\n")
     return cli

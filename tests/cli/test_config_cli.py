@@ -87,14 +87,16 @@ def test_sync_link_status_unlink(owned: Cli, gate: MemoryLock,
     """R-SYN-1: link confirmed at door B; status on both; unlink on both."""
     assert isinstance(owned.backend, MemoryBackend)
     owned.backend.locks.append(gate)
-    owned.ok("claim", "6A7E0001", "--code", gate.setup_code, "--name", "gate")
-    owned.ok("credentials", "add", "gate", "1", "--pin", "246801")
+    owned.ok("claim", "6A7E0001", "--code", "-", "--accept-new-fingerprint", "--name", "gate",
+             input=gate.setup_code + "\n")
+    owned.ok("credentials", "add", "gate", "1", "--pin", "-", input="246801\n")
     _confirm_at(gate, "246801", monkeypatch)
     out = owned.ok("sync", "link", "door", "gate", "--window", "12").splitlines()
     assert out[0].startswith("now unlock gate at the door with an admin credential")
     assert out[-1] == "linked 0BADC0DE <-> 6A7E0001 (window 12 s, confirmed by user 1)"
     status = owned.json("sync", "status", "door")
-    assert status == {"lock_id": "0BADC0DE", "sync_unlock": True, "window_s": 12,
+    assert status == {"lock_id": "0BADC0DE", "model": "face-palm", "supported": True,
+                      "sync_unlock": True, "window_s": 12,
                       "links": [{"peer_lock_id": "6A7E0001", "window_s": 12}]}
     assert "6A7E0001" in owned.ok("sync", "status", "door")
     assert owned.json("sync", "status", "gate")["links"][0]["peer_lock_id"] == "0BADC0DE"
@@ -129,8 +131,9 @@ def test_home_from_environment(cli: Cli, door: MemoryLock, tmp_path: Path,
 
     home = tmp_path / "env-home"
     monkeypatch.setenv("BLE_LOCK_HOME", str(home))
-    result = CliRunner().invoke(main, ["claim", "0BADC0DE", "--code", door.setup_code],
-                                obj=App(backend=cli.backend))
+    result = CliRunner().invoke(main, ["claim", "0BADC0DE", "--code", "-",
+                                       "--accept-new-fingerprint"],
+                                obj=App(backend=cli.backend), input=door.setup_code + "\n")
     assert result.exit_code == 0, result.output
     assert (home / "keystore.json").exists()
 

@@ -20,7 +20,7 @@ def test_key_issue_redeem_unlock_list_revoke(owned: Cli, door: MemoryLock,
     assert issued["invite"] == (f"BLEKEY1:0BADC0DE:{issued['invite_id']}:{issued['code']}:"
                                 f"{door.fingerprint.hex().upper()}")
     guest = tmp_path / "guest"
-    redeemed = owned("key", "redeem", issued["invite"], "--json", home=guest)
+    redeemed = owned("key", "redeem", "-", "--json", home=guest, input=issued["invite"] + "\n")
     assert redeemed.exit_code == 0, redeemed.output
     assert json.loads(redeemed.stdout)["role"] == "normal"
     assert Keystore(guest).get("0BADC0DE") is not None
@@ -42,7 +42,7 @@ def test_key_issue_redeem_unlock_list_revoke(owned: Cli, door: MemoryLock,
 def test_key_issue_new_user_human_and_pending_invites(owned: Cli) -> None:
     out = owned.ok("key", "issue", "door", "--name", "Eve", "--until", "2026-03-01")
     assert "Bluetooth key for user 2" in out
-    assert "ble-lock key redeem 'BLEKEY1:0BADC0DE:" in out
+    assert "On the other phone: ble-lock key redeem, and paste the invite" in out
     listing = owned.json("key", "list", "door")
     assert [i["user_number"] for i in listing["invites"]] == [2]
     assert "pending invites:" in owned.ok("key", "list", "door")
@@ -54,7 +54,7 @@ def test_key_errors(owned: Cli, door: MemoryLock, tmp_path: Path) -> None:
     owned.fails(ErrorCode.UNKNOWN_KEY, "key", "revoke", "door", "999")
     issued = owned.json("key", "issue", "door", "--name", "Eve")
     forged = issued["invite"].replace(issued["code"], "0" * len(issued["code"]))
-    result = owned("key", "redeem", forged, home=tmp_path / "eve")
+    result = owned("key", "redeem", "-", home=tmp_path / "eve", input=forged + "\n")
     assert result.exit_code == int(ErrorCode.PAIRING_FAILED), result.output
 
 

@@ -27,9 +27,10 @@ def test_scan_table_and_json(cli: Cli) -> None:
 def test_claim_with_code_and_fingerprint_then_info(cli: Cli, door: MemoryLock,
                                                    tmp_path: Path) -> None:
     """R-USR-2: the claiming phone is user 1, admin; the keystore keeps the lock."""
-    out = cli.ok("claim", "0BADC0DE", "--code", door.setup_code, "--fingerprint",
-                 door.fingerprint.hex(), "--name", "door")
-    assert out.strip() == "claimed lock 0BADC0DE as user 1 (admin); saved as 'door'"
+    out = cli.ok("claim", "0BADC0DE", "--code", "-", "--trust-fingerprint",
+                 door.fingerprint.hex(), "--name", "door", input=door.setup_code + "\n")
+    assert out.splitlines() == ["claimed lock 0BADC0DE as user 1 (admin); saved as 'door'",
+                                f"key fingerprint {door.fingerprint.hex().upper()}"]
     record = Keystore(tmp_path / "home").get("0BADC0DE")
     assert record is not None
     assert (record.user_no, record.role, record.name) == (1, "admin", "door")
@@ -47,34 +48,45 @@ def test_claim_with_code_and_fingerprint_then_info(cli: Cli, door: MemoryLock,
 def test_claim_with_qr_json(cli: Cli, door: MemoryLock) -> None:
     qr = QrPayload(lock_id=door.lock_id, setup_code=door.setup_code,
                    fingerprint=door.fingerprint).to_text()
-    out = cli.json("claim", "BLELOCK-0BADC0DE", "--qr", qr)
+    out = cli.json("claim", "BLELOCK-0BADC0DE", "--qr", "-", input=qr + "\n")
     assert out == {"lock_id": "0BADC0DE", "name": "BLELOCK-0BADC0DE", "user": 1,
-                   "role": "admin", "address": "0B:AD:C0:DE:00:01"}
+                   "role": "admin", "address": "0B:AD:C0:DE:00:01",
+                   "fingerprint": door.fingerprint.hex().upper()}
 
 
 def test_claim_errors(cli: Cli, door: MemoryLock) -> None:
+    code = door.setup_code + "\n"
     assert cli("claim", "0BADC0DE").exit_code == int(ErrorCode.INVALID_ARGUMENT)
-    cli.fails(ErrorCode.INVALID_ARGUMENT, "claim", "0BADC0DE", "--code", "1",
-              "--fingerprint", "abc")
+    cli.fails(ErrorCode.INVALID_ARGUMENT, "claim", "0BADC0DE", "--code", "-",
+              "--trust-fingerprint", "abc", input=code)
     wrong_fp = "00" * 16
-    cli.fails(ErrorCode.IDENTITY_MISMATCH, "claim", "0BADC0DE", "--code", door.setup_code,
-              "--fingerprint", wrong_fp)
-    cli.fails(ErrorCode.LOCK_NOT_FOUND, "claim", "AABBCCDD", "--code", door.setup_code)
+    cli.fails(ErrorCode.IDENTITY_MISMATCH, "claim", "0BADC0DE", "--code", "-",
+              "--trust-fingerprint", wrong_fp, input=code)
+    cli.fails(ErrorCode.LOCK_NOT_FOUND, "claim", "AABBCCDD", "--code", "-",
+              "--accept-new-fingerprint", input=code)
+    qr = QrPayload(lock_id=door.lock_id, setup_code=door.setup_code,
+                   fingerprint=door.fingerprint).to_text()
+    cli.fails(ErrorCode.INVALID_ARGUMENT, "claim", "0BADC0DE", "--qr", "-",
+              "--accept-new-fingerprint", input=qr + "\n")  # the QR carries its own
+    cli.fails(ErrorCode.INVALID_ARGUMENT, "claim", "0BADC0DE", "--code", "-",
+              "--accept-new-fingerprint", "--trust-fingerprint", wrong_fp, input=code)
 
 
 def test_claim_wrong_code_then_right_code(cli: Cli, door: MemoryLock) -> None:
     """A typo in the setup code does not keep the lock busy: the failed pairing's CLOSE
     reaches the lock before the command ends (engine fix, else CHANNEL_BUSY for 30 s)."""
-    err = cli.fails(ErrorCode.PAIRING_FAILED, "claim", "0BADC0DE", "--code", "0000000000")
+    err = cli.fails(ErrorCode.PAIRING_FAILED, "claim", "0BADC0DE", "--code", "-",
+                    "--accept-new-fingerprint", input="0000000000\n")
     assert "check the code" in err
-    out = cli.ok("claim", "0BADC0DE", "--code", door.setup_code)
+    out = cli.ok("claim", "0BADC0DE", "--code", "-", "--accept-new-fingerprint",
+                 input=door.setup_code + "\n")
     assert out.startswith("claimed lock 0BADC0DE as user 1 (admin)")
 
 
 def test_claimed_twice_and_not_in_pairing_mode(owned: Cli, door: MemoryLock,
                                                tmp_path: Path) -> None:
-    err = owned.fails(ErrorCode.ALREADY_CLAIMED, "claim", "0BADC0DE", "--code",
-                      door.setup_code)
+    err = owned.fails(ErrorCode.ALREADY_CLAIMED, "claim", "0BADC0DE", "--code", "-",
+                      "--accept-new-fingerprint", input=door.setup_code + "\n")
     assert "ask an admin for an invite" in err
 
 
@@ -100,7 +112,8 @@ def test_phones_add_redeem_list_remove(owned: Cli, tmp_path: Path) -> None:
     assert set(invite) == {"invite_id", "user_number", "code", "expires_at", "lock_id",
                            "fingerprint", "invite"}
     bea = tmp_path / "bea"
-    result = owned("key", "redeem", invite["invite"], "--name", "front", "--json", home=bea)
+    result = owned("key", "redeem", "-", "--name", "front", "--json", home=bea,
+                   input=invite["invite"] + "\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"lock_id": "0BADC0DE", "name": "front",
                                          "user": invite["user_number"], "role": "admin"}
@@ -122,13 +135,13 @@ def test_phones_add_human_prints_invite_and_qr(owned: Cli) -> None:
     out = owned.ok("phones", "add", "door", "--name", "Bea")
     assert "invite BLEKEY1:0BADC0DE:" in out
     assert "▀" in out or "█" in out  # the QR code, in terminal characters
-    assert "ble-lock key redeem" in out
+    assert "ble-lock key redeem, and paste the invite when asked" in out
 
 
 def test_bad_lock_and_bad_invite(owned: Cli) -> None:
     owned.fails(ErrorCode.LOCK_NOT_FOUND, "unlock", "nowhere")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "unlock", "  ")
-    owned.fails(ErrorCode.INVALID_ARGUMENT, "key", "redeem", "BLEKEY1:nothex")
+    owned.fails(ErrorCode.INVALID_ARGUMENT, "key", "redeem", "-", input="BLEKEY1:nothex\n")
 
 
 def test_usage_errors_exit_2(owned: Cli) -> None:

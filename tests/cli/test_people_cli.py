@@ -63,13 +63,14 @@ def test_parsers() -> None:
 
 def test_credentials_pin_card_list_remove(owned: Cli) -> None:
     owned.ok("users", "add", "door", "Carl")
-    pin = owned.json("credentials", "add", "door", "2", "--pin", "135790")
+    pin = owned.json("credentials", "add", "door", "2", "--pin", "-", input="135790\n")
     assert pin == {"credential_id": pin["credential_id"], "user_number": 2, "kind": "PIN",
                    "duress": False, "label": "", "revoked": False,
                    "validity": {"valid_from": None, "valid_until": None}}
     assert "135790" not in owned.ok("credentials", "list", "door")
     owned.ok("users", "add", "door", "Dora")
-    duress = owned.ok("credentials", "add", "door", "3", "--pin", "246813", "--duress")
+    duress = owned.ok("credentials", "add", "door", "3", "--pin", "-", "--duress",
+                      input="246813\n")
     assert duress.strip().endswith("for user 3 (duress)")
     listed = owned.json("credentials", "list", "door", "--kind", "pin")
     assert [(c["user_number"], c["duress"]) for c in listed] == [(2, False), (3, True)]
@@ -81,14 +82,17 @@ def test_credentials_pin_card_list_remove(owned: Cli) -> None:
 
 def test_credentials_errors(owned: Cli) -> None:
     owned.ok("users", "add", "door", "Carl")
-    owned.fails(ErrorCode.WEAK_PIN, "credentials", "add", "door", "2", "--pin", "123456")
-    owned.fails(ErrorCode.MALFORMED_PIN, "credentials", "add", "door", "2", "--pin", "12a")
-    owned.fails(ErrorCode.UNKNOWN_USER, "credentials", "add", "door", "9", "--pin", "135790")
+    owned.fails(ErrorCode.WEAK_PIN, "credentials", "add", "door", "2", "--pin", "-",
+                input="123456\n")
+    owned.fails(ErrorCode.MALFORMED_PIN, "credentials", "add", "door", "2", "--pin", "-",
+                input="12a\n")
+    owned.fails(ErrorCode.UNKNOWN_USER, "credentials", "add", "door", "9", "--pin", "-",
+                input="135790\n")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "credentials", "add", "door", "2")
-    owned.fails(ErrorCode.INVALID_ARGUMENT, "credentials", "add", "door", "2", "--pin",
-                "135790", "--finger")
+    owned.fails(ErrorCode.INVALID_ARGUMENT, "credentials", "add", "door", "2", "--pin", "-",
+                "--finger", input="135790\n")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "credentials", "add", "door", "2", "--card", "zz",
-                "--card-code", "123456")
+                "--card-code", "-", input="123456\n")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "credentials", "add", "door", "2", "--card", "ab")
     owned.fails(ErrorCode.UNKNOWN_CREDENTIAL, "credentials", "remove", "door", "999")
 
@@ -143,16 +147,14 @@ def test_credentials_enrol_times_out(owned: Cli) -> None:
 
 
 def test_credentials_pin_prompted_hidden(owned: Cli) -> None:
-    """``--pin -`` asks twice without echo, so the PIN stays out of the shell history."""
-    from click.testing import CliRunner
-
-    from ble_lock.cli import main
-    from ble_lock.cli.app import App
-
+    """``--pin`` alone asks twice without echo (a new PIN), so it stays out of ``ps`` and
+    the shell history."""
     owned.ok("users", "add", "door", "Carl")
-    result = CliRunner().invoke(
-        main, ["--home", str(owned.home), "credentials", "add", "door", "2", "--pin", "-"],
-        obj=App(backend=owned.backend), input="135790\n135790\n")
+    result = owned("credentials", "add", "door", "2", "--pin", input="135790\n135790\n",
+                   interactive=True)
     assert result.exit_code == 0, result.output
-    assert "135790" not in result.stdout
+    assert "135790" not in result.output  # neither echoed nor printed
+    assert result.stderr.splitlines() == ["PIN: ", "Repeat for confirmation: "]
     assert result.stdout.strip().startswith("added pin credential")
+    pins = owned.json("credentials", "list", "door", "--kind", "pin")
+    assert [c["user_number"] for c in pins] == [2]
