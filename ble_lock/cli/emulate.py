@@ -42,7 +42,8 @@ def _print_label(emulator: Emulator) -> None:
     if not emulator.flags() & StateFlags.PAIRING_MODE:
         click.echo(f"Press SET first (pairing mode): ble-lock panel --state-dir "
                    f"{emulator.config.state_dir} set")
-    click.echo(f"Claim it from a phone: ble-lock claim {emulator.name} --qr '{label.qr}'")
+    click.echo(f"Claim it from a phone: ble-lock claim {emulator.name} --qr (paste the qr "
+               "text above when asked)")
 
 
 async def _emulate(config: EmulatorConfig) -> None:

@@ -159,6 +159,7 @@ async def confirm_fingerprint(client: LockClient, staged: PendingKeystore,
         f"key fingerprint of lock {record.lock_id} not confirmed: nothing saved on this "
         "phone, and the device that answered was asked to return to factory-fresh",
         code=ErrorCode.IDENTITY_MISMATCH,
-        hint="claim again and compare (a reset lock has a new key: see its label again); "
+        hint="claim again and compare (after SET where the model asks for it; a reset lock "
+             "may have a new key: see its label again); "
              "if `ble-lock scan` does not show it factory_fresh, another phone answered in "
              "its place and claimed it: factory-reset it at the door")

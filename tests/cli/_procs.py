@@ -45,13 +45,16 @@ async def start(ble: BleHarness, host: int, home: Path, *args: str,
 
 
 async def run(ble: BleHarness, host: int, home: Path, *args: str, adapter: str = "hci0",
-              timeout: float = 60.0) -> Done:
-    """One ``ble-lock`` command on ``host`` to its end."""
+              timeout: float = 60.0, input: str | None = None) -> Done:
+    """One ``ble-lock`` command on ``host`` to its end; ``input`` is its stdin (secrets
+    given with ``-``), else stdin is empty. Never a terminal."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ble_lock.cli", "--home", str(home), "--timeout", "10", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=_env(ble, host, adapter))
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=_env(ble, host, adapter))
+    out, err = await asyncio.wait_for(
+        proc.communicate(None if input is None else input.encode()), timeout)
     assert proc.returncode is not None
     return Done(proc.returncode, out.decode(), err.decode())
 

@@ -36,8 +36,8 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     assert any("█" in line for line in emu.lines)  # the QR code, drawn in the terminal
     assert any(line.startswith("Press SET first") for line in emu.lines)  # face-palm
 
-    async def cli(home: Path, *args: str) -> tuple[int, str, str]:
-        done = await run(ble_sim, 1, home, *args)
+    async def cli(home: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
+        done = await run(ble_sim, 1, home, *args, input=input)
         return done.rc, done.out, done.err
 
     async def panel(*args: str) -> str:
@@ -48,22 +48,26 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     scan = json.loads((await cli(owner, "scan", "--for", "2", "--json"))[1])
     assert [(s["lock_id"], s["name"]) for s in scan] == [(lock["lock_id"], "front")]
     assert "PAIRED" not in scan[0]["flags"].upper()
+    qr = lock["qr"] + "\n"
     rc, _, err = await cli(owner, "claim", "front", "--qr", lock["qr"])
+    assert rc == int(ErrorCode.INVALID_ARGUMENT), err  # a secret in argv: refused
+    assert lock["qr"] not in err
+    rc, _, err = await cli(owner, "claim", "front", "--qr", "-", input=qr)
     assert rc == int(ErrorCode.NOT_IN_PAIRING_MODE), err  # face-palm: SET first (R-APP-1)
     assert "ble-lock panel set" in err
     await panel("set")
-    rc, out, err = await cli(owner, "claim", "front", "--qr", lock["qr"], "--name", "door")
-    assert (rc, out.strip()) == (0, f"claimed lock {lock['lock_id']} as user 1 (admin); "
-                                    "saved as 'door'"), err
+    rc, out, err = await cli(owner, "claim", "front", "--qr", "-", "--name", "door", input=qr)
+    assert (rc, out.splitlines()[0]) == (0, f"claimed lock {lock['lock_id']} as user 1 "
+                                            "(admin); saved as 'door'"), err
 
     rc, out, err = await cli(owner, "phones", "add", "door", "--name", "Bea", "--json")
     invite = json.loads(out)
-    rc, out, err = await cli(bea, "key", "redeem", invite["invite"], "--json")
+    rc, out, err = await cli(bea, "key", "redeem", "-", "--json", input=invite["invite"])
     assert (rc, json.loads(out)["role"]) == (0, "admin"), err
     rc, out, err = await cli(bea, "users", "add", lock["lock_id"], "Carl", "--json")
     carl = json.loads(out)["user_number"]
     rc, out, err = await cli(bea, "credentials", "add", lock["lock_id"], str(carl),
-                             "--pin", "135790")
+                             "--pin", "-", input="135790\n")
     assert rc == 0, err
     assert (await panel("pin", "135790")).strip() == f"opened (user {carl}) by PIN"
     await panel("button")
@@ -72,7 +76,10 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
 
     rc, out, err = await cli(owner, "key", "issue", "door", "--user", str(carl), "--json")
     key = json.loads(out)
-    rc, out, err = await cli(guest, "key", "redeem", key["invite"], "--name", "office")
+    invite_file = tmp_path / "invite.txt"
+    invite_file.write_text(key["invite"] + "\n")
+    rc, out, err = await cli(guest, "key", "redeem", "--invite-file", str(invite_file),
+                             "--name", "office")
     assert rc == 0, err
     assert json.loads((await cli(guest, "unlock", "office", "--json"))[1]) == {
         "unlocked": True, "user": carl}
@@ -88,8 +95,8 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     # a duress PIN; the owner's `events --follow` shows the alarm as it happens
     rc, out, err = await cli(owner, "users", "add", "door", "Dora", "--json")
     dora = json.loads(out)["user_number"]
-    assert (await cli(owner, "credentials", "add", "door", str(dora), "--pin", "246813",
-                      "--duress"))[0] == 0
+    assert (await cli(owner, "credentials", "add", "door", str(dora), "--pin", "-",
+                      "--duress", input="246813\n"))[0] == 0
     seq = json.loads((await cli(owner, "events", "door", "--json"))[1])[-1]["seq"]
     follow = await start(ble_sim, 1, owner, "events", "door", "--since", str(seq), "--follow",
                          "--json", adapter="hci1")
@@ -127,8 +134,8 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
     _, lock_a = await emulate(ble_sim, 0, home_a, "front")
     _, lock_b = await emulate(ble_sim, 1, home_b, "gate")
 
-    async def cli(*args: str, adapter: str = "hci0") -> str:
-        done = await run(ble_sim, 2, admin, *args, adapter=adapter)
+    async def cli(*args: str, adapter: str = "hci0", input: str | None = None) -> str:
+        done = await run(ble_sim, 2, admin, *args, adapter=adapter, input=input)
         assert done.rc == 0, (args, done.err)
         return done.out
 
@@ -137,9 +144,22 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
         assert done.rc == 0, done.err
         return done.out
 
-    for home, lock, name in ((home_a, lock_a, "front"), (home_b, lock_b, "gate")):
-        await panel(home, "set")
-        await cli("claim", lock["name"], "--code", lock["setup_code"], "--name", name)
+    # the setup code alone (the DL20VC way): no terminal to confirm the key's fingerprint,
+    # so a script pins it (from the label) or accepts it explicitly (issue 10 item 5)
+    code_file = tmp_path / "front.code"
+    code_file.write_text(lock_a["setup_code"] + "\n")
+    refused = await run(ble_sim, 2, admin, "claim", "front", "--code-file", str(code_file))
+    assert refused.rc == int(ErrorCode.INVALID_ARGUMENT), refused.err
+    assert "--trust-fingerprint" in refused.err
+    await panel(home_a, "set")
+    claimed = await cli("claim", lock_a["name"], "--code-file", str(code_file),
+                        "--trust-fingerprint", lock_a["qr"].split(":")[3], "--name", "front")
+    assert claimed.splitlines()[1] == f"key fingerprint {lock_a['qr'].split(':')[3]}"
+    await panel(home_b, "set")
+    await cli("claim", lock_b["name"], "--code", "-", "--accept-new-fingerprint", "--name",
+              "gate", input=lock_b["setup_code"] + "\n")
+    info = json.loads(await cli("info", "gate", "--json"))
+    assert info["fingerprint"] == lock_b["qr"].split(":")[3]
 
     # a palm enrolled from the phone, captured at the lock, progress line by line
     carl = json.loads(await cli("users", "add", "front", "Carl", "--json"))["user_number"]
@@ -167,8 +187,10 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
     await panel(home_a, "button")
 
     # sync unlock: link (confirmed by the admin's PIN at the gate), relay, open
-    await cli("credentials", "add", "gate", "1", "--pin", "246801")
-    await cli("credentials", "add", "front", str(carl), "--pin", "135790")
+    pin_file = tmp_path / "pin"
+    pin_file.write_text("246801\n")
+    await cli("credentials", "add", "gate", "1", "--pin-file", str(pin_file))
+    await cli("credentials", "add", "front", str(carl), "--pin", "-", input="135790\n")
     link = await start(ble_sim, 2, admin, "--timeout", "10", "sync", "link", "front", "gate",
                        "--window", "10")
     await link.expect("now unlock gate", 40)
@@ -199,7 +221,8 @@ async def test_gateway_by_command_line(ble_sim: BleHarness, tmp_path: Path) -> N
     lock_home, admin = tmp_path / "lock", tmp_path / "admin"
     _, lock = await emulate(ble_sim, 0, lock_home, "front")
     assert (await run(ble_sim, 1, lock_home, "panel", "set")).rc == 0
-    claimed = await run(ble_sim, 1, admin, "claim", "front", "--qr", lock["qr"], "--name", "door")
+    claimed = await run(ble_sim, 1, admin, "claim", "front", "--qr", "-", "--name", "door",
+                        input=lock["qr"])
     assert claimed.rc == 0, claimed.err
     out = tmp_path / "events.jsonl"
     config = tmp_path / "gateway.toml"
