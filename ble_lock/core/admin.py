@@ -146,7 +146,7 @@ class AdminMixin(VerifyMixin):
             return
         self._put_settings(new)
         if not new.lockout_enabled:  # switched off: a running lockout ends too
-            self._lift_lockout()
+            self._lift_lockout(pairing=False)  # the pairing limiter stays (lockout.py)
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
             self._unlock_bolt()
             self._relock_at = None

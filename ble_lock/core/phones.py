@@ -26,6 +26,7 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.hashing import derive_code_secret, invite_context
+from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import (
     Actor,
     Credential,
@@ -103,14 +104,19 @@ class PhonesMixin(UsersMixin):
         return secret
 
     def record_failed_attempt(self, what: str = "pairing") -> float | None:
-        """R-SEC-1 / DESIGN: a failed setup-code, invite or pairing attempt counts toward
-        the lockout like a wrong PIN. Returns the lockout seconds now running, or None."""
-        return self._register_failure(EventKind.AUTH_FAILED, detail=what[:32],
-                                      reason=ErrorCode.PAIRING_FAILED)
+        """DESIGN "online guessing": a failed setup-code or invite attempt counts toward
+        the pairing limiter (5 within 5 minutes refuse pairing for 3 minutes). It never
+        locks out the keypad, sensors, cards or Bluetooth keys: strangers in radio range
+        cannot shut the lock down (``lockout.py``). Returns the pairing lockout seconds
+        now running, or None."""
+        return self._register_failure(InputPath.PAIRING, EventKind.AUTH_FAILED,
+                                      detail=what[:32], reason=ErrorCode.PAIRING_FAILED)
 
-    def lockout_remaining(self) -> float | None:
-        """Seconds left in a running lockout (the protocol refuses guesses meanwhile)."""
-        return self._locked_out()
+    def lockout_remaining(self, path: InputPath | None = None) -> float | None:
+        """Seconds left in the lockout that refuses ``path`` now, or None. The default is
+        the manual's "system" lockout (R-SEC-1: user-input paths, Bluetooth keys, sync);
+        ``InputPath.PAIRING`` is the pairing limiter the protocol asks before a PAIR1."""
+        return self._locked_out(path)
 
     # -- phones
 
