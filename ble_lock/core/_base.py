@@ -48,7 +48,7 @@ from ble_lock.core.profile import Profile
 from ble_lock.core.schedule import user_allowed_at
 from ble_lock.core.store import Store
 
-__all__ = ["FACTORY_PREFIX", "LockBase"]
+__all__ = ["FACTORY_PREFIX", "MAX_COUNTER", "LockBase", "counter_in_range"]
 
 R = TypeVar("R")
 
@@ -57,6 +57,9 @@ FACTORY_PREFIX = "factory."
 SECRET_HASH_KEY = "hash_key"  # noqa: S105 - a store key name, not a secret
 SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
+#: The largest counter a store keeps (SQLite's signed 64-bit INTEGER). Counters from the
+#: wire (64-bit) are range-checked against it before they reach the store.
+MAX_COUNTER = 2**63 - 1
 #: End of a running lockout in ms on the injected clock (0: none), so a restart (or a
 #: battery pull) does not end it: one counter per barrier (R-SEC-1, ``lockout.py``).
 LOCKOUT_COUNTER = "lockout_until_ms"
@@ -328,6 +331,11 @@ class LockBase:
         value = self._store.get_counter(counter) + 1
         self._store.set_counter(counter, value)
         return value
+
+
+def counter_in_range(value: object) -> bool:
+    """Whether ``value`` is a counter a store can keep: an int in ``1..MAX_COUNTER``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_COUNTER
 
 
 def _inside(start: float | None, end: float | None, now: float) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.errors import ErrorCode, InternalError, LockError
 from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
 from ble_lock.core.lock import Lock
 from ble_lock.core.lockout import InputPath
@@ -151,5 +151,5 @@ class CoreDirectory:
 
 def _key(peer: object) -> bytes:
     if not isinstance(peer, CorePeer):
-        raise TypeError(f"not a CorePeer: {peer!r}")
+        raise InternalError(f"not a peer of this directory: {type(peer).__name__}")
     return peer.public_key
