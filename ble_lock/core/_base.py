@@ -7,6 +7,7 @@ and checks validity windows, schedules and visitor codes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import deque
@@ -18,10 +19,12 @@ from typing import Any, TypeVar
 from ble_lock.core import codec
 from ble_lock.core.clock import Clock, Rng
 from ble_lock.core.errors import (
+    ConflictError,
     ErrorCode,
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    StorageError,
 )
 from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.index import Index
@@ -57,6 +60,8 @@ FACTORY_PREFIX = "factory."
 SECRET_HASH_KEY = "hash_key"  # noqa: S105 - a store key name, not a secret
 SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
+#: KeyedHasher domain of idempotency bindings (credential kinds use their own values).
+REQUEST_DIGEST_DOMAIN = 255
 #: The largest counter a store keeps (SQLite's signed 64-bit INTEGER). Counters from the
 #: wire (64-bit) are range-checked against it before they reach the store.
 MAX_COUNTER = 2**63 - 1
@@ -118,6 +123,7 @@ class LockBase:
         self._relock_at: float | None = None
         self._sync_relock_at: float | None = None
         self._dual_pending: tuple[int, int, float] | None = None
+        self._request_digest: bytes | None = None
         self._load()
         for barrier, counter in self._lockout_counters():  # R-SEC-1 survives a restart
             persisted = store.get_counter(counter)
@@ -161,35 +167,63 @@ class LockBase:
         self._notifications.extend(self._pending)
         self._pending.clear()
 
+    @contextmanager
+    def request_scope(self, digest: bytes) -> Iterator[None]:
+        """Bind the request ids of the management calls made inside to ``digest``, what
+        the request asks (the protocol passes a hash of its opcode and body). Without a
+        scope a request id is bound to the operation called (e.g. ``add_user``)."""
+        previous, self._request_digest = self._request_digest, bytes(digest)
+        try:
+            yield
+        finally:
+            self._request_digest = previous
+
     def _mutate(self, actor: Actor, request_id: bytes | None, fn: Callable[[], R]) -> R:
         """Run a management mutation once per (actor, request_id), atomically with the
-        record of its result; a repeat returns the first result (idempotency)."""
+        record of its result and of what was asked (idempotency). A repeat of the same
+        request returns the first result without applying anything; another request
+        reusing the id is refused (``REQUEST_ID_REUSED``), never answered from a record
+        of something else."""
+        asked = self._request_digest
+        if asked is None:
+            asked = hashlib.sha256(fn.__qualname__.encode()).digest()
+        # Keyed (R-SEC-4): a request may carry a PIN; its record must not allow a
+        # dictionary search for it.
+        digest = self._hasher.digest(REQUEST_DIGEST_DOMAIN, asked)
         if request_id is not None:
             prior = self._store.get_applied(actor.identity(), bytes(request_id))
             if prior is not None:
-                result: R = self._decode_result(prior)
+                result: R = self._decode_result(prior, digest)
                 return result
         with self._tx():
             result = fn()
             if request_id is not None:
                 self._store.put_applied(
-                    actor.identity(), bytes(request_id), self._encode_result(result),
+                    actor.identity(), bytes(request_id), self._encode_result(result, digest),
                     keep=self._profile.idempotency_per_actor,
                 )
         return result
 
-    def _encode_result(self, result: object) -> bytes:
+    def _encode_result(self, result: object, digest: bytes) -> bytes:
         if isinstance(result, IssuedInvite):  # the code is re-derived, never stored
             result = IssuedInvite(invite_id=result.invite_id, user_number=result.user_number,
                                   code="", expires_at=result.expires_at)
         name = type(result).__name__ if type(result).__name__ in _RESULT_TYPES else ""
-        return json.dumps({"t": name, "v": codec.to_jsonable(result)},
+        return json.dumps({"t": name, "v": codec.to_jsonable(result), "d": digest.hex()},
                           separators=(",", ":")).encode()
 
-    def _decode_result(self, data: bytes) -> Any:
-        wrapped = json.loads(data)
-        tp = _RESULT_TYPES.get(wrapped["t"])
-        value = wrapped["v"] if tp is None else codec.from_jsonable(tp, wrapped["v"])
+    def _decode_result(self, data: bytes, digest: bytes) -> Any:
+        try:
+            wrapped = json.loads(data)
+            recorded = bytes.fromhex(wrapped.get("d", ""))
+            tp = _RESULT_TYPES.get(wrapped["t"])
+            value = wrapped["v"] if tp is None else codec.from_jsonable(tp, wrapped["v"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StorageError(f"corrupt idempotency record: {exc}") from exc
+        # A record without a digest (written before requests were bound) matches nothing.
+        if recorded != digest:
+            raise ConflictError("request id already used for another request",
+                                code=ErrorCode.REQUEST_ID_REUSED)
         return self._replayed(value)
 
     def _replayed(self, value: Any) -> Any:
