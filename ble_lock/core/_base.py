@@ -7,6 +7,7 @@ and checks validity windows, schedules and visitor codes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import deque
@@ -18,14 +19,16 @@ from typing import Any, TypeVar
 from ble_lock.core import codec
 from ble_lock.core.clock import Clock, Rng
 from ble_lock.core.errors import (
+    ConflictError,
     ErrorCode,
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    StorageError,
 )
 from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.index import Index
-from ble_lock.core.lockout import Lockout
+from ble_lock.core.lockout import InputPath, Lockout, Lockouts, path_of_kind, path_of_method
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -41,13 +44,14 @@ from ble_lock.core.model import (
     Role,
     Settings,
     SyncLink,
+    UnlockMethod,
     User,
 )
 from ble_lock.core.profile import Profile
 from ble_lock.core.schedule import user_allowed_at
 from ble_lock.core.store import Store
 
-__all__ = ["FACTORY_PREFIX", "LockBase"]
+__all__ = ["FACTORY_PREFIX", "MAX_COUNTER", "LockBase", "counter_in_range"]
 
 R = TypeVar("R")
 
@@ -56,9 +60,16 @@ FACTORY_PREFIX = "factory."
 SECRET_HASH_KEY = "hash_key"  # noqa: S105 - a store key name, not a secret
 SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
+#: KeyedHasher domain of idempotency bindings (credential kinds use their own values).
+REQUEST_DIGEST_DOMAIN = 255
+#: The largest counter a store keeps (SQLite's signed 64-bit INTEGER). Counters from the
+#: wire (64-bit) are range-checked against it before they reach the store.
+MAX_COUNTER = 2**63 - 1
 #: End of a running lockout in ms on the injected clock (0: none), so a restart (or a
-#: battery pull) does not end it.
+#: battery pull) does not end it: one counter per barrier (R-SEC-1, ``lockout.py``).
 LOCKOUT_COUNTER = "lockout_until_ms"
+PAIRING_LOCKOUT_COUNTER = "pairing_lockout_until_ms"
+REMOTE_LOCKOUT_COUNTER = "remote_lockout_until_ms"
 
 _RESULT_TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -97,7 +108,7 @@ class LockBase:
         self._tx_depth = 0
         self._pending: list[Event] = []
         self._notifications: deque[Event] = deque(maxlen=NOTIFICATION_QUEUE)
-        self._lockout = Lockout(
+        self._lockout = Lockouts(
             limit=profile.lockout_failures,
             window=profile.lockout_window_s,
             duration=profile.lockout_duration_s,
@@ -112,10 +123,12 @@ class LockBase:
         self._relock_at: float | None = None
         self._sync_relock_at: float | None = None
         self._dual_pending: tuple[int, int, float] | None = None
+        self._request_digest: bytes | None = None
         self._load()
-        persisted = store.get_counter(LOCKOUT_COUNTER)  # R-SEC-1 survives a restart
-        if persisted:
-            self._lockout.locked_until = persisted / 1000
+        for barrier, counter in self._lockout_counters():  # R-SEC-1 survives a restart
+            persisted = store.get_counter(counter)
+            if persisted:
+                barrier.locked_until = persisted / 1000
 
     # -- loading and transactions
 
@@ -154,35 +167,63 @@ class LockBase:
         self._notifications.extend(self._pending)
         self._pending.clear()
 
+    @contextmanager
+    def request_scope(self, digest: bytes) -> Iterator[None]:
+        """Bind the request ids of the management calls made inside to ``digest``, what
+        the request asks (the protocol passes a hash of its opcode and body). Without a
+        scope a request id is bound to the operation called (e.g. ``add_user``)."""
+        previous, self._request_digest = self._request_digest, bytes(digest)
+        try:
+            yield
+        finally:
+            self._request_digest = previous
+
     def _mutate(self, actor: Actor, request_id: bytes | None, fn: Callable[[], R]) -> R:
         """Run a management mutation once per (actor, request_id), atomically with the
-        record of its result; a repeat returns the first result (idempotency)."""
+        record of its result and of what was asked (idempotency). A repeat of the same
+        request returns the first result without applying anything; another request
+        reusing the id is refused (``REQUEST_ID_REUSED``), never answered from a record
+        of something else."""
+        asked = self._request_digest
+        if asked is None:
+            asked = hashlib.sha256(fn.__qualname__.encode()).digest()
+        # Keyed (R-SEC-4): a request may carry a PIN; its record must not allow a
+        # dictionary search for it.
+        digest = self._hasher.digest(REQUEST_DIGEST_DOMAIN, asked)
         if request_id is not None:
             prior = self._store.get_applied(actor.identity(), bytes(request_id))
             if prior is not None:
-                result: R = self._decode_result(prior)
+                result: R = self._decode_result(prior, digest)
                 return result
         with self._tx():
             result = fn()
             if request_id is not None:
                 self._store.put_applied(
-                    actor.identity(), bytes(request_id), self._encode_result(result),
+                    actor.identity(), bytes(request_id), self._encode_result(result, digest),
                     keep=self._profile.idempotency_per_actor,
                 )
         return result
 
-    def _encode_result(self, result: object) -> bytes:
+    def _encode_result(self, result: object, digest: bytes) -> bytes:
         if isinstance(result, IssuedInvite):  # the code is re-derived, never stored
             result = IssuedInvite(invite_id=result.invite_id, user_number=result.user_number,
                                   code="", expires_at=result.expires_at)
         name = type(result).__name__ if type(result).__name__ in _RESULT_TYPES else ""
-        return json.dumps({"t": name, "v": codec.to_jsonable(result)},
+        return json.dumps({"t": name, "v": codec.to_jsonable(result), "d": digest.hex()},
                           separators=(",", ":")).encode()
 
-    def _decode_result(self, data: bytes) -> Any:
-        wrapped = json.loads(data)
-        tp = _RESULT_TYPES.get(wrapped["t"])
-        value = wrapped["v"] if tp is None else codec.from_jsonable(tp, wrapped["v"])
+    def _decode_result(self, data: bytes, digest: bytes) -> Any:
+        try:
+            wrapped = json.loads(data)
+            recorded = bytes.fromhex(wrapped.get("d", ""))
+            tp = _RESULT_TYPES.get(wrapped["t"])
+            value = wrapped["v"] if tp is None else codec.from_jsonable(tp, wrapped["v"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StorageError(f"corrupt idempotency record: {exc}") from exc
+        # A record without a digest (written before requests were bound) matches nothing.
+        if recorded != digest:
+            raise ConflictError("request id already used for another request",
+                                code=ErrorCode.REQUEST_ID_REUSED)
         return self._replayed(value)
 
     def _replayed(self, value: Any) -> Any:
@@ -249,33 +290,67 @@ class LockBase:
             raise PermissionDeniedError("admin only", code=ErrorCode.PERMISSION_DENIED)
         return user
 
-    # -- R-SEC-1: failure accounting, shared by the panel and the protocol
+    # -- R-SEC-1: failure accounting per input path, shared by the panel and the protocol
 
-    def _locked_out(self) -> float | None:
-        """Seconds left in the lockout, or None."""
-        if not self._settings.lockout_enabled:
+    def _lockout_counters(self) -> tuple[tuple[Lockout, str], ...]:
+        lockouts = self._lockout
+        return ((lockouts.user, LOCKOUT_COUNTER), (lockouts.pairing, PAIRING_LOCKOUT_COUNTER),
+                (lockouts.remote, REMOTE_LOCKOUT_COUNTER))
+
+    def _limited(self, path: InputPath | None) -> bool:
+        """Whether lockouts apply to ``path``: the app's switch (R-SEC-1, face-palm)
+        turns off the manual's lockout, never the pairing limiter (the code-guessing
+        bound, DESIGN "online guessing")."""
+        return path is InputPath.PAIRING or self._settings.lockout_enabled
+
+    def _locked_out(self, path: InputPath | None = None) -> float | None:
+        """Seconds left in the lockout that refuses an attempt on ``path`` (None: an
+        unlock without a path of its own: Bluetooth key, sync statement), or None."""
+        if not self._limited(path):
             return None
-        return self._lockout.retry_after(self._mono())
+        return self._lockout.denial(path, self._mono())
 
-    def _register_failure(self, kind: EventKind, **fields: Any) -> float | None:
-        """Log a failed verification/guess; trip the lockout on the 5th in 5 minutes.
-        Returns the seconds of lockout now running, or None."""
+    def _method_locked_out(self, method: UnlockMethod) -> float | None:
+        """:meth:`_locked_out` for an unlock ``method`` (its path, see ``lockout.py``)."""
+        return self._locked_out(path_of_method(method))
+
+    def _register_failure(self, path: InputPath | None, kind: EventKind,
+                          **fields: Any) -> float | None:
+        """Log a failed verification/guess on ``path``; trip that path's barrier on the
+        5th in 5 minutes. Returns the seconds of lockout now running for ``path``, or
+        None (``path`` None: logged only)."""
         with self._tx():
             self._emit(kind, **fields)
-            if not self._settings.lockout_enabled:
+            if path is None or not self._limited(path):
                 return None
-            if self._lockout.fail(self._mono()):
-                until = self._lockout.locked_until or 0.0
-                self._store.set_counter(LOCKOUT_COUNTER, math.ceil(until * 1000))
+            barrier = self._lockout.barrier(path)
+            if barrier.fail(path, self._mono()):
+                until = math.ceil((barrier.locked_until or 0.0) * 1000)
+                for each, counter in self._lockout_counters():
+                    if each is barrier:
+                        self._store.set_counter(counter, until)
                 self._emit(EventKind.LOCKOUT,
-                           detail=f"{self._profile.lockout_duration_s:g}s")
-            return self._lockout.retry_after(self._mono())
+                           detail=f"{path.value} {self._profile.lockout_duration_s:g}s")
+            return self._locked_out(path)
 
-    def _lift_lockout(self) -> None:
-        self._lockout.lift()
-        if self._store.get_counter(LOCKOUT_COUNTER):
-            with self._tx():
-                self._store.set_counter(LOCKOUT_COUNTER, 0)
+    def _lockout_success(self, method: UnlockMethod, credential_id: int | None = None) -> None:
+        """R-SEC-1: a successful verification ends the run of its own path only (the
+        credential's path for a dual-auth step; none for a Bluetooth key)."""
+        cred = None if credential_id is None else self._index.credentials.get(credential_id)
+        path = path_of_kind(cred.kind) if cred is not None else path_of_method(method)
+        if path is not None:
+            self._lockout.barrier(path).succeed(path)
+
+    def _lift_lockout(self, *, pairing: bool = True) -> None:
+        """End running lockouts and forget the runs: every barrier, or (``pairing``
+        False: the app switched the manual's lockout off) all but the pairing limiter."""
+        with self._tx():
+            for barrier, counter in self._lockout_counters():
+                if barrier is self._lockout.pairing and not pairing:
+                    continue
+                barrier.lift()
+                if self._store.get_counter(counter):
+                    self._store.set_counter(counter, 0)
 
     def _require_claimed(self) -> None:
         if not self._index.users:
@@ -290,6 +365,11 @@ class LockBase:
         value = self._store.get_counter(counter) + 1
         self._store.set_counter(counter, value)
         return value
+
+
+def counter_in_range(value: object) -> bool:
+    """Whether ``value`` is a counter a store can keep: an int in ``1..MAX_COUNTER``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_COUNTER
 
 
 def _inside(start: float | None, end: float | None, now: float) -> bool:

@@ -7,7 +7,13 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
-from ble_lock.core._base import SECRET_HASH_KEY, SECRET_VISITOR, _KeepFactory
+from ble_lock.core._base import (
+    MAX_COUNTER,
+    SECRET_HASH_KEY,
+    SECRET_VISITOR,
+    _KeepFactory,
+    counter_in_range,
+)
 from ble_lock.core.errors import (
     ErrorCode,
     InvalidInputError,
@@ -30,12 +36,22 @@ from ble_lock.core.model import (
 from ble_lock.core.profile import Feature
 from ble_lock.core.verify import VerifyMixin
 
-__all__ = ["LOCK_ID_SECRET", "SERIAL_SECRET", "VERIFICATION_SECRET", "AdminMixin"]
+__all__ = [
+    "LOCK_ID_SECRET",
+    "SERIAL_SECRET",
+    "SYNC_STATEMENT_COUNTER",
+    "VERIFICATION_SECRET",
+    "AdminMixin",
+]
 
 SERIAL_SECRET = "factory.serial"  # noqa: S105 - a store key name, not a secret
 LOCK_ID_SECRET = "factory.lock_id"  # noqa: S105 - a store key name, not a secret
 VERIFICATION_SECRET = "factory.verification_code"  # noqa: S105 - a store key name
 MAX_EVENT_PAGE = 500
+#: Prefix of the named counter holding the time (ms) of the last sync statement accepted
+#: from a linked lock (+ its id in hex): replay state that survives a restart, an unlink
+#: and a factory reset (the locks' static keys, hence the statements' key, survive both).
+SYNC_STATEMENT_COUNTER = "sync_statement_ms."
 
 # Which profile feature a setting needs (None: every profile has it).
 _SETTING_FEATURE: dict[str, Feature | None] = {
@@ -146,7 +162,7 @@ class AdminMixin(VerifyMixin):
             return
         self._put_settings(new)
         if not new.lockout_enabled:  # switched off: a running lockout ends too
-            self._lift_lockout()
+            self._lift_lockout(pairing=False)  # the pairing limiter stays (lockout.py)
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
             self._unlock_bolt()
             self._relock_at = None
@@ -230,6 +246,7 @@ class AdminMixin(VerifyMixin):
     def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
         """The log without authorization (emulator display, tests)."""
         limit = max(1, min(limit, MAX_EVENT_PAGE))
+        after = max(0, min(after, MAX_COUNTER))  # a 64-bit cursor from the wire
         page = self._store.events_after(after, limit + 1)
         events = tuple(page[:limit])
         return EventPage(events=events, next_cursor=events[-1].seq if events else after,
@@ -296,6 +313,18 @@ class AdminMixin(VerifyMixin):
         self._mutate(actor, request_id, apply)
 
     # -- sync unlock (R-SYN-1..3, lock side)
+
+    def accept_sync_statement(self, peer_lock_id: bytes, at_ms: int) -> bool:
+        """R-SYN-2 replay state: atomically accept a verified statement's time ``at_ms``
+        from the linked lock ``peer_lock_id`` iff it is later than the last accepted one;
+        persisted (before returning True) so a restart does not forget it. A time outside
+        the store's range is never accepted and never reaches the store."""
+        name = SYNC_STATEMENT_COUNTER + bytes(peer_lock_id).hex()
+        if not counter_in_range(at_ms) or at_ms <= self._store.get_counter(name):
+            return False
+        with self._tx():
+            self._store.set_counter(name, at_ms)
+        return True
 
     def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
         """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: open

@@ -147,8 +147,8 @@ class CredentialsMixin(LockBase):
     def _drop_credential(self, cred: Credential) -> None:
         self._store.delete_credential(cred.id)
         self._index.remove_credential(cred.id)
-        if cred.public_key is not None:
-            self._store.delete_phone_counter(cred.public_key)
+        # A phone's replay counter stays: re-enrolling the same key must not reopen
+        # its old first messages (issue 10 item 3; phones.py).
         self._emit(EventKind.CREDENTIAL_DELETED, user_number=cred.user_number,
                    credential_id=cred.id, detail=cred.kind.name)
 

@@ -62,6 +62,7 @@ class ErrorCode(IntEnum):
     NOT_CLAIMED = 29
     UNSUPPORTED_BY_PROFILE = 30
     NOT_IN_PAIRING_MODE = 31
+    REQUEST_ID_REUSED = 32
     # -- lock logic: capacity (35-39)
     CAPACITY_FULL = 35
     USER_LIMIT_REACHED = 36
@@ -185,7 +186,8 @@ class InternalError(LockError):
 
 def _category(code: ErrorCode) -> type[LockError]:
     value = int(code)
-    if code in (ErrorCode.ALREADY_EXISTS, ErrorCode.ALREADY_CLAIMED):
+    if code in (ErrorCode.ALREADY_EXISTS, ErrorCode.ALREADY_CLAIMED,
+                ErrorCode.REQUEST_ID_REUSED):
         return ConflictError
     if 10 <= value < 20:
         return InvalidInputError

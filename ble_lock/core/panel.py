@@ -265,5 +265,5 @@ class PanelMixin(TimersMixin):
         if user is None or user.role is not Role.ADMIN:
             self._no_match(UnlockMethod.PIN)
             return None
-        self._lockout.succeed()
+        self._lockout_success(UnlockMethod.PIN)  # R-SEC-1: ends the keypad's run only
         return Actor.panel(user.number)

@@ -8,7 +8,10 @@ the code once. Redeeming binds a phone key to the invite's user, once. The setup
 (claiming, R-APP-1) is kept the same way: only its derived secret.
 
 The per-phone replay counter backs the protocol's 1-round-trip unlock: the lock accepts
-counter ``n`` from phone ``P`` only if ``n`` is larger than the last accepted one.
+counter ``n`` from phone ``P`` only if ``n`` is larger than the last accepted one. The
+counter belongs to the key, not to its credential: it survives deleting the key (and a
+factory reset, which keeps the lock's own static key), so a key deleted and enrolled
+again cannot have its old first messages replayed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ble_lock.core._base import SECRET_HASH_KEY
+from ble_lock.core._base import MAX_COUNTER, SECRET_HASH_KEY, counter_in_range
 from ble_lock.core.errors import (
     ConflictError,
     ErrorCode,
@@ -26,6 +29,7 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.hashing import derive_code_secret, invite_context
+from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import (
     Actor,
     Credential,
@@ -42,7 +46,7 @@ from ble_lock.core.profile import Feature
 from ble_lock.core.schedule import check_window
 from ble_lock.core.users import UsersMixin, check_name
 
-__all__ = ["INVITE_CODE_DIGITS", "SETUP_SECRET", "PhonesMixin"]
+__all__ = ["INVITE_CODE_DIGITS", "MAX_COUNTER", "SETUP_SECRET", "PhonesMixin"]
 
 SETUP_SECRET = "factory.setup_secret"  # noqa: S105 - a store key name, not a secret
 INVITE_CODE_DIGITS = 10
@@ -103,14 +107,19 @@ class PhonesMixin(UsersMixin):
         return secret
 
     def record_failed_attempt(self, what: str = "pairing") -> float | None:
-        """R-SEC-1 / DESIGN: a failed setup-code, invite or pairing attempt counts toward
-        the lockout like a wrong PIN. Returns the lockout seconds now running, or None."""
-        return self._register_failure(EventKind.AUTH_FAILED, detail=what[:32],
-                                      reason=ErrorCode.PAIRING_FAILED)
+        """DESIGN "online guessing": a failed setup-code or invite attempt counts toward
+        the pairing limiter (5 within 5 minutes refuse pairing for 3 minutes). It never
+        locks out the keypad, sensors, cards or Bluetooth keys: strangers in radio range
+        cannot shut the lock down (``lockout.py``). Returns the pairing lockout seconds
+        now running, or None."""
+        return self._register_failure(InputPath.PAIRING, EventKind.AUTH_FAILED,
+                                      detail=what[:32], reason=ErrorCode.PAIRING_FAILED)
 
-    def lockout_remaining(self) -> float | None:
-        """Seconds left in a running lockout (the protocol refuses guesses meanwhile)."""
-        return self._locked_out()
+    def lockout_remaining(self, path: InputPath | None = None) -> float | None:
+        """Seconds left in the lockout that refuses ``path`` now, or None. The default is
+        the manual's "system" lockout (R-SEC-1: user-input paths, Bluetooth keys, sync);
+        ``InputPath.PAIRING`` is the pairing limiter the protocol asks before a PAIR1."""
+        return self._locked_out(path)
 
     # -- phones
 
@@ -173,9 +182,14 @@ class PhonesMixin(UsersMixin):
 
     def accept_phone_counter(self, public_key: bytes, counter: int) -> bool:
         """Atomically accept ``counter`` for this phone iff it is larger than the last
-        accepted one (and the phone is known); persist it before returning True."""
+        accepted one (and the phone is known); persist it before returning True.
+
+        A counter outside ``1..MAX_COUNTER`` (the store's integer range: the wire
+        carries 64 bits) is never accepted and never reaches the store: the phone gets
+        a resync, a revoked key's attempt is not logged, and the lock keeps working."""
         key = bytes(public_key)
-        if key not in self._index.phones or counter <= self._store.get_phone_counter(key):
+        if not counter_in_range(counter) or key not in self._index.phones \
+                or counter <= self._store.get_phone_counter(key):
             return False
         with self._tx():
             self._store.set_phone_counter(key, counter)

@@ -103,8 +103,7 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
 
 
 _RESET_TABLES = (
-    "credentials", "invites", "users", "settings", "phone_counters", "links", "applied",
-    "used_codes",
+    "credentials", "invites", "users", "settings", "links", "applied", "used_codes",
 )  # fmt: skip
 
 #: ``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``. Append only.

@@ -73,6 +73,7 @@ class Store(Protocol):
         ...
 
     def set_counter(self, name: str, value: int) -> None:
+        """Values are signed 64-bit; outside that range: :class:`StorageError`."""
         ...
 
     # -- secrets (per-lock hashing key, visitor secret, setup secret, protocol keys)
@@ -95,7 +96,8 @@ class Store(Protocol):
         """Up to ``limit`` events with ``seq`` greater than ``seq``, oldest first."""
         ...
 
-    # -- per-phone replay counters (1-round-trip unlock)
+    # -- per-phone replay counters (1-round-trip unlock). Kept per key, not per credential:
+    # they survive deleting the key and a factory reset (replay state that lasts).
     def get_phone_counter(self, public_key: bytes) -> int:
         """Last accepted counter for this phone, 0 if none."""
         ...
@@ -104,6 +106,7 @@ class Store(Protocol):
         ...
 
     def delete_phone_counter(self, public_key: bytes) -> None:
+        """Forget a phone's counter (the lock itself never does: see above)."""
         ...
 
     # -- Bluetooth-key invites (R-APP-3)
@@ -149,13 +152,22 @@ class Store(Protocol):
 
     # -- R-SEC-5
     def factory_reset(self, *, keep_secrets: Container[str]) -> None:
-        """Erase users, credentials, settings, invites, links, phone counters, applied
-        requests, used codes and every secret not named in ``keep_secrets``. Events and
-        counters stay (the event sequence never goes back)."""
+        """Erase users, credentials, settings, invites, links, applied requests, used
+        codes and every secret not named in ``keep_secrets``. Events, counters and phone
+        replay counters stay (the event sequence never goes back; a phone's old first
+        messages stay refused)."""
         ...
 
 
 _MISSING = object()
+_INT64 = range(-(2**63), 2**63)
+
+
+def _int64(value: int) -> int:
+    """SQLite's INTEGER range, so tests on this store see the durable store's limits."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+        raise StorageError("counter out of range", code=ErrorCode.STORAGE_ERROR)
+    return value
 
 
 class MemoryStore:
@@ -244,7 +256,7 @@ class MemoryStore:
         return self._counters.get(name, 0)
 
     def set_counter(self, name: str, value: int) -> None:
-        self._write(self._counters, name, value)
+        self._write(self._counters, name, _int64(value))
 
     # secrets
     def get_secret(self, name: str) -> bytes | None:
@@ -275,7 +287,7 @@ class MemoryStore:
         return self._phone_counters.get(bytes(public_key), 0)
 
     def set_phone_counter(self, public_key: bytes, value: int) -> None:
-        self._write(self._phone_counters, bytes(public_key), value)
+        self._write(self._phone_counters, bytes(public_key), _int64(value))
 
     def delete_phone_counter(self, public_key: bytes) -> None:
         self._write(self._phone_counters, bytes(public_key), _MISSING)
@@ -328,7 +340,7 @@ class MemoryStore:
     # reset
     def factory_reset(self, *, keep_secrets: Container[str]) -> None:
         tables: tuple[dict[Any, Any], ...] = (
-            self._users, self._credentials, self._settings, self._phone_counters,
+            self._users, self._credentials, self._settings,
             self._invites, self._links, self._applied, self._used_codes,
         )
         for table in tables:

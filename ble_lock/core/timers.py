@@ -24,7 +24,7 @@ class TimersMixin(AdminMixin):
             self._sync_relock_at,
             self._keypad.awake_until,
             self._tamper_until,
-            self._lockout.locked_until,
+            self._lockout.next_end(),
             self._enrolment_deadline(),
             self._pairing_until,
             self._dual_pending[2] if self._dual_pending is not None else None,
@@ -54,7 +54,7 @@ class TimersMixin(AdminMixin):
         if self._tamper_until is not None and now >= self._tamper_until:
             self._tamper_until = None
             self._emit(EventKind.TAMPER_ALARM_END)
-        self._lockout.retry_after(now)
+        self._lockout.expire(now)
         self._expire_enrolment()
         if self._pairing_until is not None and now >= self._pairing_until:
             self._pairing_until = None

@@ -4,7 +4,7 @@ Every unlock path (keypad, card, biometrics, remote, Bluetooth, sync) ends in
 :meth:`VerifyMixin._decide`, so the rules apply the same everywhere:
 
 * R-SEC-1 lockout first (a locked-out lock does not even try to match);
-* no match -> a failure toward the lockout;
+* no match -> a failure toward the lockout of its input path (``lockout.py``);
 * R-USR-7 validity window and week-day schedule, revoked/expired Bluetooth keys;
 * R-MOD-2 privacy mode and R-MOD-1 anti-lock: admins only;
 * R-USR-8 dual-auth users present two different keys;
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.core.lockout import path_of_method
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -89,7 +90,7 @@ class VerifyMixin(SyncLinksMixin):
                         user_number=user, low_battery=self.low_battery)
 
     def _lockout_denial(self, method: UnlockMethod) -> Decision | None:
-        retry = self._locked_out()
+        retry = self._method_locked_out(method)
         if retry is None:
             return None
         return self._denied(method, ErrorCode.LOCKED_OUT, retry_after=retry)
@@ -97,7 +98,8 @@ class VerifyMixin(SyncLinksMixin):
     def _no_match(self, method: UnlockMethod,
                   reason: ErrorCode = ErrorCode.NO_MATCH) -> Decision:
         """R-SEC-1: a failed verification; the 5th within 5 minutes locks the keypad."""
-        retry = self._register_failure(EventKind.UNLOCK_FAILED, method=method, reason=reason)
+        retry = self._register_failure(path_of_method(method), EventKind.UNLOCK_FAILED,
+                                       method=method, reason=reason)
         return Decision(granted=False, reason=reason, retry_after=retry,
                         method=method, low_battery=self.low_battery)
 
@@ -163,7 +165,7 @@ class VerifyMixin(SyncLinksMixin):
             self._dual_pending = None
             return None
         self._dual_pending = (user.number, cred.id, now + self._profile.dual_auth_window_s)
-        self._lockout.succeed()
+        self._lockout_success(method, cred.id)
         self._emit(EventKind.DUAL_AUTH_PENDING, user_number=user.number, method=method)
         return Decision(granted=False, reason=ErrorCode.DUAL_AUTH_PENDING, method=method,
                         user_number=user.number, low_battery=self.low_battery)
@@ -172,8 +174,8 @@ class VerifyMixin(SyncLinksMixin):
                credential_id: int | None = None, duress: bool = False, outside: bool = True,
                cancels_passage: bool = False, detail: str = "",
                verified: bool = True) -> Decision:
-        if verified:  # R-SEC-1: a successful verification ends a run of failures
-            self._lockout.succeed()
+        if verified:  # R-SEC-1: a successful verification ends its own path's run
+            self._lockout_success(method, credential_id)
         with self._tx():
             kind = EventKind.SYNC_UNLOCK if method is UnlockMethod.SYNC else EventKind.UNLOCK
             self._emit(kind, user_number=user_number, method=method, duress=duress,

@@ -3,7 +3,8 @@
 Phones are the core's Bluetooth-key credentials (looked up by static public key),
 replay counters are the core's persisted per-phone counters, pairing secrets are the
 core's derived secrets of the setup code and of pending invites, and every failed
-pairing counts toward the core's lockout (R-SEC-1, DESIGN "online guessing").
+pairing counts toward the core's pairing limiter (DESIGN "online guessing"), which
+refuses pairing only: it never locks out users' credentials (R-SEC-1 is per path).
 
 Code secrets. The core keeps only ``derive_code_secret(code, context)`` of a setup or
 invite code (never the code); the transport's CPace password is
@@ -19,9 +20,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.errors import ErrorCode, InternalError, LockError
 from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
 from ble_lock.core.lock import Lock
+from ble_lock.core.lockout import InputPath
 from ble_lock.core.profile import Feature
 from ble_lock.protocol.directory import SETUP_CODE_REF
 from ble_lock.protocol.pairing import pairing_secret
@@ -103,7 +105,7 @@ class CoreDirectory:
 
     def pairing_refusal(self, code_ref: bytes, now: float) -> ErrorCode | None:
         lock = self._lock
-        if lock.lockout_remaining():
+        if lock.lockout_remaining(InputPath.PAIRING):  # its own limiter (core lockout.py)
             return ErrorCode.LOCKED_OUT
         if code_ref == SETUP_CODE_REF:
             if lock.claimed:
@@ -149,5 +151,5 @@ class CoreDirectory:
 
 def _key(peer: object) -> bytes:
     if not isinstance(peer, CorePeer):
-        raise TypeError(f"not a CorePeer: {peer!r}")
+        raise InternalError(f"not a peer of this directory: {type(peer).__name__}")
     return peer.public_key

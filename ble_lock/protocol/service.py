@@ -16,6 +16,7 @@ any phone in range may relay one; the statement itself is the authority).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from ble_lock.protocol.service_convert import enrolment, event_record
 from ble_lock.protocol.service_handlers import HANDLERS, Context
 from ble_lock.protocol.service_sync import SyncStatements
 
-__all__ = ["LockServer", "LockService", "Push"]
+__all__ = ["LockServer", "LockService", "Push", "request_digest"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ class LockService:
         ctx = Context(lock=self._lock, actor=actor, request_id=request.request_id,
                       verify_statement=self._verify_statement)
         try:
-            body = handler(ctx, request.body)
+            with self._lock.request_scope(request_digest(request)):
+                body = handler(ctx, request.body)
         except LockError as exc:
             return m.Response(request_id=request.request_id, opcode=request.opcode,
                               status=int(exc.code), message=m.clip_text(exc.message))
@@ -180,6 +182,14 @@ class LockService:
             if now.state is not EnrolmentState.CAPTURING:
                 del self._enrolments[session_id]
         return out
+
+
+def request_digest(request: m.Request) -> bytes:
+    """What a request asks, without its id: SHA-256 of its canonical encoding with the
+    request id zeroed (opcode and body). The core binds the request id to it, so a
+    retried id is answered from its record only for the same opcode and body."""
+    anonymous = m.Request(request_id=bytes(m.REQUEST_ID_SIZE), body=request.body)
+    return hashlib.sha256(b"BLELOCK request " + m.encode(anonymous)).digest()
 
 
 def _push(body: m.EventBody, *, admins_only: bool) -> Push:

@@ -9,7 +9,9 @@ in range relays to B (``SyncStatementRelay``). B opens only for a statement that
   link record of each lock holds the other's public key, so no secret travels;
 * addressed to B (``target_lock_id``) from a lock B has a link to;
 * fresh: ``at_ms`` within ``FRESH_MS`` of B's clock, and newer than the last statement
-  B accepted from A (a recorded statement replayed later does nothing).
+  B accepted from A (a recorded statement replayed later does nothing). B's core keeps
+  that last time durably (``Lock.accept_sync_statement``), so a restart of B does not
+  reopen a replay window.
 
 The core then opens for the link's window and relocks if the door is not opened in
 time (R-SYN-3), and logs both sides (R-SYN-4).
@@ -38,14 +40,13 @@ def _lv(data: bytes) -> bytes:
 class SyncStatements:
     """Makes this lock's statements and checks its linked locks' statements."""
 
-    __slots__ = ("_last_accepted", "_lock", "_lock_id", "_rng", "_static")
+    __slots__ = ("_lock", "_lock_id", "_rng", "_static")
 
     def __init__(self, lock: Lock, *, lock_id: bytes, static_key: KeyPair, rng: Rng) -> None:
         self._lock = lock
         self._lock_id = bytes(lock_id)
         self._static = static_key
         self._rng = rng
-        self._last_accepted: dict[bytes, int] = {}
 
     def __repr__(self) -> str:
         return f"SyncStatements(lock_id={self._lock_id.hex()})"
@@ -93,7 +94,6 @@ class SyncStatements:
         now_ms = int(self._lock.lock_time * 1000)
         if abs(now_ms - statement.at_ms) > FRESH_MS:
             raise PermissionDeniedError("stale statement", code=ErrorCode.REPLAY)
-        if statement.at_ms <= self._last_accepted.get(link.peer_lock_id, -1):
+        if not self._lock.accept_sync_statement(link.peer_lock_id, statement.at_ms):
             raise PermissionDeniedError("statement replayed", code=ErrorCode.REPLAY)
-        self._last_accepted[link.peer_lock_id] = statement.at_ms
         return link.peer_lock_id

@@ -152,6 +152,37 @@ def test_phone_replay_counter(env: Env) -> None:
     assert not lock.accept_phone_counter(GUEST, 1)  # unknown phone
 
 
+def test_phone_replay_counter_survives_deleting_and_re_enrolling_the_key(env: Env) -> None:
+    """Issue 10 item 3: the counter belongs to the key. Deleting the Bluetooth key (or
+    its user) and redeeming a new invite with the same key keeps the counter, so a
+    first message recorded before the deletion (counter <= 9) stays refused."""
+    lock = env.lock
+    guest = env.user(name="guest")
+    env.phone(guest, GUEST)
+    assert lock.accept_phone_counter(GUEST, 9)
+    info = lock.find_phone(GUEST)
+    assert info is not None
+    lock.delete_credential(env.admin, info.credential_id)
+    assert lock.phone_counter(GUEST) == 9
+    env.phone(guest, GUEST)  # the same phone, enrolled again
+    assert not lock.accept_phone_counter(GUEST, 9)
+    assert lock.accept_phone_counter(GUEST, 10)
+    lock.delete_user(env.admin, guest.number)
+    again = env.user(name="guest again")
+    env.phone(again, GUEST)
+    assert not lock.accept_phone_counter(GUEST, 10)
+
+
+def test_phone_counter_out_of_the_stores_range_is_never_accepted(env: Env) -> None:
+    """Issue 10 item 2: 64-bit counters from the wire are range-checked before the store
+    (signed 64-bit): 2^63 and 2^64-1 are refused without an error; the top value works."""
+    lock = env.lock
+    for bad in (2**63, 2**64 - 1, 0, -5):
+        assert not lock.accept_phone_counter(ADMIN_KEY, bad)
+    assert lock.phone_counter(ADMIN_KEY) == 0
+    assert lock.accept_phone_counter(ADMIN_KEY, 2**63 - 1)
+
+
 def test_idempotent_add_user(env: Env) -> None:
     """A request retried after a dropped link is applied once (per actor)."""
     lock = env.lock

@@ -12,6 +12,7 @@ import pytest
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, StorageError
 from ble_lock.core.lock import Lock, provision
+from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import Actor, CredentialKind, EventKind
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.sqlite_store import SqliteStore
@@ -119,3 +120,31 @@ def test_r_sec_1_lockout_survives_a_restart() -> None:
     assert again.lockout_remaining() is None
     third = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(4))
     assert third.lockout_remaining() is None
+
+
+@pytest.mark.parametrize("stores", [memory_stores, sqlite_stores], ids=["memory", "sqlite"])
+def test_r_sec_1_each_paths_lockout_survives_a_restart(
+        tmp_path: Path, stores: Callable[..., object]) -> None:
+    """R-SEC-1 per path: the pairing limiter and the system lockout are persisted
+    separately; a restart keeps each one, and the pairing one still locks nothing else."""
+    clock = FakeClock(START)
+    with stores(tmp_path) as reopen:
+        store = reopen()
+        provision(store, FakeRng(1))
+        lock = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(2))
+        for _ in range(5):
+            lock.record_failed_attempt("invite")
+        clock.advance(60)
+        again = Lock(store=reopen(), profile=FACE_PALM, clock=clock, rng=FakeRng(3))
+        assert again.lockout_remaining(InputPath.PAIRING) == 120.0
+        assert again.lockout_remaining() is None
+        for _ in range(5):
+            again.enter_pin("000000")
+        clock.advance(30)
+        third = Lock(store=reopen(), profile=FACE_PALM, clock=clock, rng=FakeRng(4))
+        assert third.lockout_remaining(InputPath.PAIRING) == 90.0
+        assert third.lockout_remaining() == 150.0
+        assert third.enter_pin("000000").reason is ErrorCode.LOCKED_OUT
+        clock.advance(90)
+        assert third.lockout_remaining(InputPath.PAIRING) is None
+        assert third.lockout_remaining() == 60.0

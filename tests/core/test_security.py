@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from core_env import ADMIN_KEY, Env
+from core_env import ADMIN_KEY, Env, make_env
 
 from ble_lock.core import codec
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
@@ -58,17 +58,77 @@ def test_r_sec_1_success_resets_the_run(env: Env) -> None:
     assert env.fail_pin(4).retry_after is None
 
 
-def test_r_sec_1_every_kind_counts(dl20: Env) -> None:
-    """R-SEC-1: face, palm, fingerprint, PIN and card failures all count."""
+def test_r_sec_1_every_kind_counts(dl20: Env, fp: Env) -> None:
+    """R-SEC-1: face, palm, fingerprint, PIN and card failures all count, each on its
+    own input path; five on one path lock the whole system (every user-input path and
+    Bluetooth keys)."""
+    kinds = [(dl20, lambda lock: lock.tap_card(b"\x09\x09\x09\x09")),
+             (dl20, lambda lock: lock.present_biometric(CredentialKind.FINGERPRINT, b"x")),
+             (fp, lambda lock: lock.present_biometric(CredentialKind.FACE, b"nobody")),
+             (fp, lambda lock: lock.present_biometric(CredentialKind.PALM, b"nobody")),
+             (dl20, lambda lock: lock.enter_pin("000000"))]
+    for env, attempt in kinds:
+        fresh = make_env(env.profile)
+        for _ in range(4):
+            assert attempt(fresh.lock).retry_after is None
+        assert attempt(fresh.lock).retry_after == 180.0
+        assert fresh.lock.enter_pin("135790").reason is ErrorCode.LOCKED_OUT
+        assert fresh.lock.unlock_bluetooth(fresh.admin).reason is ErrorCode.LOCKED_OUT
+        assert fresh.lock.mechanical_key().granted  # R-MOD-2: always opens
+
+
+def test_r_sec_1_failures_count_per_input_path(env: Env) -> None:
+    """R-SEC-1 ("5 consecutive failed verifications"): runs are counted per input path
+    (keypad, sensors, card), so four wrong PINs and four unknown fingers lock nothing;
+    the fifth on one path locks every user-input path."""
+    lock = env.lock
+    user = env.user_with_pin("135790")
+    env.enrol(user, CredentialKind.FINGERPRINT, b"finger-1")
+    env.fail_pin(4)
+    for _ in range(4):
+        decision = lock.present_biometric(CredentialKind.FINGERPRINT, b"nobody")
+        assert isinstance(decision, Decision)
+        assert decision.reason is ErrorCode.NO_MATCH
+        assert decision.retry_after is None
+    assert lock.lockout_remaining() is None
+    assert env.fail_pin(1).retry_after == 180.0  # the keypad's fifth
+    finger = lock.present_biometric(CredentialKind.FINGERPRINT, b"finger-1")
+    assert isinstance(finger, Decision)
+    assert finger.reason is ErrorCode.LOCKED_OUT  # the system is locked (R-SEC-1)
+
+
+def test_r_sec_1_a_success_on_another_path_keeps_the_keypad_run(env: Env) -> None:
+    """R-SEC-1: a guest's Bluetooth unlock, or the owner's finger, between keypad
+    guesses does not reset the keypad's run: the fifth wrong PIN locks out."""
+    lock = env.lock
+    owner = env.user_with_pin("135790")
+    env.enrol(owner, CredentialKind.FINGERPRINT, b"finger-1")
+    guest = env.phone(env.user(name="guest"), b"\x6e" * 32)
+    for i in range(4):
+        assert env.fail_pin(1).retry_after is None, i
+        assert lock.unlock_bluetooth(guest).granted
+        finger = lock.present_biometric(CredentialKind.FINGERPRINT, b"finger-1")
+        assert isinstance(finger, Decision)
+        assert finger.granted
+    fifth = env.fail_pin(1)
+    assert fifth.retry_after == 180.0
+    assert EventKind.LOCKOUT in env.kinds()
+    # a success on the keypad itself does end the keypad's run
+    env.clock.advance(180)
+    env.fail_pin(4)
+    assert lock.enter_pin("135790").granted
+    assert env.fail_pin(4).retry_after is None
+
+
+def test_r_sec_1_card_path_has_its_own_run(dl20: Env) -> None:
+    """R-SEC-1 (DL20VC cards): a card success ends only the card's run."""
     lock = dl20.lock
-    lock.enter_pin("000000")
-    lock.tap_card(b"\x09\x09\x09\x09")
-    lock.present_biometric(CredentialKind.FINGERPRINT, b"nobody")
-    lock.record_failed_attempt("setup code")  # DESIGN: online guessing bounded too
-    last = lock.tap_card(b"\x08\x08\x08\x08")
-    assert last.retry_after == 180.0
-    phone_denied = lock.unlock_bluetooth(dl20.admin)
-    assert phone_denied.reason is ErrorCode.LOCKED_OUT
+    user = dl20.user_with_pin("135790")
+    lock.add_card(dl20.admin, user.number, b"\x01\x02\x03\x04", card_code="246810",
+                  card_code_confirm="246810")
+    dl20.fail_pin(4)
+    assert lock.tap_card(b"\x01\x02\x03\x04").granted
+    assert dl20.fail_pin(1).retry_after == 180.0
 
 
 def test_r_sec_1_face_palm_app_lifts_and_switches_off(fp: Env, dl20: Env) -> None:

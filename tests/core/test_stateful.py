@@ -45,7 +45,9 @@ def _small(profile: Profile) -> Profile:
 class Model:
     users: dict[int, Role] = field(default_factory=dict)
     pins: dict[str, int] = field(default_factory=dict)  # pin -> user
-    failures: deque[float] = field(default_factory=deque)
+    # R-SEC-1: a run of failures per input path; one lockout for the user-input paths
+    failures: dict[str, deque[float]] = field(
+        default_factory=lambda: {"keypad": deque(), "sensor": deque()})
     locked_until: float | None = None
 
 
@@ -80,16 +82,21 @@ class LockMachine(RuleBasedStateMachine):
             m.locked_until = None
         return None if m.locked_until is None else m.locked_until - self._now()
 
-    def _model_fail(self) -> None:
+    def _model_fail(self, path: str) -> None:
         if not self.lock.settings.lockout_enabled:
             return
         m, now = self.model, self._now()
-        while m.failures and now - m.failures[0] >= self.prof.lockout_window_s:
-            m.failures.popleft()
-        m.failures.append(now)
-        if len(m.failures) >= self.prof.lockout_failures:
-            m.failures.clear()
+        run = m.failures[path]
+        while run and now - run[0] >= self.prof.lockout_window_s:
+            run.popleft()
+        run.append(now)
+        if len(run) >= self.prof.lockout_failures:
+            self._model_clear()
             m.locked_until = now + self.prof.lockout_duration_s
+
+    def _model_clear(self) -> None:
+        for run in self.model.failures.values():
+            run.clear()
 
     # -- management rules
 
@@ -201,7 +208,7 @@ class LockMachine(RuleBasedStateMachine):
         if owner is None:
             assert not decision.granted
             assert decision.reason is ErrorCode.NO_MATCH
-            self._model_fail()
+            self._model_fail("keypad")
             assert decision.retry_after == self._model_retry()
             return
         role = self.model.users[owner]
@@ -211,7 +218,7 @@ class LockMachine(RuleBasedStateMachine):
             return
         assert decision.granted, decision
         assert decision.user_number == owner
-        self.model.failures.clear()
+        self.model.failures["keypad"].clear()  # R-SEC-1: ends the keypad's run only
         assert not self.lock.settings.passage_mode  # R-MOD-4: a PIN success cancels it
 
     @rule(template=st.sampled_from(TEMPLATES))
@@ -222,9 +229,9 @@ class LockMachine(RuleBasedStateMachine):
             assert decision.reason is ErrorCode.LOCKED_OUT  # type: ignore[union-attr]
             return
         if getattr(decision, "reason", None) is ErrorCode.NO_MATCH:
-            self._model_fail()
+            self._model_fail("sensor")
         elif getattr(decision, "granted", False):
-            self.model.failures.clear()
+            self.model.failures["sensor"].clear()
 
     # -- time and modes
 
@@ -247,14 +254,14 @@ class LockMachine(RuleBasedStateMachine):
     def lockout_switch(self, on: bool) -> None:
         self.lock.update_settings(self.admin, lockout_enabled=on)
         if not on:
-            self.model.failures.clear()
+            self._model_clear()
             self.model.locked_until = None
 
     @precondition(lambda self: self.prof.has(Feature.LOCKOUT_CONTROL))
     @rule()
     def lift(self) -> None:
         self.lock.lift_lockout(self.admin)
-        self.model.failures.clear()
+        self._model_clear()
         self.model.locked_until = None
 
     @rule()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import Actor
 from ble_lock.core.profile import DL20VC
 from ble_lock.protocol import messages as m
@@ -43,7 +44,7 @@ def test_dl20vc_claims_without_pairing_mode_and_only_once() -> None:
 
 
 def test_wrong_invite_codes_count_toward_the_lockout() -> None:
-    """R-SEC-1 / DESIGN: online guessing of invite codes is bounded by the lockout."""
+    """DESIGN: online guessing of invite codes is bounded by the pairing limiter."""
     world, owner = claimed_world()
     invite = owner.call(m.KeyInvite(name="Gus"), m.Invite)
     thief = new_phone(world, b"thief")
@@ -53,7 +54,8 @@ def test_wrong_invite_codes_count_toward_the_lockout() -> None:
         p.start(world.now)
         with pytest.raises(PairingError):
             world.run([p])
-    assert world.lock.lockout_remaining()
+    assert world.lock.lockout_remaining(InputPath.PAIRING)
+    assert world.lock.lockout_remaining() is None  # the users' credentials still work
     # even the right code is refused while the lockout runs
     p = invite_pairing(lock_id=LOCK_ID, invite_id=invite.invite_id, code=invite.code,
                        phone=thief.key, rng=world.rng)
