@@ -148,7 +148,7 @@ def test_tampered_data_closes_with_decrypt_failed() -> None:
 
 
 def test_handshake_failed_versus_decrypt_failed() -> None:
-    """docs/protocol.md, "Errors of the transport": a tag that does not verify is
+    """docs/protocol.md, "CLOSE codes": a tag that does not verify is
     DECRYPT_FAILED, in HS1 as in DATA; HANDSHAKE_FAILED is a handshake that fails
     without a tag check (here: a low-order ephemeral key)."""
     world, owner = claimed_world()
