@@ -50,18 +50,19 @@ def _hs1(noise_message: bytes) -> bytes:
 class Radio:
     """The phone's end of the air: frames up to the lock, messages of our channel down."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, channel: int = CHANNEL) -> None:
         self.world = world
+        self.channel = channel
         self.reassembler = Reassembler()
 
     def exchange(self, message: bytes) -> list[bytes]:
         """Send one transport message; return the lock's complete messages on our channel."""
-        for frame in fragment(CHANNEL, message, self.world.mtu):
+        for frame in fragment(self.channel, message, self.world.mtu):
             self.world.server.receive_data(frame, self.world.now)
         out = []
         for frame in self.world.server.data_to_send():
             parsed = parse_frame(frame)
-            if parsed.channel != CHANNEL:
+            if parsed.channel != self.channel:
                 continue
             got = self.reassembler.feed(parsed, self.world.now)
             if got is not None:
@@ -160,3 +161,37 @@ def test_handshake_failed_versus_decrypt_failed() -> None:
     low_order = bytes(32) + msg1[32:]  # e = 0: X25519 gives the all-zero secret
     assert Radio(world).exchange(_hs1(low_order)) == [
         bytes([MsgType.CLOSE, ErrorCode.HANDSHAKE_FAILED])]
+
+
+def test_third_party_noise_phone_follows_a_resync() -> None:
+    """A stale counter gets HS2 status RESYNC: 58 bytes, the lock's counter, no response;
+    the library's session is established all the same and the request goes in DATA."""
+    world, owner = claimed_world()
+    _open_with_unlock(world, owner)  # counter 1 is now used
+    conn = _noise_phone(world, owner)
+    radio = Radio(world, channel=CHANNEL + 1)
+    payload1 = (1).to_bytes(8, "big") + _request(b"X" * 8, m.WhoAmI())
+    hs2, *rest = radio.exchange(_hs1(bytes(conn.write_message(payload1))))
+    assert rest == []  # the dropped request was not passed up, nothing was pushed
+    assert hs2[0] == MsgType.HS2
+    assert len(hs2) == 58
+    payload2 = bytes(conn.read_message(hs2[1:]))
+    assert payload2 == bytes([1]) + (1).to_bytes(8, "big")  # RESYNC, lock counter 1
+    down = radio.exchange(bytes([MsgType.DATA]) + conn.encrypt(_request(b"X" * 8, m.WhoAmI())))
+    whoami = _responses([conn.decrypt(d[1:]) for d in down])[b"X" * 8]
+    assert whoami.ok
+
+
+def test_channel_zero_is_never_a_channel() -> None:
+    """A write on channel 0 is refused with a typed error and answered by nothing: there is
+    no channel to send a CLOSE on (docs/protocol.md, "Channels")."""
+    from ble_lock.protocol.errors import FramingError
+
+    world, _ = claimed_world()
+    hs1_start = fragment(1, _hs1(bytes(80)), world.mtu)[0]
+    with pytest.raises(FramingError):
+        world.server.receive_data(b"\x00" + hs1_start[1:], world.now)
+    with pytest.raises(FramingError):
+        world.server.receive_data(b"", world.now)
+    assert world.server.data_to_send() == []
+    assert world.server.endpoint.sessions() == []
