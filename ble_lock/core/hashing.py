@@ -12,13 +12,22 @@ copied per hash, which avoids re-keying on every candidate.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
+from ble_lock.core.errors import InvalidInputError
+
 __all__ = [
-    "DIGEST_SIZE", "KeyedHasher", "derive_code_secret", "invite_context", "setup_context",
+    "CODE_PERSON", "DIGEST_SIZE", "KeyedHasher", "derive_code_secret", "invite_context",
+    "normalize_code", "setup_context",
 ]
 
 DIGEST_SIZE = 16
+CODE_PERSON = b"ble-lock-code".ljust(16, b"\0")
+"""BLAKE2b personalization of :func:`derive_code_secret`: the 13 ASCII bytes, then three
+zero bytes (what ``hashlib`` does with a shorter person string, written out)."""
+_CODE_IGNORED = str.maketrans("", "", " \t\r\n-")
+_CODE_RE = re.compile(r"[0-9A-Z]{4,32}")
 
 
 class KeyedHasher:
@@ -53,17 +62,30 @@ class KeyedHasher:
         return "KeyedHasher(<key>)"
 
 
+def normalize_code(code: str) -> str:
+    """The one normalisation of a code a person types (setup code, invite code;
+    ``docs/protocol.md``, "Codes"): delete spaces, tabs, CR, LF and hyphen-minus, fold
+    ASCII a-z to A-Z; the result must be 4-32 characters of 0-9 and A-Z, anything else
+    (other characters, non-ASCII letters) is refused with :class:`InvalidInputError`."""
+    stripped = code.translate(_CODE_IGNORED)
+    normal = stripped.upper() if stripped.isascii() else stripped
+    if not _CODE_RE.fullmatch(normal):
+        raise InvalidInputError("a code is 4-32 letters or digits")
+    return normal
+
+
 def derive_code_secret(code: str, context: bytes) -> bytes:
-    """The 32-byte secret of a setup or invite code, bound to ``context``.
+    """The 32-byte secret of a setup or invite code, bound to ``context``:
+    BLAKE2b-256 (no key, personalization :data:`CODE_PERSON`) of
+    ``len(context) u16 || context || normalize_code(code)``.
 
     Deterministic and public, so the phone derives the same secret from the code it
     scanned or was given; the secret is only ever used inside a PAKE (no offline
     guessing from a recorded pairing), so a slow KDF would add nothing.
     """
-    normalized = "".join(code.split()).upper().encode()
-    h = hashlib.blake2b(digest_size=32, person=b"ble-lock-code")
+    h = hashlib.blake2b(digest_size=32, person=CODE_PERSON)
     h.update(len(context).to_bytes(2, "big") + context)
-    h.update(normalized)
+    h.update(normalize_code(code).encode("ascii"))
     return h.digest()
 
 

@@ -17,16 +17,19 @@ to test offline from a recording).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from ble_lock.core.errors import ErrorCode, InternalError, LockError
-from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
 from ble_lock.core.lock import Lock
 from ble_lock.core.lockout import InputPath
 from ble_lock.core.profile import Feature
 from ble_lock.protocol.directory import SETUP_CODE_REF
-from ble_lock.protocol.pairing import pairing_secret
+from ble_lock.protocol.pairing import (
+    invite_transport_code,
+    pairing_secret,
+    setup_transport_code,
+    transport_code,
+)
 
 __all__ = [
     "INVITE_REF_SIZE",
@@ -48,21 +51,6 @@ class CorePeer:
     public_key: bytes
     credential_id: int
     user_number: int
-
-
-def transport_code(code_secret: bytes) -> str:
-    """The 32-letter code both sides feed to the transport's pairing."""
-    return base64.b32encode(code_secret[:20]).decode("ascii")
-
-
-def setup_transport_code(setup_code: str, lock_id: bytes) -> str:
-    """Phone side, claiming: from the setup code and the lock id (both in the QR code)."""
-    return transport_code(derive_code_secret(setup_code, setup_context(lock_id)))
-
-
-def invite_transport_code(invite_id: int, code: str) -> str:
-    """Phone side, redeeming an invite (a Bluetooth key or a further admin phone)."""
-    return transport_code(derive_code_secret(code, invite_context(invite_id)))
 
 
 def invite_code_ref(invite_id: int) -> bytes:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ble_lock.protocol.errors import DecryptError, HandshakeError
 
 __all__ = [
+    "DATA_AD",
     "KEY_LEN",
     "TAG_LEN",
     "CipherState",
@@ -39,6 +40,11 @@ __all__ = [
 KEY_LEN = 32
 TAG_LEN = 16
 MAX_NONCE = 2**64 - 1
+DATA_AD = b""
+"""Associated data of every DATA ciphertext: empty, exactly Noise's transport phase
+(``EncryptWithAd(zerolen, plaintext)`` on the CipherStates of ``Split()``, implicit
+64-bit nonce), so an unmodified Noise library can carry DATA (``docs/protocol.md``,
+"Transport messages"; ``tests/protocol/test_noise_interop.py``)."""
 
 Rng = Callable[[int], bytes]
 """``rng(n)`` returns ``n`` uniformly random bytes."""

@@ -75,9 +75,11 @@ FLAGS_LE_GENERAL_NO_BREDR = 0x06
 
 
 class StateFlags(IntFlag):
-    FACTORY_FRESH = 0x01  # never claimed: the setup code claims it (first admin)
-    PAIRING_MODE = 0x02  # accepting pairing (setup code or invites)
-    PAIRED = 0x04  # has at least one admin phone
+    """docs/protocol.md, "GATT": exactly one of FACTORY_FRESH and PAIRED is set."""
+
+    FACTORY_FRESH = 0x01  # no users (new or factory reset): the setup code claims it
+    PAIRING_MODE = 0x02  # accepting a PAIR1 now (setup code or invites)
+    PAIRED = 0x04  # claimed: has users (the complement of FACTORY_FRESH)
     LOW_BATTERY = 0x08
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.protocol.crypto import KeyPair, Rng
+from ble_lock.protocol.crypto import DATA_AD, KeyPair, Rng
 from ble_lock.protocol.directory import PeerDirectory
 from ble_lock.protocol.envelope import (
     DATA_OVERHEAD,
@@ -27,7 +27,6 @@ from ble_lock.protocol.envelope import (
     Data,
     Hs1,
     Message,
-    MsgType,
     Pair1,
     Pair3,
     check_payload,
@@ -59,7 +58,7 @@ from ble_lock.protocol.pairing import LOCK_ID_LEN, PairingResponder
 
 __all__ = ["ChannelState", "LockEndpoint", "Timeouts"]
 
-_DATA_AD = bytes([MsgType.DATA])
+_DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 
 
 class ChannelState(Enum):

@@ -218,9 +218,12 @@ def _response_envelope(resp: Response) -> Envelope:
 def decode(data: bytes) -> Message:
     """Decode any message; :class:`BadMessageError` on anything we cannot accept."""
     if len(data) > MAX_MESSAGE_SIZE:
+        # Not parsed, but a request's header is still read, so that the refusal names
+        # the request (docs/protocol.md, ## Messages: oversize).
+        request_id, opcode = _request_header(data)
         raise BadMessageError(
             f"message of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}",
-            code=ErrorCode.MESSAGE_TOO_LARGE,
+            code=ErrorCode.MESSAGE_TOO_LARGE, request_id=request_id, opcode=opcode,
         )
     try:
         env = unpack(bytes(data))
@@ -231,6 +234,17 @@ def decode(data: bytes) -> Message:
     if env.kind == KIND_RESPONSE:
         return _decode_response(env)
     return _decode_event(env)
+
+
+def _request_header(data: bytes) -> tuple[bytes | None, Opcode | None]:
+    """The request id and (known) opcode at the head of a request, if it is one."""
+    if data[0] != KIND_REQUEST:
+        return None, None
+    request_id = bytes(data[1:1 + REQUEST_ID_SIZE])
+    try:
+        return request_id, Opcode(data[1 + REQUEST_ID_SIZE])
+    except ValueError:
+        return request_id, None
 
 
 def decode_request(data: bytes) -> Request:

@@ -11,6 +11,7 @@ are the struct's fields in order. Used only by :mod:`messages_codec` and
 from __future__ import annotations
 
 import dataclasses
+import struct
 from enum import IntEnum
 from typing import Any
 
@@ -169,10 +170,31 @@ class Record(c.Adapter):  # type: ignore[misc]  # construct is untyped
         return {n: getattr(obj, n) for n in self._names}
 
 
+# Openings of the ValidationError messages our adapters raise (above): any other
+# ValidationError text is construct's own and is not repeated on the wire.
+_OWN_REASONS = ("boolean must be", "expected ", "unknown ", "need ", "invalid UTF-8",
+                "at most ")
+
+
 def why(exc: Exception) -> str:
-    # Our own ValidationError texts carry no field values; for anything else say only where
-    # it failed, so that a secret being built can never leak through an error message.
-    path = getattr(exc, "path", None) or ""
-    if isinstance(exc, c.ValidationError):
-        return " ".join(str(exc).split())[:160]
-    return f"{type(exc).__name__} {path}".strip()[:160]
+    """The reason a layout failed, in words safe to send in an error response's text
+    (``docs/protocol.md``, "Errors"): ``<field path>: <reason>``, where the path is the
+    dotted field names below the body and the reason is ours (an adapter's message,
+    ``truncated`` or ``trailing bytes``). Never construct's own texts, parser class names
+    or field values: a secret being built or parsed cannot leak through it."""
+    raw_path = str(getattr(exc, "path", None) or "")
+    names = [p.strip() for p in raw_path.split("->")[1:]]
+    field_path = ".".join(n for n in names if n and n != "body")
+    if isinstance(exc, c.ValidationError) and exc.args:
+        # Our adapters' messages, after construct's "Error in path ..." first line.
+        reason = str(exc.args[0]).rsplit("\n", 1)[-1]
+        if not reason.startswith(_OWN_REASONS):
+            reason = "invalid value"
+    elif isinstance(exc, c.TerminatedError):
+        reason = "trailing bytes"
+    elif isinstance(exc, c.StreamError | struct.error):
+        reason = "truncated"
+    else:
+        reason = "malformed"
+    text = f"{field_path}: {reason}" if field_path else reason
+    return " ".join(text.split())[:160]

@@ -18,11 +18,17 @@ the same code. The phone checks the lock's static key against the QR fingerprint
 
 from __future__ import annotations
 
+import base64
 import hmac
-import re
 from dataclasses import dataclass, field
 
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.hashing import (
+    derive_code_secret,
+    invite_context,
+    normalize_code,
+    setup_context,
+)
 from ble_lock.core.model import LOCK_ID_LEN
 from ble_lock.protocol.cpace import calculate_generator, isk_ir, scalar_mult
 from ble_lock.protocol.crypto import KEY_LEN, CipherState, KeyPair, Rng, fingerprint, hkdf
@@ -48,27 +54,46 @@ __all__ = [
     "PairingInitiator",
     "PairingResponder",
     "QrPayload",
+    "invite_transport_code",
     "normalize_code",
     "pairing_secret",
+    "setup_transport_code",
+    "transport_code",
 ]
 
-_CODE_RE = re.compile(r"^[0-9A-Z]{4,32}$")
 _QR_PREFIX = "BLELOCK1"
 
 
-def normalize_code(code: str) -> str:
-    """Codes are typed by people: ignore spaces and dashes, and case."""
-    normal = re.sub(r"[\s-]", "", code).upper()
-    if not _CODE_RE.match(normal):
-        raise LocalProtocolError("a code is 4-32 letters or digits",
-                                 code=ErrorCode.INVALID_ARGUMENT)
-    return normal
+def _normalized(code: str) -> str:
+    """:func:`~ble_lock.core.hashing.normalize_code`, refusing as a local API error."""
+    try:
+        return normalize_code(code)
+    except InvalidInputError as exc:
+        raise LocalProtocolError(str(exc), code=ErrorCode.INVALID_ARGUMENT) from None
+
+
+def transport_code(code_secret: bytes) -> str:
+    """The code CPace runs on (``docs/protocol.md``, "Codes"): RFC 4648 Base32 (A-Z, 2-7)
+    of the first 20 bytes of a code's derived secret, 32 characters, no padding."""
+    return base64.b32encode(code_secret[:20]).decode("ascii")
+
+
+def setup_transport_code(setup_code: str, lock_id: bytes) -> str:
+    """Phone side, claiming: from the printed setup code and the lock id (both in the QR)."""
+    return transport_code(derive_code_secret(_normalized(setup_code), setup_context(lock_id)))
+
+
+def invite_transport_code(invite_id: int, code: str) -> str:
+    """Phone side, redeeming an invite (a Bluetooth key or a further admin phone)."""
+    return transport_code(derive_code_secret(_normalized(code), invite_context(invite_id)))
 
 
 def pairing_secret(code: str) -> bytes:
-    """The CPace password-related string (PRS) of a setup or invite code. The lock's
-    :class:`~ble_lock.protocol.directory.PeerDirectory` returns this for the code it holds."""
-    return b"BLELOCK1 code " + normalize_code(code).encode("ascii")
+    """The CPace password-related string (PRS): ``"BLELOCK1 code " || normalize(code)``.
+    A lock over the core gives CPace a :func:`transport_code` (the in-memory test rig
+    may hold any code); the lock's :class:`~ble_lock.protocol.directory.PeerDirectory`
+    returns this for the code it holds."""
+    return b"BLELOCK1 code " + _normalized(code).encode("ascii")
 
 
 def _ci(lock_id: bytes) -> bytes:
@@ -94,7 +119,7 @@ class QrPayload:
     fingerprint: bytes
 
     def to_text(self) -> str:
-        return ":".join((_QR_PREFIX, self.lock_id.hex().upper(), normalize_code(self.setup_code),
+        return ":".join((_QR_PREFIX, self.lock_id.hex().upper(), _normalized(self.setup_code),
                          self.fingerprint.hex().upper()))
 
     @classmethod
@@ -110,7 +135,7 @@ class QrPayload:
         if len(lock_id) != LOCK_ID_LEN or len(fp) != 16:
             raise LocalProtocolError("QR lock id or fingerprint has the wrong length",
                                      code=ErrorCode.INVALID_ARGUMENT)
-        return cls(lock_id=lock_id, setup_code=normalize_code(parts[2]), fingerprint=fp)
+        return cls(lock_id=lock_id, setup_code=_normalized(parts[2]), fingerprint=fp)
 
 
 class PairingInitiator:

@@ -19,7 +19,7 @@ import abc
 from enum import Enum, auto
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.protocol.crypto import KeyPair, Rng
+from ble_lock.protocol.crypto import DATA_AD, KeyPair, Rng
 from ble_lock.protocol.envelope import (
     DATA_OVERHEAD,
     HS1_OVERHEAD,
@@ -27,7 +27,6 @@ from ble_lock.protocol.envelope import (
     Data,
     Hs2,
     Message,
-    MsgType,
     Pair2,
     Pair4,
     check_payload,
@@ -61,7 +60,7 @@ from ble_lock.protocol.pairing import LOCK_ID_LEN, PairingInitiator, pairing_sec
 
 __all__ = ["PhonePairing", "PhoneSession", "PhoneState", "random_channel"]
 
-_DATA_AD = bytes([MsgType.DATA])
+_DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 MAX_COUNTER = 2**64 - 1
 
 

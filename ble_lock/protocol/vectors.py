@@ -1,41 +1,93 @@
-"""Test vectors of the secure transport, generated from fixed keys and a fixed RNG.
+"""Test vectors of the secure transport, generated from fixed keys and published random
+values (``docs/protocol.md``, "Test vectors").
 
 ``python -m ble_lock.protocol.vectors tests/vectors`` rewrites the JSON files;
-``tests/protocol/test_vectors.py`` regenerates them and checks them against the
-committed files, and re-derives the plaintexts from the published keys.
+``tests/protocol/test_vectors.py`` checks that the committed files are what the code
+produces, and rebuilds every frame from the JSON alone (primitives and a third-party
+Noise library, none of our RNG or endpoints).
 
-RNG: ``DeterministicRng(seed)`` is SHA-256(seed || counter as 8 bytes big endian) for
-counter = 0, 1, ..., concatenated; each side has its own seed. Draw order, phone:
-channel id (1 byte, redrawn while 0), then pairing sid (16), ya (32); then per session
-the channel id and the ephemeral private key (32). Lock: yb (32) per pairing, then the
-ephemeral private key (32) per session.
+Every random value the endpoints draw is published in ``transport.json`` under
+``random`` (channel ids, CPace sid/ya/yb, Noise ephemeral private keys). The endpoints
+get them through :class:`ScriptedRng`, which serves them in the order the code draws
+them and fails loudly, naming the value it expected, when the code draws anything else:
+a new draw must get a name and a place in the file.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ble_lock.core.hashing import CODE_PERSON, derive_code_secret, normalize_code, setup_context
 from ble_lock.protocol.cpace import calculate_generator, isk_ir, scalar_mult
-from ble_lock.protocol.crypto import DeterministicRng, KeyPair, fingerprint, hkdf
+from ble_lock.protocol.crypto import KeyPair, fingerprint, hkdf, sha256
 from ble_lock.protocol.directory import InMemoryDirectory
+from ble_lock.protocol.envelope import PROTOCOL_VERSION
 from ble_lock.protocol.events import Event, RequestReceived
 from ble_lock.protocol.framing import fragment
 from ble_lock.protocol.gatt import Advertisement, LockInfo, StateFlags
+from ble_lock.protocol.handshake import PROTOCOL_NAME, prologue
 from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.loopback import Loopback
-from ble_lock.protocol.pairing import QrPayload, pairing_secret
+from ble_lock.protocol.pairing import QrPayload, pairing_secret, setup_transport_code
 from ble_lock.protocol.phone import PhonePairing, PhoneSession
 
-__all__ = ["generate", "main"]
+__all__ = ["ScriptedRng", "generate", "main"]
 
 LOCK_ID = bytes.fromhex("0badc0de")
 LOCK_PRIVATE = bytes.fromhex("a0" * 31 + "4f")
 PHONE_PRIVATE = bytes.fromhex("5e" * 31 + "77")
-SETUP_CODE = "4711-0815"
+SETUP_CODE = "4711-0815"  # as printed on the label
 UNLOCK = b"UNLOCK door=1 req=0001"
+SECOND_REQUEST = b"STATUS"
+COUNTER = 1
+MTUS = (23, 247)
+
+
+def _value(label: str, n: int) -> bytes:
+    """A fixed, random-looking value of the vectors (never a real key)."""
+    return sha256(b"ble-lock vector " + label.encode())[:n]
+
+
+# (side, name, value) in the order the endpoints draw them: per MTU, a pairing then a
+# session. The channel ids must not be 0 (phone.random_channel redraws 0).
+def _draws(mtu: int) -> list[tuple[str, str, bytes]]:
+    return [
+        ("phone", "pairing_channel", bytes([0x7A])),
+        ("phone", "sid", _value(f"sid {mtu}", 16)),
+        ("phone", "ya", _value(f"ya {mtu}", 32)),
+        ("lock", "yb", _value(f"yb {mtu}", 32)),
+        ("phone", "session_channel", bytes([0xC6])),
+        ("phone", "phone_ephemeral_private", _value(f"phone e {mtu}", 32)),
+        ("lock", "lock_ephemeral_private", _value(f"lock e {mtu}", 32)),
+    ]
+
+
+class ScriptedRng:
+    """Serves published values in order; a draw of another size, or one too many, is a
+    bug in the vectors (raises ``AssertionError`` naming the expected value)."""
+
+    __slots__ = ("_side", "_values")
+
+    def __init__(self, side: str, values: Sequence[tuple[str, bytes]]) -> None:
+        self._side = side
+        self._values = list(values)
+
+    def __call__(self, n: int) -> bytes:
+        if not self._values:
+            raise AssertionError(f"{self._side} drew {n} bytes more than vectors.py publishes")
+        name, value = self._values.pop(0)
+        if len(value) != n:
+            raise AssertionError(f"{self._side} drew {n} bytes where vectors.py expected "
+                                 f"{name} ({len(value)} bytes)")
+        return value
+
+    def check_done(self) -> None:
+        if self._values:
+            raise AssertionError(f"{self._side} never drew {[n for n, _ in self._values]}")
 
 
 def _app(endpoint: LockEndpoint, event: Event) -> None:
@@ -50,57 +102,74 @@ def _frames(link: Loopback, start: int) -> list[dict[str, str]]:
 def _pairing_and_session(mtu: int) -> dict[str, Any]:
     lock_key = KeyPair.from_private_bytes(LOCK_PRIVATE)
     phone_key = KeyPair.from_private_bytes(PHONE_PRIVATE)
-    phone_rng, lock_rng = DeterministicRng(b"phone"), DeterministicRng(b"lock")
+    draws = _draws(mtu)
+    phone_rng = ScriptedRng("phone", [(n, v) for side, n, v in draws if side == "phone"])
+    lock_rng = ScriptedRng("lock", [(n, v) for side, n, v in draws if side == "lock"])
+    code = setup_transport_code(SETUP_CODE, LOCK_ID)  # pairing from the printed code
     lock = LockEndpoint(lock_id=LOCK_ID, static_key=lock_key, rng=lock_rng, mtu=mtu,
-                        directory=InMemoryDirectory(setup_code=SETUP_CODE))
+                        directory=InMemoryDirectory(setup_code=code))
     link = Loopback(lock=lock, app=_app)
-    pairing = PhonePairing(lock_id=LOCK_ID, code=SETUP_CODE, phone=phone_key, rng=phone_rng,
+    pairing = PhonePairing(lock_id=LOCK_ID, code=code, phone=phone_key, rng=phone_rng,
                            expected_fingerprint=fingerprint(lock_key.public), mtu=mtu)
     pairing.start(0.0)
     link.run([pairing], 0.0)
     pair_frames = _frames(link, 0)
     mark = len(link.transcript)
     session = PhoneSession(lock_id=LOCK_ID, lock_public=lock_key.public, phone=phone_key,
-                           counter=1, rng=phone_rng, mtu=mtu)
+                           counter=COUNTER, rng=phone_rng, mtu=mtu)
     session.start(UNLOCK, 1.0)
     link.run([session], 1.0)
-    session.send(b"STATUS")
+    session.send(SECOND_REQUEST)
     link.run([session], 2.0)
+    phone_rng.check_done()
+    lock_rng.check_done()
     assert session.handshake_hash is not None
-    return {"pairing": pair_frames, "session": _frames(link, mark),
-            "pairing_channel": pairing.channel, "session_channel": session.channel,
+    return {"random": {name: value.hex() for _, name, value in draws},
+            "pairing_intermediates": _cpace_intermediates(draws),
+            "pairing": pair_frames, "session": _frames(link, mark),
             "handshake_hash": session.handshake_hash.hex()}
 
 
-def _cpace_intermediates() -> dict[str, str]:
-    """Re-derive the pairing values from the documented RNG draw order."""
-    phone_rng, lock_rng = DeterministicRng(b"phone"), DeterministicRng(b"lock")
-    while phone_rng(1)[0] == 0:  # the pairing channel id
-        pass
-    sid, ya, yb = phone_rng(16), phone_rng(32), lock_rng(32)
-    prs = pairing_secret(SETUP_CODE)
-    g = calculate_generator(prs, b"BLELOCK1 pairing" + LOCK_ID, sid)
+def _code_derivation() -> dict[str, Any]:
+    """From the printed setup code to CPace's PRS (docs/protocol.md, "Codes")."""
+    context = setup_context(LOCK_ID)
+    secret = derive_code_secret(SETUP_CODE, context)
+    code = setup_transport_code(SETUP_CODE, LOCK_ID)
+    return {"printed_code": SETUP_CODE, "normalized_code": normalize_code(SETUP_CODE),
+            "blake2b_person": CODE_PERSON.hex(), "context": context.hex(),
+            "derived_secret": secret.hex(), "transport_code": code,
+            "prs": pairing_secret(code).hex()}
+
+
+def _cpace_intermediates(draws: list[tuple[str, str, bytes]]) -> dict[str, str]:
+    """The pairing values, from the published sid, ya and yb."""
+    value = {name: v for _, name, v in draws}
+    sid, ya, yb = value["sid"], value["ya"], value["yb"]
+    prs = pairing_secret(setup_transport_code(SETUP_CODE, LOCK_ID))
+    ci = b"BLELOCK1 pairing" + LOCK_ID
+    g = calculate_generator(prs, ci, sid)
     ya_pub, yb_pub = scalar_mult(ya, g), scalar_mult(yb, g)
     k = scalar_mult(ya, yb_pub)
     isk = isk_ir(sid, k, ya_pub, b"", yb_pub, LOCK_ID)
     keys = hkdf(b"", isk, 64, info=b"BLELOCK1 pairing keys")
-    return {"ci": (b"BLELOCK1 pairing" + LOCK_ID).hex(), "sid": sid.hex(), "ya": ya.hex(),
-            "yb": yb.hex(), "generator": g.hex(), "Ya": ya_pub.hex(), "Yb": yb_pub.hex(),
+    return {"ci": ci.hex(), "generator": g.hex(), "Ya": ya_pub.hex(), "Yb": yb_pub.hex(),
             "K": k.hex(), "ISK": isk.hex(), "k_lock": keys[:32].hex(),
             "k_phone": keys[32:].hex()}
 
 
 def generate() -> dict[str, dict[str, Any]]:
+    """Every vector file's content, by file name."""
     lock_key = KeyPair.from_private_bytes(LOCK_PRIVATE)
     phone_key = KeyPair.from_private_bytes(PHONE_PRIVATE)
-    keys = {"lock_id": LOCK_ID.hex(), "lock_static_private": LOCK_PRIVATE.hex(),
-            "lock_static_public": lock_key.public.hex(),
-            "phone_static_private": PHONE_PRIVATE.hex(),
-            "phone_static_public": phone_key.public.hex(),
-            "setup_code": SETUP_CODE, "prs": pairing_secret(SETUP_CODE).hex(),
-            "lock_fingerprint": fingerprint(lock_key.public).hex(),
-            "phone_rng_seed": "phone", "lock_rng_seed": "lock"}
-    runs = {str(mtu): _pairing_and_session(mtu) for mtu in (23, 247)}
+    inputs = {"protocol_version": PROTOCOL_VERSION, "noise_protocol": PROTOCOL_NAME.decode(),
+              "lock_id": LOCK_ID.hex(), "lock_static_private": LOCK_PRIVATE.hex(),
+              "lock_static_public": lock_key.public.hex(),
+              "phone_static_private": PHONE_PRIVATE.hex(),
+              "phone_static_public": phone_key.public.hex(),
+              "lock_fingerprint": fingerprint(lock_key.public).hex(),
+              "code_ref": "", "prologue": prologue(LOCK_ID).hex(), "counter": COUNTER,
+              "first_request": UNLOCK.hex(), "app": "answers b'OK ' + request[:6]",
+              "second_request": SECOND_REQUEST.hex()}
     message = bytes(range(50))
     adv = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
     info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30")
@@ -110,11 +179,8 @@ def generate() -> dict[str, dict[str, Any]]:
         "framing": {"channel": 7, "message": message.hex(),
                     "frames": {str(m): [f.hex() for f in fragment(7, message, m)]
                                for m in (23, 64, 247)}},
-        "transport": {"inputs": keys | {"first_request": UNLOCK.hex(), "counter": 1,
-                                        "app": "answers b'OK ' + request[:6]",
-                                        "second_request": b"STATUS".hex()},
-                      "pairing_intermediates": _cpace_intermediates(),
-                      "mtu": runs},
+        "transport": {"inputs": inputs, "code": _code_derivation(),
+                      "mtu": {str(mtu): _pairing_and_session(mtu) for mtu in MTUS}},
         "gatt": {"advertising_data": adv.advertising_data().hex(),
                  "scan_response": adv.scan_response().hex(),
                  "info": info.encode().hex(), "info_profile": "DL30",

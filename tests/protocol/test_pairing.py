@@ -4,9 +4,13 @@ the lockout (R-LOCKOUT), a man in the middle is caught with the QR fingerprint."
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
+from ble_lock.core.hashing import normalize_code as core_normalize_code
 from ble_lock.protocol.cpace import calculate_generator, isk_ir, scalar_mult
 from ble_lock.protocol.crypto import CipherState, KeyPair, fingerprint, hkdf
 from ble_lock.protocol.directory import InMemoryDirectory
@@ -23,7 +27,14 @@ from ble_lock.protocol.events import PairingCompleted, SessionClosed
 from ble_lock.protocol.framing import Reassembler, parse_frame
 from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.loopback import Loopback
-from ble_lock.protocol.pairing import QrPayload, normalize_code, pairing_secret
+from ble_lock.protocol.pairing import (
+    QrPayload,
+    invite_transport_code,
+    normalize_code,
+    pairing_secret,
+    setup_transport_code,
+    transport_code,
+)
 from ble_lock.protocol.testbed import TEST_LOCK_ID, TEST_SETUP_CODE, Testbed, make_testbed
 
 
@@ -235,3 +246,32 @@ def test_qr_payload_round_trip_and_redaction() -> None:
                 "BLELOCK1:0BADC0DE:47110815", "BLELOCK1:0BADC0DE:4!:" + "00" * 16):
         with pytest.raises(LocalProtocolError):
             QrPayload.parse(bad)
+
+
+def test_one_code_normalisation_rule_for_every_use() -> None:
+    """docs/protocol.md "Codes": spaces, tabs, CR, LF and '-' are deleted, ASCII letters
+    upper-cased; 4-32 of 0-9 A-Z or refused. The same function serves the derived secret,
+    the transport code, the PRS and the QR text."""
+    assert core_normalize_code is normalize_code
+    assert normalize_code(" 4711-08\t15\n") == "47110815"
+    assert normalize_code("ab-cd") == "ABCD"
+    for bad in ("471", "x" * 33, "4711_0815", "straße1", "ａｂｃｄ", "4711.0815"):
+        with pytest.raises(InvalidInputError):
+            normalize_code(bad)
+    context = setup_context(TEST_LOCK_ID)
+    assert derive_code_secret("4711-0815", context) == derive_code_secret("47 11 08 15", context)
+    assert setup_transport_code("4711-0815", TEST_LOCK_ID) == setup_transport_code(
+        "47110815", TEST_LOCK_ID)
+    assert pairing_secret("ab-cd") == b"BLELOCK1 code ABCD"
+    with pytest.raises(LocalProtocolError) as info:
+        setup_transport_code("straße1", TEST_LOCK_ID)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_transport_code_is_32_base32_letters_without_padding() -> None:
+    code = transport_code(bytes(range(32)))
+    assert len(code) == 32
+    assert set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    assert code == base64.b32encode(bytes(range(20))).decode()
+    assert invite_transport_code(7, "8301927465") == transport_code(
+        derive_code_secret("8301927465", invite_context(7)))

@@ -1,0 +1,197 @@
+"""An unmodified third-party Noise library (``noiseprotocol``, public API only) is the
+phone: it opens a session with our real lock (core ``Lock`` + ``LockServer``), unlocks in
+HS1, then exchanges DATA both ways. Only the outer bytes around Noise's own messages are
+built here, from ``docs/protocol.md`` ("Transport messages", "Sessions"): the type byte,
+the clear header of HS1, the HS1 payload's counter and HS2's status byte.
+
+If this test breaks, a phone built on a standard Noise library no longer works with the
+lock: the spec changed in a way such a phone cannot follow.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from ble_lock.core.errors import ErrorCode
+from ble_lock.protocol import messages as m
+from ble_lock.protocol.envelope import PROTOCOL_VERSION, MsgType
+from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
+from ble_lock.protocol.handshake import prologue
+
+from ._world import LOCK_ID, Phone, World, claimed_world
+
+noise_connection = pytest.importorskip("noise.connection")
+NoiseConnection = noise_connection.NoiseConnection
+Keypair = noise_connection.Keypair
+
+CHANNEL = 0x42
+PROTOCOL = b"Noise_IK_25519_ChaChaPoly_SHA256"
+
+
+def _noise_phone(world: World, phone: Phone) -> Any:
+    assert phone.lock_public is not None
+    conn = NoiseConnection.from_name(PROTOCOL)
+    conn.set_as_initiator()
+    conn.set_keypair_from_private_bytes(Keypair.STATIC, phone.key.private_bytes())
+    conn.set_keypair_from_public_bytes(Keypair.REMOTE_STATIC, phone.lock_public)
+    conn.set_prologue(prologue(LOCK_ID))
+    conn.start_handshake()
+    return conn
+
+
+def _hs1(noise_message: bytes) -> bytes:
+    """HS1 = type 0x01, version, then Noise IK message 1 (e, enc(s), enc(payload1))."""
+    return bytes([MsgType.HS1, PROTOCOL_VERSION]) + noise_message
+
+
+class Radio:
+    """The phone's end of the air: frames up to the lock, messages of our channel down."""
+
+    def __init__(self, world: World, channel: int = CHANNEL) -> None:
+        self.world = world
+        self.channel = channel
+        self.reassembler = Reassembler()
+
+    def exchange(self, message: bytes) -> list[bytes]:
+        """Send one transport message; return the lock's complete messages on our channel."""
+        for frame in fragment(self.channel, message, self.world.mtu):
+            self.world.server.receive_data(frame, self.world.now)
+        out = []
+        for frame in self.world.server.data_to_send():
+            parsed = parse_frame(frame)
+            if parsed.channel != self.channel:
+                continue
+            got = self.reassembler.feed(parsed, self.world.now)
+            if got is not None:
+                out.append(got)
+        return out
+
+
+def _request(request_id: bytes, body: m.RequestBody) -> bytes:
+    return m.encode(m.Request(request_id=request_id, body=body))
+
+
+def _responses(payloads: list[bytes]) -> dict[bytes, m.Response]:
+    out = {}
+    for p in payloads:
+        msg = m.decode_from_lock(p)
+        if isinstance(msg, m.Response):
+            out[msg.request_id] = msg
+    return out
+
+
+def _open_with_unlock(world: World, owner: Phone
+                      ) -> tuple[Any, Radio, m.Response, list[m.Event]]:
+    conn = _noise_phone(world, owner)
+    radio = Radio(world)
+    payload1 = owner.counter.to_bytes(8, "big") + _request(b"U" * 8, m.Unlock())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a production-like initiator: no preset ephemeral
+        msg1 = bytes(conn.write_message(payload1))
+    hs2, *pushed = radio.exchange(_hs1(msg1))
+    assert hs2[0] == MsgType.HS2
+    payload2 = bytes(conn.read_message(hs2[1:]))
+    assert conn.handshake_finished
+    assert payload2[0] == 0  # status OK: the request was accepted
+    response = m.decode_from_lock(payload2[1:])
+    assert isinstance(response, m.Response)
+    assert all(d[0] == MsgType.DATA for d in pushed)
+    events = [m.decode_from_lock(conn.decrypt(d[1:]))
+              for d in pushed]
+    assert all(isinstance(e, m.Event) for e in events)
+    return conn, radio, response, [e for e in events if isinstance(e, m.Event)]
+
+
+def test_third_party_noise_phone_unlocks_in_hs1_and_talks_in_data() -> None:
+    world, owner = claimed_world()
+    conn, radio, unlocked, pushed = _open_with_unlock(world, owner)
+    assert unlocked.request_id == b"U" * 8
+    assert unlocked.ok
+    assert unlocked.body == m.Unlocked(user_number=1)
+    assert not world.lock.locked
+    # The lock's push after HS2 is a DATA the library opened (lock -> phone direction).
+    assert [type(e.body) for e in pushed] == [m.StateChanged]
+
+    # DATA: standard Noise transport messages (empty associated data, implicit nonce).
+    data = conn.encrypt(_request(b"W" * 8, m.WhoAmI()))
+    down = radio.exchange(bytes([MsgType.DATA]) + data)
+    assert down
+    assert all(d[0] == MsgType.DATA for d in down)
+    plain = [conn.decrypt(d[1:]) for d in down]
+    whoami = _responses(plain)[b"W" * 8]
+    assert whoami.ok
+    assert isinstance(whoami.body, m.UserInfo)
+    assert whoami.body.user_number == 1
+
+    # And another request after the lock's pushes: the nonces stay in step.
+    data = conn.encrypt(_request(b"L" * 8, m.Lock()))
+    down = radio.exchange(bytes([MsgType.DATA]) + data)
+    plain = [conn.decrypt(d[1:]) for d in down]
+    assert _responses(plain)[b"L" * 8].ok
+    assert world.lock.locked
+
+    # The phone's normal end: CLOSE(SESSION_CLOSED); the lock answers nothing.
+    assert radio.exchange(bytes([MsgType.CLOSE, ErrorCode.SESSION_CLOSED])) == []
+    assert world.server.endpoint.sessions() == []
+
+
+def test_tampered_data_closes_with_decrypt_failed() -> None:
+    """A DATA whose tag does not verify closes the session with DECRYPT_FAILED (63)."""
+    world, owner = claimed_world()
+    conn, radio, _, _ = _open_with_unlock(world, owner)
+    good = conn.encrypt(_request(b"W" * 8, m.WhoAmI()))
+    tampered = bytes([MsgType.DATA]) + good[:-1] + bytes([good[-1] ^ 1])
+    assert radio.exchange(tampered) == [bytes([MsgType.CLOSE, ErrorCode.DECRYPT_FAILED])]
+    assert world.server.endpoint.sessions() == []
+
+
+def test_handshake_failed_versus_decrypt_failed() -> None:
+    """docs/protocol.md, "CLOSE codes": a tag that does not verify is
+    DECRYPT_FAILED, in HS1 as in DATA; HANDSHAKE_FAILED is a handshake that fails
+    without a tag check (here: a low-order ephemeral key)."""
+    world, owner = claimed_world()
+    conn = _noise_phone(world, owner)
+    msg1 = bytes(conn.write_message(owner.counter.to_bytes(8, "big")))
+    flipped = msg1[:-1] + bytes([msg1[-1] ^ 1])
+    assert Radio(world).exchange(_hs1(flipped)) == [
+        bytes([MsgType.CLOSE, ErrorCode.DECRYPT_FAILED])]
+    low_order = bytes(32) + msg1[32:]  # e = 0: X25519 gives the all-zero secret
+    assert Radio(world).exchange(_hs1(low_order)) == [
+        bytes([MsgType.CLOSE, ErrorCode.HANDSHAKE_FAILED])]
+
+
+def test_third_party_noise_phone_follows_a_resync() -> None:
+    """A stale counter gets HS2 status RESYNC: 58 bytes, the lock's counter, no response;
+    the library's session is established all the same and the request goes in DATA."""
+    world, owner = claimed_world()
+    _open_with_unlock(world, owner)  # counter 1 is now used
+    conn = _noise_phone(world, owner)
+    radio = Radio(world, channel=CHANNEL + 1)
+    payload1 = (1).to_bytes(8, "big") + _request(b"X" * 8, m.WhoAmI())
+    hs2, *rest = radio.exchange(_hs1(bytes(conn.write_message(payload1))))
+    assert rest == []  # the dropped request was not passed up, nothing was pushed
+    assert hs2[0] == MsgType.HS2
+    assert len(hs2) == 58
+    payload2 = bytes(conn.read_message(hs2[1:]))
+    assert payload2 == bytes([1]) + (1).to_bytes(8, "big")  # RESYNC, lock counter 1
+    down = radio.exchange(bytes([MsgType.DATA]) + conn.encrypt(_request(b"X" * 8, m.WhoAmI())))
+    whoami = _responses([conn.decrypt(d[1:]) for d in down])[b"X" * 8]
+    assert whoami.ok
+
+
+def test_channel_zero_is_never_a_channel() -> None:
+    """A write on channel 0 is refused with a typed error and answered by nothing: there is
+    no channel to send a CLOSE on (docs/protocol.md, "Channels")."""
+    from ble_lock.protocol.errors import FramingError
+
+    world, _ = claimed_world()
+    hs1_start = fragment(1, _hs1(bytes(80)), world.mtu)[0]
+    with pytest.raises(FramingError):
+        world.server.receive_data(b"\x00" + hs1_start[1:], world.now)
+    with pytest.raises(FramingError):
+        world.server.receive_data(b"", world.now)
+    assert world.server.data_to_send() == []
+    assert world.server.endpoint.sessions() == []
