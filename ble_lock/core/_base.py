@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ble_lock.core import codec
 from ble_lock.core.clock import Clock, Rng
+from ble_lock.core.decision import DualPending
 from ble_lock.core.errors import (
     ErrorCode,
     NotFoundError,
@@ -111,7 +112,7 @@ class LockBase:
         self._pairing_until: float | None = None
         self._relock_at: float | None = None
         self._sync_relock_at: float | None = None
-        self._dual_pending: tuple[int, int, float] | None = None
+        self._dual_pending: DualPending | None = None  # R-USR-8
         self._load()
         persisted = store.get_counter(LOCKOUT_COUNTER)  # R-SEC-1 survives a restart
         if persisted:

@@ -18,14 +18,12 @@ from ble_lock.core.index import Index
 from ble_lock.core.model import (
     Actor,
     CredentialKind,
-    Decision,
     Event,
     EventKind,
     EventPage,
     LockBody,
     Settings,
     SystemInfo,
-    UnlockMethod,
 )
 from ble_lock.core.profile import Feature
 from ble_lock.core.verify import VerifyMixin
@@ -148,8 +146,7 @@ class AdminMixin(VerifyMixin):
         if not new.lockout_enabled:  # switched off: a running lockout ends too
             self._lift_lockout()
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
-            self._unlock_bolt()
-            self._relock_at = None
+            self._hold_open()
 
     @property
     def muted(self) -> bool:
@@ -294,24 +291,3 @@ class AdminMixin(VerifyMixin):
             self._emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
 
         self._mutate(actor, request_id, apply)
-
-    # -- sync unlock (R-SYN-1..3, lock side)
-
-    def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
-        """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: open
-        for the link's window; if the door is not opened in time, relock (``tick``)."""
-        method = UnlockMethod.SYNC
-        link = self._links.get(bytes(peer_lock_id))
-        if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
-                or not self._settings.sync_unlock:
-            return self._denied(method, ErrorCode.PERMISSION_DENIED)
-        if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
-            return self._denied(method, ErrorCode.LINK_PENDING)
-        blocked = self._lockout_denial(method)
-        if blocked is not None:
-            return blocked
-        decision = self._grant(method, user_number=None, outside=True, verified=False,
-                               detail=f"from {link.peer_lock_id.hex()}")
-        self._relock_at = None
-        self._sync_relock_at = self._mono() + link.window_s
-        return decision

@@ -91,8 +91,7 @@ class Lock(PanelMixin):
             raise StorageError("store not provisioned (call provision first)",
                                code=ErrorCode.STORAGE_ERROR)
         super().__init__(store=store, profile=profile, clock=clock, rng=rng)
-        if self._settings.passage_mode:  # R-MOD-4 survives a restart: the door stays open
-            self._unlock_bolt()
+        self._hold_open()  # R-MOD-4 survives a restart: passage mode holds the door open
 
     def __repr__(self) -> str:
         return (f"Lock(model={self._profile.name!r}, serial={self.serial!r}, "
