@@ -24,6 +24,7 @@ from ble_lock.core.model import (
     LockBody,
     Settings,
     SystemInfo,
+    auto_lock_default,
 )
 from ble_lock.core.profile import Feature
 from ble_lock.core.verify import VerifyMixin
@@ -131,11 +132,12 @@ class AdminMixin(VerifyMixin):
                                  code=ErrorCode.UNSUPPORTED_BY_PROFILE)
             values[name] = _coerce(name, value, getattr(self._settings, name))
         new = replace(self._settings, **values)
-        if new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close:
-            if "auto_lock_on_close" in changes:  # R-LCK-4: needs the door sensor (6068)
-                raise StateError("auto-lock on close needs the 6068 lock body",
-                                 code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-            new = replace(new, auto_lock_on_close=False)
+        if (new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close
+                and "auto_lock_on_close" in changes):  # R-LCK-4: needs the door sensor
+            raise StateError("auto-lock on close needs the 6068 lock body",
+                             code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+        if "auto_lock_on_close" not in changes and new.lock_body is not self._settings.lock_body:
+            new = replace(new, auto_lock_on_close=auto_lock_default(new.lock_body))  # R-LCK-4
         return new
 
     def _apply_settings(self, new: Settings) -> None:
