@@ -44,12 +44,21 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.model import Credential, CredentialKind, LockBody, Role, Settings, User
+from ble_lock.core.model import (
+    DURESS_KINDS,
+    Credential,
+    CredentialKind,
+    LockBody,
+    Role,
+    Settings,
+    User,
+)
 from ble_lock.core.profile import Feature
 from ble_lock.core.schedule import user_allowed_at
 
 __all__ = [
     "AT_DOOR_KINDS",
+    "FACTOR_KINDS",
     "RULE_ORDER",
     "TABLE",
     "Cell",
@@ -60,6 +69,7 @@ __all__ = [
     "Rule",
     "Situation",
     "Verdict",
+    "auto_lock_applies",
     "decide",
     "render_table",
 ]
@@ -115,6 +125,7 @@ class Verdict(Enum):
     LOCK = "lock"  # throw the bolt
     END_PASSAGE = "end passage"  # R-MOD-4: end passage mode and throw the bolt
     HOLD = "hold open"  # R-MOD-4: passage mode keeps the door open (an automatic lock refused)
+    NOTHING = "no change"  # nothing holds the door open
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,13 +176,15 @@ _END_PASSAGE = Cell(verdict=Verdict.END_PASSAGE)
 _HOLD = Cell(verdict=Verdict.HOLD)
 
 
-def _credential_row(*, ends_passage: bool) -> Row:
+def _credential_row(kind: CredentialKind, *, ends_passage: bool) -> Row:
+    cells = {Rule.LOCKOUT: _DENY_LOCKOUT, Rule.VALIDITY: _DENY_VALIDITY,
+             Rule.PRIVACY: _DENY_PRIVACY, Rule.ANTI_LOCK: _DENY_ANTI_LOCK,
+             Rule.DUAL_AUTH: _SECOND,
+             Rule.PASSAGE: _GRANT_ENDS_PASSAGE if ends_passage else _GRANT}
+    if kind in DURESS_KINDS:
+        cells[Rule.DURESS] = _DURESS
     return Row(base=Verdict.GRANT, unidentified=ErrorCode.NO_MATCH, counts_unidentified=True,
-               cells={Rule.LOCKOUT: _DENY_LOCKOUT, Rule.VALIDITY: _DENY_VALIDITY,
-                      Rule.PRIVACY: _DENY_PRIVACY, Rule.ANTI_LOCK: _DENY_ANTI_LOCK,
-                      Rule.DUAL_AUTH: _SECOND,
-                      Rule.PASSAGE: _GRANT_ENDS_PASSAGE if ends_passage else _GRANT,
-                      Rule.DURESS: _DURESS})
+               cells=cells)
 
 
 _MANUAL_LOCK = Row(base=Verdict.LOCK, cells={Rule.PASSAGE: _END_PASSAGE})
@@ -180,11 +193,11 @@ _ALWAYS_OPENS = Row(base=Verdict.GRANT, cells={})
 
 #: Every path × every rule. R-MOD-4: only a PIN or a card ends passage mode on a grant.
 TABLE: dict[Path, Row] = {
-    Path.PIN: _credential_row(ends_passage=True),
-    Path.FINGERPRINT: _credential_row(ends_passage=False),
-    Path.FACE: _credential_row(ends_passage=False),
-    Path.PALM: _credential_row(ends_passage=False),
-    Path.CARD: _credential_row(ends_passage=True),
+    Path.PIN: _credential_row(CredentialKind.PIN, ends_passage=True),
+    Path.FINGERPRINT: _credential_row(CredentialKind.FINGERPRINT, ends_passage=False),
+    Path.FACE: _credential_row(CredentialKind.FACE, ends_passage=False),
+    Path.PALM: _credential_row(CredentialKind.PALM, ends_passage=False),
+    Path.CARD: _credential_row(CredentialKind.CARD, ends_passage=True),
     # R-APP-3: the phone's key; an unknown key is not a guess (pairing is bounded apart)
     Path.BLUETOOTH: Row(base=Verdict.GRANT, unidentified=ErrorCode.UNKNOWN_KEY, cells={
         Rule.LOCKOUT: _DENY_LOCKOUT, Rule.VALIDITY: _DENY_VALIDITY,
@@ -207,7 +220,7 @@ TABLE: dict[Path, Row] = {
         Rule.LOCKOUT: _DENY_LOCKOUT, Rule.PRIVACY: _DENY_PRIVACY,
         Rule.ANTI_LOCK: _DENY_ANTI_LOCK, Rule.PASSAGE: _GRANT}),
     # R-MOD-4: set by an admin, held across restarts; nothing to hold when it is off
-    Path.PASSAGE: Row(base=Verdict.DENY, cells={Rule.PASSAGE: _HOLD}),
+    Path.PASSAGE: Row(base=Verdict.NOTHING, cells={Rule.PASSAGE: _HOLD}),
     Path.INSIDE_HANDLE: _ALWAYS_OPENS,  # R-MOD-1: inside operation unaffected
     Path.INSIDE_BUTTON: _MANUAL_LOCK,  # R-LCK-2
     Path.THUMB_TURN: _MANUAL_LOCK,  # R-MOD-1
@@ -222,8 +235,9 @@ TABLE: dict[Path, Row] = {
 #: R-USR-8: keys presented at the door; a dual-auth pair needs at least one of them.
 AT_DOOR_KINDS = frozenset({CredentialKind.PIN, CredentialKind.FINGERPRINT, CredentialKind.CARD,
                            CredentialKind.FACE, CredentialKind.PALM})
-#: R-USR-8: the "electronic keys" a dual-auth user combines (the phone is one).
-FACTOR_KINDS = AT_DOOR_KINDS | {CredentialKind.BLUETOOTH_KEY}
+#: R-USR-8: the "electronic keys" a dual-auth user combines: the phone and the remote
+#: accessory are one each, never both of a pair (one key of a pair is at the door).
+FACTOR_KINDS = AT_DOOR_KINDS | {CredentialKind.BLUETOOTH_KEY, CredentialKind.REMOTE_CONTROL}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

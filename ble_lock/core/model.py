@@ -16,6 +16,7 @@ from ble_lock.core.events import ALARM_KINDS, Event, EventKind, EventPage, Unloc
 __all__ = [
     "ALARM_KINDS",
     "BIOMETRIC_KINDS",
+    "DURESS_KINDS",
     "LOCK_ID_LEN",
     "Actor",
     "ActorKind",
@@ -72,6 +73,8 @@ class CredentialKind(IntEnum):
 
 
 BIOMETRIC_KINDS = frozenset({CredentialKind.FINGERPRINT, CredentialKind.FACE, CredentialKind.PALM})
+#: R-CRD-6: the kinds that can be duress ("anti-hijack") keys.
+DURESS_KINDS = frozenset({CredentialKind.PIN, CredentialKind.FINGERPRINT})
 
 
 class ActorKind(IntEnum):
