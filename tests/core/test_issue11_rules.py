@@ -246,7 +246,7 @@ def test_r_usr_1_master_enters_menu_with_fingerprint_pin_or_card(dl20: Env) -> N
 def test_r_usr_1_menu_login_checks_validity_and_kind(fp: Env) -> None:
     """R-USR-1 with R-USR-7: an admin outside validity does not enter the menu; face-palm
     has no card reader."""
-    lock, admin = fp.lock, fp.admin
+    lock = fp.lock
     other = fp.user_with_pin("975310", role=Role.ADMIN,
                              schedules=(WeekdaySchedule(days_mask=0x02, start_minute=0,
                                                         end_minute=60),))
