@@ -26,6 +26,7 @@ emulator's front panel the panel names):
   ``present_biometric``, ``press_remote``, ``mechanical_key``, ``open_from_inside``,
   ``inside_button``, ``set_thumb_turn``, ``door_opened``, ``door_closed``, ``tamper``,
   ``set_battery``, ``press_set_button``, ``factory_reset_at_panel``, ``panel_admin_login``
+  (PIN, card or fingerprint: R-USR-1)
 * timers: ``tick``, ``next_deadline``
 
 Management calls take an :class:`~ble_lock.core.model.Actor` (only an identity: the role
