@@ -19,18 +19,30 @@ from core_env import START, Env, make_env
 
 from ble_lock.core import visitor
 from ble_lock.core.clock import FakeRng
-from ble_lock.core.decision import RULE_ORDER, TABLE, Path, Rule, Verdict, render_table
+from ble_lock.core.decision import (
+    RULE_ORDER,
+    TABLE,
+    Path,
+    Rule,
+    Situation,
+    Verdict,
+    decide,
+    render_table,
+)
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.lock import Lock
 from ble_lock.core.model import (
     Actor,
     BoltState,
+    Credential,
     CredentialKind,
     Decision,
     EventKind,
     Role,
+    Settings,
+    User,
 )
-from ble_lock.core.profile import DL20VC, FACE_PALM, Feature
+from ble_lock.core.profile import DL20VC, FACE_PALM, Feature, Profile
 
 #: A profile with every feature and credential kind, so every cell is reachable.
 ALL = replace(FACE_PALM, name="all-features",
@@ -59,20 +71,40 @@ class Rig:
         return self.env.lock
 
 
-def _rig(rule: Rule | None) -> Rig:
-    env = make_env(ALL)
+#: What a path or a rule needs from the profile (a kind it stores, a feature it has).
+NEEDS_KIND = {Path.FACE: CredentialKind.FACE, Path.PALM: CredentialKind.PALM,
+              Path.CARD: CredentialKind.CARD, Path.REMOTE_CONTROL: CredentialKind.REMOTE_CONTROL}
+NEEDS_FEATURE = {Path.SYNC: Feature.SYNC_UNLOCK, Path.SYNC_RELOCK: Feature.SYNC_UNLOCK,
+                 Path.VISITOR_CODE: Feature.VISITOR_CODES, Path.AUTO_LOCK: Feature.LOCK_BODY,
+                 Rule.PRIVACY: Feature.PRIVACY_MODE, Rule.ANTI_LOCK: Feature.ANTI_LOCK,
+                 Rule.DUAL_AUTH: Feature.DUAL_AUTH, Rule.PASSAGE: Feature.PASSAGE_MODE}
+
+
+def _reachable(profile: Profile, path: Path, rule: Rule | None) -> bool:
+    kind = NEEDS_KIND.get(path)
+    if kind is not None and not profile.supports(kind):
+        return False
+    return all(profile.has(NEEDS_FEATURE[x]) for x in (path, rule) if x in NEEDS_FEATURE)
+
+
+def _rig(rule: Rule | None, profile: Profile = ALL) -> Rig:
+    env = make_env(profile)
     lock, admin = env.lock, env.admin
     user = env.user(Role.DUAL_AUTH if rule is Rule.DUAL_AUTH else Role.NORMAL)
     duress = rule is Rule.DURESS
     lock.add_pin(admin, user.number, PIN, duress=duress)
     env.enrol(user, CredentialKind.FINGERPRINT, FINGER, duress=duress)
-    env.enrol(user, CredentialKind.FACE, FACE)
-    env.enrol(user, CredentialKind.PALM, PALM)
-    lock.add_card(admin, user.number, CARD, CARD_CODE, card_code_confirm=CARD_CODE)
-    lock.add_remote_control(admin, user.number, REMOTE)
+    for kind, template in ((CredentialKind.FACE, FACE), (CredentialKind.PALM, PALM)):
+        if profile.supports(kind):
+            env.enrol(user, kind, template)
+    if profile.supports(CredentialKind.CARD):
+        lock.add_card(admin, user.number, CARD, CARD_CODE, card_code_confirm=CARD_CODE)
+    if profile.supports(CredentialKind.REMOTE_CONTROL):
+        lock.add_remote_control(admin, user.number, REMOTE)
     phone = env.phone(user, PHONE)
-    lock.link_lock(admin, PEER, PEER_KEY, confirm_s=0)
-    lock.update_settings(admin, sync_unlock=True)
+    if profile.has(Feature.SYNC_UNLOCK):
+        lock.link_lock(admin, PEER, PEER_KEY, confirm_s=0)
+        lock.update_settings(admin, sync_unlock=True)
     lock.drain_notifications()
     return Rig(env=env, user=user.number, phone=phone)
 
@@ -81,7 +113,7 @@ def _condition(rig: Rig, rule: Rule | None) -> None:
     """Make ``rule``'s condition hold (nothing for the "no rule" column)."""
     lock, admin = rig.lock, rig.env.admin
     if rule is Rule.LOCKOUT:
-        rig.env.fail_pin(ALL.lockout_failures)
+        rig.env.fail_pin(rig.env.profile.lockout_failures)
         assert lock.lockout_remaining() is not None
     elif rule is Rule.VALIDITY:
         lock.update_user(admin, rig.user, valid_until=START - 10)  # R-USR-7: ended
@@ -138,7 +170,7 @@ def _inside_handle(rig: Rig, rule: Rule | None) -> Verdict:
 def _restart(rig: Rig, rule: Rule | None) -> Verdict:
     """Path.PASSAGE: what passage mode does to the bolt when the lock starts (R-MOD-4)."""
     env = rig.env
-    lock = Lock(store=env.store, profile=ALL, clock=env.clock, rng=FakeRng(9))
+    lock = Lock(store=env.store, profile=env.profile, clock=env.clock, rng=FakeRng(9))
     return Verdict.HOLD if lock.bolt is BoltState.UNLOCKED else Verdict.NOTHING
 
 
@@ -202,10 +234,10 @@ LOCKS: dict[Path, Callable[[Rig, Rule | None], Verdict]] = {
 }
 
 
-def _sync_relock(rule: Rule | None) -> tuple[Rig, Verdict]:
+def _sync_relock(rule: Rule | None, profile: Profile) -> tuple[Rig, Verdict]:
     """R-SYN-3: the door opened by a statement, then the rule's condition, then the end
     of the window (the statement first: most conditions refuse statements)."""
-    rig = _rig(rule)
+    rig = _rig(rule, profile)
     assert rig.lock.apply_sync_statement(PEER).granted
     _condition(rig, rule)
     passage = rig.lock.settings.passage_mode
@@ -214,26 +246,35 @@ def _sync_relock(rule: Rule | None) -> tuple[Rig, Verdict]:
     return rig, _lock_verdict(rig, passage)
 
 
-CELLS = [(path, rule) for path in TABLE for rule in (None, *RULE_ORDER)]
+#: Every cell on the all-features profile, and on each real profile every cell it can
+#: reach (a mode it lacks cannot be set, a kind it lacks cannot be presented).
+CELLS = [(profile, path, rule) for profile in (ALL, DL20VC, FACE_PALM) for path in TABLE
+         for rule in (None, *RULE_ORDER) if _reachable(profile, path, rule)]
 
 
 def test_every_path_has_a_driver() -> None:
     assert set(OPENS) | set(LOCKS) | {Path.SYNC_RELOCK} == set(Path)
 
 
-@pytest.mark.parametrize(("path", "rule"), CELLS,
-                         ids=[f"{p.name}-{r.name if r else 'NONE'}" for p, r in CELLS])
-def test_decision_table_cell(path: Path, rule: Rule | None) -> None:
+def test_every_cell_is_walked() -> None:
+    assert {(p, r) for prof, p, r in CELLS if prof is ALL} == {
+        (p, r) for p in Path for r in (None, *RULE_ORDER)}
+
+
+@pytest.mark.parametrize(("profile", "path", "rule"), CELLS,
+                         ids=[f"{pr.name}-{p.name}-{r.name if r else 'NONE'}"
+                              for pr, p, r in CELLS])
+def test_decision_table_cell(profile: Profile, path: Path, rule: Rule | None) -> None:
     """Issue 11: each (path × rule) cell does on a real lock what the table declares
     (R-SEC-1, R-USR-7, R-MOD-1/2/3/4, R-USR-8, R-CRD-6, R-LCK-1..4, R-SYN-2/3)."""
     row = TABLE[path]
     cell = row.cells.get(rule) if rule is not None else None
     expected = cell.verdict if cell is not None else row.base
     if path is Path.SYNC_RELOCK:
-        rig, verdict = _sync_relock(rule)
+        rig, verdict = _sync_relock(rule, profile)
         assert verdict is expected
         return
-    rig = _rig(rule)
+    rig = _rig(rule, profile)
     _condition(rig, rule)
     passage = rig.lock.settings.passage_mode
     if path in OPENS:
@@ -286,3 +327,76 @@ def test_unidentified_credential(path: Path) -> None:
 def test_docs_carry_the_decision_table() -> None:
     """docs/core.md shows the table the code declares (one declaration per fact)."""
     assert render_table() in DOC.read_text()
+
+
+# -- the pure function: one order
+
+
+def _situation(**kw: object) -> Situation:
+    user = User(number=2, name="u", role=Role.DUAL_AUTH, valid_until=START - 1)
+    pin = Credential(id=7, kind=CredentialKind.PIN, user_number=2, digest=b"d", duress=True)
+    finger = Credential(id=8, kind=CredentialKind.FINGERPRINT, user_number=2, digest=b"e")
+    settings = Settings(privacy_mode=True, anti_lock=True, dual_auth_mode=True,
+                        passage_mode=True)
+    base: dict[str, object] = dict(
+        path=Path.PIN, features=frozenset(Feature), settings=settings, wall=START,
+        mono=START, locked_out=42.0, thumb_turn_locked=True, user=user, credential=pin,
+        user_keys=(pin, finger), dual_window=10.0)
+    base.update(kw)
+    return Situation(**base)  # type: ignore[arg-type]
+
+
+def test_rules_run_in_the_documented_order() -> None:
+    """Issue 11: with every condition holding, each rule in RULE_ORDER decides in turn as
+    the ones before it are lifted (R-SEC-1, R-USR-7, R-MOD-2, R-MOD-1, R-USR-8, R-MOD-4,
+    R-CRD-6)."""
+    s = _situation()
+    seen = []
+    for lift in ({"locked_out": None},
+                 {"user": replace(s.user, valid_until=None)},  # type: ignore[type-var]
+                 {"settings": replace(s.settings, privacy_mode=False)},
+                 {"thumb_turn_locked": False}):
+        outcome = decide(s)
+        seen.append(outcome.rule)
+        s = replace(s, **lift)  # type: ignore[arg-type]
+    outcome = decide(s)
+    assert seen == [Rule.LOCKOUT, Rule.VALIDITY, Rule.PRIVACY, Rule.ANTI_LOCK]
+    assert (outcome.verdict, outcome.rule) == (Verdict.SECOND_FACTOR, Rule.DUAL_AUTH)
+    assert outcome.dual_first is not None
+    assert outcome.dual_first.until == START + 10.0
+    s = replace(s, user=replace(s.user, role=Role.ADMIN))  # type: ignore[type-var]
+    outcome = decide(s)
+    assert (outcome.verdict, outcome.ends_passage, outcome.alarm) == (Verdict.GRANT, True, True)
+
+
+def test_lockout_answers_before_matching() -> None:
+    """R-SEC-1: a locked-out lock says LOCKED_OUT for an unknown credential too (no
+    oracle), and an unknown one outside a lockout is a counted NO_MATCH."""
+    locked = decide(_situation(identified=False, user=None, credential=None))
+    assert (locked.reason, locked.retry_after, locked.counts_failure) == (
+        ErrorCode.LOCKED_OUT, 42.0, False)
+    free = decide(_situation(identified=False, user=None, credential=None, locked_out=None))
+    assert (free.reason, free.counts_failure) == (ErrorCode.NO_MATCH, True)
+
+
+def test_r_usr_8_pair_needs_a_key_at_the_door() -> None:
+    """R-USR-8: a phone after a phone is a new first key; a PIN after the phone opens."""
+    phone = Credential(id=9, kind=CredentialKind.BLUETOOTH_KEY, user_number=2, digest=b"f")
+    phone2 = Credential(id=10, kind=CredentialKind.BLUETOOTH_KEY, user_number=2, digest=b"g")
+    dual = User(number=2, name="u", role=Role.DUAL_AUTH)
+    settings = Settings(dual_auth_mode=True)
+    first = decide(_situation(path=Path.BLUETOOTH, credential=phone, user=dual,
+                              settings=settings, locked_out=None, user_keys=(phone, phone2)))
+    assert first.verdict is Verdict.SECOND_FACTOR
+    again = decide(_situation(path=Path.BLUETOOTH, credential=phone2, user=dual,
+                              settings=settings, locked_out=None, user_keys=(phone, phone2),
+                              dual_pending=first.dual_first))
+    assert again.verdict is Verdict.SECOND_FACTOR
+    pin = Credential(id=7, kind=CredentialKind.PIN, user_number=2, digest=b"d")
+    done = decide(_situation(credential=pin, user=dual, settings=settings, locked_out=None,
+                             user_keys=(phone, pin), dual_pending=first.dual_first))
+    assert (done.verdict, done.dual_complete) == (Verdict.GRANT, True)
+    late = decide(_situation(credential=pin, user=dual, settings=settings, locked_out=None,
+                             user_keys=(phone, pin), dual_pending=first.dual_first,
+                             mono=START + 10.0))
+    assert late.verdict is Verdict.SECOND_FACTOR
