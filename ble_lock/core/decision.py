@@ -28,7 +28,8 @@ Decisions taken here (issue 11):
 
 * R-USR-8: a dual-auth user's phone (Bluetooth key) is one factor of two; the other,
   different key must be presented at the door (PIN, fingerprint, card...) within the
-  window, before or after the phone. Two phones never make two factors.
+  window, before or after the phone. Two remote keys (phones, the remote accessory) never
+  make a pair.
 * R-MOD-1/2 with R-SYN-2: a sync statement is an automatic unlock with nobody identified
   at this door, so privacy mode and anti-lock (thumb-turn locked) refuse it — also when an
   admin unlocked the other door: an admin opens this door with their own credential.
@@ -293,6 +294,7 @@ class Outcome:
 
     @property
     def opens(self) -> bool:
+        """Whether the bolt is to be opened."""
         return self.verdict is Verdict.GRANT
 
 

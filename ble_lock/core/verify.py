@@ -121,7 +121,7 @@ class VerifyMixin(SyncLinksMixin):
             self._emit(EventKind.DUAL_AUTH_PENDING, user_number=user, method=method)
             return Decision(granted=False, reason=outcome.reason, method=method,
                             user_number=user, low_battery=self.low_battery)
-        if outcome.verdict is not Verdict.GRANT:
+        if not outcome.opens:
             reason = outcome.reason or ErrorCode.PERMISSION_DENIED
             if outcome.counts_failure:
                 return self._no_match(method, reason)
