@@ -283,6 +283,26 @@ def panel_claim(pin: str, as_json: bool) -> None:
     _op("claim", as_json, pin=pin, confirm=pin)
 
 
+@panel.command("menu")
+@click.option("--pin", help="the master's PIN (digits)")
+@click.option("--card", "card", metavar="UID", help="the master's card UID (hex)")
+@click.option("--finger", "finger", metavar="ID", help="the master's fingerprint ID")
+@click.option("--exit", "leave", is_flag=True, help="leave the menu")
+@json_option
+def panel_menu(pin: str | None, card: str | None, finger: str | None, leave: bool,
+               as_json: bool) -> None:
+    """Enter the admin menu with the master's PIN, card or fingerprint (R-USR-1)."""
+    if leave:
+        _op("menu_exit", as_json)
+        return
+    given = {k: v for k, v in (("pin", pin), ("card", card),
+                               ("finger", None if finger is None else finger.encode().hex()))
+             if v is not None}
+    if len(given) != 1:
+        raise click.UsageError("give one of --pin, --card or --finger (or --exit)")
+    _op("menu", as_json, **given)
+
+
 @panel.command("reset")
 @json_option
 def panel_reset(as_json: bool) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ble_lock.core import codec
 from ble_lock.core.clock import Clock, Rng
+from ble_lock.core.decision import DualPending
 from ble_lock.core.errors import (
     ConflictError,
     ErrorCode,
@@ -28,7 +29,7 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.index import Index
-from ble_lock.core.lockout import InputPath, Lockout, Lockouts, path_of_kind, path_of_method
+from ble_lock.core.lockout import InputPath, Lockout, Lockouts, path_of_method
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -122,7 +123,7 @@ class LockBase:
         self._pairing_until: float | None = None
         self._relock_at: float | None = None
         self._sync_relock_at: float | None = None
-        self._dual_pending: tuple[int, int, float] | None = None
+        self._dual_pending: DualPending | None = None  # R-USR-8
         self._request_digest: bytes | None = None
         self._load()
         for barrier, counter in self._lockout_counters():  # R-SEC-1 survives a restart
@@ -310,10 +311,6 @@ class LockBase:
             return None
         return self._lockout.denial(path, self._mono())
 
-    def _method_locked_out(self, method: UnlockMethod) -> float | None:
-        """:meth:`_locked_out` for an unlock ``method`` (its path, see ``lockout.py``)."""
-        return self._locked_out(path_of_method(method))
-
     def _register_failure(self, path: InputPath | None, kind: EventKind,
                           **fields: Any) -> float | None:
         """Log a failed verification/guess on ``path``; trip that path's barrier on the
@@ -333,11 +330,10 @@ class LockBase:
                            detail=f"{path.value} {self._profile.lockout_duration_s:g}s")
             return self._locked_out(path)
 
-    def _lockout_success(self, method: UnlockMethod, credential_id: int | None = None) -> None:
-        """R-SEC-1: a successful verification ends the run of its own path only (the
-        credential's path for a dual-auth step; none for a Bluetooth key)."""
-        cred = None if credential_id is None else self._index.credentials.get(credential_id)
-        path = path_of_kind(cred.kind) if cred is not None else path_of_method(method)
+    def _lockout_success(self, method: UnlockMethod) -> None:
+        """R-SEC-1: a successful verification by ``method`` ends the run of its own path
+        only (a dual-auth step: the presented credential's; none for a Bluetooth key)."""
+        path = path_of_method(method)
         if path is not None:
             self._lockout.barrier(path).succeed(path)
 

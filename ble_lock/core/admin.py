@@ -24,14 +24,13 @@ from ble_lock.core.index import Index
 from ble_lock.core.model import (
     Actor,
     CredentialKind,
-    Decision,
     Event,
     EventKind,
     EventPage,
     LockBody,
     Settings,
     SystemInfo,
-    UnlockMethod,
+    auto_lock_default,
 )
 from ble_lock.core.profile import Feature
 from ble_lock.core.verify import VerifyMixin
@@ -149,11 +148,12 @@ class AdminMixin(VerifyMixin):
                                  code=ErrorCode.UNSUPPORTED_BY_PROFILE)
             values[name] = _coerce(name, value, getattr(self._settings, name))
         new = replace(self._settings, **values)
-        if new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close:
-            if "auto_lock_on_close" in changes:  # R-LCK-4: needs the door sensor (6068)
-                raise StateError("auto-lock on close needs the 6068 lock body",
-                                 code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-            new = replace(new, auto_lock_on_close=False)
+        if (new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close
+                and "auto_lock_on_close" in changes):  # R-LCK-4: needs the door sensor
+            raise StateError("auto-lock on close needs the 6068 lock body",
+                             code=ErrorCode.UNSUPPORTED_BY_PROFILE)
+        if "auto_lock_on_close" not in changes and new.lock_body is not self._settings.lock_body:
+            new = replace(new, auto_lock_on_close=auto_lock_default(new.lock_body))  # R-LCK-4
         return new
 
     def _apply_settings(self, new: Settings) -> None:
@@ -164,8 +164,7 @@ class AdminMixin(VerifyMixin):
         if not new.lockout_enabled:  # switched off: a running lockout ends too
             self._lift_lockout(pairing=False)  # the pairing limiter stays (lockout.py)
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
-            self._unlock_bolt()
-            self._relock_at = None
+            self._hold_open()
 
     @property
     def muted(self) -> bool:
@@ -312,7 +311,7 @@ class AdminMixin(VerifyMixin):
 
         self._mutate(actor, request_id, apply)
 
-    # -- sync unlock (R-SYN-1..3, lock side)
+    # -- sync statements: replay state (R-SYN-2; the decision is ``verify.py``)
 
     def accept_sync_statement(self, peer_lock_id: bytes, at_ms: int) -> bool:
         """R-SYN-2 replay state: atomically accept a verified statement's time ``at_ms``
@@ -325,22 +324,3 @@ class AdminMixin(VerifyMixin):
         with self._tx():
             self._store.set_counter(name, at_ms)
         return True
-
-    def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
-        """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: open
-        for the link's window; if the door is not opened in time, relock (``tick``)."""
-        method = UnlockMethod.SYNC
-        link = self._links.get(bytes(peer_lock_id))
-        if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
-                or not self._settings.sync_unlock:
-            return self._denied(method, ErrorCode.PERMISSION_DENIED)
-        if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
-            return self._denied(method, ErrorCode.LINK_PENDING)
-        blocked = self._lockout_denial(method)
-        if blocked is not None:
-            return blocked
-        decision = self._grant(method, user_number=None, outside=True, verified=False,
-                               detail=f"from {link.peer_lock_id.hex()}")
-        self._relock_at = None
-        self._sync_relock_at = self._mono() + link.window_s
-        return decision

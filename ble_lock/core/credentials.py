@@ -18,7 +18,7 @@ from ble_lock.core.errors import (
     PermissionDeniedError,
     StateError,
 )
-from ble_lock.core.model import Actor, Credential, CredentialKind, EventKind, Role
+from ble_lock.core.model import DURESS_KINDS, Actor, Credential, CredentialKind, EventKind, Role
 from ble_lock.core.pins import check_card_code, check_pin
 
 __all__ = ["CARD_CODE_SECRET", "FACTORY_KEY", "CredentialsMixin"]
@@ -26,7 +26,6 @@ __all__ = ["CARD_CODE_SECRET", "FACTORY_KEY", "CredentialsMixin"]
 FACTORY_KEY = "factory.key"
 #: R-CRD-5: kept across factory resets (needed to re-add the same cards).
 CARD_CODE_SECRET = "factory.card_code"  # noqa: S105 - a store key name, not a secret
-DURESS_KINDS = frozenset({CredentialKind.PIN, CredentialKind.FINGERPRINT})  # R-CRD-6
 MAX_TOKEN = 64
 
 

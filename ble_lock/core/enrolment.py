@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ble_lock.core.credentials import DURESS_KINDS, CredentialsMixin
+from ble_lock.core.credentials import CredentialsMixin
 from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
 from ble_lock.core.model import (
     BIOMETRIC_KINDS,
+    DURESS_KINDS,
     Actor,
     CaptureResult,
     CredentialKind,

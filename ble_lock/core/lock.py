@@ -26,6 +26,7 @@ emulator's front panel the panel names):
   ``present_biometric``, ``press_remote``, ``mechanical_key``, ``open_from_inside``,
   ``inside_button``, ``set_thumb_turn``, ``door_opened``, ``door_closed``, ``tamper``,
   ``set_battery``, ``press_set_button``, ``factory_reset_at_panel``, ``panel_admin_login``
+  (PIN, card or fingerprint: R-USR-1)
 * timers: ``tick``, ``next_deadline``
 
 Management calls take an :class:`~ble_lock.core.model.Actor` (only an identity: the role
@@ -91,8 +92,7 @@ class Lock(PanelMixin):
             raise StorageError("store not provisioned (call provision first)",
                                code=ErrorCode.STORAGE_ERROR)
         super().__init__(store=store, profile=profile, clock=clock, rng=rng)
-        if self._settings.passage_mode:  # R-MOD-4 survives a restart: the door stays open
-            self._unlock_bolt()
+        self._hold_open()  # R-MOD-4 survives a restart: passage mode holds the door open
 
     def __repr__(self) -> str:
         return (f"Lock(model={self._profile.name!r}, serial={self.serial!r}, "

@@ -27,15 +27,16 @@ from collections.abc import Iterable
 from enum import Enum
 
 from ble_lock.core.events import UnlockMethod
-from ble_lock.core.model import CredentialKind
 
 __all__ = [
     "USER_INPUT_PATHS",
+    "Barrier",
     "InputPath",
     "Lockout",
     "Lockouts",
-    "path_of_kind",
+    "barrier_of",
     "path_of_method",
+    "refused_by",
 ]
 
 
@@ -70,19 +71,35 @@ def path_of_method(method: UnlockMethod) -> InputPath | None:
     return _METHOD_PATH.get(method)
 
 
-_KIND_PATH: dict[CredentialKind, InputPath] = {
-    CredentialKind.PIN: InputPath.KEYPAD,
-    CredentialKind.FINGERPRINT: InputPath.SENSOR,
-    CredentialKind.FACE: InputPath.SENSOR,
-    CredentialKind.PALM: InputPath.SENSOR,
-    CredentialKind.CARD: InputPath.CARD,
-    CredentialKind.REMOTE_CONTROL: InputPath.REMOTE,
+class Barrier(Enum):
+    """The lock's barriers, each one :class:`Lockout` (see the module docstring)."""
+
+    SYSTEM = "system lockout"  # the user-input paths' barrier
+    PAIRING = "pairing limiter"
+    REMOTE = "remote limiter"
+
+
+_REFUSED_BY: dict[InputPath | None, tuple[Barrier, ...]] = {
+    InputPath.PAIRING: (Barrier.PAIRING,),
+    InputPath.REMOTE: (Barrier.SYSTEM, Barrier.REMOTE),
 }
 
 
-def path_of_kind(kind: CredentialKind) -> InputPath | None:
-    """The path a credential of ``kind`` is presented on; None for a Bluetooth key."""
-    return _KIND_PATH.get(kind)
+def barrier_of(path: InputPath) -> Barrier:
+    """The barrier whose run ``path`` counts on (and which a run of ``path`` trips)."""
+    if path is InputPath.PAIRING:
+        return Barrier.PAIRING
+    if path is InputPath.REMOTE:
+        return Barrier.REMOTE
+    return Barrier.SYSTEM
+
+
+def refused_by(path: InputPath | None) -> tuple[Barrier, ...]:
+    """The barriers whose lockout refuses an attempt on ``path`` (None: an unlock with no
+    path of its own, a Bluetooth key or a sync statement): pairing answers to its own
+    limiter only; everything else to the system lockout, the remote control to its own
+    limiter too."""
+    return _REFUSED_BY.get(path, (Barrier.SYSTEM,))
 
 
 class Lockout:
@@ -170,25 +187,21 @@ class Lockouts:
 
     def barrier(self, path: InputPath) -> Lockout:
         """The barrier whose run ``path`` counts on."""
-        if path is InputPath.PAIRING:
+        return self.of(barrier_of(path))
+
+    def of(self, barrier: Barrier) -> Lockout:
+        """The :class:`Lockout` of ``barrier``."""
+        if barrier is Barrier.PAIRING:
             return self.pairing
-        if path is InputPath.REMOTE:
+        if barrier is Barrier.REMOTE:
             return self.remote
         return self.user
 
     def denial(self, path: InputPath | None, now: float) -> float | None:
-        """Seconds left of the lockout that refuses an attempt on ``path`` (None: an
-        unlock with no path of its own, a Bluetooth key or a sync statement), or None.
-        Pairing answers to its own limiter only; everything else to the user-input
-        ("system") lockout, and the remote control to its own limiter too."""
-        if path is InputPath.PAIRING:
-            return self.pairing.retry_after(now)
-        system = self.user.retry_after(now)
-        if path is InputPath.REMOTE:
-            own = self.remote.retry_after(now)
-            if own is not None and (system is None or own > system):
-                return own
-        return system
+        """Seconds left of the longest lockout that refuses an attempt on ``path``
+        (:func:`refused_by`), or None."""
+        left = [t for b in refused_by(path) if (t := self.of(b).retry_after(now)) is not None]
+        return max(left) if left else None
 
     def next_end(self) -> float | None:
         """The earliest end of a running lockout (a timer deadline), or None."""

@@ -16,6 +16,7 @@ from ble_lock.core.events import ALARM_KINDS, Event, EventKind, EventPage, Unloc
 __all__ = [
     "ALARM_KINDS",
     "BIOMETRIC_KINDS",
+    "DURESS_KINDS",
     "LOCK_ID_LEN",
     "Actor",
     "ActorKind",
@@ -44,6 +45,7 @@ __all__ = [
     "UnlockMethod",
     "User",
     "WeekdaySchedule",
+    "auto_lock_default",
 ]
 
 #: Bytes in a lock id (advertisement, info characteristic, QR, pairing context).
@@ -71,6 +73,8 @@ class CredentialKind(IntEnum):
 
 
 BIOMETRIC_KINDS = frozenset({CredentialKind.FINGERPRINT, CredentialKind.FACE, CredentialKind.PALM})
+#: R-CRD-6: the kinds that can be duress ("anti-hijack") keys.
+DURESS_KINDS = frozenset({CredentialKind.PIN, CredentialKind.FINGERPRINT})
 
 
 class ActorKind(IntEnum):
@@ -177,6 +181,12 @@ class Trigger(IntEnum):
     MANUAL = 2
 
 
+def auto_lock_default(body: LockBody) -> bool:
+    """R-LCK-4: the door locks by itself after it closes, by default, with the sensor lock
+    body (6068: "門鎖在關閉後會自動上鎖（僅支援帶有感應鎖體的門鎖）"); never with 5085."""
+    return body is LockBody.BODY_6068
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Modes and settings (R-MOD-*, R-LCK-3/4, R-SEC-1, R-SYN-3). Defaults = factory."""
@@ -196,7 +206,8 @@ class Settings:
     palm_trigger: Trigger = Trigger.AUTOMATIC
     countdown_lock: bool = False
     countdown_s: int = 10
-    auto_lock_on_close: bool = False
+    #: R-LCK-4: on by default with the sensor lock body (6068), see ``auto_lock_default``
+    auto_lock_on_close: bool = True
     lockout_enabled: bool = True
     sync_unlock: bool = False
     sync_window_s: int = 10

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ble_lock.core import visitor
+from ble_lock.core.decision import Path, Rule, auto_lock_applies
 from ble_lock.core.enrolment import check_template
 from ble_lock.core.errors import ErrorCode, InvalidInputError
 from ble_lock.core.model import (
@@ -17,12 +18,12 @@ from ble_lock.core.model import (
     Actor,
     BoltState,
     CaptureResult,
+    Credential,
     CredentialKind,
     Decision,
     DoorState,
     EnrolmentState,
     EventKind,
-    LockBody,
     Role,
     Trigger,
     UnlockMethod,
@@ -38,6 +39,11 @@ _METHOD = {
     CredentialKind.FINGERPRINT: UnlockMethod.FINGERPRINT,
     CredentialKind.FACE: UnlockMethod.FACE,
     CredentialKind.PALM: UnlockMethod.PALM,
+}
+_PATH = {
+    CredentialKind.FINGERPRINT: Path.FINGERPRINT,
+    CredentialKind.FACE: Path.FACE,
+    CredentialKind.PALM: Path.PALM,
 }
 MAX_CARD_UID = 64
 
@@ -78,7 +84,7 @@ class PanelMixin(TimersMixin):
         pad.digits.clear()
         if not entry:
             if pad.confirm_lit:
-                self._lock_bolt("outside confirm key")  # R-LCK-1
+                self._lock_path(Path.OUTSIDE_CONFIRM, "outside confirm key")  # R-LCK-1
             return None
         return self._verify_entry(entry)
 
@@ -94,35 +100,33 @@ class PanelMixin(TimersMixin):
 
     def _verify_entry(self, entry: str) -> Decision:
         if len(entry) > self._profile.keypad_max_digits or len(entry) < self._profile.pin_min:
-            blocked = self._lockout_denial(UnlockMethod.PIN)
-            return blocked if blocked is not None else self._no_match(UnlockMethod.PIN)
-        blocked = self._lockout_denial(UnlockMethod.PIN)
-        if blocked is not None:
-            return blocked
+            return self._unlock(Path.PIN, UnlockMethod.PIN, identified=False)
         if len(entry) == visitor.CODE_LENGTH and self._profile.has(Feature.VISITOR_CODES):
             grant = visitor.parse_visitor_code(self._visitor_key(), entry)
             if grant is not None:  # a code of this lock: no fallback to PINs (doc)
                 return self._visitor_decision(grant)
-        return self._decide(UnlockMethod.PIN, self._match_pin(entry))
+        cred = self._match_pin(entry)
+        return self._unlock(Path.PIN, UnlockMethod.PIN, cred, identified=cred is not None)
 
     def _visitor_decision(self, grant: visitor.VisitorGrant) -> Decision:
-        """R-APP-4: inside its window, a one-time code not used before, and the modes
-        that admit non-admins (R-MOD-1/2). A refused code is a keypad failure (R-SEC-1)."""
-        method = UnlockMethod.VISITOR_CODE
+        """R-APP-4: inside its window, a one-time code not used before, then the one
+        decision (modes that admit non-admins, R-MOD-1/2). A refused code is a keypad
+        failure (R-SEC-1)."""
         now = self._wall()
-        if not grant.is_valid_at(math.floor(now)):
-            return self._no_match(method, ErrorCode.OUTSIDE_VALIDITY)
         one_time = grant.kind is visitor.VisitorKind.ONE_TIME
-        if one_time and self._store.is_code_used(grant.code_id):
-            return self._no_match(method, ErrorCode.CODE_ALREADY_USED)
-        reason = self._mode_denial(None, outside=True)
-        if reason is not None:
-            return self._denied(method, reason)
-        with self._tx():
+        denial = None
+        if not grant.is_valid_at(math.floor(now)):
+            denial = ErrorCode.OUTSIDE_VALIDITY
+        elif one_time and self._store.is_code_used(grant.code_id):
+            denial = ErrorCode.CODE_ALREADY_USED
+
+        def consume() -> None:
             self._store.prune_used_codes(now)
             if one_time:
                 self._store.mark_code_used(grant.code_id, grant.valid_until)
-            return self._grant(method, user_number=None, detail=grant.kind.name.lower())
+
+        return self._unlock(Path.VISITOR_CODE, UnlockMethod.VISITOR_CODE, code_denial=denial,
+                            detail=grant.kind.name.lower(), verified=True, on_grant=consume)
 
     def hold_zero(self) -> None:
         """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""
@@ -144,7 +148,8 @@ class PanelMixin(TimersMixin):
         if not self._settings.active_card_detection and not self.keypad_awake:
             return Decision(granted=False, reason=ErrorCode.KEYPAD_ASLEEP,
                             method=UnlockMethod.CARD, low_battery=self.low_battery)
-        return self._decide(UnlockMethod.CARD, self._match(CredentialKind.CARD, bytes(card_uid)))
+        cred = self._match(CredentialKind.CARD, bytes(card_uid))
+        return self._unlock(Path.CARD, UnlockMethod.CARD, cred, identified=cred is not None)
 
     def present_biometric(self, kind: CredentialKind, template: bytes, *,
                           step: str | None = None) -> Decision | CaptureResult:
@@ -165,39 +170,43 @@ class PanelMixin(TimersMixin):
         if trigger is Trigger.MANUAL and not self.keypad_awake:
             return Decision(granted=False, reason=ErrorCode.KEYPAD_ASLEEP, method=_METHOD[kind],
                             low_battery=self.low_battery)
-        return self._decide(_METHOD[kind], self._match(kind, sample))
+        cred = self._match(kind, sample)
+        return self._unlock(_PATH[kind], _METHOD[kind], cred, identified=cred is not None)
 
     def press_remote(self, remote_id: bytes) -> Decision:
         """A paired Bluetooth remote-control accessory pressed (R-APP-7)."""
         self._kind_supported(CredentialKind.REMOTE_CONTROL)
         self.tick()
         cred = self._match(CredentialKind.REMOTE_CONTROL, bytes(remote_id))
-        return self._decide(UnlockMethod.REMOTE_CONTROL, cred)
+        return self._unlock(Path.REMOTE_CONTROL, UnlockMethod.REMOTE_CONTROL, cred,
+                            identified=cred is not None)
 
     def mechanical_key(self) -> Decision:
         """The mechanical key always opens (R-CRD-1, R-MOD-2); only an event in software."""
         self.tick()
-        return self._grant(UnlockMethod.MECHANICAL_KEY, user_number=None, verified=False)
+        return self._unlock(Path.MECHANICAL_KEY, UnlockMethod.MECHANICAL_KEY)
 
     # -- inside and door
 
     def open_from_inside(self) -> None:
         """The inside handle: unaffected by anti-lock (R-MOD-1); ✓ lights outside (R-LCK-1)."""
         self.tick()
-        self._grant(UnlockMethod.INSIDE, user_number=None, outside=False, verified=False)
-        self._keypad.confirm_lit = True
+        if self._unlock(Path.INSIDE_HANDLE, UnlockMethod.INSIDE, outside=False).granted:
+            self._keypad.confirm_lit = True
 
     def inside_button(self) -> None:
-        """R-LCK-2: the electronic button on the back panel locks."""
+        """R-LCK-2: the electronic button on the back panel locks; in passage mode it
+        ends passage mode too (R-MOD-4), so a restart does not open the door again."""
         self.tick()
-        self._lock_bolt("inside button")
+        self._lock_path(Path.INSIDE_BUTTON, "inside button")
 
     def set_thumb_turn(self, locked: bool) -> None:
-        """R-MOD-1: the inside thumb-turn; locking it throws the bolt."""
+        """R-MOD-1: the inside thumb-turn; locking it throws the bolt (and ends passage
+        mode, R-MOD-4, like every manual lock)."""
         self.tick()
         self._thumb_turn_locked = locked
         if locked:
-            self._lock_bolt("thumb-turn")
+            self._lock_path(Path.THUMB_TURN, "thumb-turn")
 
     @property
     def door(self) -> DoorState:
@@ -211,14 +220,14 @@ class PanelMixin(TimersMixin):
         self._emit(EventKind.DOOR_OPENED)
 
     def door_closed(self) -> None:
-        """Door sensor: closed; R-LCK-4 auto-lock with the 6068 body when enabled."""
+        """Door sensor: closed; R-LCK-4 auto-lock with the 6068 body when enabled (on by
+        default with that body), decided like every lock (R-MOD-4: not in passage mode)."""
         self.tick()
         self._door = DoorState.CLOSED
         self._emit(EventKind.DOOR_CLOSED)
-        settings = self._settings
-        if (settings.auto_lock_on_close and settings.lock_body is LockBody.BODY_6068
-                and not settings.passage_mode and self._bolt is BoltState.UNLOCKED):
-            self._lock_bolt("auto-lock on close")
+        if (auto_lock_applies(self._profile.features, self._settings)
+                and self._bolt is BoltState.UNLOCKED):
+            self._lock_path(Path.AUTO_LOCK, "auto-lock on close")
 
     # -- alarms and power
 
@@ -255,15 +264,42 @@ class PanelMixin(TimersMixin):
         """R-SEC-5: SET held while the battery goes back in, then confirm."""
         self._factory_reset()
 
-    def panel_admin_login(self, entry: str) -> Actor | None:
-        """SET + an admin PIN enters the menu (R-USR-1); the returned actor is the
-        "logged-in user" of R-USR-5 / R-CRD-7. A wrong PIN counts toward the lockout."""
-        if self._lockout_denial(UnlockMethod.PIN) is not None:
+    def panel_admin_login(self, entry: str | None = None, *, card: bytes | None = None,
+                          fingerprint: bytes | None = None) -> Actor | None:
+        """SET + an admin's PIN, card or fingerprint enters the menu (R-USR-1; DL20VC:
+        "使用主用户的指纹、密码或感应卡验证成功后，即可进入主菜单"). Exactly one of
+        ``entry`` (keypad digits, R-PIN-3 applies), ``card`` (UID) or ``fingerprint``
+        (template). The returned actor is the "logged-in user" of R-USR-5 / R-CRD-7;
+        None when refused: locked out, nothing matched (a failure toward the lockout,
+        R-SEC-1), not an admin, or outside the admin's validity (R-USR-7)."""
+        given = [x for x in (entry, card, fingerprint) if x is not None]
+        if len(given) != 1:
+            raise InvalidInputError("give one of a PIN entry, a card or a fingerprint")
+        path, method, cred = self._menu_credential(entry, card, fingerprint)
+        if self._lockout_for(path) is not None:
             return None
-        cred = self._match_pin(entry) if entry.isascii() and entry.isdigit() else None
         user = None if cred is None else self._index.users.get(cred.user_number)
         if user is None or user.role is not Role.ADMIN:
-            self._no_match(UnlockMethod.PIN)
+            self._no_match(method)
             return None
-        self._lockout_success(UnlockMethod.PIN)  # R-SEC-1: ends the keypad's run only
+        if self._decide_path(path, cred).rule is Rule.VALIDITY:  # R-USR-7
+            return None
+        self._verified(path)  # R-SEC-1: ends this path's run only (a PIN: the keypad's)
         return Actor.panel(user.number)
+
+    def _menu_credential(self, entry: str | None, card: bytes | None,
+                         fingerprint: bytes | None) -> tuple[Path, UnlockMethod,
+                                                              Credential | None]:
+        if card is not None:
+            self._kind_supported(CredentialKind.CARD)
+            if not isinstance(card, bytes | bytearray) or not 1 <= len(card) <= MAX_CARD_UID:
+                raise InvalidInputError("card UID must be 1..64 bytes")
+            return Path.CARD, UnlockMethod.CARD, self._match(CredentialKind.CARD, bytes(card))
+        if fingerprint is not None:
+            sample = check_template(fingerprint)
+            self._kind_supported(CredentialKind.FINGERPRINT)
+            return (Path.FINGERPRINT, UnlockMethod.FINGERPRINT,
+                    self._match(CredentialKind.FINGERPRINT, sample))
+        assert entry is not None
+        ok = entry.isascii() and entry.isdigit() and len(entry) <= self._profile.keypad_max_digits
+        return Path.PIN, UnlockMethod.PIN, self._match_pin(entry) if ok else None

@@ -9,6 +9,7 @@ dual-auth window (R-USR-8), pending sync link countdown (R-SYN-1).
 from __future__ import annotations
 
 from ble_lock.core.admin import AdminMixin
+from ble_lock.core.decision import Path, Verdict
 from ble_lock.core.model import BoltState, DoorState, EventKind
 
 __all__ = ["TimersMixin"]
@@ -27,7 +28,7 @@ class TimersMixin(AdminMixin):
             self._lockout.next_end(),
             self._enrolment_deadline(),
             self._pairing_until,
-            self._dual_pending[2] if self._dual_pending is not None else None,
+            self._dual_pending.until if self._dual_pending is not None else None,
             self._links_deadline(),
         ]
         times = [t for t in candidates if t is not None]
@@ -38,13 +39,14 @@ class TimersMixin(AdminMixin):
         now = self._mono()
         if self._sync_relock_at is not None and now >= self._sync_relock_at:
             self._sync_relock_at = None
-            if self._door is DoorState.CLOSED:  # R-SYN-3: not opened in time
-                self._lock_bolt("sync window over")
+            # R-SYN-3: not opened in time; R-MOD-4: passage mode holds the door open
+            if self._door is DoorState.CLOSED and self._lock_path(
+                    Path.SYNC_RELOCK, "sync window over").verdict is Verdict.LOCK:
                 self._emit(EventKind.SYNC_RELOCK)
         if self._relock_at is not None and now >= self._relock_at:
             self._relock_at = None
-            if self._bolt is BoltState.UNLOCKED and not self._settings.passage_mode:
-                self._lock_bolt("countdown")  # R-LCK-3
+            if self._bolt is BoltState.UNLOCKED:
+                self._lock_path(Path.COUNTDOWN, "countdown")  # R-LCK-3, R-MOD-4
         pad = self._keypad
         if pad.awake_until is not None and now >= pad.awake_until:  # R-MOD-8
             pad.awake_until = None
@@ -58,6 +60,6 @@ class TimersMixin(AdminMixin):
         self._expire_enrolment()
         if self._pairing_until is not None and now >= self._pairing_until:
             self._pairing_until = None
-        if self._dual_pending is not None and now >= self._dual_pending[2]:
+        if self._dual_pending is not None and now >= self._dual_pending.until:
             self._dual_pending = None
         self._expire_links()  # R-SYN-1: countdown over, not confirmed at the door

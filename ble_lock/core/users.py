@@ -114,8 +114,8 @@ class UsersMixin(EnrolmentMixin):
 
         def apply() -> User:
             current = self._user(number)
-            if current.role is Role.ADMIN and new.role is not Role.ADMIN:
-                self._check_not_last_admin(number)  # R-USR-4 first, then R-USR-5
+            if current.role is Role.ADMIN:
+                self._check_not_last_admin(number, new)  # R-USR-4 first, then R-USR-5
             if number == me.number and new.role is not current.role:
                 raise PermissionDeniedError("cannot change your own role",
                                             code=ErrorCode.SELF_DELETE)
@@ -196,9 +196,23 @@ class UsersMixin(EnrolmentMixin):
         self._index.put_user(user)
         return user
 
-    def _check_not_last_admin(self, number: int) -> None:
-        if self._index.admins() == [number]:
+    def _check_not_last_admin(self, number: int, after: User | None = None) -> None:
+        """R-USR-4: the last admin cannot go (deleted: ``after`` None, or demoted), and
+        there is always an admin who can manage the lock: a change that would leave no
+        admin whose validity never ends (no end, no week-day schedule, started) is
+        refused with ``LAST_ADMIN`` too, so nobody is shut out until a factory reset."""
+        if self._index.admins() == [number] and (after is None or after.role is not Role.ADMIN):
             raise PermissionDeniedError("the last admin cannot go", code=ErrorCode.LAST_ADMIN)
+        now = self._wall()
+        users = dict(self._index.users)
+        if after is None:
+            users.pop(number, None)
+        else:
+            users[number] = after
+        before = any(_manages_always(u, now) for u in self._index.users.values())
+        if before and not any(_manages_always(u, now) for u in users.values()):
+            raise PermissionDeniedError("the last admin whose validity never ends cannot be "
+                                        "limited", code=ErrorCode.LAST_ADMIN)
 
     def _remove_user(self, number: int) -> None:
         for cred in self._index.of_user(number):
@@ -208,3 +222,9 @@ class UsersMixin(EnrolmentMixin):
             del self._invites[invite.id]
         self._store.delete_user(number)
         self._index.remove_user(number)
+
+
+def _manages_always(user: User, now: float) -> bool:
+    """R-USR-4: an admin who can manage the lock now and at any time after."""
+    return (user.role is Role.ADMIN and user.valid_until is None and not user.schedules
+            and (user.valid_from is None or user.valid_from <= now))

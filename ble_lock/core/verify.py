@@ -1,20 +1,33 @@
-"""Unlock decisions: matching, lockout, validity, modes, dual-auth, grant.
+"""Unlock decisions, lock side: matching, then the one decision (``decision.py``).
 
-Every unlock path (keypad, card, biometrics, remote, Bluetooth, sync) ends in
-:meth:`VerifyMixin._decide`, so the rules apply the same everywhere:
-
-* R-SEC-1 lockout first (a locked-out lock does not even try to match);
-* no match -> a failure toward the lockout of its input path (``lockout.py``);
-* R-USR-7 validity window and week-day schedule, revoked/expired Bluetooth keys;
-* R-MOD-2 privacy mode and R-MOD-1 anti-lock: admins only;
-* R-USR-8 dual-auth users present two different keys;
-* grant: R-CRD-6 duress alarm, R-MOD-4 passage cancel, R-LCK-3 countdown, R-SYN-2 trigger.
+Every path that opens, holds open or throws the bolt (keypad, card, biometrics, remote,
+Bluetooth, visitor code, sync, mechanical key, inside, passage, countdown, auto-lock)
+builds a :class:`~ble_lock.core.decision.Situation` here (:meth:`VerifyMixin._situation`)
+and carries out what :func:`~ble_lock.core.decision.decide` answers
+(:meth:`VerifyMixin._unlock`, :meth:`VerifyMixin._lock_path`): lockout (R-SEC-1),
+validity and schedules (R-USR-7), privacy (R-MOD-2), anti-lock (R-MOD-1), dual-auth
+(R-USR-8), passage (R-MOD-4) and duress (R-CRD-6) are decided there and only there. A
+grant logs the unlock, raises the duress alarm, ends passage mode when the table says so,
+starts the countdown lock (R-LCK-3) and the sync trigger (R-SYN-2).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
+from ble_lock.core.decision import (
+    FACTOR_KINDS,
+    TABLE,
+    Outcome,
+    Path,
+    Rule,
+    Situation,
+    Verdict,
+    decide,
+    input_path,
+    unlock_method,
+)
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.lockout import path_of_method
 from ble_lock.core.model import (
@@ -25,22 +38,14 @@ from ble_lock.core.model import (
     CredentialKind,
     Decision,
     EventKind,
-    Role,
     Settings,
     UnlockMethod,
-    User,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.schedule import user_allowed_at
 from ble_lock.core.synclinks import SyncLinksMixin
 
-__all__ = ["ELECTRONIC_KEYS", "VerifyMixin"]
+__all__ = ["VerifyMixin"]
 
-#: R-USR-8: the "electronic keys" a dual-auth user combines.
-ELECTRONIC_KEYS = frozenset(
-    {CredentialKind.PIN, CredentialKind.FINGERPRINT, CredentialKind.CARD,
-     CredentialKind.FACE, CredentialKind.PALM}
-)
 _PIN = CredentialKind.PIN
 
 
@@ -79,7 +84,103 @@ class VerifyMixin(SyncLinksMixin):
     def _match(self, kind: CredentialKind, material: bytes) -> Credential | None:
         return self._index.lookup(kind, self._hasher.digest(int(kind), material))
 
-    # -- the pipeline
+    # -- the one decision
+
+    def _lockout_for(self, path: Path) -> float | None:
+        """R-SEC-1: seconds left in the lockout that refuses an attempt on ``path`` (None:
+        not locked out, or no lockout applies to ``path``). The one place the decision
+        asks the lockout: the keypad, sensors and card answer to the system lockout, and
+        so do Bluetooth keys and sync statements (no run of their own); the remote
+        control to the system lockout and its own limiter (``lockout.py``)."""
+        if Rule.LOCKOUT not in TABLE[path].cells:
+            return None
+        return self._locked_out(input_path(path))
+
+    def _verified(self, path: Path) -> None:
+        """R-SEC-1: a successful verification on ``path`` ends that path's run of failures
+        only; a Bluetooth key, a sync statement or the mechanical key ends no run."""
+        method = unlock_method(path)
+        if method is not None:
+            self._lockout_success(method)
+
+    def _situation(self, path: Path, cred: Credential | None = None, *,
+                   identified: bool = True,
+                   code_denial: ErrorCode | None = None) -> Situation:
+        user = None if cred is None else self._user(cred.user_number)
+        keys = () if user is None else tuple(
+            c for c in self._index.of_user(user.number) if c.kind in FACTOR_KINDS)
+        return Situation(
+            path=path, features=self._profile.features, settings=self._settings,
+            wall=self._wall(), mono=self._mono(), locked_out=self._lockout_for(path),
+            thumb_turn_locked=self._thumb_turn_locked, identified=identified, user=user,
+            credential=cred, user_keys=keys, dual_pending=self._dual_pending,
+            dual_window=self._profile.dual_auth_window_s, code_denial=code_denial)
+
+    def _decide_path(self, path: Path, cred: Credential | None = None, *,
+                     identified: bool = True,
+                     code_denial: ErrorCode | None = None) -> Outcome:
+        return decide(self._situation(path, cred, identified=identified,
+                                      code_denial=code_denial))
+
+    def _unlock(self, path: Path, method: UnlockMethod, cred: Credential | None = None, *,
+                identified: bool = True, code_denial: ErrorCode | None = None,
+                outside: bool = True, detail: str = "", verified: bool | None = None,
+                on_grant: Callable[[], None] | None = None) -> Decision:
+        """Decide an attempt to open on ``path`` and carry the outcome out. ``verified``
+        (default: a credential was identified) ends a run of failures (R-SEC-1);
+        ``on_grant`` runs in the grant's transaction."""
+        outcome = self._decide_path(path, cred, identified=identified,
+                                    code_denial=code_denial)
+        user = None if cred is None else cred.user_number
+        if outcome.verdict is Verdict.SECOND_FACTOR:
+            assert outcome.dual_first is not None
+            self._dual_pending = outcome.dual_first
+            self._verified(path)
+            self._emit(EventKind.DUAL_AUTH_PENDING, user_number=user, method=method)
+            return Decision(granted=False, reason=outcome.reason, method=method,
+                            user_number=user, low_battery=self.low_battery)
+        if not outcome.opens:
+            reason = outcome.reason or ErrorCode.PERMISSION_DENIED
+            if outcome.counts_failure:
+                return self._no_match(method, reason)
+            return self._denied(method, reason, user=user, retry_after=outcome.retry_after)
+        if outcome.dual_complete:
+            self._dual_pending = None
+            method = UnlockMethod.DUAL_AUTH
+        with self._tx():
+            if on_grant is not None:
+                on_grant()
+            return self._grant(method, path, user_number=user,
+                               credential_id=None if cred is None else cred.id,
+                               duress=outcome.alarm, outside=outside,
+                               ends_passage=outcome.ends_passage, detail=detail,
+                               verified=cred is not None if verified is None else verified)
+
+    def _lock_path(self, path: Path, detail: str, *, cred: Credential | None = None,
+                   identified: bool = True, method: UnlockMethod | None = None) -> Outcome:
+        """Decide a lock on ``path`` (R-LCK-*, R-MOD-4) and carry it out."""
+        outcome = self._decide_path(path, cred, identified=identified)
+        if outcome.verdict is Verdict.END_PASSAGE:
+            with self._tx():
+                self._end_passage()
+                self._lock_bolt(detail, user_number=None if cred is None else cred.user_number,
+                                method=method)
+        elif outcome.verdict is Verdict.LOCK:
+            self._lock_bolt(detail, user_number=None if cred is None else cred.user_number,
+                            method=method)
+        return outcome
+
+    def _hold_open(self) -> None:
+        """R-MOD-4: passage mode holds the door open (when it is set, and at start-up)."""
+        if self._decide_path(Path.PASSAGE).verdict is Verdict.HOLD:
+            self._unlock_bolt()
+            self._relock_at = None
+
+    def _end_passage(self) -> None:
+        if self._settings.passage_mode:
+            self._put_settings(replace(self._settings, passage_mode=False))
+
+    # -- carrying out
 
     def _denied(self, method: UnlockMethod, reason: ErrorCode, *,
                 user: int | None = None, retry_after: float | None = None,
@@ -89,93 +190,21 @@ class VerifyMixin(SyncLinksMixin):
         return Decision(granted=False, reason=reason, retry_after=retry_after, method=method,
                         user_number=user, low_battery=self.low_battery)
 
-    def _lockout_denial(self, method: UnlockMethod) -> Decision | None:
-        retry = self._method_locked_out(method)
-        if retry is None:
-            return None
-        return self._denied(method, ErrorCode.LOCKED_OUT, retry_after=retry)
-
     def _no_match(self, method: UnlockMethod,
                   reason: ErrorCode = ErrorCode.NO_MATCH) -> Decision:
-        """R-SEC-1: a failed verification; the 5th within 5 minutes locks the keypad."""
+        """R-SEC-1: a failed verification, counted on its input path's run; the 5th in a
+        row within 5 minutes trips that path's barrier (``lockout.py``)."""
         retry = self._register_failure(path_of_method(method), EventKind.UNLOCK_FAILED,
                                        method=method, reason=reason)
         return Decision(granted=False, reason=reason, retry_after=retry,
                         method=method, low_battery=self.low_battery)
 
-    def _user_denial(self, user: User, cred: Credential | None, *,
-                     outside: bool, modes: bool = True) -> ErrorCode | None:
-        now = self._wall()
-        if cred is not None:
-            if cred.revoked:
-                return ErrorCode.KEY_REVOKED
-            if (cred.valid_from is not None and now < cred.valid_from) or \
-                    (cred.valid_until is not None and now >= cred.valid_until):
-                return ErrorCode.KEY_EXPIRED
-        if not user_allowed_at(user, now, self._settings.utc_offset_min):
-            return ErrorCode.OUTSIDE_VALIDITY  # R-USR-7
-        return self._mode_denial(user.role, outside=outside) if modes else None
-
-    def _mode_denial(self, role: Role | None, *, outside: bool) -> ErrorCode | None:
-        settings = self._settings
-        if role is Role.ADMIN:
-            return None
-        if self._profile.has(Feature.PRIVACY_MODE) and settings.privacy_mode:
-            return ErrorCode.PRIVACY_MODE  # R-MOD-2
-        if (outside and self._profile.has(Feature.ANTI_LOCK) and settings.anti_lock
-                and self._thumb_turn_locked):
-            return ErrorCode.ANTI_LOCK  # R-MOD-1
-        return None
-
-    def _decide(self, method: UnlockMethod, cred: Credential | None, *,
-                outside: bool = True) -> Decision:
-        """Decide on an attempt whose credential was matched (or not)."""
-        blocked = self._lockout_denial(method)
-        if blocked is not None:
-            return blocked
-        if cred is None:
-            return self._no_match(method)
-        user = self._user(cred.user_number)
-        reason = self._user_denial(user, cred, outside=outside)
-        if reason is not None:
-            return self._denied(method, reason, user=user.number)
-        if self._dual_auth_applies(user, cred):
-            pending = self._dual_step(user, cred, method)
-            if pending is not None:
-                return pending
-            method = UnlockMethod.DUAL_AUTH
-        return self._grant(method, user_number=user.number, credential_id=cred.id,
-                           duress=cred.duress, outside=outside,
-                           cancels_passage=cred.kind in (CredentialKind.PIN,
-                                                         CredentialKind.CARD))
-
-    def _dual_auth_applies(self, user: User, cred: Credential) -> bool:
-        return (user.role is Role.DUAL_AUTH and self._profile.has(Feature.DUAL_AUTH)
-                and self._settings.dual_auth_mode and cred.kind in ELECTRONIC_KEYS)
-
-    def _dual_step(self, user: User, cred: Credential, method: UnlockMethod) -> Decision | None:
-        """R-USR-8: None when this is the second, different key within the window."""
-        keys = [c for c in self._index.of_user(user.number) if c.kind in ELECTRONIC_KEYS]
-        if len(keys) < 2:
-            return self._denied(method, ErrorCode.NO_CREDENTIALS, user=user.number)
-        now = self._mono()
-        pending = self._dual_pending
-        if pending is not None and pending[0] == user.number and pending[1] != cred.id \
-                and now < pending[2]:
-            self._dual_pending = None
-            return None
-        self._dual_pending = (user.number, cred.id, now + self._profile.dual_auth_window_s)
-        self._lockout_success(method, cred.id)
-        self._emit(EventKind.DUAL_AUTH_PENDING, user_number=user.number, method=method)
-        return Decision(granted=False, reason=ErrorCode.DUAL_AUTH_PENDING, method=method,
-                        user_number=user.number, low_battery=self.low_battery)
-
-    def _grant(self, method: UnlockMethod, *, user_number: int | None,
+    def _grant(self, method: UnlockMethod, path: Path, *, user_number: int | None,
                credential_id: int | None = None, duress: bool = False, outside: bool = True,
-               cancels_passage: bool = False, detail: str = "",
+               ends_passage: bool = False, detail: str = "",
                verified: bool = True) -> Decision:
         if verified:  # R-SEC-1: a successful verification ends its own path's run
-            self._lockout_success(method, credential_id)
+            self._verified(path)
         with self._tx():
             kind = EventKind.SYNC_UNLOCK if method is UnlockMethod.SYNC else EventKind.UNLOCK
             self._emit(kind, user_number=user_number, method=method, duress=duress,
@@ -183,8 +212,8 @@ class VerifyMixin(SyncLinksMixin):
             if duress:  # R-CRD-6: opens AND raises the alarm
                 self._emit(EventKind.DURESS_ALARM, user_number=user_number, method=method,
                            duress=True, credential_id=credential_id)
-            if cancels_passage and self._settings.passage_mode:  # R-MOD-4
-                self._put_settings(replace(self._settings, passage_mode=False))
+            if ends_passage:  # R-MOD-4
+                self._end_passage()
             if outside and method is not UnlockMethod.SYNC:
                 self._trigger_sync()
                 # R-SYN-1: after the trigger, so the confirming unlock opens no other door
@@ -201,11 +230,8 @@ class VerifyMixin(SyncLinksMixin):
 
     def _unlock_bolt(self) -> None:
         self._bolt = BoltState.UNLOCKED
-        settings = self._settings
-        if settings.countdown_lock and not settings.passage_mode:  # R-LCK-3
-            self._relock_at = self._mono() + settings.countdown_s
-        else:
-            self._relock_at = None
+        settings = self._settings  # R-LCK-3; passage mode holds it open (decided at expiry)
+        self._relock_at = self._mono() + settings.countdown_s if settings.countdown_lock else None
 
     def _lock_bolt(self, detail: str, *, user_number: int | None = None,
                    method: UnlockMethod | None = None) -> None:
@@ -232,31 +258,44 @@ class VerifyMixin(SyncLinksMixin):
         return None if cred_id is None else self._index.credentials[cred_id]
 
     def unlock_bluetooth(self, actor: Actor) -> Decision:
-        """Unlock for a paired phone: lockout, revoked, key/user validity, schedule,
-        privacy and anti-lock modes are all checked here (R-APP-3)."""
-        method = UnlockMethod.BLUETOOTH
-        blocked = self._lockout_denial(method)
-        if blocked is not None:
-            return blocked
+        """Unlock for a paired phone (R-APP-3), decided like every path: lockout,
+        revocation, key and user validity, schedule, privacy, anti-lock; a dual-auth
+        user's phone is one key of two (R-USR-8, ``docs/core.md``)."""
         cred = self._phone_credential(actor)
-        if cred is None:
-            return self._denied(method, ErrorCode.UNKNOWN_KEY)
-        user = self._user(cred.user_number)
-        reason = self._user_denial(user, cred, outside=True)
-        if reason is not None:
-            return self._denied(method, reason, user=user.number)
-        return self._grant(method, user_number=user.number, credential_id=cred.id)
+        return self._unlock(Path.BLUETOOTH, UnlockMethod.BLUETOOTH, cred,
+                            identified=cred is not None)
 
     def lock_bluetooth(self, actor: Actor) -> Decision:
-        """Lock for a paired phone whose key and user are valid now."""
+        """Lock for a paired phone whose key and user are valid now; in passage mode the
+        lock ends passage mode (R-MOD-4)."""
         method = UnlockMethod.BLUETOOTH
         cred = self._phone_credential(actor)
-        if cred is None:
-            return self._denied(method, ErrorCode.UNKNOWN_KEY)
-        user = self._user(cred.user_number)
-        reason = self._user_denial(user, cred, outside=False, modes=False)  # locking is safe
-        if reason is not None:
-            return self._denied(method, reason, user=user.number)
-        self._lock_bolt("bluetooth", user_number=user.number, method=method)
-        return Decision(granted=True, user_number=user.number, method=method,
-                        credential_id=cred.id, low_battery=self.low_battery)
+        outcome = self._lock_path(Path.BLUETOOTH_LOCK, "bluetooth", cred=cred,
+                                  identified=cred is not None, method=method)
+        user = None if cred is None else cred.user_number
+        if outcome.verdict is Verdict.DENY:
+            return self._denied(method, outcome.reason or ErrorCode.PERMISSION_DENIED,
+                                user=user)
+        return Decision(granted=True, user_number=user, method=method,
+                        credential_id=None if cred is None else cred.id,
+                        low_battery=self.low_battery)
+
+    # -- sync unlock (R-SYN-2/3, lock side)
+
+    def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
+        """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: decided
+        like every path (lockout, privacy and anti-lock refuse it: nobody is identified
+        at this door, R-MOD-1/2), then open for the link's window; if the door is not
+        opened in time, relock (``tick``; not in passage mode, R-MOD-4)."""
+        method = UnlockMethod.SYNC
+        link = self._links.get(bytes(peer_lock_id))
+        if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
+                or not self._settings.sync_unlock:
+            return self._denied(method, ErrorCode.PERMISSION_DENIED)
+        if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
+            return self._denied(method, ErrorCode.LINK_PENDING)
+        decision = self._unlock(Path.SYNC, method, detail=f"from {link.peer_lock_id.hex()}")
+        if decision.granted:
+            self._relock_at = None
+            self._sync_relock_at = self._mono() + link.window_s
+        return decision

@@ -67,10 +67,13 @@ _op("tamper", FrontPanel.tamper)
 _op("battery", FrontPanel.battery, ("percent",))
 _op("set_button", FrontPanel.set_button)
 _op("claim", FrontPanel.claim, ("pin", "confirm"))
+_op("menu", FrontPanel.menu, (), ("pin", "card", "finger"))
+_op("menu_exit", FrontPanel.menu_exit)
 _op("factory_reset", FrontPanel.factory_reset)
 _op("clock.advance", FrontPanel.advance_clock, ("seconds",))
 
-_ARGS = {"uid": "uid_hex", "remote_id": "remote_hex", "template": "template_hex"}
+_ARGS = {"uid": "uid_hex", "remote_id": "remote_hex", "template": "template_hex",
+         "card": "card_hex", "finger": "finger_hex"}
 
 
 def error_reply(code: ErrorCode, message: str) -> Reply:

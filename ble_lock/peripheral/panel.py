@@ -17,6 +17,9 @@ Replies are plain ``dict`` objects (the control socket sends them as JSON lines)
   last decision at the top level.
 * an enrolment capture: ``"capture": {"session", "accepted", "captured", "needed",
   "done", "credential"}``.
+* ``menu`` (R-USR-1: the master's PIN, card or fingerprint enters the menu):
+  ``"outcome": "granted" | "denied"``, ``"user"``, ``"retry_after"``; the display's
+  ``"menu"`` is the logged-in user's number until ``menu_exit`` or the keypad sleeps.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError
 from ble_lock.core.lock import Lock
-from ble_lock.core.model import CaptureResult, CredentialKind, Decision
+from ble_lock.core.model import Actor, CaptureResult, CredentialKind, Decision
 from ble_lock.core.panel import CANCEL_KEYS, CONFIRM_KEYS
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock
 from ble_lock.peripheral.state import Label
@@ -98,6 +101,7 @@ class FrontPanel:
         self._label = label
         self._flags = flags
         self._on_factory_reset = on_factory_reset
+        self._menu: Actor | None = None
 
     def __repr__(self) -> str:
         return f"FrontPanel({self._lock!r})"
@@ -120,7 +124,20 @@ class FrontPanel:
                 "captured": run.captured, "needed": run.captures_needed,
                 "next_step": run.next_step},
             "flags": self._flags(),
+            "menu": self._menu_user(),
         }
+
+    def _menu_user(self) -> int | None:
+        """The user logged in to the menu (R-USR-1), while the keypad is awake (R-MOD-8)."""
+        if self._menu is not None and not self._lock.keypad_awake:
+            self._menu = None
+        return None if self._menu is None else self._menu.user_number
+
+    @property
+    def menu_actor(self) -> Actor | None:
+        """The actor logged in at the panel's menu (R-USR-5's "logged-in user"), or None."""
+        self._menu_user()
+        return self._menu
 
     def status(self) -> Reply:
         lock = self._lock
@@ -233,6 +250,40 @@ class FrontPanel:
                                     code=ErrorCode.MALFORMED_PIN)
         user = self._run(lambda: self._lock.claim_at_panel(pin, confirm))
         return self._reply(f"admin user {user.number} added", user=user.number)
+
+    def menu(self, pin: str | None = None, card_hex: str | None = None,
+             finger_hex: str | None = None) -> Reply:
+        """R-USR-1: enter the menu with the master's PIN, card or fingerprint (exactly
+        one). A refused credential counts toward the lockout (R-SEC-1)."""
+        given = [x for x in (pin, card_hex, finger_hex) if x is not None]
+        if len(given) != 1 or not all(isinstance(x, str) for x in given):
+            raise InvalidInputError("give one of pin, card or finger (strings)")
+        card = None if card_hex is None else _hex(card_hex, "card uid", low=1, high=64)
+        finger = None if finger_hex is None else _hex(finger_hex, "template", low=1, high=1024)
+        if pin is not None and not (pin.isascii() and pin.isdigit() and 1 <= len(pin) <= MAX_KEYS):
+            raise InvalidInputError("a PIN is digits", code=ErrorCode.MALFORMED_PIN)
+
+        def login() -> Actor | None:
+            actor = self._lock.panel_admin_login(pin, card=card, fingerprint=finger)
+            if actor is not None:
+                self._lock.touch_keypad()  # the menu lasts while the keypad is awake
+            return actor
+
+        actor: Actor | None = self._run(login)
+        self._menu = actor
+        if actor is not None:
+            return self._reply(f"menu (user {actor.user_number})", outcome="granted",
+                               user=actor.user_number, retry_after=None)
+        retry = self._lock.lockout_remaining()
+        prompt = (f"keypad locked: try again in {retry:.0f} s" if retry
+                  else "not a master credential")
+        return self._reply(prompt, outcome="denied", user=None,
+                           retry_after=None if retry is None else round(retry, 3))
+
+    def menu_exit(self) -> Reply:
+        """Leave the menu."""
+        self._menu = None
+        return self._reply("menu closed")
 
     def factory_reset(self) -> Reply:
         """R-SEC-5: SET held while the battery goes back in, then confirm (the emulator

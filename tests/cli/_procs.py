@@ -59,10 +59,19 @@ async def run(ble: BleHarness, host: int, home: Path, *args: str, adapter: str =
     return Done(proc.returncode, out.decode(), err.decode())
 
 
-async def emulate(ble: BleHarness, host: int, home: Path, name: str) -> tuple[HostProcess,
-                                                                               dict[str, str]]:
-    """``ble-lock emulate`` on ``host``: waits for its ``ready`` line and its advert."""
-    proc = await start(ble, host, home, "emulate", "--profile", "face-palm", "--name", name,
+async def ok(ble: BleHarness, host: int, home: Path, *args: str, adapter: str = "hci0",
+             input: str | None = None) -> str:
+    """:func:`run` for a command that must succeed: its stdout."""
+    done = await run(ble, host, home, *args, adapter=adapter, input=input)
+    assert done.rc == 0, (args, done.err)
+    return done.out
+
+
+async def emulate(ble: BleHarness, host: int, home: Path, name: str, profile: str = "face-palm"
+                  ) -> tuple[HostProcess, dict[str, str]]:
+    """``ble-lock emulate --profile PROFILE`` on ``host``: waits for its ``ready`` line
+    and its advert."""
+    proc = await start(ble, host, home, "emulate", "--profile", profile, "--name", name,
                        "--manual-clock", str(START))
     ready = await proc.expect("ready ", 30)
     await proc.until(ble.host(host).adapter("hci0").wait_advertising(20))

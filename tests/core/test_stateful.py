@@ -2,11 +2,14 @@
 """Hypothesis state machine over the lock core, one per model profile.
 
 Random sequences of user and credential management, keypad/card/fingerprint attempts,
-clock jumps, mode changes, lockout lifts and factory resets, checked against a small
-independent model. Invariants after every step: capacities and per-user limits never
-exceeded, never zero admins once claimed, a deleted user's credentials never verify
-(every keypad attempt is predicted exactly by the model), lockout windows exact (the
-time left equals the model's to the microsecond), event sequence strictly increasing.
+clock jumps, mode changes (privacy, anti-lock with the thumb-turn, dual-auth, passage),
+sync links and statements, the inside button, lockout lifts and factory resets, checked
+against a small independent model. Invariants after every step: capacities and per-user
+limits never exceeded, never zero admins once claimed, a deleted user's credentials never
+verify (every keypad attempt is predicted exactly by the model), lockout windows exact
+(the time left equals the model's to the microsecond), event sequence strictly
+increasing, no unlock is granted that the decision table (``decision.TABLE``) forbids,
+and passage mode always holds the door open (R-MOD-4, also when a sync window ends).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ble_lock.core.clock import FakeClock, FakeRng
+from ble_lock.core.decision import RULE_ORDER, TABLE, Path, Rule, Verdict
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.lock import Lock, provision
-from ble_lock.core.model import Actor, CredentialKind, Role
+from ble_lock.core.model import Actor, BoltState, CredentialKind, Decision, Role
 from ble_lock.core.profile import DL20VC, FACE_PALM, Feature, Profile
 from ble_lock.core.store import MemoryStore
 
@@ -30,6 +34,8 @@ PINS = ["135790", "246801", "975312", "864208", "192837", "918273", "507294", "3
 TEMPLATES = [b"finger-%d" % i for i in range(6)]
 CARDS = [bytes([i, i, i, i]) for i in range(1, 6)]
 CARD_CODE = "482915"
+PEER = b"\xa0\x00\x00\x01"
+PEER_KEY = b"\x33" * 32
 
 
 def _small(profile: Profile) -> Profile:
@@ -49,6 +55,9 @@ class Model:
     failures: dict[str, deque[float]] = field(
         default_factory=lambda: {"keypad": deque(), "sensor": deque()})
     locked_until: float | None = None
+    thumb_turn_locked: bool = False
+    linked: bool = False
+    passage: bool = False
 
 
 class LockMachine(RuleBasedStateMachine):
@@ -69,7 +78,37 @@ class LockMachine(RuleBasedStateMachine):
     def _claim(self) -> None:
         self.lock.press_set_button()
         self.lock.claim(phone_key=ADMIN_KEY)
-        self.model = Model(users={1: Role.ADMIN})
+        self.model = Model(users={1: Role.ADMIN},
+                           thumb_turn_locked=self.model.thumb_turn_locked)
+        if self.prof.has(Feature.SYNC_UNLOCK):  # linked from the start: statements count
+            self.lock.link_lock(self.admin, PEER, PEER_KEY, confirm_s=0)
+            self.lock.update_settings(self.admin, sync_unlock=True)
+            self.model.linked = True
+
+    # -- the decision table, from the model's view of modes (issue 11)
+
+    def _forbidding(self, path: Path, role: Role | None) -> list[Rule]:
+        """The rules whose cells refuse ``path`` in the model's state, in order."""
+        settings, prof = self.lock.settings, self.prof
+        outside_admin = role is not Role.ADMIN
+        holds = {
+            Rule.LOCKOUT: settings.lockout_enabled and self._model_retry() is not None,
+            Rule.PRIVACY: prof.has(Feature.PRIVACY_MODE) and settings.privacy_mode
+            and outside_admin,
+            Rule.ANTI_LOCK: prof.has(Feature.ANTI_LOCK) and settings.anti_lock
+            and self.model.thumb_turn_locked and outside_admin,
+        }
+        row = TABLE[path]
+        return [r for r in RULE_ORDER if holds.get(r) and r in row.cells
+                and row.cells[r].verdict is not Verdict.GRANT]
+
+    def _check_table(self, path: Path, role: Role | None, decision: Decision) -> bool:
+        """No unlock is granted that the table forbids; True if it forbade this one."""
+        forbidding = self._forbidding(path, role)
+        if forbidding:
+            assert not decision.granted, (path, forbidding)
+            assert decision.reason is TABLE[path].cells[forbidding[0]].reason
+        return bool(forbidding)
 
     # -- model of R-SEC-1
 
@@ -211,15 +250,13 @@ class LockMachine(RuleBasedStateMachine):
             self._model_fail("keypad")
             assert decision.retry_after == self._model_retry()
             return
-        role = self.model.users[owner]
-        privacy = self.prof.has(Feature.PRIVACY_MODE) and self.lock.settings.privacy_mode
-        if privacy and role is not Role.ADMIN:
-            assert decision.reason is ErrorCode.PRIVACY_MODE
+        if self._check_table(Path.PIN, self.model.users[owner], decision):
             return
         assert decision.granted, decision
         assert decision.user_number == owner
         self.model.failures["keypad"].clear()  # R-SEC-1: ends the keypad's run only
         assert not self.lock.settings.passage_mode  # R-MOD-4: a PIN success cancels it
+        self.model.passage = False
 
     @rule(template=st.sampled_from(TEMPLATES))
     def present_finger(self, template: bytes) -> None:
@@ -243,6 +280,60 @@ class LockMachine(RuleBasedStateMachine):
     @rule(on=st.booleans())
     def passage(self, on: bool) -> None:
         self.lock.update_settings(self.admin, passage_mode=on)
+        self.model.passage = on
+
+    @rule()
+    def inside_button(self) -> None:
+        """R-LCK-2 with R-MOD-4: locks, and ends passage mode."""
+        self.lock.inside_button()
+        assert self.lock.bolt is BoltState.LOCKED
+        assert not self.lock.settings.passage_mode
+        self.model.passage = False
+
+    @precondition(lambda self: self.prof.has(Feature.ANTI_LOCK))
+    @rule(on=st.booleans())
+    def anti_lock(self, on: bool) -> None:
+        self.lock.update_settings(self.admin, anti_lock=on)
+
+    @precondition(lambda self: self.prof.has(Feature.ANTI_LOCK))
+    @rule(locked=st.booleans())
+    def thumb_turn(self, locked: bool) -> None:
+        self.lock.set_thumb_turn(locked)
+        self.model.thumb_turn_locked = locked
+        if locked:  # a manual lock: ends passage mode (R-MOD-4)
+            self.model.passage = False
+
+    @precondition(lambda self: self.prof.has(Feature.DUAL_AUTH))
+    @rule(on=st.booleans())
+    def dual_auth(self, on: bool) -> None:
+        """R-MOD-3: the mode changes nothing for admins and normal users."""
+        self.lock.update_settings(self.admin, dual_auth_mode=on)
+
+    @precondition(lambda self: self.prof.has(Feature.SYNC_UNLOCK))
+    @rule(on=st.booleans(), linked=st.booleans())
+    def sync_link(self, on: bool, linked: bool) -> None:
+        self.lock.update_settings(self.admin, sync_unlock=on)
+        if linked and not self.model.linked:
+            self.lock.link_lock(self.admin, PEER, PEER_KEY, confirm_s=0)
+        elif not linked and self.model.linked:
+            self.lock.unlink_lock(self.admin, PEER)
+        self.model.linked = linked
+
+    @precondition(lambda self: self.prof.has(Feature.SYNC_UNLOCK))
+    @rule(wait=st.booleans())
+    def sync_statement(self, wait: bool) -> None:
+        """R-SYN-2 with R-MOD-1/2, R-SEC-1: a statement from the linked lock; ``wait``:
+        then the sync window ends with the door closed (R-SYN-3)."""
+        decision = self.lock.apply_sync_statement(PEER)
+        if not (self.model.linked and self.lock.settings.sync_unlock):
+            assert decision.reason is ErrorCode.PERMISSION_DENIED
+            return
+        if not self._check_table(Path.SYNC, None, decision):
+            assert decision.granted, decision
+            if wait:
+                self.advance(float(self.lock.settings.sync_window_s))
+                assert self.lock.bolt is (BoltState.UNLOCKED if self.model.passage
+                                          else BoltState.LOCKED)
 
     @precondition(lambda self: self.prof.has(Feature.PRIVACY_MODE))
     @rule(on=st.booleans())
@@ -268,6 +359,7 @@ class LockMachine(RuleBasedStateMachine):
     def factory_reset(self) -> None:
         self.lock.factory_reset(self.admin)
         assert not self.lock.claimed
+        self.model.passage = False
         self._claim()
 
     # -- invariants
@@ -304,6 +396,14 @@ class LockMachine(RuleBasedStateMachine):
     def lockout_window_exact(self) -> None:
         expected = self._model_retry() if self.lock.settings.lockout_enabled else None
         assert self.lock.lockout_remaining() == expected
+
+    @invariant()
+    def passage_holds_the_door_open(self) -> None:
+        """R-MOD-4: only an admin, a PIN or card success and a manual lock end passage
+        mode, and no automatic lock (sync window end, R-SYN-3) closes a door it holds."""
+        assert self.lock.settings.passage_mode is self.model.passage
+        if self.model.passage:
+            assert self.lock.bolt is BoltState.UNLOCKED
 
     @invariant()
     def event_seq_strictly_increasing(self) -> None:

@@ -46,6 +46,17 @@ async def start_lock(ble: BleHarness, state: Path, *extra: str, manual_clock: bo
                        name=fields["name"], qr=qr)
 
 
+async def start_in_pairing_mode(ble: BleHarness, state: Path
+                                ) -> tuple[RunningLock, AsyncPanelClient, str]:
+    """A fresh emulator (``start_lock``) with SET pressed (pairing mode, R-APP-1): the
+    lock, its panel and the QR text of its label, ready for ``claim_qr``."""
+    lock = await start_lock(ble, state)
+    assert lock.qr is not None
+    panel = await lock.panel()
+    await panel.call("set_button")
+    return lock, panel, lock.qr
+
+
 async def phone(ble: BleHarness, lock: RunningLock, home: Path, *, adapter: str = "hci0",
                 host: int = 1, timeout: float = 10.0) -> LockClient:
     """A phone (its own keystore in ``home``) on one adapter of the central host, found

@@ -12,7 +12,7 @@ import pytest
 
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.sim.harness import BleHarness
-from tests.e2e._env import phone, start_lock
+from tests.e2e._env import phone, start_in_pairing_mode
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -20,13 +20,10 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.mark.ble_sim(adapters=(1, 2))
 async def test_bogus_pairing_locks_nothing_and_keypad_runs_survive_bluetooth_unlocks(
         ble_sim: BleHarness, tmp_path: Path) -> None:
-    lock = await start_lock(ble_sim, tmp_path / "lock")
-    assert lock.qr is not None
-    panel = await lock.panel()
-    await panel.call("set_button")
+    lock, panel, qr = await start_in_pairing_mode(ble_sim, tmp_path / "lock")
     async with await phone(ble_sim, lock, tmp_path / "owner") as owner, \
             await phone(ble_sim, lock, tmp_path / "stranger", adapter="hci1") as stranger:
-        await owner.claim_qr(lock.qr)
+        await owner.claim_qr(qr)
         ann = await owner.add_user("Ann")
         await owner.add_pin(ann.user_number, "135790")
 
