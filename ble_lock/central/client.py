@@ -36,7 +36,8 @@ from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import claim_pairing, invite_pairing
 from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
-from ble_lock.protocol.errors import RemoteProtocolError
+from ble_lock.protocol.envelope import PROTOCOL_VERSION
+from ble_lock.protocol.errors import RemoteProtocolError, UnsupportedVersionError
 from ble_lock.protocol.gatt import LockInfo
 from ble_lock.protocol.pairing import QrPayload
 
@@ -99,6 +100,11 @@ class LockClient(Operations):
         the lock id is confirmed by the info characteristic on connect."""
         device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
                                          adapter=adapter, timeout=scan_timeout)
+        if advert.version is not None and advert.version != PROTOCOL_VERSION:
+            # refuse before sending anything: the lock would not understand our HS1/PAIR1
+            raise UnsupportedVersionError(
+                f"lock {advert.lock_hex} advertises protocol version {advert.version}; "
+                f"this phone speaks version {PROTOCOL_VERSION}: update the older side")
         return cls.for_device(device, adapter=adapter, lock_id=advert.lock_id,
                               keystore=keystore, timeout=timeout, max_retries=max_retries)
 
@@ -118,7 +124,10 @@ class LockClient(Operations):
         self.address = link.address
         try:
             info = LockInfo.decode(await link.read_info())
-        except RemoteProtocolError as exc:  # not our info layout, or a newer version
+        except UnsupportedVersionError:  # a ble-lock, of another protocol version
+            await self.engine.aclose()
+            raise
+        except RemoteProtocolError as exc:  # not our info layout
             await self.engine.aclose()
             raise TransportError(f"{link.address} is not a ble-lock: {exc}",
                                  code=ErrorCode.LOCK_NOT_FOUND) from exc
@@ -129,6 +138,7 @@ class LockClient(Operations):
                 f"{lock_key(self.expected_lock_id)}", code=ErrorCode.LOCK_NOT_FOUND)
         self.info = info
         self.engine.lock_id = info.lock_id
+        self.engine.note_fresh(info.fresh, info.fresh_for, link)  # no read before the HS1
         return info
 
     async def close(self) -> None:

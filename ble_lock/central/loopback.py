@@ -157,7 +157,9 @@ class MemoryLock:
             flags |= StateFlags.FACTORY_FRESH
         else:
             flags |= StateFlags.PAIRED
-        return LockInfo(lock_id=self.lock_id, flags=flags, profile=self.lock.profile.name)
+        fresh, fresh_for = self.server.endpoint.freshness(self.clock.now())
+        return LockInfo(lock_id=self.lock_id, flags=flags, profile=self.lock.profile.name,
+                        fresh=fresh, fresh_for=fresh_for)
 
     def connector(self, *, mtu: int | None = None) -> Connector:
         async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback

@@ -3,7 +3,8 @@
 GATT (``ble_lock.protocol.gatt``): every write to the command characteristic (write or
 write-without-response) goes to ``LockServer.receive_data(frame, now)``; every frame of
 ``data_to_send()`` is notified on the response characteristic (bless ``update_value``);
-the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`.
+the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`
+(with the lock's current freshness value; a restart starts with new ones).
 Everything runs on one asyncio loop, so the lock sees one caller at a time.
 
 Durability: the core commits every mutation (SQLite, synchronous=FULL) inside
@@ -254,8 +255,12 @@ class Emulator:
         return [f.name or "" for f in StateFlags if f in self.flags()]
 
     def info(self) -> LockInfo:
+        """The info characteristic's value now, with the endpoint's current freshness
+        value (docs/protocol.md, Freshness): every read shows the value of its moment."""
         lock = self._lock()
-        return LockInfo(lock_id=lock.lock_id, flags=self.flags(), profile=lock.profile.name)
+        fresh, fresh_for = self._server().endpoint.freshness(self.clock.mono())
+        return LockInfo(lock_id=lock.lock_id, flags=self.flags(), profile=lock.profile.name,
+                        fresh=fresh, fresh_for=fresh_for)
 
     def advertisement(self) -> Advertisement:
         return Advertisement(lock_id=self._lock().lock_id, flags=self.flags())

@@ -39,7 +39,7 @@ from construct import (
     Struct,
 )
 
-from ble_lock.protocol.envelope import PROTOCOL_VERSION
+from ble_lock.protocol.envelope import FRESH_LEN, PROTOCOL_VERSION
 from ble_lock.protocol.errors import FramingError, UnsupportedVersionError
 from ble_lock.protocol.framing import Limits
 from ble_lock.protocol.pairing import LOCK_ID_LEN
@@ -101,8 +101,11 @@ _INFO = Struct(
     "lock_id" / Bytes(LOCK_ID_LEN),
     "flags" / Int8ub,
     "max_message" / Int16ub,
+    "fresh" / Bytes(FRESH_LEN),
+    "fresh_for" / Int8ub,
     "profile" / PascalString(Int8ub, "utf8"),
 )
+_INFO_HEAD = Struct("magic" / Const(b"BL"), "version" / Int8ub)
 _MANUFACTURER = Struct("version" / Int8ub, "lock_id" / Bytes(LOCK_ID_LEN), "flags" / Int8ub)
 _AD_STRUCTURES = GreedyRange(Prefixed(Int8ub, Struct("type" / Int8ub, "data" / GreedyBytes)))
 
@@ -114,11 +117,16 @@ def _check_lock_id(lock_id: bytes) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockInfo:
-    """The value of the info characteristic (read, unauthenticated, no secrets)."""
+    """The value of the info characteristic (read, unauthenticated, no secrets).
+
+    ``fresh``/``fresh_for``: the lock's current freshness value and the whole seconds it
+    stays accepted from the moment of the read (docs/protocol.md, Freshness)."""
 
     lock_id: bytes
     flags: StateFlags
     profile: str
+    fresh: bytes
+    fresh_for: int
     version: int = PROTOCOL_VERSION
     max_message: int = Limits().max_message
 
@@ -126,22 +134,32 @@ class LockInfo:
         _check_lock_id(self.lock_id)
         if len(self.profile.encode()) > MAX_PROFILE:
             raise ValueError(f"model profile name longer than {MAX_PROFILE} bytes")
+        if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for <= 255:
+            raise ValueError(f"a freshness value has {FRESH_LEN} bytes, 0-255 s")
         return bytes(_INFO.build({"version": self.version, "lock_id": self.lock_id,
                                   "flags": int(self.flags), "max_message": self.max_message,
+                                  "fresh": self.fresh, "fresh_for": self.fresh_for,
                                   "profile": self.profile}))
 
     @classmethod
     def decode(cls, data: bytes) -> LockInfo:
+        try:
+            head = _INFO_HEAD.parse(data)
+        except ConstructError as exc:
+            raise FramingError("malformed info characteristic") from exc
+        if head.version != PROTOCOL_VERSION:  # before the layout: it differs per version
+            raise UnsupportedVersionError(
+                f"the lock speaks protocol version {head.version}; this side speaks "
+                f"version {PROTOCOL_VERSION}: update the older side")
         try:
             parsed = _INFO.parse(data)
         except (ConstructError, UnicodeDecodeError) as exc:
             raise FramingError("malformed info characteristic") from exc
         if len(_INFO.build(parsed)) != len(data):
             raise FramingError("trailing bytes in info characteristic")
-        if parsed.version != PROTOCOL_VERSION:
-            raise UnsupportedVersionError(f"lock speaks protocol version {parsed.version}")
         return cls(lock_id=parsed.lock_id, flags=StateFlags(parsed.flags & 0x0F),
-                   profile=parsed.profile, version=parsed.version,
+                   profile=parsed.profile, fresh=bytes(parsed.fresh),
+                   fresh_for=parsed.fresh_for, version=parsed.version,
                    max_message=parsed.max_message)
 
 

@@ -7,8 +7,9 @@ committed files, and re-derives the plaintexts from the published keys.
 RNG: ``DeterministicRng(seed)`` is SHA-256(seed || counter as 8 bytes big endian) for
 counter = 0, 1, ..., concatenated; each side has its own seed. Draw order, phone:
 channel id (1 byte, redrawn while 0), then pairing sid (16), ya (32); then per session
-the channel id and the ephemeral private key (32). Lock: yb (32) per pairing, then the
-ephemeral private key (32) per session.
+the channel id and the ephemeral private key (32). Lock: its first freshness value (16,
+when the endpoint is made), yb (32) per pairing, then the ephemeral private key (32) per
+session. The session's HS1 names that freshness value (read at t = 1 s: accepted 30 s).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def _pairing_and_session(mtu: int) -> dict[str, Any]:
     link.run([pairing], 0.0)
     pair_frames = _frames(link, 0)
     mark = len(link.transcript)
+    fresh, _ = lock.freshness(1.0)  # what the phone read from the info characteristic
     session = PhoneSession(lock_id=LOCK_ID, lock_public=lock_key.public, phone=phone_key,
-                           counter=1, rng=phone_rng, mtu=mtu)
+                           counter=1, rng=phone_rng, mtu=mtu, fresh=fresh)
     session.start(UNLOCK, 1.0)
     link.run([session], 1.0)
     session.send(b"STATUS")
@@ -69,6 +71,7 @@ def _pairing_and_session(mtu: int) -> dict[str, Any]:
     assert session.handshake_hash is not None
     return {"pairing": pair_frames, "session": _frames(link, mark),
             "pairing_channel": pairing.channel, "session_channel": session.channel,
+            "session_fresh": fresh.hex(),
             "handshake_hash": session.handshake_hash.hex()}
 
 
@@ -77,6 +80,7 @@ def _cpace_intermediates() -> dict[str, str]:
     phone_rng, lock_rng = DeterministicRng(b"phone"), DeterministicRng(b"lock")
     while phone_rng(1)[0] == 0:  # the pairing channel id
         pass
+    lock_rng(16)  # the lock's first freshness value
     sid, ya, yb = phone_rng(16), phone_rng(32), lock_rng(32)
     prs = pairing_secret(SETUP_CODE)
     g = calculate_generator(prs, b"BLELOCK1 pairing" + LOCK_ID, sid)
@@ -103,7 +107,8 @@ def generate() -> dict[str, dict[str, Any]]:
     runs = {str(mtu): _pairing_and_session(mtu) for mtu in (23, 247)}
     message = bytes(range(50))
     adv = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
-    info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30")
+    info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30",
+                    fresh=bytes.fromhex(runs["23"]["session_fresh"]), fresh_for=30)
     qr = QrPayload(lock_id=LOCK_ID, setup_code=SETUP_CODE,
                    fingerprint=fingerprint(lock_key.public))
     return {

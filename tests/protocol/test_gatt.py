@@ -45,33 +45,43 @@ def test_advertisement_fits_legacy_31_bytes_and_round_trips(flags: int, lock_id:
 def test_advertisement_bytes_are_as_documented() -> None:
     adv = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
     assert adv.advertising_data().hex() == (
-        "020106" "1107715b0e8a6d2f1b9c594e3d7a000c1e4b" "09ffffff010badc0de03")
+        "020106" "1107715b0e8a6d2f1b9c594e3d7a000c1e4b" "09ffffff020badc0de03")
     assert adv.scan_response() == b"\x11\x09BLELOCK-0BADC0DE"
     assert lock_id_from_name("BLELOCK-0BADC0DE") == LOCK_ID
     assert lock_id_from_name("Other") is None
 
 
+FRESH = bytes(range(16))
+
+
 def test_info_characteristic_repeats_the_advertisement() -> None:
     info = LockInfo(lock_id=LOCK_ID, flags=StateFlags.PAIRED | StateFlags.LOW_BATTERY,
-                    profile="DL30")
+                    profile="DL30", fresh=FRESH, fresh_for=27)
     raw = info.encode()
-    assert raw.hex() == "424c01" "0badc0de" "0c" "0800" "04444c3330"
+    assert raw.hex() == ("424c02" "0badc0de" "0c" "0800" + FRESH.hex() + "1b"
+                         "04444c3330")
     assert LockInfo.decode(raw) == info
 
 
-@pytest.mark.parametrize("raw", [b"", b"BL", b"XX\x01\x0b\xad\xc0\xde\x00\x08\x00\x00",
-                                 b"BL\x01\x0b\xad\xc0\xde\x00\x08\x00\x05ab",
-                                 b"BL\x01\x0b\xad\xc0\xde\x00\x08\x00\x00extra"])
+_HEAD = b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00" + FRESH + b"\x1e"
+
+
+@pytest.mark.parametrize("raw", [b"", b"BL", b"XX\x02\x0b\xad\xc0\xde\x00\x08\x00\x00",
+                                 _HEAD + b"\x05ab", _HEAD + b"\x00extra",
+                                 b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00\x00"])
 def test_bad_info_values_are_typed_errors(raw: bytes) -> None:
     with pytest.raises(FramingError):
         LockInfo.decode(raw)
 
 
-def test_newer_protocol_version_is_reported() -> None:
-    raw = bytearray(LockInfo(lock_id=LOCK_ID, flags=StateFlags(0), profile="x").encode())
-    raw[2] = 2
-    with pytest.raises(UnsupportedVersionError):
-        LockInfo.decode(bytes(raw))
+@pytest.mark.parametrize("version", [1, 3])
+def test_other_protocol_versions_are_reported_before_the_layout(version: int) -> None:
+    """A v1 lock's info value (no freshness value, a shorter layout) is reported as a
+    version mismatch, not as garbage."""
+    v1 = b"BL\x01\x0b\xad\xc0\xde\x0c\x08\x00\x04DL30"
+    raw = bytes([*v1[:2], version, *v1[3:]])
+    with pytest.raises(UnsupportedVersionError, match=f"version {version}"):
+        LockInfo.decode(raw)
 
 
 @pytest.mark.parametrize("raw", [b"", b"\x02\x01\x06", b"\x05\xff\xff\xff", b"\x20\x07"])

@@ -70,8 +70,9 @@ def test_session_vector_decrypts_with_the_published_lock_key(mtu: str) -> None:
     hs1 = decode(_messages(v["mtu"][mtu]["session"], "up")[0])
     assert isinstance(hs1, Hs1)
     lock = KeyPair.from_private_bytes(bytes.fromhex(inputs["lock_static_private"]))
+    assert hs1.fresh.hex() == v["mtu"][mtu]["session_fresh"]  # in clear, and in the prologue
     responder = ResponderHandshake(lock_id=bytes.fromhex(inputs["lock_id"]), lock=lock,
-                                   rng=DeterministicRng(b"unused"))
+                                   rng=DeterministicRng(b"unused"), fresh=hs1.fresh)
     phone_key, first = responder.read_msg1(hs1)
     assert phone_key.hex() == inputs["phone_static_public"]
     assert first.counter == inputs["counter"]
