@@ -335,6 +335,7 @@ class Engine(LinkKeeper):
         if failures > self.max_retries:
             raise err from None
         self.retries += 1
+        self.forget_fresh()  # the lock may have restarted: read its info before the HS1
         _log.debug("retrying after %r (%d)", err, failures)
         await asyncio.sleep(self._retry_delay * failures)
         return failures
