@@ -138,7 +138,6 @@ class LockClient(Operations):
                 f"{lock_key(self.expected_lock_id)}", code=ErrorCode.LOCK_NOT_FOUND)
         self.info = info
         self.engine.lock_id = info.lock_id
-        self.engine.note_fresh(info.fresh, info.fresh_for, link)  # no read before the HS1
         return info
 
     async def close(self) -> None:

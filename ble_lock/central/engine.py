@@ -21,10 +21,10 @@ phone objects (:class:`~ble_lock.protocol.client.LockLink`,
   or an answer that did not verify, a retry opens a session with an empty HS1 and sends
   the request inside it once HS2 verified: a fake lock that refuses every HS1 collects
   at most one request, and that one is bound to a freshness value that expires.
-* **Freshness values** come from the info characteristic (read on connect, and again
-  before an HS1 when the value in hand is about to expire or the link is new) and from
-  every HS2; a value the lock no longer accepts costs a round trip (``STALE``), never an
-  unlock.
+* **Freshness values** come from the fresh characteristic (read before an HS1 when no
+  value is in hand, it is about to expire, the link is new or a retry follows a failure)
+  and from every HS2; a value the lock no longer accepts costs a round trip
+  (``STALE``), never an unlock.
 * **Pushes** (state changes, alarms, enrolment steps) go to listeners.
 """
 
@@ -46,7 +46,7 @@ from ble_lock.protocol.client import AppClient, Failed, LockLink, Pushed, Succee
 from ble_lock.protocol.crypto import KeyPair, Rng
 from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
-from ble_lock.protocol.gatt import LockInfo
+from ble_lock.protocol.gatt import FreshValue
 from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
 
 __all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener",
@@ -118,7 +118,7 @@ class Engine(LinkKeeper):
         self._op_lock = asyncio.Lock()
         self.sessions_opened = 0
         self.retries = 0
-        self.info_reads = 0
+        self.fresh_reads = 0
         self.early_requests = 0
         """HS1s that carried a request (at most one per call: docs, Freshness)."""
         self._fresh: tuple[bytes, float] | None = None  # (value, local time it expires)
@@ -221,30 +221,27 @@ class Engine(LinkKeeper):
 
     def note_fresh(self, value: bytes, fresh_for: int, link: GattLink) -> None:
         """The lock's freshness value, accepted for ``fresh_for`` more seconds (from the
-        info characteristic or an HS2), for HS1s on ``link``."""
+        fresh characteristic or an HS2), for HS1s on ``link``."""
         self._fresh = (value, self._now() + fresh_for - FRESH_MARGIN)
         self._fresh_link = link
 
     def forget_fresh(self) -> None:
-        """Drop the value in hand: the next HS1 reads the info characteristic first."""
+        """Drop the value in hand: the next HS1 reads the fresh characteristic first."""
         self._fresh, self._fresh_link = None, None
 
     async def _fresh_value(self, link: GattLink) -> bytes:
-        """A freshness value the lock still accepts, read from the info characteristic
-        (one ATT read: 2 PDUs) unless the one in hand is good for this link."""
+        """A freshness value the lock still accepts, read from the fresh characteristic
+        (one ATT read: 2 PDUs) unless the one in hand (from the last HS2) is good."""
         if self._fresh is not None and self._fresh_link is link and \
                 self._now() < self._fresh[1]:
             return self._fresh[0]
         try:
-            info = LockInfo.decode(await link.read_info())
-        except RemoteProtocolError as err:  # a newer/older protocol version, garbage
+            value = FreshValue.decode(await link.read_fresh())
+        except RemoteProtocolError as err:  # not our layout
             raise _final_error(err) from None
-        self.info_reads += 1
-        if self.lock_id is not None and info.lock_id != self.lock_id:
-            raise TransportError(f"the device is lock {lock_key(info.lock_id)}, not "
-                                 f"{lock_key(self.lock_id)}", code=ErrorCode.LOCK_NOT_FOUND)
-        self.note_fresh(info.fresh, info.fresh_for, link)
-        return info.fresh
+        self.fresh_reads += 1
+        self.note_fresh(value.fresh, value.fresh_for, link)
+        return value.fresh
 
     # ------------------------------------------------------------------ sessions
 

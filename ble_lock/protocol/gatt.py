@@ -1,7 +1,7 @@
 """GATT layout, the information characteristic and the advertisement (``docs/protocol.md``,
 "GATT" and "Advertisement").
 
-One primary service with three characteristics:
+One primary service with four characteristics:
 
 ==========  =====================================  =================================
 name        UUID                                   properties
@@ -9,6 +9,7 @@ name        UUID                                   properties
 command     4b1e0c01-7a3d-4e59-9c1b-2f6d8a0e5b71   write, write-without-response
 response    4b1e0c02-7a3d-4e59-9c1b-2f6d8a0e5b71   notify
 info        4b1e0c03-7a3d-4e59-9c1b-2f6d8a0e5b71   read
+fresh       4b1e0c04-7a3d-4e59-9c1b-2f6d8a0e5b71   read (v2: the freshness value)
 ==========  =====================================  =================================
 
 The advertisement (legacy, 31 bytes) holds flags, the 128-bit service UUID and
@@ -47,12 +48,14 @@ from ble_lock.protocol.pairing import LOCK_ID_LEN
 __all__ = [
     "COMMAND_UUID",
     "COMPANY_ID",
+    "FRESH_UUID",
     "GATT_TABLE",
     "INFO_UUID",
     "RESPONSE_UUID",
     "SERVICE_UUID",
     "Advertisement",
     "CharacteristicSpec",
+    "FreshValue",
     "LockInfo",
     "StateFlags",
     "lock_id_from_name",
@@ -62,6 +65,7 @@ SERVICE_UUID = "4b1e0c00-7a3d-4e59-9c1b-2f6d8a0e5b71"
 COMMAND_UUID = "4b1e0c01-7a3d-4e59-9c1b-2f6d8a0e5b71"
 RESPONSE_UUID = "4b1e0c02-7a3d-4e59-9c1b-2f6d8a0e5b71"
 INFO_UUID = "4b1e0c03-7a3d-4e59-9c1b-2f6d8a0e5b71"
+FRESH_UUID = "4b1e0c04-7a3d-4e59-9c1b-2f6d8a0e5b71"
 COMPANY_ID = 0xFFFF
 NAME_PREFIX = "BLELOCK-"
 MAX_PROFILE = 24
@@ -93,6 +97,7 @@ GATT_TABLE = (
                        properties=("write", "write-without-response")),
     CharacteristicSpec(name="response", uuid=RESPONSE_UUID, properties=("notify",)),
     CharacteristicSpec(name="info", uuid=INFO_UUID, properties=("read",)),
+    CharacteristicSpec(name="fresh", uuid=FRESH_UUID, properties=("read",)),
 )
 
 _INFO = Struct(
@@ -101,10 +106,9 @@ _INFO = Struct(
     "lock_id" / Bytes(LOCK_ID_LEN),
     "flags" / Int8ub,
     "max_message" / Int16ub,
-    "fresh" / Bytes(FRESH_LEN),
-    "fresh_for" / Int8ub,
     "profile" / PascalString(Int8ub, "utf8"),
 )
+_FRESH = Struct("fresh" / Bytes(FRESH_LEN), "fresh_for" / Int8ub)
 _INFO_HEAD = Struct("magic" / Const(b"BL"), "version" / Int8ub)
 _MANUFACTURER = Struct("version" / Int8ub, "lock_id" / Bytes(LOCK_ID_LEN), "flags" / Int8ub)
 _AD_STRUCTURES = GreedyRange(Prefixed(Int8ub, Struct("type" / Int8ub, "data" / GreedyBytes)))
@@ -117,16 +121,11 @@ def _check_lock_id(lock_id: bytes) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockInfo:
-    """The value of the info characteristic (read, unauthenticated, no secrets).
-
-    ``fresh``/``fresh_for``: the lock's current freshness value and the whole seconds it
-    stays accepted from the moment of the read (docs/protocol.md, Freshness)."""
+    """The value of the info characteristic (read, unauthenticated, no secrets)."""
 
     lock_id: bytes
     flags: StateFlags
     profile: str
-    fresh: bytes
-    fresh_for: int
     version: int = PROTOCOL_VERSION
     max_message: int = Limits().max_message
 
@@ -134,11 +133,8 @@ class LockInfo:
         _check_lock_id(self.lock_id)
         if len(self.profile.encode()) > MAX_PROFILE:
             raise ValueError(f"model profile name longer than {MAX_PROFILE} bytes")
-        if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for <= 255:
-            raise ValueError(f"a freshness value has {FRESH_LEN} bytes, 0-255 s")
         return bytes(_INFO.build({"version": self.version, "lock_id": self.lock_id,
                                   "flags": int(self.flags), "max_message": self.max_message,
-                                  "fresh": self.fresh, "fresh_for": self.fresh_for,
                                   "profile": self.profile}))
 
     @classmethod
@@ -158,9 +154,30 @@ class LockInfo:
         if len(_INFO.build(parsed)) != len(data):
             raise FramingError("trailing bytes in info characteristic")
         return cls(lock_id=parsed.lock_id, flags=StateFlags(parsed.flags & 0x0F),
-                   profile=parsed.profile, fresh=bytes(parsed.fresh),
-                   fresh_for=parsed.fresh_for, version=parsed.version,
+                   profile=parsed.profile, version=parsed.version,
                    max_message=parsed.max_message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FreshValue:
+    """The value of the fresh characteristic: the lock's current freshness value and
+    the whole seconds it stays accepted from the moment of the read (docs/protocol.md,
+    Freshness). 17 bytes: one ATT Read even at the minimum MTU of 23."""
+
+    fresh: bytes
+    fresh_for: int
+
+    def encode(self) -> bytes:
+        if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for <= 255:
+            raise ValueError(f"a freshness value has {FRESH_LEN} bytes and 0-255 s")
+        return bytes(_FRESH.build({"fresh": self.fresh, "fresh_for": self.fresh_for}))
+
+    @classmethod
+    def decode(cls, data: bytes) -> FreshValue:
+        if len(data) != _FRESH.sizeof():
+            raise FramingError("the fresh characteristic has the wrong length")
+        parsed = _FRESH.parse(data)
+        return cls(fresh=bytes(parsed.fresh), fresh_for=int(parsed.fresh_for))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,7 +24,7 @@ from ble_lock.protocol.crypto import DeterministicRng, KeyPair, fingerprint, hkd
 from ble_lock.protocol.directory import InMemoryDirectory
 from ble_lock.protocol.events import Event, RequestReceived
 from ble_lock.protocol.framing import fragment
-from ble_lock.protocol.gatt import Advertisement, LockInfo, StateFlags
+from ble_lock.protocol.gatt import Advertisement, FreshValue, LockInfo, StateFlags
 from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.loopback import Loopback
 from ble_lock.protocol.pairing import QrPayload, pairing_secret
@@ -107,8 +107,8 @@ def generate() -> dict[str, dict[str, Any]]:
     runs = {str(mtu): _pairing_and_session(mtu) for mtu in (23, 247)}
     message = bytes(range(50))
     adv = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
-    info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30",
-                    fresh=bytes.fromhex(runs["23"]["session_fresh"]), fresh_for=30)
+    info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30")
+    fresh = FreshValue(fresh=bytes.fromhex(runs["23"]["session_fresh"]), fresh_for=30)
     qr = QrPayload(lock_id=LOCK_ID, setup_code=SETUP_CODE,
                    fingerprint=fingerprint(lock_key.public))
     return {
@@ -123,6 +123,7 @@ def generate() -> dict[str, dict[str, Any]]:
         "gatt": {"advertising_data": adv.advertising_data().hex(),
                  "scan_response": adv.scan_response().hex(),
                  "info": info.encode().hex(), "info_profile": "DL30",
+                 "fresh": fresh.encode().hex(),
                  "flags": int(adv.flags), "qr": qr.to_text()},
     }
 

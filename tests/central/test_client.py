@@ -316,6 +316,9 @@ class _NotALock:
     async def read_info(self) -> bytes:
         return b"\x01\x02 some other device"
 
+    async def read_fresh(self) -> bytes:
+        raise AssertionError("nothing is read after the info value")
+
     async def close(self) -> None:
         self.connected = False
 

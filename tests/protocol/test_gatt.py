@@ -13,6 +13,7 @@ from ble_lock.protocol.gatt import (
     GATT_TABLE,
     SERVICE_UUID,
     Advertisement,
+    FreshValue,
     LockInfo,
     StateFlags,
     lock_id_from_name,
@@ -21,14 +22,15 @@ from ble_lock.protocol.gatt import (
 LOCK_ID = bytes.fromhex("0badc0de")
 
 
-def test_gatt_table_has_the_three_characteristics() -> None:
+def test_gatt_table_has_the_four_characteristics() -> None:
     by_name = {c.name: c for c in GATT_TABLE}
-    assert set(by_name) == {"command", "response", "info"}
+    assert set(by_name) == {"command", "response", "info", "fresh"}
+    assert by_name["fresh"].properties == ("read",)
     assert set(by_name["command"].properties) == {"write", "write-without-response"}
     assert by_name["response"].properties == ("notify",)
     assert by_name["info"].properties == ("read",)
     uuids = {uuid.UUID(c.uuid) for c in GATT_TABLE} | {uuid.UUID(SERVICE_UUID)}
-    assert len(uuids) == 4
+    assert len(uuids) == 5
 
 
 @settings(max_examples=30, deadline=None)
@@ -51,27 +53,32 @@ def test_advertisement_bytes_are_as_documented() -> None:
     assert lock_id_from_name("Other") is None
 
 
-FRESH = bytes(range(16))
-
-
 def test_info_characteristic_repeats_the_advertisement() -> None:
     info = LockInfo(lock_id=LOCK_ID, flags=StateFlags.PAIRED | StateFlags.LOW_BATTERY,
-                    profile="DL30", fresh=FRESH, fresh_for=27)
+                    profile="DL30")
     raw = info.encode()
-    assert raw.hex() == ("424c02" "0badc0de" "0c" "0800" + FRESH.hex() + "1b"
-                         "04444c3330")
+    assert raw.hex() == "424c02" "0badc0de" "0c" "0800" "04444c3330"
     assert LockInfo.decode(raw) == info
 
 
-_HEAD = b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00" + FRESH + b"\x1e"
-
-
 @pytest.mark.parametrize("raw", [b"", b"BL", b"XX\x02\x0b\xad\xc0\xde\x00\x08\x00\x00",
-                                 _HEAD + b"\x05ab", _HEAD + b"\x00extra",
-                                 b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00\x00"])
+                                 b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00\x05ab",
+                                 b"BL\x02\x0b\xad\xc0\xde\x00\x08\x00\x00extra"])
 def test_bad_info_values_are_typed_errors(raw: bytes) -> None:
     with pytest.raises(FramingError):
         LockInfo.decode(raw)
+
+
+def test_fresh_characteristic_fits_one_att_read_at_the_minimum_mtu() -> None:
+    """17 bytes <= ATT_MTU 23 - 1: no long read (bless cannot serve read offsets)."""
+    value = FreshValue(fresh=bytes(range(16)), fresh_for=27)
+    raw = value.encode()
+    assert raw == bytes(range(16)) + b"\x1b"
+    assert len(raw) <= 23 - 1
+    assert FreshValue.decode(raw) == value
+    for bad in (raw[:-1], raw + b"\x00", b""):
+        with pytest.raises(FramingError):
+            FreshValue.decode(bad)
 
 
 @pytest.mark.parametrize("version", [1, 3])
