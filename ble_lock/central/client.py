@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from ble_lock.central.discovery import find_lock
+from ble_lock.central.discovery import LockAdvert, find_lock
 from ble_lock.central.engine import Engine, Listener, lock_key
 from ble_lock.central.enrolment import EnrolmentRun
 from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
@@ -44,7 +44,7 @@ from ble_lock.protocol.pairing import QrPayload
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
-__all__ = ["LockClient", "load_identity"]
+__all__ = ["LockClient", "check_version", "load_identity"]
 
 B = TypeVar("B", bound=m.ResponseBody)
 
@@ -58,6 +58,15 @@ def load_identity(keystore: Keystore, rng: Rng = os_rng) -> KeyPair:
 
     ident = keystore.ensure_identity(generate)
     return KeyPair.from_private_bytes(ident.private_key)
+
+
+def check_version(advert: LockAdvert) -> None:
+    """Refuse a lock that advertises another protocol version before anything is sent
+    (it would not understand our HS1 or PAIR1): ``UnsupportedVersionError``."""
+    if advert.version is not None and advert.version != PROTOCOL_VERSION:
+        raise UnsupportedVersionError(
+            f"lock {advert.lock_hex} advertises protocol version {advert.version}; "
+            f"this phone speaks version {PROTOCOL_VERSION}: update the older side")
 
 
 class LockClient(Operations):
@@ -100,11 +109,7 @@ class LockClient(Operations):
         the lock id is confirmed by the info characteristic on connect."""
         device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
                                          adapter=adapter, timeout=scan_timeout)
-        if advert.version is not None and advert.version != PROTOCOL_VERSION:
-            # refuse before sending anything: the lock would not understand our HS1/PAIR1
-            raise UnsupportedVersionError(
-                f"lock {advert.lock_hex} advertises protocol version {advert.version}; "
-                f"this phone speaks version {PROTOCOL_VERSION}: update the older side")
+        check_version(advert)
         return cls.for_device(device, adapter=adapter, lock_id=advert.lock_id,
                               keystore=keystore, timeout=timeout, max_retries=max_retries)
 
