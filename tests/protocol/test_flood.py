@@ -4,7 +4,7 @@
 The bound: a lock holds 8 channels; a new START evicts the unauthenticated channel that
 has been quiet longest. A valid phone's channel survives as long as an attacker writes
 fewer than 8 frames between two of the phone's frames; a phone whose HS1 fits one
-frame (MTU >= 160 for an unlock) is never starved -- its HS1 is handled as it arrives.
+frame (MTU >= 139 for an unlock) is never starved -- its HS1 is handled as it arrives.
 """
 
 from __future__ import annotations
