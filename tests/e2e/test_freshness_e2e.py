@@ -159,3 +159,70 @@ async def test_rolljam_one_hs1_per_tap_and_nothing_recorded_works_after_a_restar
         assert _unlocks(await owner.events()) == before  # nothing recorded applied
         assert await owner.unlock() == 1  # and the owner's next tap works
         assert _unlocks(await owner.events()) == before + 1
+
+
+@pytest.mark.ble_sim(adapters=(1, 2))
+async def test_a_channel_flood_over_the_air_keeps_a_valid_phone_out_for_no_round_trip(
+        ble_sim: BleHarness, tmp_path: Path) -> None:
+    """Issue 10, item 2, over the radio: while an attacker's central floods START frames
+    and replays a recorded HS1 on every channel id, the owner's one-frame HS1 (MTU 517)
+    opens its session at once: every unlock in one round trip, no retry (the bound in
+    docs/protocol.md, "Channel floods")."""
+    lock = await start_lock(ble_sim, tmp_path / "lock")
+    assert lock.qr is not None
+    panel = await lock.panel()
+    await panel.call("set_button")
+    await panel.close()
+    central = ble_sim.central(host=1, adapter="hci0")
+    device, _ = await find_lock(lock_id=lock.lock_id, adapter=central.adapter, timeout=10.0)
+    jammer = Jammer(bleak_connector(device, adapter=central.adapter))
+    owner = LockClient(jammer.connect, keystore=Keystore(tmp_path / "owner"),
+                       lock_id=lock.lock_id, timeout=10.0, max_retries=3, retry_delay=0.0)
+    async with owner:
+        await owner.claim_qr(lock.qr)
+        await owner.end_session()
+        jammer.on = True  # record one real HS1 (an unlock) for the attacker to replay
+        with pytest.raises(LockError):
+            await owner.unlock()
+        jammer.on = False
+        recorded = next(msg for _, msg in jammer.captured
+                        if msg[0] == MsgType.HS1 and len(msg) > HS1_OVERHEAD)
+
+        attacker = ble_sim.central(host=1, adapter="hci1")
+        from ble_lock.protocol.gatt import SERVICE_UUID
+
+        target = await attacker.find(service_uuid=SERVICE_UUID, timeout=10.0)
+        client = attacker.client(target)
+        await client.connect()
+        stop = asyncio.Event()
+        sent = 0
+
+        async def flood() -> None:
+            nonlocal sent
+            cid = 0
+            while not stop.is_set():
+                cid = cid % 255 + 1
+                # odd ids: the whole recorded HS1 (a handshake for the lock each time);
+                # even ids: a START that is never finished (a slot until evicted)
+                frames = (fragment(cid, recorded, 23) if cid % 2 else
+                          fragment(cid, bytes([MsgType.HS1]) + bytes(300), 23)[:1])
+                for frame in frames:
+                    await client.write_gatt_char(COMMAND_UUID, frame, response=False)
+                    sent += 1
+
+        task = asyncio.create_task(flood())
+        try:
+            while sent < 50:  # the flood is under way before the owner taps
+                await asyncio.sleep(0)
+            retries, opened = owner.engine.retries, owner.engine.sessions_opened
+            during = sent
+            for _ in range(3):
+                assert await owner.unlock() == 1
+                await owner.end_session()
+            assert owner.engine.retries == retries  # no CLOSE, no retry: not kept out
+            assert owner.engine.sessions_opened == opened + 3
+            assert sent > during  # the flood went on while the owner unlocked
+        finally:
+            stop.set()
+            await task
+            await client.disconnect()
