@@ -308,6 +308,10 @@ class Emulator:
             server.receive_data(frame, self.clock.mono())
         except LockError as exc:  # a frame too short to name a channel: nothing to answer
             _log.debug("dropped a frame: %s", exc.code.name)
+        except Exception as exc:  # the app behind the endpoint failed: end its channel only
+            _log.error("frame on channel %d: %s in the lock's service; channel closed",
+                       frame[0], type(exc).__name__)
+            server.endpoint.close(frame[0], ErrorCode.INTERNAL)
         finally:
             server.endpoint.set_mtu(MIN_MTU)
         self._after_input()
