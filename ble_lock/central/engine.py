@@ -239,6 +239,9 @@ class Engine(LinkKeeper):
             value = FreshValue.decode(await link.read_fresh())
         except RemoteProtocolError as err:  # not our layout
             raise _final_error(err) from None
+        except TransportError:  # the link died under the read: a new link, a new try
+            await self._drop_link(link)
+            raise Retry(dropped()) from None
         self.fresh_reads += 1
         self.note_fresh(value.fresh, value.fresh_for, link)
         return value.fresh
@@ -309,14 +312,17 @@ class Engine(LinkKeeper):
             request_id, payload = self.app.request(body)
             secret = body.SECRET  # never in HS1 (docs/protocol.md, 0-RTT)
             failures = 0
+            early_before = self.early_requests
             while True:
                 fut: asyncio.Future[None] = future(asyncio.get_running_loop())
                 self._waiters[request_id] = fut
                 try:
-                    # Only the first attempt may ride in HS1: a retry follows a CLOSE, a
-                    # drop or a failed check that nothing authenticated, so it waits for
-                    # a verified HS2 and goes inside the session (docs, Freshness).
-                    await self._deliver(payload, early=failures == 0 and not secret)
+                    # At most one HS1 per call carries the request: a retry follows a
+                    # CLOSE, a drop or a failed check that nothing authenticated, so it
+                    # waits for a verified HS2 and goes inside the session (docs,
+                    # Freshness). An attempt that failed before its HS1 left counts not.
+                    early = not secret and self.early_requests == early_before
+                    await self._deliver(payload, early=early)
                     await self._wait(fut)
                     return self.app.result(request_id, expected)
                 except Retry as retry:
