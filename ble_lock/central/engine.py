@@ -77,7 +77,7 @@ among them."""
 
 FRESH_MARGIN = 2.0
 """Seconds before the lock stops accepting a freshness value that the phone stops using
-it (time for the HS1 to reach the lock); then it reads the info characteristic again."""
+it (time for the HS1 to reach the lock); then it reads the fresh characteristic again."""
 
 
 def lock_key(lock_id: bytes) -> str:

@@ -214,7 +214,7 @@ class LockLink:
     def open(cls, *, app: AppClient, lock_id: bytes, lock_public: bytes, phone: KeyPair,
              counter: int, rng: Rng, fresh: bytes, mtu: int = 23) -> LockLink:
         """A link with a new session; persist :attr:`next_counter` once started.
-        ``fresh``: the lock's freshness value (info characteristic or last HS2)."""
+        ``fresh``: the lock's freshness value (fresh characteristic or last HS2)."""
         session = PhoneSession(lock_id=lock_id, lock_public=lock_public, phone=phone,
                                counter=counter, rng=rng, fresh=fresh, mtu=mtu)
         return cls(app=app, session=session)

@@ -11,10 +11,10 @@ learns the phone's static key, encrypted, from message 1::
 
 The prologue binds the protocol version, the lock id and the lock's freshness value that
 HS1 carries in clear (``freshness.py``): an HS1 decrypts only under the value it names.
-``payload1`` is encrypted under
-keys derived from ``es`` and ``ss`` only (0-RTT: no forward secrecy against a later
-compromise of the lock's static key, see ``docs/protocol.md``); ``payload2`` and all
-transport messages depend on the fresh ephemerals (``ee``, ``se``).
+``payload1`` is encrypted under keys derived from ``es`` and ``ss`` only (0-RTT: no
+forward secrecy against a later compromise of the lock's static key, see
+``docs/protocol.md``); ``payload2`` and all transport messages depend on the fresh
+ephemerals (``ee``, ``se``).
 """
 
 from __future__ import annotations

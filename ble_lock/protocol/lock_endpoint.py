@@ -12,7 +12,7 @@ channel with :class:`~ble_lock.protocol.errors.UnknownMessageError`.
 
 Freshness (``docs/protocol.md``, "Freshness"): the endpoint keeps the lock's freshness
 values (:class:`~ble_lock.protocol.freshness.Freshness`, a new one every 15 s, the
-current and the previous accepted); :meth:`LockEndpoint.freshness` is what the info
+current and the previous accepted); :meth:`LockEndpoint.freshness` is what the fresh
 characteristic shows. An HS1 naming a value no longer accepted gets an authenticated
 HS2 ``STALE`` and its request is dropped unapplied.
 
@@ -176,7 +176,7 @@ class LockEndpoint:
 
     def freshness(self, now: float) -> tuple[bytes, int]:
         """The lock's current freshness value and the whole seconds it stays accepted
-        (15-30): what the info characteristic shows (docs/protocol.md, Freshness)."""
+        (15-30): what the fresh characteristic shows (docs/protocol.md, Freshness)."""
         return self._fresh.current(now)
 
     def data_to_send(self) -> list[bytes]:

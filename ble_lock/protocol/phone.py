@@ -223,7 +223,7 @@ class PhoneSession(_PhoneChannel):
 
     ``counter`` must be greater than any counter this phone sent this lock before;
     persist :attr:`next_counter` after :meth:`start` (and again after a resync).
-    ``fresh`` is the lock's freshness value (from the info characteristic or the last
+    ``fresh`` is the lock's freshness value (from the fresh characteristic or the last
     HS2, :attr:`lock_fresh`); a value the lock no longer accepts costs a round trip (the
     lock answers ``STALE`` and the first request is re-sent inside the session), never
     an unlock.

@@ -59,7 +59,7 @@ class Testbed:
                 channel: int | None = None, fresh: bytes | None = None,
                 now: float = 0.0) -> PhoneSession:
         """A session; ``fresh`` defaults to the lock's value at ``now`` (what the phone
-        would read from the info characteristic)."""
+        would read from the fresh characteristic)."""
         if fresh is None:
             fresh = self.lock.freshness(now)[0]
         return PhoneSession(lock_id=self.lock.lock_id, lock_public=self.lock_key.public,

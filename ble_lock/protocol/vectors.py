@@ -61,7 +61,7 @@ def _pairing_and_session(mtu: int) -> dict[str, Any]:
     link.run([pairing], 0.0)
     pair_frames = _frames(link, 0)
     mark = len(link.transcript)
-    fresh, _ = lock.freshness(1.0)  # what the phone read from the info characteristic
+    fresh, _ = lock.freshness(1.0)  # what the phone read from the fresh characteristic
     session = PhoneSession(lock_id=LOCK_ID, lock_public=lock_key.public, phone=phone_key,
                            counter=1, rng=phone_rng, mtu=mtu, fresh=fresh)
     session.start(UNLOCK, 1.0)
