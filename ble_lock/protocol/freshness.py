@@ -4,7 +4,8 @@ The lock draws a random 16-byte *freshness value* every :data:`ROTATION` seconds
 accepts the current and the previous one, so an accepted value was first shown at most
 :data:`MAX_AGE` (2 x ROTATION = 30 s) ago. A phone learns the current value from the fresh
 characteristic (one ATT read) or from the last HS2; its HS1 carries it in clear and mixes
-it into the Noise prologue, so an HS1 is bound to a value the lock chose recently. A new :class:`Freshness` (a lock restart) accepts nothing from before.
+it into the Noise prologue, so an HS1 is bound to a value the lock chose recently. A new
+:class:`Freshness` (a lock restart) accepts nothing from before.
 
 Time is the caller's monotonic ``now`` (seconds); a clock that goes backwards starts a
 new value at once (never extends an old one).
