@@ -16,10 +16,10 @@ phone objects (:class:`~ble_lock.protocol.client.LockLink`,
   garbage - typically two phones on the same random channel - is retried on a new
   session on a fresh channel with the very same request bytes; the lock applies a
   request id once (docs/protocol.md, "Retry after a lost link").
-* **One HS1 per user action** (docs/protocol.md, "Freshness"). Only the first attempt
-  of a request may ride in HS1. After an unauthenticated CLOSE, a timeout, a dropped link
-  or an answer that did not verify, a retry opens a session with an empty HS1 and sends
-  the request inside it once HS2 verified: a fake lock that refuses every HS1 collects
+* **One HS1 per user action** (docs/protocol.md, "Freshness"). At most one HS1 per call
+  carries the request. After an unauthenticated CLOSE, a dropped link or an answer that
+  did not verify, a retry opens a session with an empty HS1 and sends the request inside
+  it once HS2 verified (a timeout ends the call): a fake lock that refuses every HS1 collects
   at most one request, and that one is bound to a freshness value that expires.
 * **Freshness values** come from the fresh characteristic (read before an HS1 when no
   value is in hand, it is about to expire, the link is new or a retry follows a failure)
@@ -76,8 +76,8 @@ among them."""
 
 
 FRESH_MARGIN = 2.0
-"""Seconds before the lock stops accepting a freshness value that the phone stops using
-it (time for the HS1 to reach the lock); then it reads the fresh characteristic again."""
+"""The phone stops using a freshness value this many seconds before the lock would stop
+accepting it (time for the HS1 to reach the lock), and reads the fresh characteristic."""
 
 
 def lock_key(lock_id: bytes) -> str:
@@ -338,7 +338,7 @@ class Engine(LinkKeeper):
         if failures > self.max_retries:
             raise err from None
         self.retries += 1
-        self.forget_fresh()  # the lock may have restarted: read its info before the HS1
+        self.forget_fresh()  # the lock may have restarted: read its value before the HS1
         _log.debug("retrying after %r (%d)", err, failures)
         await asyncio.sleep(self._retry_delay * failures)
         return failures
