@@ -15,7 +15,13 @@ one write from the phone (the command) and one notification from the lock (the
 confirmation); each PDU costs one interval of air time here (the simulator's
 ``att_latency_s``, one PDU per direction at a time), so ``floor_ms = 2 x interval_ms``.
 A challenge-response protocol (Nuki, TTLock) needs four PDUs, August/Yale six.
-``att_pdus`` counts the PDUs of the timed unlocks (from the simulator's trace).
+``att_pdus`` counts the PDUs of the timed unlocks (from the simulator's trace): the phone
+holds the lock's freshness value from the previous HS2 (protocol v2, docs/protocol.md
+"Freshness"). ``att_pdus_unlock_reading_fresh``: one more unlock after the phone dropped
+that value, so it reads the fresh characteristic first (2 PDUs more, no application round
+trip). ``connect_to_unlocked_att_pdus``: every PDU of a new connection (a second phone
+session after a disconnect, services from bleak's cache), from connect to the confirmed
+unlock: MTU exchange, subscribing, the info read, the fresh read, HS1, HS2.
 """
 
 from __future__ import annotations
@@ -80,6 +86,24 @@ async def run(interval_ms: float, rounds: int, mtu: int) -> dict[str, Any]:
                     pdus += len(timed)
                     await client.lock()
                 ups = sum(1 for r in timed if r.direction is Direction.C2P)
+                await client.end_session()
+                await _quiet(link, interval_ms / 1000)
+                client.engine.forget_fresh()
+                before = len(link.trace)
+                await client.unlock()
+                with_read = len(link.trace) - before
+            # a new connection: everything from connect to the confirmed unlock
+            again = await LockClient.find(lock_id=lock_id, adapter=central.adapter,
+                                          keystore=Keystore(Path(tmp) / "phone"))
+            known = {lk.id for lk in ble.sim.links()}
+            async with again:
+                await again.unlock()  # the trace now holds everything up to the HS2
+                (fresh_link,) = [lk for lk in ble.sim.links() if lk.id not in known]
+                upto_hs2 = list(fresh_link.trace)
+                connect_pdus = len(upto_hs2)
+                connect_ops: dict[str, int] = {}
+                for record in upto_hs2:
+                    connect_ops[str(record.op)] = connect_ops.get(str(record.op), 0) + 1
     finally:
         await ble.close()
     floor = 2 * interval_ms
@@ -93,6 +117,9 @@ async def run(interval_ms: float, rounds: int, mtu: int) -> dict[str, Any]:
         "connect_to_unlocked_max_ms": round(max(times), 2),
         "att_pdus_per_unlock": pdus / rounds,
         "att_writes_per_unlock": ups,
+        "att_pdus_unlock_reading_fresh": with_read,
+        "connect_to_unlocked_att_pdus": connect_pdus,
+        "connect_to_unlocked_att_ops": connect_ops,
         "scan_connect_subscribe_ms": round(connect_ms, 1),
         "mtu": mtu,
         "rounds": rounds,

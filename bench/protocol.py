@@ -13,6 +13,15 @@ PAIR3 in, PAIR4 out), with the in-memory directory (a real store adds its fsync)
 The unlock is the real one: an ``Unlock`` request of the message catalogue, answered by
 the lock-side service (``ble_lock.protocol.service``) over a real core ``Lock``
 (DL20VC, in-memory store) in which the bench phone is the admin; its CPU is included.
+
+ATT PDUs (protocol v2, docs/protocol.md "Freshness"): ``unlock_att_pdus`` is HS1 +
+HS2 with a freshness value in hand (from the last HS2); ``connected_to_unlocked_att_pdus``
+adds the read of the fresh characteristic (request + response: 2 PDUs) that a phone
+makes when it has no value; ``connect_to_unlocked_att_pdus`` adds what every connection
+costs before that (MTU exchange 2, subscribing to the response characteristic 2, the
+info read 2; services from the cache). ``bogus_hs1_lock_cpu_us``: the lock's CPU for a
+replayed HS1 whose freshness value expired (one handshake, HS2 STALE, nothing applied):
+the price of each frame of a replay flood.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from ble_lock.protocol.phone import PhonePairing, PhoneSession
 from ble_lock.protocol.service import LockService
 from ble_lock.protocol.testbed import Testbed, make_testbed
 
+FRESH_READ_PDUS = 2  # ATT Read Request + Read Response of the fresh characteristic
+CONNECT_PDUS = 2 + 2 + 2  # MTU exchange, CCCD write request/response, info read
 UNLOCK_REQUEST = m.encode(m.Request(request_id=bytes.fromhex("0123456789abcdef"),
                                     body=m.Unlock()))  # 10 bytes
 
@@ -78,7 +89,7 @@ def _deliver(phone: PhonePairing | PhoneSession, frames: list[bytes], now: float
 def _unlock_cpu(bed: Testbed, runs: int) -> float:
     samples = []
     for i in range(runs):
-        s = bed.session(counter=1000 + i)
+        s = bed.session(counter=1000 + i, now=float(i))
         s.start(UNLOCK_REQUEST, float(i))
         out, ns = _lock_turn(bed.lock, s.data_to_send(), float(i))
         got = _deliver(s, out, float(i))
@@ -86,6 +97,22 @@ def _unlock_cpu(bed: Testbed, runs: int) -> float:
             raise RuntimeError("unlock failed")
         s.close()
         _lock_turn(bed.lock, s.data_to_send(), float(i))
+        samples.append(ns)
+    return statistics.median(samples) / 1000
+
+
+def _bogus_hs1_cpu(bed: Testbed, runs: int) -> float:
+    """A captured HS1 replayed after its value expired, on a fresh channel each time."""
+    s = bed.session(counter=10**6, now=0.0)
+    s.start(UNLOCK_REQUEST, 0.0)
+    captured = s.data_to_send()
+    samples = []
+    for i in range(runs):
+        now = 100.0 + i
+        frames = [bytes([1 + i % 200]) + f[1:] for f in captured]
+        _, ns = _lock_turn(bed.lock, frames, now)
+        bed.lock.close(1 + i % 200)
+        bed.lock.data_to_send()
         samples.append(ns)
     return statistics.median(samples) / 1000
 
@@ -111,19 +138,24 @@ def measure(mtu: int, runs: int) -> dict[str, Any]:
     pairing = bed.pairing()
     pairing.start(0.0)
     pair_stats = bed.link.run([pairing], 0.0)
-    session = bed.session(counter=1)
+    session = bed.session(counter=1, now=1.0)
     session.start(UNLOCK_REQUEST, 1.0)
     unlock = bed.link.run([session], 1.0)
     session.close()
     bed.link.run([session], 1.0)
+    pdus = unlock.writes + unlock.notifications
     return {
         "mtu": mtu,
         "unlock_round_trips": unlock.round_trips,
         "unlock_att_writes": unlock.writes,
         "unlock_notifications": unlock.notifications,
+        "unlock_att_pdus": pdus,
+        "connected_to_unlocked_att_pdus": FRESH_READ_PDUS + pdus,
+        "connect_to_unlocked_att_pdus": CONNECT_PDUS + FRESH_READ_PDUS + pdus,
         "unlock_bytes_up": unlock.bytes_up,
         "unlock_bytes_down": unlock.bytes_down,
         "unlock_lock_cpu_us": round(_unlock_cpu(bed, runs), 1),
+        "bogus_hs1_lock_cpu_us": round(_bogus_hs1_cpu(bed, max(20, runs // 5)), 1),
         "pair_round_trips": pair_stats.round_trips,
         "pair_lock_cpu_us": round(_pair_cpu(bed, max(20, runs // 5)), 1),
     }

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from ble_lock.central.discovery import find_lock
+from ble_lock.central.discovery import LockAdvert, find_lock
 from ble_lock.central.engine import Engine, Listener, lock_key
 from ble_lock.central.enrolment import EnrolmentRun
 from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
@@ -36,14 +36,15 @@ from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import claim_pairing, invite_pairing
 from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
-from ble_lock.protocol.errors import RemoteProtocolError
+from ble_lock.protocol.envelope import PROTOCOL_VERSION
+from ble_lock.protocol.errors import RemoteProtocolError, UnsupportedVersionError
 from ble_lock.protocol.gatt import LockInfo
 from ble_lock.protocol.pairing import QrPayload
 
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
-__all__ = ["LockClient", "load_identity"]
+__all__ = ["LockClient", "check_version", "load_identity"]
 
 B = TypeVar("B", bound=m.ResponseBody)
 
@@ -57,6 +58,15 @@ def load_identity(keystore: Keystore, rng: Rng = os_rng) -> KeyPair:
 
     ident = keystore.ensure_identity(generate)
     return KeyPair.from_private_bytes(ident.private_key)
+
+
+def check_version(advert: LockAdvert) -> None:
+    """Refuse a lock that advertises another protocol version before anything is sent
+    (it would not understand our HS1 or PAIR1): ``UnsupportedVersionError``."""
+    if advert.version is not None and advert.version != PROTOCOL_VERSION:
+        raise UnsupportedVersionError(
+            f"lock {advert.lock_hex} advertises protocol version {advert.version}; "
+            f"this phone speaks version {PROTOCOL_VERSION}: update the older side")
 
 
 class LockClient(Operations):
@@ -99,6 +109,7 @@ class LockClient(Operations):
         the lock id is confirmed by the info characteristic on connect."""
         device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
                                          adapter=adapter, timeout=scan_timeout)
+        check_version(advert)
         return cls.for_device(device, adapter=adapter, lock_id=advert.lock_id,
                               keystore=keystore, timeout=timeout, max_retries=max_retries)
 
@@ -118,7 +129,10 @@ class LockClient(Operations):
         self.address = link.address
         try:
             info = LockInfo.decode(await link.read_info())
-        except RemoteProtocolError as exc:  # not our info layout, or a newer version
+        except UnsupportedVersionError:  # a ble-lock, of another protocol version
+            await self.engine.aclose()
+            raise
+        except RemoteProtocolError as exc:  # not our info layout
             await self.engine.aclose()
             raise TransportError(f"{link.address} is not a ble-lock: {exc}",
                                  code=ErrorCode.LOCK_NOT_FOUND) from exc

@@ -16,6 +16,15 @@ phone objects (:class:`~ble_lock.protocol.client.LockLink`,
   garbage - typically two phones on the same random channel - is retried on a new
   session on a fresh channel with the very same request bytes; the lock applies a
   request id once (docs/protocol.md, "Retry after a lost link").
+* **One HS1 per user action** (docs/protocol.md, "Freshness"). At most one HS1 per call
+  carries the request. After an unauthenticated CLOSE, a dropped link or an answer that
+  did not verify, a retry opens a session with an empty HS1 and sends the request inside
+  it once HS2 verified (a timeout ends the call): a fake lock that refuses every HS1 collects
+  at most one request, and that one is bound to a freshness value that expires.
+* **Freshness values** come from the fresh characteristic (read before an HS1 when no
+  value is in hand, it is about to expire, the link is new or a retry follows a failure)
+  and from every HS2; a value the lock no longer accepts costs a round trip
+  (``STALE``), never an unlock.
 * **Pushes** (state changes, alarms, enrolment steps) go to listeners.
 """
 
@@ -29,17 +38,19 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ble_lock.central.keystore import Keystore, LockRecord
-from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, future
-from ble_lock.central.transport import Connector
+from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, future
+from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import AppClient, Failed, LockLink, Pushed, Succeeded
 from ble_lock.protocol.crypto import KeyPair, Rng
 from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
+from ble_lock.protocol.gatt import FreshValue
 from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
 
-__all__ = ["PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener", "lock_key"]
+__all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener",
+           "lock_key"]
 
 _log = logging.getLogger(__name__)
 B = TypeVar("B", bound=m.ResponseBody)
@@ -62,6 +73,11 @@ PAIRING_RETRYABLE_CODES = frozenset({
 """Pairing failures worth a new attempt on a fresh channel: a busy lock, or frames garbled
 by another phone on the same channel (docs/protocol.md, Channels). A wrong code is not
 among them."""
+
+
+FRESH_MARGIN = 2.0
+"""The phone stops using a freshness value this many seconds before the lock would stop
+accepting it (time for the HS1 to reach the lock), and reads the fresh characteristic."""
 
 
 def lock_key(lock_id: bytes) -> str:
@@ -102,6 +118,11 @@ class Engine(LinkKeeper):
         self._op_lock = asyncio.Lock()
         self.sessions_opened = 0
         self.retries = 0
+        self.fresh_reads = 0
+        self.early_requests = 0
+        """HS1s that carried a request (at most one per call: docs, Freshness)."""
+        self._fresh: tuple[bytes, float] | None = None  # (value, local time it expires)
+        self._fresh_link: GattLink | None = None
 
     def __repr__(self) -> str:
         lock = None if self.lock_id is None else lock_key(self.lock_id)
@@ -157,6 +178,9 @@ class Engine(LinkKeeper):
 
     def _dispatch(self, lk: LockLink, event: object) -> None:
         if isinstance(event, SessionEstablished):
+            if lk.session.lock_fresh is not None and self._link is not None:
+                value, fresh_for = lk.session.lock_fresh
+                self.note_fresh(value, fresh_for, self._link)
             if event.resynced and event.lock_counter is not None and self.lock_id is not None:
                 self.keystore.raise_counter(lock_key(self.lock_id), event.lock_counter)
             if self._established is not None and not self._established.done():
@@ -193,14 +217,50 @@ class Engine(LinkKeeper):
                                  code=ErrorCode.NOT_PAIRED)
         return self.lock_id, record
 
+    # ------------------------------------------------------------------ freshness
+
+    def note_fresh(self, value: bytes, fresh_for: int, link: GattLink) -> None:
+        """The lock's freshness value, accepted for ``fresh_for`` more seconds (from the
+        fresh characteristic or an HS2), for HS1s on ``link``."""
+        self._fresh = (value, self._now() + fresh_for - FRESH_MARGIN)
+        self._fresh_link = link
+
+    def forget_fresh(self) -> None:
+        """Drop the value in hand: the next HS1 reads the fresh characteristic first."""
+        self._fresh, self._fresh_link = None, None
+
+    async def _fresh_value(self, link: GattLink) -> bytes:
+        """A freshness value the lock still accepts, read from the fresh characteristic
+        (one ATT read: 2 PDUs) unless the one in hand (from the last HS2) is good."""
+        if self._fresh is not None and self._fresh_link is link and \
+                self._now() < self._fresh[1]:
+            return self._fresh[0]
+        try:
+            value = FreshValue.decode(await link.read_fresh())
+        except RemoteProtocolError as err:  # not our layout
+            raise _final_error(err) from None
+        except TransportError:  # the link died under the read: a new link, a new try
+            await self._drop_link(link)
+            raise Retry(dropped()) from None
+        self.fresh_reads += 1
+        self.note_fresh(value.fresh, value.fresh_for, link)
+        return value.fresh
+
+    # ------------------------------------------------------------------ sessions
+
     async def _new_session(self, first: bytes) -> LockLink:
         """A new session whose HS1 carries ``first`` (may be empty); counter persisted first."""
         lock_id, record = self._require_lock()
         link = await self._live_link()
+        fresh = await self._fresh_value(link)
+        if self._link is not link or not link.connected:
+            raise Retry(dropped())
         counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
         session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
                                phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
-                               channel=self._pick_channel())
+                               channel=self._pick_channel(), fresh=fresh)
+        if first:
+            self.early_requests += 1
         lk = LockLink(app=self.app, session=session)
         self._lk = lk
         self._established = future(asyncio.get_running_loop())
@@ -218,11 +278,13 @@ class Engine(LinkKeeper):
             await self._wait(self._established)
         return lk
 
-    async def _deliver(self, payload: bytes, secret: bool) -> None:
+    async def _deliver(self, payload: bytes, early: bool) -> None:
+        """Send a request: in a new session's HS1 if ``early`` and no session is open,
+        else inside an established session (opened with an empty HS1 if need be)."""
         lk = self._lk
         reuse = lk is not None and lk.session.state in (PhoneState.WAITING,
                                                         PhoneState.ESTABLISHED)
-        if not reuse and not secret:
+        if not reuse and early:
             await self._new_session(payload)  # 0-RTT: the request rides in HS1
             return
         lk = await self._established_session()
@@ -250,11 +312,17 @@ class Engine(LinkKeeper):
             request_id, payload = self.app.request(body)
             secret = body.SECRET  # never in HS1 (docs/protocol.md, 0-RTT)
             failures = 0
+            early_before = self.early_requests
             while True:
                 fut: asyncio.Future[None] = future(asyncio.get_running_loop())
                 self._waiters[request_id] = fut
                 try:
-                    await self._deliver(payload, secret)
+                    # At most one HS1 per call carries the request: a retry follows a
+                    # CLOSE, a drop or a failed check that nothing authenticated, so it
+                    # waits for a verified HS2 and goes inside the session (docs,
+                    # Freshness). An attempt that failed before its HS1 left counts not.
+                    early = not secret and self.early_requests == early_before
+                    await self._deliver(payload, early=early)
                     await self._wait(fut)
                     return self.app.result(request_id, expected)
                 except Retry as retry:
@@ -270,6 +338,7 @@ class Engine(LinkKeeper):
         if failures > self.max_retries:
             raise err from None
         self.retries += 1
+        self.forget_fresh()  # the lock may have restarted: read its value before the HS1
         _log.debug("retrying after %r (%d)", err, failures)
         await asyncio.sleep(self._retry_delay * failures)
         return failures

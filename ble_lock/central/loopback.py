@@ -22,7 +22,7 @@ from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import FACE_PALM, Profile
 from ble_lock.core.store import MemoryStore
 from ble_lock.protocol.crypto import DeterministicRng, KeyPair, fingerprint
-from ble_lock.protocol.gatt import LockInfo, StateFlags
+from ble_lock.protocol.gatt import FreshValue, LockInfo, StateFlags
 from ble_lock.protocol.service import LockServer
 
 __all__ = ["AttOp", "MemoryLink", "MemoryLock"]
@@ -110,6 +110,14 @@ class MemoryLink:
         self._count()
         return self._lock.info().encode()
 
+    async def read_fresh(self) -> bytes:
+        await asyncio.sleep(0)
+        if not self._up:
+            raise TransportError("read on a dropped link", code=ErrorCode.DISCONNECTED)
+        self._lock.trace.append(AttOp(link=self.number, op="read", size=0))
+        self._count()
+        return self._lock.fresh().encode()
+
     async def close(self) -> None:
         self._up = False
 
@@ -158,6 +166,11 @@ class MemoryLock:
         else:
             flags |= StateFlags.PAIRED
         return LockInfo(lock_id=self.lock_id, flags=flags, profile=self.lock.profile.name)
+
+    def fresh(self) -> FreshValue:
+        """The fresh characteristic now (the endpoint's current freshness value)."""
+        fresh, fresh_for = self.server.endpoint.freshness(self.clock.now())
+        return FreshValue(fresh=fresh, fresh_for=fresh_for)
 
     def connector(self, *, mtu: int | None = None) -> Connector:
         async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback

@@ -2,7 +2,7 @@
 
 :class:`GattLink` is what the client needs from a connection to a lock: write a frame
 to the command characteristic (write without response), hear the response
-characteristic's notifications, read the info characteristic, know the ATT MTU and
+characteristic's notifications, read the info and fresh characteristics, know the ATT MTU and
 notice a disconnection. :class:`BleakLink` is that over bleak, connected through
 ``bleak_retry_connector.establish_connection`` (retries with backoff);
 :mod:`ble_lock.central.loopback` has an in-process one for tests.
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.gatt import COMMAND_UUID, INFO_UUID, RESPONSE_UUID
+from ble_lock.protocol.gatt import COMMAND_UUID, FRESH_UUID, INFO_UUID, RESPONSE_UUID
 
 if TYPE_CHECKING:
     from bleak import BleakClient
@@ -59,6 +59,10 @@ class GattLink(Protocol):
 
     async def read_info(self) -> bytes:
         """The info characteristic's value."""
+        ...
+
+    async def read_fresh(self) -> bytes:
+        """The fresh characteristic's value (the lock's freshness value, 17 bytes)."""
         ...
 
     async def close(self) -> None: ...
@@ -106,10 +110,16 @@ class BleakLink:
             raise TransportError(f"write failed: {exc}", code=ErrorCode.DISCONNECTED) from exc
 
     async def read_info(self) -> bytes:
+        return await self._read(INFO_UUID)
+
+    async def read_fresh(self) -> bytes:
+        return await self._read(FRESH_UUID)
+
+    async def _read(self, uuid: str) -> bytes:
         from bleak.exc import BleakError
 
         try:
-            return bytes(await self._client.read_gatt_char(INFO_UUID))
+            return bytes(await self._client.read_gatt_char(uuid))
         except (BleakError, EOFError, BrokenPipeError, OSError) as exc:
             raise TransportError(f"read failed: {exc}", code=ErrorCode.DISCONNECTED) from exc
 

@@ -3,7 +3,8 @@
 GATT (``ble_lock.protocol.gatt``): every write to the command characteristic (write or
 write-without-response) goes to ``LockServer.receive_data(frame, now)``; every frame of
 ``data_to_send()`` is notified on the response characteristic (bless ``update_value``);
-the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`.
+the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`, the
+fresh characteristic the lock's current freshness value (a restart starts new ones).
 Everything runs on one asyncio loop, so the lock sees one caller at a time.
 
 Durability: the core commits every mutation (SQLite, synchronous=FULL) inside
@@ -48,10 +49,12 @@ from ble_lock.protocol.envelope import MsgType
 from ble_lock.protocol.framing import MAX_MTU, MIN_MTU
 from ble_lock.protocol.gatt import (
     COMMAND_UUID,
+    FRESH_UUID,
     INFO_UUID,
     RESPONSE_UUID,
     SERVICE_UUID,
     Advertisement,
+    FreshValue,
     LockInfo,
     StateFlags,
 )
@@ -162,6 +165,8 @@ class Emulator:
                                            Perm.readable)
         await bless.add_new_characteristic(SERVICE_UUID, INFO_UUID, Props.read,
                                            bytearray(self.info().encode()), Perm.readable)
+        await bless.add_new_characteristic(SERVICE_UUID, FRESH_UUID, Props.read,
+                                           bytearray(self.fresh().encode()), Perm.readable)
         self._bless = bless
         self._advertiser = Advertiser(bless)
         await self._advertiser.start(self.advertisement())
@@ -257,6 +262,12 @@ class Emulator:
         lock = self._lock()
         return LockInfo(lock_id=lock.lock_id, flags=self.flags(), profile=lock.profile.name)
 
+    def fresh(self) -> FreshValue:
+        """The fresh characteristic now: the endpoint's current freshness value
+        (docs/protocol.md, Freshness); every read shows the value of its moment."""
+        fresh, fresh_for = self._server().endpoint.freshness(self.clock.mono())
+        return FreshValue(fresh=fresh, fresh_for=fresh_for)
+
     def advertisement(self) -> Advertisement:
         return Advertisement(lock_id=self._lock().lock_id, flags=self.flags())
 
@@ -273,8 +284,11 @@ class Emulator:
     # -- GATT callbacks (bless calls them on the loop, one at a time)
 
     def _on_read(self, char: Any, **_: Any) -> bytearray:
-        if str(char.uuid).lower() == INFO_UUID:
+        uuid = str(char.uuid).lower()
+        if uuid == INFO_UUID:
             return bytearray(self.info().encode())
+        if uuid == FRESH_UUID:
+            return bytearray(self.fresh().encode())
         return bytearray(char.value or b"")
 
     def _on_write(self, char: Any, value: Any, **_: Any) -> None:
@@ -294,6 +308,10 @@ class Emulator:
             server.receive_data(frame, self.clock.mono())
         except LockError as exc:  # a frame too short to name a channel: nothing to answer
             _log.debug("dropped a frame: %s", exc.code.name)
+        except Exception as exc:  # the app behind the endpoint failed: end its channel only
+            _log.error("frame on channel %d: %s in the lock's service; channel closed",
+                       frame[0], type(exc).__name__)
+            server.endpoint.close(frame[0], ErrorCode.INTERNAL)
         finally:
             server.endpoint.set_mtu(MIN_MTU)
         self._after_input()

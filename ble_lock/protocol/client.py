@@ -198,8 +198,9 @@ class LockLink:
 
     The first request rides in the handshake's first message (:meth:`start`): an unlock
     is one round trip. Later requests go inside the session (:meth:`send`). After a lost
-    link, :meth:`start_retry` re-sends an unanswered request, same id and bytes, as the
-    first message of a new session: the lock applies it once.
+    link, :meth:`start_retry` re-sends an unanswered request, same id and bytes, inside a
+    new session once its HS2 verified (never in HS1: one user action is at most one HS1
+    with a request, docs/protocol.md, Freshness); the lock applies it once.
     """
 
     __slots__ = ("_app", "_deferred", "_session")
@@ -211,10 +212,11 @@ class LockLink:
 
     @classmethod
     def open(cls, *, app: AppClient, lock_id: bytes, lock_public: bytes, phone: KeyPair,
-             counter: int, rng: Rng, mtu: int = 23) -> LockLink:
-        """A link with a new session; persist :attr:`next_counter` once started."""
+             counter: int, rng: Rng, fresh: bytes, mtu: int = 23) -> LockLink:
+        """A link with a new session; persist :attr:`next_counter` once started.
+        ``fresh``: the lock's freshness value (fresh characteristic or last HS2)."""
         session = PhoneSession(lock_id=lock_id, lock_public=lock_public, phone=phone,
-                               counter=counter, rng=rng, mtu=mtu)
+                               counter=counter, rng=rng, fresh=fresh, mtu=mtu)
         return cls(app=app, session=session)
 
     def __repr__(self) -> str:
@@ -251,16 +253,13 @@ class LockLink:
         return request_id
 
     def start_retry(self, request_id: bytes, now: float) -> None:
-        """Open the session with an unanswered request of an earlier one (idempotent).
+        """Open the session with an empty first message and send an unanswered request
+        of an earlier one inside it once HS2 verified (idempotent: same id and bytes).
 
-        A request that carries a secret is sent inside the session once it is
-        established instead of in the first message."""
-        payload = self._app.pending_payload(request_id)
-        if self._app.pending_is_secret(request_id):
-            self._deferred = payload
-            self._session.start(b"", now)
-        else:
-            self._session.start(payload, now)
+        Never in HS1: the earlier attempt ended without an authenticated answer (a CLOSE,
+        a timeout, a drop), and a fake lock could collect every HS1 we send."""
+        self._deferred = self._app.pending_payload(request_id)
+        self._session.start(b"", now)
 
     def send(self, body: m.RequestBody) -> bytes:
         """A request inside the established session; returns its request id."""

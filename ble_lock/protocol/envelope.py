@@ -5,8 +5,8 @@ to build; the first byte of every message is its type.
 =====  ==========  =========  ==========================================================
 type   name        direction  body
 =====  ==========  =========  ==========================================================
-0x01   HS1         phone->    version u8, e[32], enc_s[48], enc_payload[>=24]
-0x02   HS2         ->phone    e[32], enc_payload[>=17]
+0x01   HS1         phone->    version u8, fresh[16], e[32], enc_s[48], enc_payload[>=24]
+0x02   HS2         ->phone    e[32], enc_payload[>=34]
 0x03   DATA        both       ciphertext[>=16] (AEAD, implicit per-direction counter)
 0x10   PAIR1       phone->    version u8, code_ref (u8 length + <=16), sid[16], Ya[32]
 0x11   PAIR2       ->phone    Yb[32], confirm_lock[48]
@@ -35,6 +35,7 @@ from ble_lock.protocol.errors import (
 
 __all__ = [
     "DATA_OVERHEAD",
+    "FRESH_LEN",
     "HS1_OVERHEAD",
     "HS2_OVERHEAD",
     "PROTOCOL_VERSION",
@@ -53,11 +54,12 @@ __all__ = [
     "encode",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+FRESH_LEN = 16  # the lock's freshness value in HS1 (freshness.py)
 MAX_CODE_REF = 16
 # Bytes a message adds around an application payload of n bytes (see the table above).
-HS1_OVERHEAD = 1 + 1 + 32 + 48 + 8 + 16
-HS2_OVERHEAD = 1 + 32 + 1 + 16
+HS1_OVERHEAD = 1 + 1 + FRESH_LEN + 32 + 48 + 8 + 16
+HS2_OVERHEAD = 1 + 32 + 1 + FRESH_LEN + 1 + 16
 DATA_OVERHEAD = 1 + 16
 
 
@@ -83,6 +85,7 @@ class MsgType(IntEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Hs1:
     version: int
+    fresh: bytes  # the lock's freshness value, in clear (also in the Noise prologue)
     e: bytes
     enc_s: bytes
     enc_payload: bytes
@@ -131,7 +134,8 @@ class Close:
 Message = Hs1 | Hs2 | Data | Pair1 | Pair2 | Pair3 | Pair4 | Close
 
 _LAYOUTS: dict[MsgType, Any] = {
-    MsgType.HS1: Struct("version" / Int8ub, "e" / Bytes(32), "enc_s" / Bytes(48),
+    MsgType.HS1: Struct("version" / Int8ub, "fresh" / Bytes(FRESH_LEN), "e" / Bytes(32),
+                        "enc_s" / Bytes(48),
                         "enc_payload" / GreedyBytes),
     MsgType.HS2: Struct("e" / Bytes(32), "enc_payload" / GreedyBytes),
     MsgType.DATA: Struct("ciphertext" / GreedyBytes),
@@ -148,8 +152,9 @@ _CLASSES: dict[MsgType, type[Message]] = {
     MsgType.PAIR2: Pair2, MsgType.PAIR3: Pair3, MsgType.PAIR4: Pair4, MsgType.CLOSE: Close,
 }
 _TYPES = {cls: t for t, cls in _CLASSES.items()}
+_VERSIONED = frozenset({MsgType.HS1, MsgType.PAIR1})
 # Minimum sizes of the variable parts: a tag (16) plus the fixed plaintext fields.
-_MIN_GREEDY = {MsgType.HS1: 16 + 8, MsgType.HS2: 16 + 1, MsgType.DATA: 16}
+_MIN_GREEDY = {MsgType.HS1: 16 + 8, MsgType.HS2: 16 + 1 + FRESH_LEN + 1, MsgType.DATA: 16}
 
 
 def decode(message: bytes) -> Message:
@@ -162,6 +167,11 @@ def decode(message: bytes) -> Message:
     except ValueError as exc:
         raise UnknownMessageError(f"unknown message type 0x{message[0]:02x}") from exc
     body = message[1:]
+    if mtype in _VERSIONED and body and body[0] != PROTOCOL_VERSION:
+        # Before the layout: an older or newer peer's message has another shape, and it
+        # must hear UNSUPPORTED_VERSION, not a parse error (docs/protocol.md, versions).
+        raise UnsupportedVersionError(
+            f"protocol version {body[0]} (we speak {PROTOCOL_VERSION})")
     try:
         parsed = _COMPILED[mtype].parse(body)
     except (ConstructError, struct.error) as exc:

@@ -1,7 +1,7 @@
 """GATT layout, the information characteristic and the advertisement (``docs/protocol.md``,
 "GATT" and "Advertisement").
 
-One primary service with three characteristics:
+One primary service with four characteristics:
 
 ==========  =====================================  =================================
 name        UUID                                   properties
@@ -9,6 +9,7 @@ name        UUID                                   properties
 command     4b1e0c01-7a3d-4e59-9c1b-2f6d8a0e5b71   write, write-without-response
 response    4b1e0c02-7a3d-4e59-9c1b-2f6d8a0e5b71   notify
 info        4b1e0c03-7a3d-4e59-9c1b-2f6d8a0e5b71   read
+fresh       4b1e0c04-7a3d-4e59-9c1b-2f6d8a0e5b71   read (v2: the freshness value)
 ==========  =====================================  =================================
 
 The advertisement (legacy, 31 bytes) holds flags, the 128-bit service UUID and
@@ -39,7 +40,7 @@ from construct import (
     Struct,
 )
 
-from ble_lock.protocol.envelope import PROTOCOL_VERSION
+from ble_lock.protocol.envelope import FRESH_LEN, PROTOCOL_VERSION
 from ble_lock.protocol.errors import FramingError, UnsupportedVersionError
 from ble_lock.protocol.framing import Limits
 from ble_lock.protocol.pairing import LOCK_ID_LEN
@@ -47,12 +48,14 @@ from ble_lock.protocol.pairing import LOCK_ID_LEN
 __all__ = [
     "COMMAND_UUID",
     "COMPANY_ID",
+    "FRESH_UUID",
     "GATT_TABLE",
     "INFO_UUID",
     "RESPONSE_UUID",
     "SERVICE_UUID",
     "Advertisement",
     "CharacteristicSpec",
+    "FreshValue",
     "LockInfo",
     "StateFlags",
     "lock_id_from_name",
@@ -62,6 +65,7 @@ SERVICE_UUID = "4b1e0c00-7a3d-4e59-9c1b-2f6d8a0e5b71"
 COMMAND_UUID = "4b1e0c01-7a3d-4e59-9c1b-2f6d8a0e5b71"
 RESPONSE_UUID = "4b1e0c02-7a3d-4e59-9c1b-2f6d8a0e5b71"
 INFO_UUID = "4b1e0c03-7a3d-4e59-9c1b-2f6d8a0e5b71"
+FRESH_UUID = "4b1e0c04-7a3d-4e59-9c1b-2f6d8a0e5b71"
 COMPANY_ID = 0xFFFF
 NAME_PREFIX = "BLELOCK-"
 MAX_PROFILE = 24
@@ -95,6 +99,7 @@ GATT_TABLE = (
                        properties=("write", "write-without-response")),
     CharacteristicSpec(name="response", uuid=RESPONSE_UUID, properties=("notify",)),
     CharacteristicSpec(name="info", uuid=INFO_UUID, properties=("read",)),
+    CharacteristicSpec(name="fresh", uuid=FRESH_UUID, properties=("read",)),
 )
 
 _INFO = Struct(
@@ -105,6 +110,8 @@ _INFO = Struct(
     "max_message" / Int16ub,
     "profile" / PascalString(Int8ub, "utf8"),
 )
+_FRESH = Struct("fresh" / Bytes(FRESH_LEN), "fresh_for" / Int8ub)
+_INFO_HEAD = Struct("magic" / Const(b"BL"), "version" / Int8ub)
 _MANUFACTURER = Struct("version" / Int8ub, "lock_id" / Bytes(LOCK_ID_LEN), "flags" / Int8ub)
 _AD_STRUCTURES = GreedyRange(Prefixed(Int8ub, Struct("type" / Int8ub, "data" / GreedyBytes)))
 
@@ -135,16 +142,44 @@ class LockInfo:
     @classmethod
     def decode(cls, data: bytes) -> LockInfo:
         try:
+            head = _INFO_HEAD.parse(data)
+        except ConstructError as exc:
+            raise FramingError("malformed info characteristic") from exc
+        if head.version != PROTOCOL_VERSION:  # before the layout: it differs per version
+            raise UnsupportedVersionError(
+                f"the lock speaks protocol version {head.version}; this side speaks "
+                f"version {PROTOCOL_VERSION}: update the older side")
+        try:
             parsed = _INFO.parse(data)
         except (ConstructError, UnicodeDecodeError) as exc:
             raise FramingError("malformed info characteristic") from exc
         if len(_INFO.build(parsed)) != len(data):
             raise FramingError("trailing bytes in info characteristic")
-        if parsed.version != PROTOCOL_VERSION:
-            raise UnsupportedVersionError(f"lock speaks protocol version {parsed.version}")
         return cls(lock_id=parsed.lock_id, flags=StateFlags(parsed.flags & 0x0F),
                    profile=parsed.profile, version=parsed.version,
                    max_message=parsed.max_message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FreshValue:
+    """The value of the fresh characteristic: the lock's current freshness value and
+    the whole seconds it stays accepted from the moment of the read (docs/protocol.md,
+    Freshness). 17 bytes: one ATT Read even at the minimum MTU of 23."""
+
+    fresh: bytes
+    fresh_for: int
+
+    def encode(self) -> bytes:
+        if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for <= 255:
+            raise ValueError(f"a freshness value has {FRESH_LEN} bytes and 0-255 s")
+        return bytes(_FRESH.build({"fresh": self.fresh, "fresh_for": self.fresh_for}))
+
+    @classmethod
+    def decode(cls, data: bytes) -> FreshValue:
+        if len(data) != _FRESH.sizeof():
+            raise FramingError("the fresh characteristic has the wrong length")
+        parsed = _FRESH.parse(data)
+        return cls(fresh=bytes(parsed.fresh), fresh_for=int(parsed.fresh_for))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,12 +6,15 @@ learns the phone's static key, encrypted, from message 1::
     <- s                                  (pre-message: lock static, from pairing)
     ...
     -> e, es, s, ss, payload1             HS1: counter u64 || first request
-    <- e, ee, se, payload2                HS2: status u8 [|| lock counter u64] || response
+    <- e, ee, se, payload2                HS2: status u8 || fresh[16] || fresh_for u8
+                                               [|| lock counter u64] || response
 
-The prologue binds the protocol version and the lock id. ``payload1`` is encrypted under
-keys derived from ``es`` and ``ss`` only (0-RTT: no forward secrecy against a later
-compromise of the lock's static key, see ``docs/protocol.md``); ``payload2`` and all
-transport messages depend on the fresh ephemerals (``ee``, ``se``).
+The prologue binds the protocol version, the lock id and the lock's freshness value that
+HS1 carries in clear (``freshness.py``): an HS1 decrypts only under the value it names.
+``payload1`` is encrypted under keys derived from ``es`` and ``ss`` only (0-RTT: no
+forward secrecy against a later compromise of the lock's static key, see
+``docs/protocol.md``); ``payload2`` and all transport messages depend on the fresh
+ephemerals (``ee``, ``se``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from construct import ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
+from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
 
 from ble_lock.protocol.crypto import CipherState, KeyPair, Rng, dh, hkdf, sha256
-from ble_lock.protocol.envelope import PROTOCOL_VERSION, Hs1, Hs2
+from ble_lock.protocol.envelope import FRESH_LEN, PROTOCOL_VERSION, Hs1, Hs2
 from ble_lock.protocol.errors import FramingError, HandshakeError
 
 __all__ = [
@@ -41,17 +44,22 @@ __all__ = [
 PROTOCOL_NAME = b"Noise_IK_25519_ChaChaPoly_SHA256"
 SS_CACHE_SIZE = 64
 _FIRST = Struct("counter" / Int64ub, "payload" / GreedyBytes).compile()
-_REPLY = Struct("status" / Int8ub, "rest" / GreedyBytes).compile()
+_REPLY = Struct("status" / Int8ub, "fresh" / Bytes(FRESH_LEN), "fresh_for" / Int8ub,
+                "rest" / GreedyBytes).compile()
 _COUNTER = Struct("counter" / Int64ub).compile()
 
 
 class HsStatus(IntEnum):
     OK = 0  # payload1 was accepted and passed to the app; payload2 is its response
     RESYNC = 1  # payload1's counter was stale: it was dropped; lock counter follows
+    STALE = 2  # payload1's freshness value had expired: it was dropped, never applied
 
 
-def prologue(lock_id: bytes) -> bytes:
-    return b"BLELOCK1" + lock_id + bytes([PROTOCOL_VERSION])
+def prologue(lock_id: bytes, fresh: bytes) -> bytes:
+    """``"BLELOCK" || version u8 || lock id[4] || fresh[16]`` (docs/protocol.md, Sessions)."""
+    if len(fresh) != FRESH_LEN:
+        raise ValueError(f"a freshness value has {FRESH_LEN} bytes")
+    return b"BLELOCK" + bytes([PROTOCOL_VERSION]) + lock_id + fresh
 
 
 class SymmetricState:
@@ -125,7 +133,12 @@ class FirstPayload:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyPayload:
+    """``payload2``. ``fresh``/``fresh_for``: the lock's current freshness value and the
+    whole seconds it stays accepted, for the phone's next HS1 (no need to read info)."""
+
     status: HsStatus
+    fresh: bytes
+    fresh_for: int
     lock_counter: int | None = None
     payload: bytes = field(default=b"", repr=False)
 
@@ -134,7 +147,8 @@ class ReplyPayload:
         if self.status is HsStatus.RESYNC:
             assert self.lock_counter is not None
             rest = bytes(_COUNTER.build({"counter": self.lock_counter})) + rest
-        return bytes(_REPLY.build({"status": self.status, "rest": rest}))
+        return bytes(_REPLY.build({"status": self.status, "fresh": self.fresh,
+                                   "fresh_for": self.fresh_for, "rest": rest}))
 
     @classmethod
     def decode(cls, data: bytes) -> ReplyPayload:
@@ -143,12 +157,14 @@ class ReplyPayload:
             status = HsStatus(parsed.status)
         except (ConstructError, struct.error, ValueError) as exc:
             raise HandshakeError("HS2 carries an unknown status") from exc
-        if status is HsStatus.OK:
-            return cls(status=status, payload=parsed.rest)
+        fresh, fresh_for = bytes(parsed.fresh), int(parsed.fresh_for)
+        if status is not HsStatus.RESYNC:
+            return cls(status=status, fresh=fresh, fresh_for=fresh_for, payload=parsed.rest)
         if len(parsed.rest) < 8:
             raise FramingError("HS2 resync without a counter")
         counter = _COUNTER.parse(parsed.rest[:8]).counter
-        return cls(status=status, lock_counter=counter, payload=parsed.rest[8:])
+        return cls(status=status, fresh=fresh, fresh_for=fresh_for, lock_counter=counter,
+                   payload=parsed.rest[8:])
 
 
 def write_e_es_s_ss(ss: SymmetricState, e: KeyPair, s: KeyPair, rs: bytes,
@@ -165,10 +181,12 @@ def write_e_es_s_ss(ss: SymmetricState, e: KeyPair, s: KeyPair, rs: bytes,
 class InitiatorHandshake:
     """The phone's half of the IK handshake."""
 
-    __slots__ = ("_e", "_lock_public", "_phone", "_rng", "_ss")
+    __slots__ = ("_e", "_fresh", "_lock_public", "_phone", "_rng", "_ss")
 
-    def __init__(self, *, lock_id: bytes, lock_public: bytes, phone: KeyPair, rng: Rng) -> None:
-        self._ss = SymmetricState(prologue(lock_id), lock_public)
+    def __init__(self, *, lock_id: bytes, lock_public: bytes, phone: KeyPair, rng: Rng,
+                 fresh: bytes) -> None:
+        self._ss = SymmetricState(prologue(lock_id, fresh), lock_public)
+        self._fresh = fresh
         self._lock_public = lock_public
         self._phone = phone
         self._rng = rng
@@ -178,7 +196,8 @@ class InitiatorHandshake:
         e = self._e = KeyPair.generate(self._rng)
         enc_s, enc_payload = write_e_es_s_ss(self._ss, e, self._phone, self._lock_public,
                                              first.encode())
-        return Hs1(version=PROTOCOL_VERSION, e=e.public, enc_s=enc_s, enc_payload=enc_payload)
+        return Hs1(version=PROTOCOL_VERSION, fresh=self._fresh, e=e.public, enc_s=enc_s,
+                   enc_payload=enc_payload)
 
     def read_msg2(self, msg: Hs2) -> tuple[ReplyPayload, TransportKeys]:
         if self._e is None:
@@ -197,9 +216,11 @@ class ResponderHandshake:
 
     __slots__ = ("_lock", "_phone_e", "_phone_s", "_rng", "_ss", "_ss_cache")
 
-    def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng,
+    def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng, fresh: bytes,
                  ss_cache: dict[bytes, bytes] | None = None) -> None:
-        self._ss = SymmetricState(prologue(lock_id), lock.public)
+        """``fresh``: the value HS1 names in clear (the caller judges whether it is
+        still accepted; the prologue makes HS1 decrypt only under that value)."""
+        self._ss = SymmetricState(prologue(lock_id, fresh), lock.public)
         self._ss_cache = ss_cache  # phone static key -> DH(lock static, phone static)
         self._lock = lock
         self._rng = rng

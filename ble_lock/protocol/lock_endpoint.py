@@ -9,10 +9,28 @@ failure closes that channel only (a CLOSE message with the error code is sent, a
 
 State table (``_TABLE``): every (state, message type) pair not listed closes the
 channel with :class:`~ble_lock.protocol.errors.UnknownMessageError`.
+
+Freshness (``docs/protocol.md``, "Freshness"): the endpoint keeps the lock's freshness
+values (:class:`~ble_lock.protocol.freshness.Freshness`, a new one every 15 s, the
+current and the previous accepted); :meth:`LockEndpoint.freshness` is what the fresh
+characteristic shows. An HS1 naming a value no longer accepted gets an authenticated
+HS2 ``STALE`` and its request is dropped unapplied.
+
+Flood bound ("Channels"): a channel counts as *authenticated* once its session is
+announced (a fresh HS1 accepted, or a valid DATA); every other channel (reassembling,
+pairing, or a session after ``STALE``/``RESYNC`` that has not proven itself yet) is
+unauthenticated and ends within the handshake timeout. When the table is full, a new
+START evicts the unauthenticated channel that has been quiet longest (never a session,
+never the one pairing in progress).
+
+Receive path: whatever the directory or a bug raises while a frame is handled becomes a
+``RemoteProtocolError`` with code ``INTERNAL`` for that channel (CLOSE sent, channel
+dropped, logged without its text); other channels go on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
@@ -53,10 +71,13 @@ from ble_lock.protocol.events import (
     SessionOpened,
 )
 from ble_lock.protocol.framing import Limits, Reassembler, check_mtu, fragment, parse_frame
+from ble_lock.protocol.freshness import Freshness
 from ble_lock.protocol.handshake import HsStatus, ReplyPayload, ResponderHandshake, TransportKeys
 from ble_lock.protocol.pairing import LOCK_ID_LEN, PairingResponder
 
 __all__ = ["ChannelState", "LockEndpoint", "Timeouts"]
+
+_log = logging.getLogger(__name__)
 
 _DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 
@@ -89,7 +110,13 @@ class _Channel:
     keys: TransportKeys | None = field(default=None, repr=False)
     peer: object | None = None
     peer_key: bytes = b""
-    announced: bool = False  # SessionOpened emitted
+    announced: bool = False  # SessionOpened emitted: the channel is authenticated
+    touched: int = 0  # sequence number of its last frame (eviction: quiet longest first)
+
+    @property
+    def evictable(self) -> bool:
+        """Unauthenticated, and not the one pairing in progress (docs: Channels)."""
+        return not self.announced and self.state is not ChannelState.PAIRING
 
 
 class LockEndpoint:
@@ -97,7 +124,8 @@ class LockEndpoint:
 
     def __init__(self, *, lock_id: bytes, static_key: KeyPair, directory: PeerDirectory,
                  rng: Rng, mtu: int = 23, limits: Limits | None = None,
-                 timeouts: Timeouts | None = None, max_channels: int = 8) -> None:
+                 timeouts: Timeouts | None = None, max_channels: int = 8,
+                 freshness: Freshness | None = None) -> None:
         if len(lock_id) != LOCK_ID_LEN:
             raise LocalProtocolError(f"lock id must be {LOCK_ID_LEN} bytes")
         self.lock_id = lock_id
@@ -112,6 +140,13 @@ class LockEndpoint:
         self._pairing_channel: int | None = None
         self._out: list[bytes] = []
         self._ss_cache: dict[bytes, bytes] = {}
+        self._fresh = freshness if freshness is not None else Freshness(rng)
+        self._seq = 0
+        self.internal_errors = 0
+        """Frames whose handling raised something else than a protocol error (a storage
+        failure, a bug): each closed its channel with ``INTERNAL``."""
+        self.evictions = 0
+        """Unauthenticated channels closed to make room for a new one (a flood)."""
 
     # -- the byte interface ---------------------------------------------------------
 
@@ -126,14 +161,22 @@ class LockEndpoint:
         try:
             frame = parse_frame(data)
             if ch is None:
-                ch = self._open_channel(frame.channel, frame.start, now)
-            ch.last_now = now
+                ch = self._open_channel(frame.channel, frame.start, now, events)
+            self._seq += 1
+            ch.last_now, ch.touched = now, self._seq
             message = ch.reassembler.feed(frame, now)
             if message is not None:
                 self._dispatch(ch, decode(message), now, events)
         except RemoteProtocolError as err:
             self._fail(data[0], ch, err, events, send_close=True)
+        except Exception as exc:  # the receive path's contract: see above
+            self._fail(data[0], ch, self._internal(data[0], exc), events, send_close=True)
         return events
+
+    def freshness(self, now: float) -> tuple[bytes, int]:
+        """The lock's current freshness value and the whole seconds it stays accepted
+        (15-30): what the fresh characteristic shows (docs/protocol.md, Freshness)."""
+        return self._fresh.current(now)
 
     def data_to_send(self) -> list[bytes]:
         """Notifications to send, each at most the channel's MTU-3 bytes, in order."""
@@ -164,6 +207,8 @@ class LockEndpoint:
                     raise SessionTimeoutError(f"channel {cid} timed out in {ch.state.name}")
             except RemoteProtocolError as err:
                 self._fail(cid, ch, err, events, send_close=True)
+            except Exception as exc:  # e.g. the directory failing
+                self._fail(cid, ch, self._internal(cid, exc), events, send_close=True)
         return events
 
     # -- the application interface --------------------------------------------------
@@ -173,7 +218,7 @@ class LockEndpoint:
         ch = self._channels.get(channel)
         if ch is not None and ch.state is ChannelState.RESPONDING:
             check_payload(payload, HS2_OVERHEAD, self._limits.max_message)
-            self._send_hs2(ch, ReplyPayload(status=HsStatus.OK, payload=payload))
+            self._send_hs2(ch, self._reply(HsStatus.OK, ch.last_now, payload=payload))
             self._establish(ch)
         else:
             self.push(channel, payload)
@@ -191,7 +236,10 @@ class LockEndpoint:
         ch = self._channels.get(channel)
         if ch is None:
             return
-        self._settle_pairing(ch, failed=True)
+        try:
+            self._settle_pairing(ch, failed=True)
+        except Exception as exc:  # the channel ends regardless
+            self._internal(channel, exc)
         self._send(ch, Close(code=int(code)))
         self._drop(channel)
 
@@ -202,19 +250,39 @@ class LockEndpoint:
 
     # -- channel bookkeeping ----------------------------------------------------------
 
-    def _open_channel(self, cid: int, start: bool, now: float) -> _Channel:
+    def _open_channel(self, cid: int, start: bool, now: float, events: list[Event]
+                      ) -> _Channel:
         if start and len(self._channels) >= self._max_channels:
-            raise ChannelBusyError(f"already {self._max_channels} channels open")
+            victims = [ch for ch in self._channels.values() if ch.evictable]
+            if not victims:
+                raise ChannelBusyError(f"already {self._max_channels} channels open")
+            victim = min(victims, key=lambda ch: ch.touched)
+            self.evictions += 1
+            self._fail(victim.cid, victim, ChannelBusyError(
+                "an unauthenticated channel made room for a new one"), events,
+                send_close=True)
         ch = _Channel(cid=cid, reassembler=Reassembler(self._limits), mtu=self._mtu,
                       last_now=now)
         self._channels[cid] = ch
         return ch
 
+    def _internal(self, cid: int, exc: Exception) -> RemoteProtocolError:
+        """A failure that is not the peer's protocol error (storage, a bug): logged by
+        type only (its text may hold what the peer sent), counted, typed."""
+        self.internal_errors += 1
+        _log.error("channel %d: %s while handling a frame; channel closed", cid,
+                   type(exc).__name__)
+        return RemoteProtocolError("the lock failed to handle the message",
+                                   code=ErrorCode.INTERNAL)
+
     def _fail(self, cid: int, ch: _Channel | None, err: RemoteProtocolError,
               events: list[Event], *, send_close: bool) -> None:
         peer = None
         if ch is not None:
-            self._settle_pairing(ch, failed=True)
+            try:
+                self._settle_pairing(ch, failed=True)
+            except Exception as exc:  # the channel ends regardless
+                self._internal(cid, exc)
             peer = ch.peer if ch.announced else None
             if self._channels.get(cid) is ch:
                 self._drop(cid)
@@ -284,7 +352,7 @@ class LockEndpoint:
     def _on_hs1(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
         assert isinstance(msg, Hs1)
         hs = ResponderHandshake(lock_id=self.lock_id, lock=self._static, rng=self._rng,
-                                ss_cache=self._ss_cache)
+                                fresh=msg.fresh, ss_cache=self._ss_cache)
         phone_key, first = hs.read_msg1(msg)
         peer = self._directory.find_peer(phone_key)
         if peer is None:
@@ -293,11 +361,19 @@ class LockEndpoint:
             raise UnknownPeerError("this phone is not paired with the lock")
         ch.handshake, ch.peer, ch.peer_key = hs, peer, phone_key
         ch.deadline = now + self._timeouts.handshake
+        # Freshness first (docs/protocol.md, "Freshness"): a request bound to a value the
+        # lock no longer accepts (older than 30 s, or from before a restart) is dropped
+        # unapplied, the counter untouched; the phone re-sends it inside the session,
+        # where the lock's ephemeral key makes it fresh. Announced on the first DATA.
+        if not self._fresh.accepts(msg.fresh, now):
+            self._send_hs2(ch, self._reply(HsStatus.STALE, now))
+            self._establish(ch)
+            return
         # Replay defence of the 0-RTT request: the counter is checked and persisted
         # before anything is passed up (docs/protocol.md, "Replay").
         if not self._directory.advance_counter(peer, first.counter, now):
             counter = self._directory.current_counter(peer)
-            self._send_hs2(ch, ReplyPayload(status=HsStatus.RESYNC, lock_counter=counter))
+            self._send_hs2(ch, self._reply(HsStatus.RESYNC, now, lock_counter=counter))
             self._establish(ch)  # announced on the first DATA: a replay stays invisible
             return
         self._announce(ch, events)
@@ -306,7 +382,7 @@ class LockEndpoint:
             events.append(RequestReceived(channel=ch.cid, peer=peer, payload=first.payload,
                                           in_handshake=True))
         else:
-            self._send_hs2(ch, ReplyPayload(status=HsStatus.OK))
+            self._send_hs2(ch, self._reply(HsStatus.OK, now))
             self._establish(ch)
 
     def _on_data(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
@@ -316,7 +392,8 @@ class LockEndpoint:
         ch.deadline = now + self._timeouts.idle
         if not ch.announced:
             self._announce(ch, events)
-        events.append(RequestReceived(channel=ch.cid, peer=ch.peer, payload=payload))
+        if payload:  # an empty DATA only proves the session live (after STALE/RESYNC)
+            events.append(RequestReceived(channel=ch.cid, peer=ch.peer, payload=payload))
 
     # -- helpers --------------------------------------------------------------------
 
@@ -330,9 +407,18 @@ class LockEndpoint:
         ch.keys, ch.handshake = keys, None
         self._send(ch, hs2)
 
+    def _reply(self, status: HsStatus, now: float, *, lock_counter: int | None = None,
+               payload: bytes = b"") -> ReplyPayload:
+        fresh, fresh_for = self._fresh.current(now)
+        return ReplyPayload(status=status, fresh=fresh, fresh_for=fresh_for,
+                            lock_counter=lock_counter, payload=payload)
+
     def _establish(self, ch: _Channel) -> None:
+        # Not announced yet (after STALE or RESYNC): it must prove itself with a DATA
+        # within the handshake timeout, like any unauthenticated channel.
         ch.state = ChannelState.ESTABLISHED
-        ch.deadline = ch.last_now + self._timeouts.idle
+        timeout = self._timeouts.idle if ch.announced else self._timeouts.handshake
+        ch.deadline = ch.last_now + timeout
 
 
 _Handler = Callable[[LockEndpoint, _Channel, Message, float, list[Event]], None]

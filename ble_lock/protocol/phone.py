@@ -222,10 +222,14 @@ class PhoneSession(_PhoneChannel):
 
     ``counter`` must be greater than any counter this phone sent this lock before;
     persist :attr:`next_counter` after :meth:`start` (and again after a resync).
+    ``fresh`` is the lock's freshness value (from the fresh characteristic or the last
+    HS2, :attr:`lock_fresh`); a value the lock no longer accepts costs a round trip (the
+    lock answers ``STALE`` and the first request is re-sent inside the session), never
+    an unlock.
     """
 
     def __init__(self, *, lock_id: bytes, lock_public: bytes, phone: KeyPair, counter: int,
-                 rng: Rng, mtu: int = 23, channel: int | None = None,
+                 rng: Rng, fresh: bytes, mtu: int = 23, channel: int | None = None,
                  limits: Limits | None = None, timeout: float = 30.0) -> None:
         super().__init__(lock_id=lock_id, rng=rng, mtu=mtu, channel=channel, limits=limits,
                          timeout=timeout)
@@ -234,9 +238,15 @@ class PhoneSession(_PhoneChannel):
         self._counter = counter
         self.next_counter = counter + 1
         self._hs = InitiatorHandshake(lock_id=lock_id, lock_public=lock_public, phone=phone,
-                                      rng=rng)
+                                      rng=rng, fresh=fresh)
         self._keys: TransportKeys | None = None
         self._first = b""
+        self.lock_fresh: tuple[bytes, int] | None = None
+        """From HS2: the lock's current freshness value and the whole seconds it stays
+        accepted (counted from HS2's arrival), for the next session's HS1."""
+        self.first_dropped = False
+        """The lock dropped the first request unapplied (``RESYNC`` or ``STALE``); it was
+        re-sent inside the session."""
 
     def start(self, first_request: bytes, now: float) -> None:
         """Queue HS1 carrying ``first_request`` (may be empty: just open the session)."""
@@ -265,13 +275,18 @@ class PhoneSession(_PhoneChannel):
             self._expect(PhoneState.WAITING, msg)
             reply, self._keys = self._hs.read_msg2(msg)
             self.state, self._deadline = PhoneState.ESTABLISHED, None
-            if reply.status is HsStatus.RESYNC:
-                assert reply.lock_counter is not None
-                self.next_counter = max(self.next_counter, reply.lock_counter + 1)
-                events.append(SessionEstablished(channel=self.channel, resynced=True,
+            self.lock_fresh = (reply.fresh, reply.fresh_for)
+            if reply.status is not HsStatus.OK:  # RESYNC or STALE: HS1's request dropped
+                resynced = reply.status is HsStatus.RESYNC
+                if resynced:
+                    assert reply.lock_counter is not None
+                    self.next_counter = max(self.next_counter, reply.lock_counter + 1)
+                events.append(SessionEstablished(channel=self.channel, resynced=resynced,
                                                  lock_counter=reply.lock_counter))
-                if self._first:
-                    self.send(self._first)  # retried inside the session: no replay risk
+                self.first_dropped = True
+                # Retried inside the session (no replay risk); with nothing to retry an
+                # empty DATA proves the session live, so the lock announces it (pushes).
+                self.send(self._first)
                 self._first = b""
             else:
                 events.append(SessionEstablished(channel=self.channel, resynced=False,

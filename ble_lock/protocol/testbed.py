@@ -56,10 +56,15 @@ class Testbed:
         return p
 
     def session(self, *, counter: int, phone: KeyPair | None = None,
-                channel: int | None = None) -> PhoneSession:
+                channel: int | None = None, fresh: bytes | None = None,
+                now: float = 0.0) -> PhoneSession:
+        """A session; ``fresh`` defaults to the lock's value at ``now`` (what the phone
+        would read from the fresh characteristic)."""
+        if fresh is None:
+            fresh = self.lock.freshness(now)[0]
         return PhoneSession(lock_id=self.lock.lock_id, lock_public=self.lock_key.public,
                             phone=phone or self.phone_key, counter=counter, rng=self.rng,
-                            mtu=self.mtu, channel=channel)
+                            mtu=self.mtu, channel=channel, fresh=fresh)
 
 
 def make_testbed(*, mtu: int = 23, seed: bytes = b"testbed", app: App | None = echo_app,

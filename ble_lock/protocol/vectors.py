@@ -7,7 +7,10 @@ produces, and rebuilds every frame from the JSON alone (primitives and a third-p
 Noise library, none of our RNG or endpoints).
 
 Every random value the endpoints draw is published in ``transport.json`` under
-``random`` (channel ids, CPace sid/ya/yb, Noise ephemeral private keys). The endpoints
+``random`` (the lock's first freshness value, drawn when the endpoint is made; channel
+ids; CPace sid/ya/yb; Noise ephemeral private keys). The session's HS1 names that
+freshness value (``session_fresh``: what the fresh characteristic shows at t = 1 s,
+accepted 30 s) in clear and in the Noise prologue (``prologue``). The endpoints
 get them through :class:`ScriptedRng`, which serves them in the order the code draws
 them and fails loudly, naming the value it expected, when the code draws anything else:
 a new draw must get a name and a place in the file.
@@ -28,7 +31,7 @@ from ble_lock.protocol.directory import InMemoryDirectory
 from ble_lock.protocol.envelope import PROTOCOL_VERSION
 from ble_lock.protocol.events import Event, RequestReceived
 from ble_lock.protocol.framing import fragment
-from ble_lock.protocol.gatt import Advertisement, LockInfo, StateFlags
+from ble_lock.protocol.gatt import Advertisement, FreshValue, LockInfo, StateFlags
 from ble_lock.protocol.handshake import PROTOCOL_NAME, prologue
 from ble_lock.protocol.lock_endpoint import LockEndpoint
 from ble_lock.protocol.loopback import Loopback
@@ -52,10 +55,12 @@ def _value(label: str, n: int) -> bytes:
     return sha256(b"ble-lock vector " + label.encode())[:n]
 
 
-# (side, name, value) in the order the endpoints draw them: per MTU, a pairing then a
-# session. The channel ids must not be 0 (phone.random_channel redraws 0).
+# (side, name, value) in the order the endpoints draw them: per MTU, the lock's first
+# freshness value (when the endpoint is made), a pairing, then a session. The channel
+# ids must not be 0 (phone.random_channel redraws 0).
 def _draws(mtu: int) -> list[tuple[str, str, bytes]]:
     return [
+        ("lock", "lock_fresh", _value(f"fresh {mtu}", 16)),
         ("phone", "pairing_channel", bytes([0x7A])),
         ("phone", "sid", _value(f"sid {mtu}", 16)),
         ("phone", "ya", _value(f"ya {mtu}", 32)),
@@ -115,8 +120,9 @@ def _pairing_and_session(mtu: int) -> dict[str, Any]:
     link.run([pairing], 0.0)
     pair_frames = _frames(link, 0)
     mark = len(link.transcript)
+    fresh, fresh_for = lock.freshness(1.0)  # what the phone read from the fresh characteristic
     session = PhoneSession(lock_id=LOCK_ID, lock_public=lock_key.public, phone=phone_key,
-                           counter=COUNTER, rng=phone_rng, mtu=mtu)
+                           counter=COUNTER, rng=phone_rng, mtu=mtu, fresh=fresh)
     session.start(UNLOCK, 1.0)
     link.run([session], 1.0)
     session.send(SECOND_REQUEST)
@@ -126,7 +132,9 @@ def _pairing_and_session(mtu: int) -> dict[str, Any]:
     assert session.handshake_hash is not None
     return {"random": {name: value.hex() for _, name, value in draws},
             "pairing_intermediates": _cpace_intermediates(draws),
-            "pairing": pair_frames, "session": _frames(link, mark),
+            "pairing": pair_frames, "session_fresh": fresh.hex(),
+            "session_fresh_for": fresh_for, "prologue": prologue(LOCK_ID, fresh).hex(),
+            "session": _frames(link, mark),
             "handshake_hash": session.handshake_hash.hex()}
 
 
@@ -167,12 +175,15 @@ def generate() -> dict[str, dict[str, Any]]:
               "phone_static_private": PHONE_PRIVATE.hex(),
               "phone_static_public": phone_key.public.hex(),
               "lock_fingerprint": fingerprint(lock_key.public).hex(),
-              "code_ref": "", "prologue": prologue(LOCK_ID).hex(), "counter": COUNTER,
+              "code_ref": "", "counter": COUNTER,
               "first_request": UNLOCK.hex(), "app": "answers b'OK ' + request[:6]",
               "second_request": SECOND_REQUEST.hex()}
+    runs = {str(mtu): _pairing_and_session(mtu) for mtu in MTUS}
     message = bytes(range(50))
     adv = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
     info = LockInfo(lock_id=LOCK_ID, flags=adv.flags, profile="DL30")
+    fresh = FreshValue(fresh=bytes.fromhex(runs["23"]["session_fresh"]),
+                       fresh_for=runs["23"]["session_fresh_for"])
     qr = QrPayload(lock_id=LOCK_ID, setup_code=SETUP_CODE,
                    fingerprint=fingerprint(lock_key.public))
     return {
@@ -180,10 +191,11 @@ def generate() -> dict[str, dict[str, Any]]:
                     "frames": {str(m): [f.hex() for f in fragment(7, message, m)]
                                for m in (23, 64, 247)}},
         "transport": {"inputs": inputs, "code": _code_derivation(),
-                      "mtu": {str(mtu): _pairing_and_session(mtu) for mtu in MTUS}},
+                      "mtu": runs},
         "gatt": {"advertising_data": adv.advertising_data().hex(),
                  "scan_response": adv.scan_response().hex(),
                  "info": info.encode().hex(), "info_profile": "DL30",
+                 "fresh": fresh.encode().hex(),
                  "flags": int(adv.flags), "qr": qr.to_text()},
     }
 

@@ -4,11 +4,13 @@ operations, typed errors, secrets only inside sessions, one round trip per unloc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from ble_lock.central.client import LockClient
+from ble_lock.central.client import LockClient, check_version
+from ble_lock.central.discovery import LockAdvert
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import (
@@ -20,6 +22,8 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.profile import DL20VC
 from ble_lock.protocol import messages as m
+from ble_lock.protocol.envelope import PROTOCOL_VERSION
+from ble_lock.protocol.errors import UnsupportedVersionError
 from tests.central._phones import HS1, HS1_EMPTY, first_messages, phones_for
 
 pytestmark = pytest.mark.timeout(30)
@@ -316,6 +320,9 @@ class _NotALock:
     async def read_info(self) -> bytes:
         return b"\x01\x02 some other device"
 
+    async def read_fresh(self) -> bytes:
+        raise AssertionError("nothing is read after the info value")
+
     async def close(self) -> None:
         self.connected = False
 
@@ -328,3 +335,32 @@ async def test_a_device_that_is_not_a_lock_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TransportError) as info:
         await client.connect()
     assert info.value.code is ErrorCode.LOCK_NOT_FOUND
+
+
+class _V1Lock(_NotALock):
+    """A lock of protocol version 1: its info value has version byte 1."""
+
+    async def read_info(self) -> bytes:
+        return b"BL\x01\x0b\xad\xc0\xde\x04\x08\x00\x04DL30"
+
+
+async def test_a_version_1_lock_is_refused_with_a_clear_error_before_anything_is_sent(
+        tmp_path: Path) -> None:
+    """Issue 10: never a hang. The info value names version 1: UNSUPPORTED_VERSION at
+    once, nothing written (``_NotALock.write`` would fail the test)."""
+    async def connect(on_notify: object, on_disconnect: object) -> _V1Lock:
+        return _V1Lock()
+
+    client = LockClient(connect, keystore=Keystore(tmp_path))
+    with pytest.raises(UnsupportedVersionError, match="version 1") as refused:
+        await client.connect()
+    assert refused.value.code is ErrorCode.UNSUPPORTED_VERSION
+
+
+def test_a_version_1_advertisement_is_refused_before_connecting() -> None:
+    v1 = LockAdvert(lock_id=bytes.fromhex("0badc0de"), address="AA:BB:CC:DD:EE:FF",
+                    version=1)
+    with pytest.raises(UnsupportedVersionError, match="advertises protocol version 1"):
+        check_version(v1)
+    check_version(dataclasses.replace(v1, version=PROTOCOL_VERSION))
+    check_version(dataclasses.replace(v1, version=None))  # name only (macOS): info decides

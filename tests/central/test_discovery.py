@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ble_lock.central.discovery import LockAdvert, matches, parse_advert
+from ble_lock.protocol.envelope import PROTOCOL_VERSION
 from ble_lock.protocol.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
 
 LOCK_ID = bytes.fromhex("0badc0de")
@@ -17,7 +18,7 @@ def test_manufacturer_data_with_our_service_gives_id_flags_and_version() -> None
                           service_uuids=[SERVICE_UUID.upper()], rssi=-60)
     assert advert == LockAdvert(lock_id=LOCK_ID, address="AA:BB:CC:DD:EE:FF", name=None,
                                 flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE,
-                                version=1, rssi=-60)
+                                version=PROTOCOL_VERSION, rssi=-60)
     assert advert.lock_hex == "0BADC0DE"
 
 

@@ -177,3 +177,22 @@ async def test_closing_the_client_ends_a_call_in_flight(tmp_path: Path) -> None:
         with pytest.raises(TransportError) as info:
             await call
         assert info.value.code is ErrorCode.DISCONNECTED
+
+
+async def test_a_drop_right_after_the_fresh_read_is_retried_in_one_round_trip(
+        tmp_path: Path) -> None:
+    """Issue 10: the phone reads the lock's freshness value, the link dies before its
+    HS1 left; the retry on a new link may still carry the request in HS1 (none was
+    sent), so the unlock stays one HS1 and one round trip."""
+    lock = MemoryLock()
+    async with phones_for(lock, tmp_path) as phones:
+        owner = await phones.owner()
+        await owner.end_session()
+        owner.engine.forget_fresh()
+        reconnects, early = owner.engine.reconnects, owner.engine.early_requests
+        reads = owner.engine.fresh_reads
+        lock.links[-1].drop_after(1)  # the fresh read is the next ATT operation
+        assert await owner.unlock() == 1
+        assert owner.engine.reconnects == reconnects + 1
+        assert owner.engine.fresh_reads == reads + 2  # once per link
+        assert owner.engine.early_requests == early + 1

@@ -173,7 +173,7 @@ def test_error_line_format() -> None:
 def test_info_unpaired_and_scan_empty(cli: Cli, tmp_path: Path) -> None:
     info = cli.json("info", "0BADC0DE")
     assert info == {"lock_id": "0BADC0DE", "address": "0B:AD:C0:DE:00:01",
-                    "profile": "face-palm", "flags": "factory_fresh", "protocol_version": 1}
+                    "profile": "face-palm", "flags": "factory_fresh", "protocol_version": 2}
     cli.backend.locks.clear()
     assert cli.ok("scan", "--for", "0.5").strip() == "no lock found (is one advertising nearby?)"
     assert cli.json("scan", "--for", "0.5") == []

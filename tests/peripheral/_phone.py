@@ -19,7 +19,7 @@ from ble_lock.protocol.client import (
 from ble_lock.protocol.crypto import KeyPair, os_rng
 from ble_lock.protocol.errors import RemoteProtocolError
 from ble_lock.protocol.events import PairingSucceeded, SessionClosed
-from ble_lock.protocol.gatt import COMMAND_UUID, RESPONSE_UUID
+from ble_lock.protocol.gatt import COMMAND_UUID, FRESH_UUID, RESPONSE_UUID, FreshValue
 from ble_lock.protocol.pairing import QrPayload
 from ble_lock.protocol.phone import PhonePairing
 
@@ -123,9 +123,10 @@ class BlePhone:
                             retry: bytes | None) -> B:
         link = self.link
         if link is None or link.session.state.name != "ESTABLISHED":
+            fresh = FreshValue.decode(bytes(await self.client.read_gatt_char(FRESH_UUID)))
             link = LockLink.open(app=self.app, lock_id=lock_id, lock_public=self.lock_public,
                                  phone=self.key, counter=self.counter, rng=os_rng,
-                                 mtu=self.mtu)
+                                 fresh=fresh.fresh, mtu=self.mtu)
             self.link = link
             self._forget_old_frames()
             if retry is not None:

@@ -331,7 +331,7 @@ async def test_a_response_frame_leaves_only_after_its_mutation_is_committed(
     assert users_on_disk() == 1
     link = LockLink.open(app=AppClient(rng=os_rng), lock_id=qr.lock_id,
                          lock_public=emu.static_public, phone=phone, counter=1, rng=os_rng,
-                         mtu=100)
+                         fresh=emu.fresh().fresh, mtu=100)
     rid = link.start(m.UserAdd(role=m.Role.NORMAL, name="Eve"), 0.0)
     assert rid is not None
     mark = len(seen)

@@ -129,6 +129,7 @@ class Phone:
         assert self.lock_public is not None, "pair first"
         link = LockLink.open(app=self.app, lock_id=LOCK_ID, lock_public=self.lock_public,
                              phone=self.key, counter=self.counter, rng=self.world.rng,
+                             fresh=self.world.server.endpoint.freshness(self.world.now)[0],
                              mtu=self.world.mtu)
         return link
 

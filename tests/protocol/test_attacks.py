@@ -234,19 +234,22 @@ def test_recorded_traffic_contains_no_secret_in_clear() -> None:
 
 
 def test_garbage_flood_is_bounded_and_the_lock_recovers() -> None:
+    """v2: 8 half-sent messages fill the table; a valid phone's START evicts the one
+    quiet longest (CLOSE(CHANNEL_BUSY) to it) instead of being refused, and the rest
+    still expire by the reassembly timer."""
     bed = make_testbed(seed=b"flood")
     bed.pair()
     for cid in range(100, 108):  # 8 half-sent messages hold every channel slot
         bed.lock.receive_data(fragment(cid, bytes(300), 23)[0], 0.0)
     s = bed.session(counter=1, channel=7)
     s.start(UNLOCK, 0.5)
-    with pytest.raises(ChannelBusyError):
-        bed.link.run([s], 0.5)
-    bed.link.lock_events.extend(bed.lock.handle_timer(5.0))  # the half messages expire
-    retry = bed.session(counter=2, channel=8)
-    retry.start(UNLOCK, 6.0)
-    bed.link.run([retry], 6.0)
+    bed.link.run([s], 0.5)
     assert _requests(bed.link.lock_events) == [UNLOCK]
+    evicted = [e for e in bed.link.lock_events if isinstance(e, SessionClosed)]
+    assert [(e.channel, type(e.error)) for e in evicted] == [(100, ChannelBusyError)]
+    assert bed.lock.evictions == 1
+    bed.link.lock_events.extend(bed.lock.handle_timer(5.0))  # the half messages expire
+    assert [cid for cid, _ in bed.lock.sessions()] == [7]
 
 
 def test_static_key_compromise_reveals_only_the_first_request() -> None:
@@ -264,7 +267,7 @@ def test_static_key_compromise_reveals_only_the_first_request() -> None:
     assert isinstance(hs1, Hs1)
     assert isinstance(hs2, Hs2)
     lock_s, phone_s = bed.lock_key.private, bed.phone_key.private
-    st = SymmetricState(prologue(bed.lock.lock_id), bed.lock_key.public)
+    st = SymmetricState(prologue(bed.lock.lock_id, hs1.fresh), bed.lock_key.public)
     st.mix_hash(hs1.e)
     st.mix_key(dh(lock_s, hs1.e))
     phone_pub = st.decrypt_and_hash(hs1.enc_s)

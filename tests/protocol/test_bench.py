@@ -11,7 +11,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "protocol.py"
 FIELDS = {"mtu", "unlock_round_trips", "unlock_att_writes", "unlock_notifications",
           "unlock_bytes_up", "unlock_bytes_down", "unlock_lock_cpu_us", "pair_round_trips",
-          "pair_lock_cpu_us"}
+          "pair_lock_cpu_us", "unlock_att_pdus", "connected_to_unlocked_att_pdus",
+          "connect_to_unlocked_att_pdus", "bogus_hs1_lock_cpu_us"}
 
 
 def test_bench_json_has_one_result_per_mtu() -> None:
@@ -28,3 +29,9 @@ def test_bench_json_has_one_result_per_mtu() -> None:
     assert big["unlock_att_writes"] == 1
     assert big["unlock_notifications"] == 1
     assert small["unlock_att_writes"] > big["unlock_att_writes"]
+    # v2 (issue 10): the freshness value costs one ATT read (2 PDUs) only when the phone
+    # has none in hand; connecting adds MTU exchange, subscribe and the info read
+    assert big["unlock_att_pdus"] == 2
+    assert big["connected_to_unlocked_att_pdus"] == 4
+    assert big["connect_to_unlocked_att_pdus"] == 10
+    assert all(r["bogus_hs1_lock_cpu_us"] > 0 for r in results)

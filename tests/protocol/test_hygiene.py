@@ -32,7 +32,8 @@ def test_secrets_do_not_appear_in_reprs(paired: Testbed) -> None:
     for obj in (RequestReceived(channel=1, peer=None, payload=b"PIN=1234"),
                 MessageReceived(channel=1, payload=b"PIN=1234"),
                 FirstPayload(counter=1, payload=b"PIN=1234"),
-                ReplyPayload(status=HsStatus.OK, payload=b"PIN=1234")):
+                ReplyPayload(status=HsStatus.OK, fresh=bytes(16), fresh_for=30,
+                                 payload=b"PIN=1234")):
         assert "1234" not in repr(obj)
     s = bed.session(counter=1)
     s.start(b"PIN=1234", 0.0)
@@ -69,7 +70,7 @@ def test_handshake_and_idle_timeouts_close_channels(paired: Testbed) -> None:
     assert bed.lock.sessions() == []
     # The app never answered a request: the handshake timer frees the channel.
     bed.link.app = None
-    s2 = bed.session(counter=2)
+    s2 = bed.session(counter=2, now=200.0)
     s2.start(b"UNLOCK", 200.0)
     bed.link.run([s2], 200.0)
     assert s2.next_timer() == 230.0

@@ -41,16 +41,19 @@ def test_noise_x_vector_matches_our_symmetric_state_and_tokens() -> None:
 
 def test_ik_round_trip_agrees_on_keys_and_hash() -> None:
     lock, phone = KeyPair.from_private_bytes(bytes(32)), KeyPair.from_private_bytes(b"\x01" * 32)
+    fresh = bytes(range(16))
     ini = InitiatorHandshake(lock_id=b"LOCK", lock_public=lock.public, phone=phone,
-                             rng=DeterministicRng(b"i"))
-    res = ResponderHandshake(lock_id=b"LOCK", lock=lock, rng=DeterministicRng(b"r"))
+                             rng=DeterministicRng(b"i"), fresh=fresh)
+    res = ResponderHandshake(lock_id=b"LOCK", lock=lock, rng=DeterministicRng(b"r"),
+                             fresh=fresh)
     hs1 = ini.write_msg1(FirstPayload(counter=9, payload=b"hi"))
     phone_key, first = res.read_msg1(hs1)
     assert phone_key == phone.public
     assert first == FirstPayload(counter=9, payload=b"hi")
-    hs2, lock_keys = res.write_msg2(ReplyPayload(status=HsStatus.OK, payload=b"yo"))
+    hs2, lock_keys = res.write_msg2(ReplyPayload(status=HsStatus.OK, fresh=fresh[::-1],
+                                                 fresh_for=29, payload=b"yo"))
     reply, phone_keys = ini.read_msg2(hs2)
-    assert reply.payload == b"yo"
+    assert (reply.payload, reply.fresh, reply.fresh_for) == (b"yo", fresh[::-1], 29)
     assert phone_keys.handshake_hash == lock_keys.handshake_hash
     assert lock_keys.recv.decrypt(b"", phone_keys.send.encrypt(b"", b"up")) == b"up"
     assert phone_keys.recv.decrypt(b"", lock_keys.send.encrypt(b"", b"down")) == b"down"

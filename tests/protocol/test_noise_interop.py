@@ -1,8 +1,9 @@
 """An unmodified third-party Noise library (``noiseprotocol``, public API only) is the
 phone: it opens a session with our real lock (core ``Lock`` + ``LockServer``), unlocks in
 HS1, then exchanges DATA both ways. Only the outer bytes around Noise's own messages are
-built here, from ``docs/protocol.md`` ("Transport messages", "Sessions"): the type byte,
-the clear header of HS1, the HS1 payload's counter and HS2's status byte.
+built here, from ``docs/protocol.md`` ("Transport messages", "Sessions", "Freshness"):
+the type byte, the clear header of HS1 (version, the lock's freshness value), the Noise
+prologue, the HS1 payload's counter and HS2's status byte and freshness value.
 
 If this test breaks, a phone built on a standard Noise library no longer works with the
 lock: the spec changed in a way such a phone cannot follow.
@@ -17,8 +18,9 @@ import pytest
 
 from ble_lock.core.errors import ErrorCode
 from ble_lock.protocol import messages as m
-from ble_lock.protocol.envelope import PROTOCOL_VERSION, MsgType
+from ble_lock.protocol.envelope import FRESH_LEN, PROTOCOL_VERSION, MsgType
 from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
+from ble_lock.protocol.gatt import FreshValue
 from ble_lock.protocol.handshake import prologue
 
 from ._world import LOCK_ID, Phone, World, claimed_world
@@ -31,20 +33,33 @@ CHANNEL = 0x42
 PROTOCOL = b"Noise_IK_25519_ChaChaPoly_SHA256"
 
 
-def _noise_phone(world: World, phone: Phone) -> Any:
+def _read_fresh(world: World) -> bytes:
+    """What the phone reads from the fresh characteristic (17 bytes: value, seconds)."""
+    value, fresh_for = world.server.endpoint.freshness(world.now)
+    read = FreshValue.decode(FreshValue(fresh=value, fresh_for=fresh_for).encode())
+    return read.fresh
+
+
+def _noise_phone(world: World, phone: Phone, fresh: bytes) -> Any:
     assert phone.lock_public is not None
     conn = NoiseConnection.from_name(PROTOCOL)
     conn.set_as_initiator()
     conn.set_keypair_from_private_bytes(Keypair.STATIC, phone.key.private_bytes())
     conn.set_keypair_from_public_bytes(Keypair.REMOTE_STATIC, phone.lock_public)
-    conn.set_prologue(prologue(LOCK_ID))
+    conn.set_prologue(prologue(LOCK_ID, fresh))
     conn.start_handshake()
     return conn
 
 
-def _hs1(noise_message: bytes) -> bytes:
-    """HS1 = type 0x01, version, then Noise IK message 1 (e, enc(s), enc(payload1))."""
-    return bytes([MsgType.HS1, PROTOCOL_VERSION]) + noise_message
+def _hs1(fresh: bytes, noise_message: bytes) -> bytes:
+    """HS1 = type 0x01, version, the lock's freshness value[16], then Noise IK message 1
+    (e, enc(s), enc(payload1))."""
+    return bytes([MsgType.HS1, PROTOCOL_VERSION]) + fresh + noise_message
+
+
+def _payload2(data: bytes) -> tuple[int, bytes, int, bytes]:
+    """HS2's payload: status u8, the lock's freshness value[16], valid_for u8, the rest."""
+    return data[0], data[1:1 + FRESH_LEN], data[1 + FRESH_LEN], data[2 + FRESH_LEN:]
 
 
 class Radio:
@@ -85,18 +100,20 @@ def _responses(payloads: list[bytes]) -> dict[bytes, m.Response]:
 
 def _open_with_unlock(world: World, owner: Phone
                       ) -> tuple[Any, Radio, m.Response, list[m.Event]]:
-    conn = _noise_phone(world, owner)
+    fresh = _read_fresh(world)
+    conn = _noise_phone(world, owner, fresh)
     radio = Radio(world)
     payload1 = owner.counter.to_bytes(8, "big") + _request(b"U" * 8, m.Unlock())
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a production-like initiator: no preset ephemeral
         msg1 = bytes(conn.write_message(payload1))
-    hs2, *pushed = radio.exchange(_hs1(msg1))
+    hs2, *pushed = radio.exchange(_hs1(fresh, msg1))
     assert hs2[0] == MsgType.HS2
-    payload2 = bytes(conn.read_message(hs2[1:]))
+    status, fresh2, valid_for, rest = _payload2(bytes(conn.read_message(hs2[1:])))
     assert conn.handshake_finished
-    assert payload2[0] == 0  # status OK: the request was accepted
-    response = m.decode_from_lock(payload2[1:])
+    assert status == 0  # status OK: the request was accepted
+    assert (fresh2, valid_for) == world.server.endpoint.freshness(world.now)
+    response = m.decode_from_lock(rest)
     assert isinstance(response, m.Response)
     assert all(d[0] == MsgType.DATA for d in pushed)
     events = [m.decode_from_lock(conn.decrypt(d[1:]))
@@ -153,33 +170,63 @@ def test_handshake_failed_versus_decrypt_failed() -> None:
     DECRYPT_FAILED, in HS1 as in DATA; HANDSHAKE_FAILED is a handshake that fails
     without a tag check (here: a low-order ephemeral key)."""
     world, owner = claimed_world()
-    conn = _noise_phone(world, owner)
+    fresh = _read_fresh(world)
+    conn = _noise_phone(world, owner, fresh)
     msg1 = bytes(conn.write_message(owner.counter.to_bytes(8, "big")))
     flipped = msg1[:-1] + bytes([msg1[-1] ^ 1])
-    assert Radio(world).exchange(_hs1(flipped)) == [
+    assert Radio(world).exchange(_hs1(fresh, flipped)) == [
         bytes([MsgType.CLOSE, ErrorCode.DECRYPT_FAILED])]
     low_order = bytes(32) + msg1[32:]  # e = 0: X25519 gives the all-zero secret
-    assert Radio(world).exchange(_hs1(low_order)) == [
+    assert Radio(world).exchange(_hs1(fresh, low_order)) == [
         bytes([MsgType.CLOSE, ErrorCode.HANDSHAKE_FAILED])]
 
 
 def test_third_party_noise_phone_follows_a_resync() -> None:
-    """A stale counter gets HS2 status RESYNC: 58 bytes, the lock's counter, no response;
-    the library's session is established all the same and the request goes in DATA."""
+    """A stale counter gets HS2 status RESYNC: 75 bytes, the lock's freshness value and
+    counter, no response; the library's session is established all the same and the
+    request goes in DATA."""
     world, owner = claimed_world()
     _open_with_unlock(world, owner)  # counter 1 is now used
-    conn = _noise_phone(world, owner)
+    fresh = _read_fresh(world)
+    conn = _noise_phone(world, owner, fresh)
     radio = Radio(world, channel=CHANNEL + 1)
     payload1 = (1).to_bytes(8, "big") + _request(b"X" * 8, m.WhoAmI())
-    hs2, *rest = radio.exchange(_hs1(bytes(conn.write_message(payload1))))
+    hs2, *rest = radio.exchange(_hs1(fresh, bytes(conn.write_message(payload1))))
     assert rest == []  # the dropped request was not passed up, nothing was pushed
     assert hs2[0] == MsgType.HS2
-    assert len(hs2) == 58
-    payload2 = bytes(conn.read_message(hs2[1:]))
-    assert payload2 == bytes([1]) + (1).to_bytes(8, "big")  # RESYNC, lock counter 1
+    assert len(hs2) == 75
+    status, fresh2, valid_for, tail = _payload2(bytes(conn.read_message(hs2[1:])))
+    assert (status, tail) == (1, (1).to_bytes(8, "big"))  # RESYNC, lock counter 1
+    assert (fresh2, valid_for) == world.server.endpoint.freshness(world.now)
     down = radio.exchange(bytes([MsgType.DATA]) + conn.encrypt(_request(b"X" * 8, m.WhoAmI())))
     whoami = _responses([conn.decrypt(d[1:]) for d in down])[b"X" * 8]
     assert whoami.ok
+
+
+def test_third_party_noise_phone_follows_a_stale() -> None:
+    """R-SEC-1 (issue 10): an HS1 naming an expired freshness value gets HS2 status
+    STALE: 67 bytes, the lock's current value, no response, the request never applied.
+    The library's session is established all the same; the request goes in DATA."""
+    world, owner = claimed_world()
+    old = _read_fresh(world)
+    world.clock.advance(31.0)  # past the value's 30 s: the lock no longer accepts it
+    conn = _noise_phone(world, owner, old)
+    radio = Radio(world)
+    payload1 = owner.counter.to_bytes(8, "big") + _request(b"U" * 8, m.Unlock())
+    hs2, *rest = radio.exchange(_hs1(old, bytes(conn.write_message(payload1))))
+    assert rest == []  # nothing applied, nothing pushed
+    assert world.lock.locked
+    assert hs2[0] == MsgType.HS2
+    assert len(hs2) == 67
+    status, fresh, valid_for, tail = _payload2(bytes(conn.read_message(hs2[1:])))
+    assert conn.handshake_finished
+    assert (status, tail) == (2, b"")  # STALE, no response
+    assert fresh != old
+    assert (fresh, valid_for) == world.server.endpoint.freshness(world.now)
+    down = radio.exchange(bytes([MsgType.DATA]) + conn.encrypt(_request(b"U" * 8, m.Unlock())))
+    unlocked = _responses([conn.decrypt(d[1:]) for d in down])[b"U" * 8]
+    assert unlocked.ok
+    assert not world.lock.locked
 
 
 def test_channel_zero_is_never_a_channel() -> None:
@@ -188,7 +235,7 @@ def test_channel_zero_is_never_a_channel() -> None:
     from ble_lock.protocol.errors import FramingError
 
     world, _ = claimed_world()
-    hs1_start = fragment(1, _hs1(bytes(80)), world.mtu)[0]
+    hs1_start = fragment(1, _hs1(bytes(FRESH_LEN), bytes(80)), world.mtu)[0]
     with pytest.raises(FramingError):
         world.server.receive_data(b"\x00" + hs1_start[1:], world.now)
     with pytest.raises(FramingError):

@@ -14,7 +14,7 @@ from ble_lock.core.hashing import normalize_code as core_normalize_code
 from ble_lock.protocol.cpace import calculate_generator, isk_ir, scalar_mult
 from ble_lock.protocol.crypto import CipherState, KeyPair, fingerprint, hkdf
 from ble_lock.protocol.directory import InMemoryDirectory
-from ble_lock.protocol.envelope import MsgType, Pair1, Pair2, decode
+from ble_lock.protocol.envelope import PROTOCOL_VERSION, MsgType, Pair1, Pair2, decode
 from ble_lock.protocol.errors import (
     ChannelBusyError,
     DecryptError,
@@ -215,7 +215,8 @@ def test_active_attacker_gets_one_guess_per_attempt(bed: Testbed) -> None:
     ci = b"BLELOCK1 pairing" + TEST_LOCK_ID
     sid = bytes(16)
     g_guess = calculate_generator(pairing_secret("1234-0000"), ci, sid)
-    pair1 = Pair1(version=1, code_ref=b"", sid=sid, ya=scalar_mult(attacker_ya, g_guess))
+    pair1 = Pair1(version=PROTOCOL_VERSION, code_ref=b"", sid=sid,
+                  ya=scalar_mult(attacker_ya, g_guess))
     from ble_lock.protocol.envelope import encode
     from ble_lock.protocol.framing import fragment
     for frame in fragment(5, encode(pair1), 23):

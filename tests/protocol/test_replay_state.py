@@ -19,6 +19,8 @@ from ble_lock.core.sqlite_store import SqliteStore
 from ble_lock.core.store import MemoryStore, Store
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.crypto import DeterministicRng, KeyPair
+from ble_lock.protocol.envelope import Hs1, decode
+from ble_lock.protocol.framing import Reassembler, parse_frame
 from ble_lock.protocol.service import LockService
 from ble_lock.protocol.service_sync import SyncStatements
 from tests.protocol._world import START, Phone, World, claimed_world, new_phone
@@ -46,7 +48,23 @@ def _unlock_and_capture(world: World, phone: Phone) -> list[bytes]:
     return sent
 
 
+def _recorded_fresh(frames: list[bytes]) -> bytes:
+    """The freshness value the recorded HS1 names (in clear after the version byte)."""
+    reassembler = Reassembler()
+    for frame in frames:
+        message = reassembler.feed(parse_frame(frame), 0.0)
+        if message is not None:
+            hs1 = decode(message)
+            assert isinstance(hs1, Hs1)
+            return hs1.fresh
+    raise AssertionError("no HS1 among the recorded frames")
+
+
 def _replay(world: World, frames: list[bytes]) -> None:
+    """Deliver the recorded frames while the lock still shows the freshness value they
+    name (docs/protocol.md, "Freshness"): only the replay counter can refuse them, so
+    the test checks the counter, not the freshness check that precedes it."""
+    assert world.server.endpoint.freshness(world.now)[0] == _recorded_fresh(frames)
     for frame in frames:
         world.server.receive_data(frame, world.now)
     world.server.data_to_send()

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ble_lock.protocol.cpace import calculate_generator, isk_ir
 from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
-from ble_lock.protocol.gatt import Advertisement, LockInfo
+from ble_lock.protocol.gatt import Advertisement, FreshValue, LockInfo
 from ble_lock.protocol.pairing import QrPayload
 from ble_lock.protocol.vectors import ScriptedRng, generate
 
@@ -148,12 +148,17 @@ def _noise(name: str, *, initiator: bool, static: bytes, remote_static: bytes | 
 @pytest.mark.parametrize("mtu", ["23", "247"])
 def test_session_vector_rebuilds_from_the_json_alone(mtu: str) -> None:
     """Every session frame (HS1, HS2, DATA both ways) and the handshake hash, rebuilt
-    with a third-party Noise library from the published keys and ephemerals."""
+    with a third-party Noise library from the published keys, ephemerals and the lock's
+    freshness value (in clear in HS1, in the prologue, and back in HS2)."""
     pytest.importorskip("noise")
     v = _load("transport")
     inputs, run = v["inputs"], v["mtu"][mtu]
     r = {k: bytes.fromhex(x) for k, x in run["random"].items()}
-    prologue = bytes.fromhex(inputs["prologue"])
+    fresh, fresh_for = bytes.fromhex(run["session_fresh"]), run["session_fresh_for"]
+    assert fresh == r["lock_fresh"]  # no rotation between the endpoint's draw and t = 1 s
+    version, lock_id = inputs["protocol_version"], bytes.fromhex(inputs["lock_id"])
+    prologue = b"BLELOCK" + bytes([version]) + lock_id + fresh
+    assert prologue.hex() == run["prologue"]
     phone = _noise(inputs["noise_protocol"], initiator=True,
                    static=bytes.fromhex(inputs["phone_static_private"]),
                    remote_static=bytes.fromhex(inputs["lock_static_public"]),
@@ -165,9 +170,11 @@ def test_session_vector_rebuilds_from_the_json_alone(mtu: str) -> None:
     payload1 = inputs["counter"].to_bytes(8, "big") + first
     msg1 = bytes(phone.write_message(payload1))
     assert bytes(lock.read_message(msg1)) == payload1
-    msg2 = bytes(lock.write_message(b"\x00" + b"OK " + first[:6]))  # status OK, answer
-    phone.read_message(msg2)
-    hs1 = bytes([0x01, inputs["protocol_version"]]) + msg1
+    # status OK, the lock's current freshness value and its seconds, the answer
+    payload2 = b"\x00" + fresh + bytes([fresh_for]) + b"OK " + first[:6]
+    msg2 = bytes(lock.write_message(payload2))
+    assert bytes(phone.read_message(msg2)) == payload2
+    hs1 = bytes([0x01, version]) + fresh + msg1
     hs2 = b"\x02" + msg2
     data_up = b"\x03" + phone.encrypt(second)
     data_down = b"\x03" + lock.encrypt(b"OK " + second[:6])
@@ -193,4 +200,8 @@ def test_gatt_vectors_decode() -> None:
     adv = Advertisement.parse(bytes.fromhex(v["advertising_data"]))
     assert int(adv.flags) == v["flags"]
     assert LockInfo.decode(bytes.fromhex(v["info"])).profile == v["info_profile"]
+    fresh = FreshValue.decode(bytes.fromhex(v["fresh"]))
+    session = _load("transport")["mtu"]["23"]
+    assert (fresh.fresh.hex(), fresh.fresh_for) == (session["session_fresh"],
+                                                    session["session_fresh_for"])
     assert QrPayload.parse(v["qr"]).lock_id == adv.lock_id
