@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ble_lock.core import codec
 from ble_lock.core.clock import Clock, Rng
 from ble_lock.core.decision import DualPending
 from ble_lock.core.errors import (
@@ -29,7 +28,6 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.index import Index
-from ble_lock.core.lockout import InputPath, Lockout, Lockouts, path_of_method
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -49,8 +47,9 @@ from ble_lock.core.model import (
     User,
 )
 from ble_lock.core.profile import Profile
-from ble_lock.core.schedule import user_allowed_at
-from ble_lock.core.store import Store
+from ble_lock.core.rules.lockout import InputPath, Lockout, Lockouts, path_of_method
+from ble_lock.core.rules.schedule import validity_denial
+from ble_lock.core.store import Store, codec
 
 __all__ = ["FACTORY_PREFIX", "MAX_COUNTER", "LockBase", "counter_in_range"]
 
@@ -71,6 +70,12 @@ MAX_COUNTER = 2**63 - 1
 LOCKOUT_COUNTER = "lockout_until_ms"
 PAIRING_LOCKOUT_COUNTER = "pairing_lockout_until_ms"
 REMOTE_LOCKOUT_COUNTER = "remote_lockout_until_ms"
+
+_DENIALS = {
+    ErrorCode.KEY_REVOKED: "key revoked",
+    ErrorCode.KEY_EXPIRED: "key outside its validity",
+    ErrorCode.OUTSIDE_VALIDITY: "user outside validity",
+}
 
 _RESULT_TYPES: dict[str, type[Any]] = {
     t.__name__: t
@@ -275,18 +280,16 @@ class LockBase:
             cred_id = self._index.phones.get(actor.phone_key or b"")
             if cred_id is None:
                 raise NotFoundError("unknown phone key", code=ErrorCode.UNKNOWN_KEY)
-            cred = self._index.credentials[cred_id]
-            if cred.revoked:
-                raise PermissionDeniedError("key revoked", code=ErrorCode.KEY_REVOKED)
-            if not _inside(cred.valid_from, cred.valid_until, now):
-                raise PermissionDeniedError("key outside its validity", code=ErrorCode.KEY_EXPIRED)
-            user = self._user(cred.user_number)
+            cred: Credential | None = self._index.credentials[cred_id]
+            user = self._user(self._index.credentials[cred_id].user_number)
         else:
             if actor.user_number is None:
                 raise PermissionDeniedError("panel actor without a user")
+            cred = None
             user = self._user(actor.user_number)
-        if not user_allowed_at(user, now, self._settings.utc_offset_min):
-            raise PermissionDeniedError("user outside validity", code=ErrorCode.OUTSIDE_VALIDITY)
+        denial = validity_denial(cred, user, now, self._settings.utc_offset_min)
+        if denial is not None:
+            raise PermissionDeniedError(_DENIALS[denial], code=denial)
         if admin and user.role is not Role.ADMIN:
             raise PermissionDeniedError("admin only", code=ErrorCode.PERMISSION_DENIED)
         return user
@@ -367,6 +370,3 @@ def counter_in_range(value: object) -> bool:
     """Whether ``value`` is a counter a store can keep: an int in ``1..MAX_COUNTER``."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_COUNTER
 
-
-def _inside(start: float | None, end: float | None, now: float) -> bool:
-    return (start is None or now >= start) and (end is None or now < end)

@@ -19,7 +19,7 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.model import DURESS_KINDS, Actor, Credential, CredentialKind, EventKind, Role
-from ble_lock.core.pins import check_card_code, check_pin
+from ble_lock.core.rules.pins import check_card_code, check_pin
 
 __all__ = ["CARD_CODE_SECRET", "FACTORY_KEY", "CredentialsMixin"]
 

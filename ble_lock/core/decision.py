@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import InputPath, path_of_method, refused_by
 from ble_lock.core.model import (
     DURESS_KINDS,
     Credential,
@@ -61,7 +60,8 @@ from ble_lock.core.model import (
     User,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.schedule import user_allowed_at
+from ble_lock.core.rules.lockout import InputPath, path_of_method, refused_by
+from ble_lock.core.rules.schedule import validity_denial
 
 __all__ = [
     "AT_DOOR_KINDS",
@@ -331,16 +331,7 @@ def _validity_reason(s: Situation) -> ErrorCode | None:
     """R-USR-7 (and R-APP-3/4 for keys and codes): why the presented thing is not valid now."""
     if s.code_denial is not None:
         return s.code_denial
-    cred = s.credential
-    if cred is not None:
-        if cred.revoked:
-            return ErrorCode.KEY_REVOKED
-        if (cred.valid_from is not None and s.wall < cred.valid_from) or \
-                (cred.valid_until is not None and s.wall >= cred.valid_until):
-            return ErrorCode.KEY_EXPIRED
-    if s.user is not None and not user_allowed_at(s.user, s.wall, s.settings.utc_offset_min):
-        return ErrorCode.OUTSIDE_VALIDITY
-    return None
+    return validity_denial(s.credential, s.user, s.wall, s.settings.utc_offset_min)
 
 
 def _holds(rule: Rule, s: Situation) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from ble_lock.core import visitor
 from ble_lock.core.decision import Path, Rule, auto_lock_applies
 from ble_lock.core.enrolment import check_template
 from ble_lock.core.errors import ErrorCode, InvalidInputError
@@ -29,6 +28,7 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.core.profile import Feature
+from ble_lock.core.rules import visitor
 from ble_lock.core.timers import TimersMixin
 
 __all__ = ["CANCEL_KEYS", "CONFIRM_KEYS", "PanelMixin"]

@@ -29,7 +29,6 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.hashing import derive_code_secret, invite_context
-from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import (
     Actor,
     Credential,
@@ -43,7 +42,8 @@ from ble_lock.core.model import (
     User,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.schedule import check_window
+from ble_lock.core.rules.lockout import InputPath
+from ble_lock.core.rules.schedule import check_window
 from ble_lock.core.users import UsersMixin, check_name
 
 __all__ = ["INVITE_CODE_DIGITS", "MAX_COUNTER", "SETUP_SECRET", "PhonesMixin"]
@@ -298,13 +298,14 @@ class PhonesMixin(UsersMixin):
         """Bind ``phone_key`` to the invite's user, once (the protocol calls this after
         the invite PAKE succeeded). The key carries the invite's validity window."""
         key = _check_key(phone_key)
+        check_name(label, "label")
 
         def apply() -> Credential:
             invite = self._pending_invite(invite_id)
             self._store.delete_invite(invite_id)
             del self._invites[invite_id]
             return self._add_phone_credential(
-                invite.user_number, key, label=label[:32], valid_from=invite.key_valid_from,
+                invite.user_number, key, label=label, valid_from=invite.key_valid_from,
                 valid_until=invite.key_valid_until,
             )
 

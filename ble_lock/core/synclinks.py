@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
-from ble_lock.core.model import Actor, EventKind, Role, SyncLink, UnlockMethod
+from ble_lock.core.model import MAX_LINKS, Actor, EventKind, Role, SyncLink, UnlockMethod
 from ble_lock.core.phones import PhonesMixin
 from ble_lock.core.profile import Feature
 
@@ -34,7 +34,6 @@ __all__ = [
     "SyncLinksMixin",
 ]
 
-MAX_LINKS = 4
 DEFAULT_CONFIRM_S = 60
 #: Bounds of a countdown; 0 (no countdown: confirmed by the admin's session) is allowed too.
 CONFIRM_S_RANGE = (10, 300)

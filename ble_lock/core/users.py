@@ -15,6 +15,8 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.model import (
+    MAX_NAME,
+    MAX_SCHEDULES,
     Actor,
     ActorKind,
     EventKind,
@@ -22,13 +24,10 @@ from ble_lock.core.model import (
     User,
     WeekdaySchedule,
 )
-from ble_lock.core.pins import check_pin
-from ble_lock.core.schedule import check_schedule, check_window
+from ble_lock.core.rules.pins import check_pin
+from ble_lock.core.rules.schedule import check_schedule, check_window
 
 __all__ = ["KEEP", "Keep", "UsersMixin", "check_name"]
-
-MAX_NAME = 32
-MAX_SCHEDULES = 7
 
 
 class Keep(Enum):
@@ -40,9 +39,10 @@ class Keep(Enum):
 KEEP: Final = Keep.KEEP
 
 
-def check_name(name: str) -> str:
-    if len(name) > MAX_NAME or not name.isprintable():
-        raise InvalidInputError(f"name must be printable and at most {MAX_NAME} characters")
+def check_name(name: str, what: str = "name") -> str:
+    """A user name or key label: printable, at most ``MAX_NAME`` characters (never cut)."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not name.isprintable():
+        raise InvalidInputError(f"{what} must be printable and at most {MAX_NAME} characters")
     return name
 
 

@@ -29,7 +29,6 @@ from ble_lock.core.decision import (
     unlock_method,
 )
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import path_of_method
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -42,6 +41,7 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.core.profile import Feature
+from ble_lock.core.rules.lockout import path_of_method
 from ble_lock.core.synclinks import SyncLinksMixin
 
 __all__ = ["VerifyMixin"]

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError
-from ble_lock.core.pins import check_pin, is_weak_pin, virtual_pin_runs
 from ble_lock.core.profile import DL20VC, FACE_PALM
+from ble_lock.core.rules.pins import check_pin, is_weak_pin, virtual_pin_runs
 
 
 @pytest.mark.parametrize("pin", ["12345", "12345678901", "12a456", "", "１２３４５６", "12 3456"])

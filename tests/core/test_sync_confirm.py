@@ -22,7 +22,7 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.core.sqlite_store import SqliteStore
+from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.core.synclinks import CONFIRM_METHODS, DEFAULT_CONFIRM_S
 
 PEER = b"peer-lock-0001"
