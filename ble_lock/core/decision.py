@@ -3,7 +3,7 @@
 Every path that can open the bolt, keep it open or throw it (:class:`Path`) is decided
 by :func:`decide`, a pure function of a :class:`Situation` (the path, who was identified,
 the settings and the profile's features, the thumb-turn, the lockout, the time and the
-pending dual-auth key). The lock (``verify.py``) builds the situation, calls
+pending dual-auth key). The lock (``unlock.py``) builds the situation, calls
 :func:`decide` and carries the :class:`Outcome` out; no path keeps a check of its own.
 
 The rules run in one order, :data:`RULE_ORDER`:

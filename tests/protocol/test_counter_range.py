@@ -14,9 +14,9 @@ import pytest
 
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, LockError, StorageError
+from ble_lock.core.keys import MAX_COUNTER
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, EventKind
-from ble_lock.core.phones import MAX_COUNTER
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.store import MemoryStore
 from ble_lock.core.store.sqlite import SqliteStore
