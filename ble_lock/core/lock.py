@@ -169,20 +169,20 @@ class Lock:
     # -- users (users.py)
 
     def claim_at_panel(self, pin: str, pin_confirm: str) -> User:
-        """R-USR-2 at the keypad: on a factory-fresh lock, user 001 becomes admin with a
-        6-10 digit PIN entered twice (face-palm: ✓ then the PIN; DL20VC: # then add PIN)."""
+        """See :meth:`~ble_lock.core.users.Users.claim_at_panel`."""
         return self.users.claim_at_panel(pin, pin_confirm)
 
     @property
     def claimed(self) -> bool:
-        """False on a factory-fresh lock (no users)."""
+        """False on a factory-fresh lock (no users) (:meth:`~ble_lock.core.users.Users.claimed`)."""
         return self.users.claimed
 
     def add_user(self, actor: Actor, *, name: str = "", role: Role = Role.NORMAL,
                  valid_from: float | None = None, valid_until: float | None = None,
                  schedules: tuple[WeekdaySchedule, ...] = (),
                  request_id: bytes | None = None) -> User:
-        """Add a user with the lowest free number (R-USR-3). Admin only (R-USR-1)."""
+        """Add a user with the lowest free number (R-USR-3)
+        (:meth:`~ble_lock.core.users.Users.add_user`)."""
         return self.users.add_user(actor, name=name, role=role, valid_from=valid_from,
                                    valid_until=valid_until, schedules=schedules,
                                    request_id=request_id)
@@ -192,462 +192,416 @@ class Lock:
                     valid_until: float | Keep | None = KEEP,
                     schedules: tuple[WeekdaySchedule, ...] | Keep = KEEP,
                     request_id: bytes | None = None) -> User:
-        """Change a user's name, role, validity window or schedules (R-USR-7). Admin only;
-        the last admin cannot lose the admin role (R-USR-4) and nobody changes their own
-        role (like R-USR-5: the logged-in admin cannot demote themself)."""
+        """See :meth:`~ble_lock.core.users.Users.update_user`."""
         return self.users.update_user(actor, number, name=name, role=role, valid_from=valid_from,
                                       valid_until=valid_until, schedules=schedules,
                                       request_id=request_id)
 
     def delete_user(self, actor: Actor, number: int, *,
                     request_id: bytes | None = None) -> None:
-        """Deregister a user and all their credentials and invites. Admin only; not the
-        last admin (R-USR-4) and not the logged-in actor themself (R-USR-5)."""
+        """Deregister a user and all their credentials and invites
+        (:meth:`~ble_lock.core.users.Users.delete_user`)."""
         self.users.delete_user(actor, number, request_id=request_id)
 
     def get_user(self, actor: Actor, number: int) -> User:
-        """One user: admins see anyone, a user sees themself."""
+        """One user: admins see anyone, a user sees themself
+        (:meth:`~ble_lock.core.users.Users.get_user`)."""
         return self.users.get_user(actor, number)
 
     def list_users(self, actor: Actor) -> list[User]:
-        """Every user by number. Admin only."""
+        """Every user by number (:meth:`~ble_lock.core.users.Users.list_users`)."""
         return self.users.list_users(actor)
 
     def whoami(self, actor: Actor) -> User:
-        """The actor's own user after every check (role, validity, revocation)."""
+        """See :meth:`~ble_lock.core.users.Users.whoami`."""
         return self.users.whoami(actor)
     # -- credentials (credentials.py)
 
     def add_pin(self, actor: Actor, user_number: int, pin: str, *,
                 pin_confirm: str | None = None, duress: bool = False,
                 request_id: bytes | None = None) -> Credential:
-        """Add a PIN (R-PIN-1/2, entered twice if ``pin_confirm`` is given); ``duress``
-        makes it an anti-hijack PIN (R-CRD-6). Admin only."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.add_pin`."""
         return self.credentials.add_pin(actor, user_number, pin, pin_confirm=pin_confirm,
                                         duress=duress, request_id=request_id)
 
     def add_card(self, actor: Actor, user_number: int, card_uid: bytes, card_code: str, *,
                  card_code_confirm: str | None = None,
                  request_id: bytes | None = None) -> Credential:
-        """Add a card (DL20VC). R-CRD-5: the first card sets the lock's 6-digit card
-        security code (``card_code_confirm`` must repeat it); it cannot change afterwards
-        and every later card needs it (``WRONG_CARD_CODE``). Admin only."""
+        """Add a card (DL20VC) (:meth:`~ble_lock.core.credentials.Credentials.add_card`)."""
         return self.credentials.add_card(actor, user_number, card_uid, card_code,
                                          card_code_confirm=card_code_confirm,
                                          request_id=request_id)
 
     @property
     def card_code_set(self) -> bool:
-        """R-CRD-5: whether the card security code was set (first card enrolment)."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.card_code_set`."""
         return self.credentials.card_code_set
 
     def add_remote_control(self, actor: Actor, user_number: int, remote_id: bytes, *,
                            request_id: bytes | None = None) -> Credential:
-        """Pair a Bluetooth remote-control accessory to a user (R-CRD-1, R-APP-7)."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.add_remote_control`."""
         return self.credentials.add_remote_control(actor, user_number, remote_id,
                                                    request_id=request_id)
 
     def delete_credential(self, actor: Actor, credential_id: int, *,
                           request_id: bytes | None = None) -> None:
-        """Delete one credential. Admin only; the actor's own phone key is spared."""
+        """Delete one credential
+        (:meth:`~ble_lock.core.credentials.Credentials.delete_credential`)."""
         self.credentials.delete_credential(actor, credential_id, request_id=request_id)
 
     def delete_user_credentials(self, actor: Actor, user_number: int, kind: CredentialKind,
                                 *, duress_only: bool = False,
                                 request_id: bytes | None = None) -> int:
-        """R-CRD-7: delete all of one kind (or only its duress keys) of a user; the
-        logged-in actor's own credentials are spared. Returns how many went."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.delete_user_credentials`."""
         return self.credentials.delete_user_credentials(actor, user_number, kind,
                                                         duress_only=duress_only,
                                                         request_id=request_id)
 
     def clear_credentials(self, actor: Actor, kind: CredentialKind, *,
                           request_id: bytes | None = None) -> int:
-        """R-CRD-7: lock-wide "clear all PINs / cards / ..." sparing the logged-in
-        user's own credentials. Returns how many went."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.clear_credentials`."""
         return self.credentials.clear_credentials(actor, kind, request_id=request_id)
 
     def list_credentials(self, actor: Actor, user_number: int | None = None) -> list[Credential]:
-        """Credentials (digests redacted from repr) of one user or all; admins see all,
-        a user sees their own."""
+        """See :meth:`~ble_lock.core.credentials.Credentials.list_credentials`."""
         return self.credentials.list_credentials(actor, user_number)
     # -- enrolment (enrolment.py)
 
     def begin_enrolment(self, actor: Actor, user_number: int, kind: CredentialKind, *,
                         duress: bool = False, request_id: bytes | None = None
                         ) -> EnrolmentSession:
-        """Start capturing a fingerprint, face or palm for a user at the lock. Admin only.
-        One session at a time (``ENROLMENT_OUT_OF_ORDER`` while one is capturing)."""
+        """See :meth:`~ble_lock.core.enrolment.Enrolment.begin_enrolment`."""
         return self.enrolment.begin_enrolment(actor, user_number, kind, duress=duress,
                                               request_id=request_id)
 
     def enrolment_status(self, actor: Actor, session_id: int) -> EnrolmentSession:
-        """Progress of a session (captured / needed, next step, done, credential id)."""
+        """See :meth:`~ble_lock.core.enrolment.Enrolment.enrolment_status`."""
         return self.enrolment.enrolment_status(actor, session_id)
 
     def cancel_enrolment(self, actor: Actor, session_id: int, *,
                          request_id: bytes | None = None) -> EnrolmentSession:
-        """Abandon a session: nothing is stored (R-CRD-4)."""
+        """Abandon a session: nothing is stored (R-CRD-4)
+        (:meth:`~ble_lock.core.enrolment.Enrolment.cancel_enrolment`)."""
         return self.enrolment.cancel_enrolment(actor, session_id, request_id=request_id)
 
     @property
     def enrolling(self) -> EnrolmentSession | None:
-        """The session capturing right now, if any (the panel routes samples to it)."""
+        """See :meth:`~ble_lock.core.enrolment.Enrolment.enrolling`."""
         return self.enrolment.enrolling
     # -- keys (keys.py)
 
     @property
     def pairing_mode(self) -> bool:
-        """True while the SET button's pairing mode lasts (120 s, R-APP-1)."""
+        """See :meth:`~ble_lock.core.keys.Keys.pairing_mode`."""
         return self.keys.pairing_mode
 
     def enter_pairing_mode(self) -> None:
-        """Panel: SET held (face-palm shows the QR code). Ends after ``pairing_mode_s``."""
+        """Panel: SET held (face-palm shows the QR code)
+        (:meth:`~ble_lock.core.keys.Keys.enter_pairing_mode`)."""
         self.keys.enter_pairing_mode()
 
     def claim(self, *, phone_key: bytes, name: str = "admin",
               request_id: bytes | None = None) -> User:
-        """R-USR-2: make the phone with X25519 public key ``phone_key`` the first admin
-        (user 1). Only on a factory-fresh lock; face-palm also needs pairing mode (R-APP-1).
-        The protocol calls this after the setup-code PAKE succeeded."""
+        """See :meth:`~ble_lock.core.keys.Keys.claim`."""
         return self.keys.claim(phone_key=phone_key, name=name, request_id=request_id)
 
     def setup_secret(self) -> bytes:
-        """The derived secret of the setup code printed on the lock (for the PAKE)."""
+        """See :meth:`~ble_lock.core.keys.Keys.setup_secret`."""
         return self.keys.setup_secret()
 
     def record_failed_attempt(self, what: str = "pairing") -> float | None:
-        """DESIGN "online guessing": a failed setup-code or invite attempt counts toward
-        the pairing limiter (5 within 5 minutes refuse pairing for 3 minutes). It never
-        locks out the keypad, sensors, cards or Bluetooth keys: strangers in radio range
-        cannot shut the lock down (``lockout.py``). Returns the pairing lockout seconds
-        now running, or None."""
+        """See :meth:`~ble_lock.core.keys.Keys.record_failed_attempt`."""
         return self.keys.record_failed_attempt(what)
 
     def lockout_remaining(self, path: InputPath | None = None) -> float | None:
-        """Seconds left in the lockout that refuses ``path`` now, or None. The default is
-        the manual's "system" lockout (R-SEC-1: user-input paths, Bluetooth keys, sync);
-        ``InputPath.PAIRING`` is the pairing limiter the protocol asks before a PAIR1."""
+        """See :meth:`~ble_lock.core.keys.Keys.lockout_remaining`."""
         return self.keys.lockout_remaining(path)
 
     def find_phone(self, public_key: bytes) -> PhoneInfo | None:
-        """Who holds this phone key: user, role, validity, revoked? None if unknown."""
+        """See :meth:`~ble_lock.core.keys.Keys.find_phone`."""
         return self.keys.find_phone(public_key)
 
     def list_keys(self, actor: Actor) -> list[Credential]:
-        """Every Bluetooth key (phone). Admin only."""
+        """Every Bluetooth key (phone) (:meth:`~ble_lock.core.keys.Keys.list_keys`)."""
         return self.keys.list_keys(actor)
 
     def revoke_key(self, actor: Actor, credential_id: int, *,
                    request_id: bytes | None = None) -> Credential:
-        """Revoke a Bluetooth key: kept (so the protocol can say "revoked") but dead.
-        Admin only; not the actor's own key."""
+        """See :meth:`~ble_lock.core.keys.Keys.revoke_key`."""
         return self.keys.revoke_key(actor, credential_id, request_id=request_id)
 
     def accept_phone_counter(self, public_key: bytes, counter: int) -> bool:
-        """Atomically accept ``counter`` for this phone iff it is larger than the last
-        accepted one (and the phone is known); persist it before returning True."""
+        """See :meth:`~ble_lock.core.keys.Keys.accept_phone_counter`."""
         return self.keys.accept_phone_counter(public_key, counter)
 
     def refuse_revoked_phone(self, public_key: bytes, counter: int) -> bool:
-        """A revoked phone proved its key in a handshake carrying ``counter``: log the
-        refusal (R-APP-6: failures are in the event log) and return True. A stale
-        counter (a replayed first message) or a key that is not revoked logs nothing, so
-        the log cannot be filled with copies of one recorded attempt."""
+        """See :meth:`~ble_lock.core.keys.Keys.refuse_revoked_phone`."""
         return self.keys.refuse_revoked_phone(public_key, counter)
 
     def phone_counter(self, public_key: bytes) -> int:
-        """The last accepted counter of a phone (0 if none), for an authenticated resync."""
+        """See :meth:`~ble_lock.core.keys.Keys.phone_counter`."""
         return self.keys.phone_counter(public_key)
 
     def issue_invite(self, actor: Actor, *, user_number: int | None = None, name: str = "",
                      role: Role = Role.NORMAL, expires_at: float | None = None,
                      key_valid_from: float | None = None, key_valid_until: float | None = None,
                      request_id: bytes | None = None) -> IssuedInvite:
-        """Invite a phone for an existing user, or (``user_number=None``) for a new user
-        created now with ``name`` and ``role``. Returns the code once; the lock keeps
-        only its derived secret. Default expiry: 24 h. Admin only."""
+        """See :meth:`~ble_lock.core.keys.Keys.issue_invite`."""
         return self.keys.issue_invite(actor, user_number=user_number, name=name, role=role,
                                       expires_at=expires_at, key_valid_from=key_valid_from,
                                       key_valid_until=key_valid_until, request_id=request_id)
 
     def invite_secret(self, invite_id: int) -> bytes:
-        """The derived secret of a pending invite, for the protocol's PAKE."""
+        """See :meth:`~ble_lock.core.keys.Keys.invite_secret`."""
         return self.keys.invite_secret(invite_id)
 
     def redeem_invite(self, invite_id: int, phone_key: bytes, *, label: str = "",
                       request_id: bytes | None = None) -> Credential:
-        """Bind ``phone_key`` to the invite's user, once (the protocol calls this after
-        the invite PAKE succeeded). The key carries the invite's validity window."""
+        """See :meth:`~ble_lock.core.keys.Keys.redeem_invite`."""
         return self.keys.redeem_invite(invite_id, phone_key, label=label, request_id=request_id)
 
     def cancel_invite(self, actor: Actor, invite_id: int, *,
                       request_id: bytes | None = None) -> None:
-        """Withdraw a pending invite. Admin only."""
+        """Withdraw a pending invite (:meth:`~ble_lock.core.keys.Keys.cancel_invite`)."""
         self.keys.cancel_invite(actor, invite_id, request_id=request_id)
 
     def list_invites(self, actor: Actor) -> list[Invite]:
-        """Pending invites (secrets redacted from repr). Admin only."""
+        """Pending invites (secrets redacted from repr)
+        (:meth:`~ble_lock.core.keys.Keys.list_invites`)."""
         return self.keys.list_invites(actor)
     # -- links (links.py)
 
     def link_lock(self, actor: Actor, peer_lock_id: bytes, peer_public_key: bytes, *,
                   window_s: int | None = None, confirm_s: int = DEFAULT_CONFIRM_S,
                   request_id: bytes | None = None) -> SyncLink:
-        """Record a linked lock (its id and static public key) and its open window
-        (default: the ``sync_window_s`` setting). Admin only. R-SYN-1: pending until an
-        admin credential at this door within ``confirm_s`` seconds (0: confirmed now by
-        the admin's session). A link set again is replaced: with a countdown it needs a
-        new confirmation at the door (and is gone if that does not come in time)."""
+        """See :meth:`~ble_lock.core.links.Links.link_lock`."""
         return self.links.link_lock(actor, peer_lock_id, peer_public_key, window_s=window_s,
                                     confirm_s=confirm_s, request_id=request_id)
 
     def unlink_lock(self, actor: Actor, peer_lock_id: bytes, *,
                     request_id: bytes | None = None) -> None:
-        """Remove a linked lock, pending or confirmed. Admin only."""
+        """Remove a linked lock, pending or confirmed
+        (:meth:`~ble_lock.core.links.Links.unlink_lock`)."""
         self.links.unlink_lock(actor, peer_lock_id, request_id=request_id)
 
     def list_links(self, actor: Actor) -> list[SyncLink]:
-        """Every link, pending (with its deadline) or confirmed; a countdown that
-        ended is expired first, even if the host has not run ``tick`` yet. Admin only."""
+        """See :meth:`~ble_lock.core.links.Links.list_links`."""
         return self.links.list_links(actor)
 
     def find_link(self, peer_lock_id: bytes) -> SyncLink | None:
-        """The link record, pending or not (the protocol checks ``pending``)."""
+        """See :meth:`~ble_lock.core.links.Links.find_link`."""
         return self.links.find_link(peer_lock_id)
 
     def confirm_left(self, link: SyncLink) -> float:
-        """Seconds left of a pending link's countdown (0 for a confirmed one)."""
+        """See :meth:`~ble_lock.core.links.Links.confirm_left`."""
         return self.links.confirm_left(link)
 
     def accept_sync_statement(self, peer_lock_id: bytes, at_ms: int) -> bool:
-        """R-SYN-2 replay state: atomically accept a verified statement's time ``at_ms``
-        from the linked lock ``peer_lock_id`` iff it is later than the last accepted one;
-        persisted (before returning True) so a restart does not forget it. A time outside
-        the store's range is never accepted and never reaches the store."""
+        """See :meth:`~ble_lock.core.links.Links.accept_statement`."""
         return self.links.accept_statement(peer_lock_id, at_ms)
     # -- unlock (unlock.py)
 
     @property
     def low_battery(self) -> bool:
-        """R-SEC-3: below the profile's threshold every operation warns."""
+        """R-SEC-3: below the profile's threshold every operation warns
+        (:meth:`~ble_lock.core.unlock.Unlock.low_battery`)."""
         return self.unlock.low_battery
 
     @property
     def bolt(self) -> BoltState:
-        """See :meth:`Unlock.bolt`."""
+        """See :meth:`~ble_lock.core.unlock.Unlock.bolt`."""
         return self.unlock.bolt
 
     def unlock_bluetooth(self, actor: Actor) -> Decision:
-        """Unlock for a paired phone (R-APP-3), decided like every path: lockout,
-        revocation, key and user validity, schedule, privacy, anti-lock; a dual-auth
-        user's phone is one key of two (R-USR-8, ``docs/core.md``)."""
+        """See :meth:`~ble_lock.core.unlock.Unlock.unlock_bluetooth`."""
         return self.unlock.unlock_bluetooth(actor)
 
     def lock_bluetooth(self, actor: Actor) -> Decision:
-        """Lock for a paired phone whose key and user are valid now; in passage mode the
-        lock ends passage mode (R-MOD-4)."""
+        """See :meth:`~ble_lock.core.unlock.Unlock.lock_bluetooth`."""
         return self.unlock.lock_bluetooth(actor)
 
     def apply_sync_statement(self, peer_lock_id: bytes) -> Decision:
-        """R-SYN-2/3: the protocol verified a fresh statement from a linked lock: decided
-        like every path (lockout, privacy and anti-lock refuse it: nobody is identified
-        at this door, R-MOD-1/2), then open for the link's window; if the door is not
-        opened in time, relock (``tick``; not in passage mode, R-MOD-4)."""
+        """See :meth:`~ble_lock.core.unlock.Unlock.apply_sync_statement`."""
         return self.unlock.apply_sync_statement(peer_lock_id)
     # -- admin (admin.py)
 
     def get_settings(self, actor: Actor) -> Settings:
-        """The current settings. Admin only."""
+        """The current settings (:meth:`~ble_lock.core.admin.Admin.get_settings`)."""
         return self.admin.get_settings(actor)
 
     @property
     def settings(self) -> Settings:
-        """The current settings (for the emulator's display; no authorization)."""
+        """See :meth:`~ble_lock.core.admin.Admin.settings`."""
         return self.admin.settings
 
     def update_settings(self, actor: Actor, *, request_id: bytes | None = None,
                         **changes: Any) -> Settings:
-        """Change settings by field name of :class:`Settings` (``time_offset`` is
-        ``set_time``'s). A setting the profile lacks -> UNSUPPORTED_BY_PROFILE."""
+        """See :meth:`~ble_lock.core.admin.Admin.update_settings`."""
         return self.admin.update_settings(actor, request_id=request_id, **changes)
 
     @property
     def muted(self) -> bool:
-        """R-MOD-2 privacy mode and R-MOD-6 one-time mute silence the prompts."""
+        """See :meth:`~ble_lock.core.admin.Admin.muted`."""
         return self.admin.muted
 
     def lift_lockout(self, actor: Actor, *, request_id: bytes | None = None) -> None:
-        """End a running lockout and forget recent failures. Admin only."""
+        """End a running lockout and forget recent failures
+        (:meth:`~ble_lock.core.admin.Admin.lift_lockout`)."""
         self.admin.lift_lockout(actor, request_id=request_id)
 
     def factory_reset(self, actor: Actor) -> None:
-        """Erase every user, credential and setting. Admin only. Not idempotent-recorded
-        (the records are erased too); the event log and its sequence survive."""
+        """Erase every user, credential and setting
+        (:meth:`~ble_lock.core.admin.Admin.factory_reset`)."""
         self.admin.factory_reset(actor)
 
     def set_time(self, actor: Actor, unix_time: float, *,
                  request_id: bytes | None = None) -> float:
-        """Set the lock's wall clock to ``unix_time`` (stored as an offset from the
-        injected clock; timers keep running on the injected clock). Admin only."""
+        """See :meth:`~ble_lock.core.admin.Admin.set_time`."""
         return self.admin.set_time(actor, unix_time, request_id=request_id)
 
     @property
     def lock_time(self) -> float:
-        """The lock's wall clock (unix seconds)."""
+        """The lock's wall clock (unix seconds) (:meth:`~ble_lock.core.admin.Admin.lock_time`)."""
         return self.admin.lock_time
 
     def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> EventPage:
-        """Events with ``seq > after``, oldest first. Admin only."""
+        """Events with ``seq > after``, oldest first (:meth:`~ble_lock.core.admin.Admin.events`)."""
         return self.admin.events(actor, after=after, limit=limit)
 
     def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
-        """The log without authorization (emulator display, tests)."""
+        """The log without authorization (emulator display, tests)
+        (:meth:`~ble_lock.core.admin.Admin.read_events`)."""
         return self.admin.read_events(after=after, limit=limit)
 
     def drain_notifications(self) -> list[Event]:
-        """Events committed since the last drain (for pushes: alarms are those whose
-        kind is in ``model.ALARM_KINDS``). Bounded: the oldest are dropped first."""
+        """See :meth:`~ble_lock.core.admin.Admin.drain_notifications`."""
         return self.admin.drain_notifications()
 
     def system_info(self, actor: Actor) -> SystemInfo:
-        """Serial, verification code, firmware version and status. Any valid user."""
+        """Serial, verification code, firmware version and status
+        (:meth:`~ble_lock.core.admin.Admin.system_info`)."""
         return self.admin.system_info(actor)
 
     @property
     def serial(self) -> str:
-        """See :meth:`Admin.serial`."""
+        """See :meth:`~ble_lock.core.admin.Admin.serial`."""
         return self.admin.serial
 
     @property
     def lock_id(self) -> bytes:
-        """The lock's public id on the air (R-APP-1: in the QR code and the advertisement)."""
+        """See :meth:`~ble_lock.core.admin.Admin.lock_id`."""
         return self.admin.lock_id
 
     def visitor_secret(self, actor: Actor) -> bytes:
-        """R-APP-4: the secret admins' phones generate visitor codes from. Admin only."""
+        """See :meth:`~ble_lock.core.admin.Admin.visitor_secret`."""
         return self.admin.visitor_secret(actor)
 
     def rotate_visitor_secret(self, actor: Actor, *, request_id: bytes | None = None) -> None:
-        """R-APP-4: a new visitor secret revokes every outstanding visitor code (the only
-        offline revocation, docs/visitor-codes.md); fetch it with ``visitor_secret``
-        (not returned, so no idempotency record holds it). Admin only."""
+        """See :meth:`~ble_lock.core.admin.Admin.rotate_visitor_secret`."""
         self.admin.rotate_visitor_secret(actor, request_id=request_id)
     # -- timers (timers.py)
 
     def next_deadline(self) -> float | None:
-        """The earliest time (injected clock) at which ``tick`` has something to do."""
+        """See :meth:`~ble_lock.core.timers.Timers.next_deadline`."""
         return self.timers.next_deadline()
 
     def tick(self) -> None:
-        """Run every timer that is due at the injected clock's now."""
+        """Run every timer that is due at the injected clock's now
+        (:meth:`~ble_lock.core.timers.Timers.tick`)."""
         self.timers.tick()
     # -- panel (panel.py)
 
     @property
     def keypad_awake(self) -> bool:
-        """See :meth:`Panel.keypad_awake`."""
+        """See :meth:`~ble_lock.core.panel.Panel.keypad_awake`."""
         return self.panel.keypad_awake
 
     def touch_keypad(self) -> None:
-        """Wake the keypad (R-MOD-5 / R-MOD-9 manual trigger); it sleeps after
-        ``keypad_sleep_s`` without input (R-MOD-8)."""
+        """See :meth:`~ble_lock.core.panel.Panel.touch_keypad`."""
         self.panel.touch_keypad()
 
     def press_key(self, key: str) -> Decision | None:
-        """One key: a digit, confirm (``#``/``✓``) or cancel (``*``/``↶``). Confirm
-        verifies the entry (R-PIN-3/4) and returns the decision; confirm on an empty
-        entry while ✓ is lit locks the door (R-LCK-1)."""
+        """See :meth:`~ble_lock.core.panel.Panel.press_key`."""
         return self.panel.press_key(key)
 
     def enter_pin(self, entry: str) -> Decision:
-        """Type ``entry`` and confirm (convenience for ``press_key``)."""
+        """Type ``entry`` and confirm (convenience for ``press_key``)
+        (:meth:`~ble_lock.core.panel.Panel.enter_pin`)."""
         return self.panel.enter_pin(entry)
 
     def hold_zero(self) -> None:
-        """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""
+        """See :meth:`~ble_lock.core.panel.Panel.hold_zero`."""
         self.panel.hold_zero()
 
     def tap_card(self, card_uid: bytes) -> Decision:
-        """A card at the reader (R-MOD-5: with active detection off the keypad must be
-        awake, else the card is ignored with ``KEYPAD_ASLEEP``)."""
+        """See :meth:`~ble_lock.core.panel.Panel.tap_card`."""
         return self.panel.tap_card(card_uid)
 
     def present_biometric(self, kind: CredentialKind, template: bytes, *,
                           step: str | None = None) -> Decision | CaptureResult:
-        """A finger, face or palm at the sensor: a capture while an enrolment of that
-        kind runs (R-CRD-4; ``step`` names the pose), a verification otherwise.
-        R-MOD-9: with a manual trigger, face/palm need the keypad touched first."""
+        """See :meth:`~ble_lock.core.panel.Panel.present_biometric`."""
         return self.panel.present_biometric(kind, template, step=step)
 
     def press_remote(self, remote_id: bytes) -> Decision:
-        """A paired Bluetooth remote-control accessory pressed (R-APP-7)."""
+        """See :meth:`~ble_lock.core.panel.Panel.press_remote`."""
         return self.panel.press_remote(remote_id)
 
     def mechanical_key(self) -> Decision:
-        """The mechanical key always opens (R-CRD-1, R-MOD-2); only an event in software."""
+        """See :meth:`~ble_lock.core.panel.Panel.mechanical_key`."""
         return self.panel.mechanical_key()
 
     def open_from_inside(self) -> None:
-        """The inside handle: unaffected by anti-lock (R-MOD-1); ✓ lights outside (R-LCK-1)."""
+        """See :meth:`~ble_lock.core.panel.Panel.open_from_inside`."""
         self.panel.open_from_inside()
 
     def inside_button(self) -> None:
-        """R-LCK-2: the electronic button on the back panel locks; in passage mode it
-        ends passage mode too (R-MOD-4), so a restart does not open the door again."""
+        """See :meth:`~ble_lock.core.panel.Panel.inside_button`."""
         self.panel.inside_button()
 
     def set_thumb_turn(self, locked: bool) -> None:
-        """R-MOD-1: the inside thumb-turn; locking it throws the bolt (and ends passage
-        mode, R-MOD-4, like every manual lock)."""
+        """See :meth:`~ble_lock.core.panel.Panel.set_thumb_turn`."""
         self.panel.set_thumb_turn(locked)
 
     @property
     def door(self) -> DoorState:
-        """See :meth:`Panel.door`."""
+        """See :meth:`~ble_lock.core.panel.Panel.door`."""
         return self.panel.door
 
     def door_opened(self) -> None:
-        """Door sensor: open (pushed as an alarm, R-APP-6); ends a sync window (R-SYN-3)."""
+        """See :meth:`~ble_lock.core.panel.Panel.door_opened`."""
         self.panel.door_opened()
 
     def door_closed(self) -> None:
-        """Door sensor: closed; R-LCK-4 auto-lock with the 6068 body when enabled (on by
-        default with that body), decided like every lock (R-MOD-4: not in passage mode)."""
+        """See :meth:`~ble_lock.core.panel.Panel.door_closed`."""
         self.panel.door_closed()
 
     @property
     def alarm_active(self) -> bool:
-        """R-SEC-2: the tamper alarm sounds for ``tamper_alarm_s`` (about 60 s)."""
+        """See :meth:`~ble_lock.core.panel.Panel.alarm_active`."""
         return self.panel.alarm_active
 
     def tamper(self) -> None:
-        """Forced removal of the lock (R-SEC-2)."""
+        """Forced removal of the lock (R-SEC-2) (:meth:`~ble_lock.core.panel.Panel.tamper`)."""
         self.panel.tamper()
 
     @property
     def battery_percent(self) -> int:
-        """See :meth:`Panel.battery_percent`."""
+        """See :meth:`~ble_lock.core.panel.Panel.battery_percent`."""
         return self.panel.battery_percent
 
     def set_battery(self, percent: int) -> None:
-        """Battery level; crossing below the threshold raises LOW_BATTERY (R-SEC-3)."""
+        """See :meth:`~ble_lock.core.panel.Panel.set_battery`."""
         self.panel.set_battery(percent)
 
     def press_set_button(self) -> None:
-        """R-APP-1: SET enters pairing mode (face-palm shows the QR code)."""
+        """See :meth:`~ble_lock.core.panel.Panel.press_set_button`."""
         self.panel.press_set_button()
 
     def factory_reset_at_panel(self) -> None:
-        """R-SEC-5: SET held while the battery goes back in, then confirm."""
+        """See :meth:`~ble_lock.core.panel.Panel.factory_reset_at_panel`."""
         self.panel.factory_reset_at_panel()
 
     def panel_admin_login(self, entry: str | None = None, *, card: bytes | None = None,
                           fingerprint: bytes | None = None) -> Actor | None:
-        """SET + an admin's PIN, card or fingerprint enters the menu (R-USR-1; DL20VC:
-        "使用主用户的指纹、密码或感应卡验证成功后，即可进入主菜单"). Exactly one of
-        ``entry`` (keypad digits, R-PIN-3 applies), ``card`` (UID) or ``fingerprint``
-        (template). The returned actor is the "logged-in user" of R-USR-5 / R-CRD-7;
-        None when refused: locked out, nothing matched (a failure toward the lockout,
-        R-SEC-1), not an admin, or outside the admin's validity (R-USR-7)."""
+        """See :meth:`~ble_lock.core.panel.Panel.panel_admin_login`."""
         return self.panel.panel_admin_login(entry, card=card, fingerprint=fingerprint)
