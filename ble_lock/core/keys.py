@@ -123,7 +123,8 @@ class Keys:
         cannot shut the lock down (``lockout.py``). Returns the pairing lockout seconds
         now running, or None."""
         return self._ctx.register_failure(InputPath.PAIRING, EventKind.AUTH_FAILED,
-                                      detail=what[:32], reason=ErrorCode.PAIRING_FAILED)
+                                      detail=check_name(what, "what"),
+                                      reason=ErrorCode.PAIRING_FAILED)
 
     def lockout_remaining(self, path: InputPath | None = None) -> float | None:
         """Seconds left in the lockout that refuses ``path`` now, or None. The default is

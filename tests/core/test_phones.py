@@ -259,3 +259,15 @@ def test_r_app_3_a_key_label_too_long_is_refused_not_cut(env: Env) -> None:
     assert lock.find_phone(GUEST) is None
     cred = lock.redeem_invite(issued.invite_id, GUEST, label="y" * 32)
     assert cred.label == "y" * 32
+
+
+def test_design_online_guessing_a_failure_label_too_long_is_refused(env: Env) -> None:
+    """DESIGN "online guessing": what a failed pairing attempt was is logged as given;
+    a label longer than MAX_NAME is refused (typed error), never cut, and counts nothing."""
+    lock = env.lock
+    before = lock.read_events(limit=500).events
+    with pytest.raises(InvalidInputError):
+        lock.record_failed_attempt("x" * 33)
+    assert lock.read_events(limit=500).events == before
+    lock.record_failed_attempt("setup code")
+    assert lock.read_events(limit=500).events[-1].detail == "setup code"
