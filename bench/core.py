@@ -102,15 +102,15 @@ def run(users: int) -> dict[str, float | int]:
               lock.present_biometric(CredentialKind.FINGERPRINT, finger),
               lock.unlock_bluetooth(phone)]
     assert all(d.granted for d in checks), checks  # type: ignore[union-attr]  # all Decisions
-    assert lock._match_pin(entry) is not None
+    assert lock.unlock.match_pin(entry) is not None
     miss = "9" * 20  # no PIN inside: all 65 runs are hashed and looked up (worst case)
-    assert lock._match_pin(miss) is None
+    assert lock.unlock.match_pin(miss) is None
     results: dict[str, float | int] = {
         "users": users,
-        "pins": lock._index.count(CredentialKind.PIN),
+        "pins": lock.context.index.count(CredentialKind.PIN),
         "verify_pin_us": _per_call_us(lambda: lock.enter_pin(entry), 300),
-        "match_pin_us": _per_call_us(lambda: lock._match_pin(entry), 1000),
-        "match_pin_miss_us": _per_call_us(lambda: lock._match_pin(miss), 1000),
+        "match_pin_us": _per_call_us(lambda: lock.unlock.match_pin(entry), 1000),
+        "match_pin_miss_us": _per_call_us(lambda: lock.unlock.match_pin(miss), 1000),
         "verify_card_us": _per_call_us(lambda: lock.tap_card(card), 1000),
         "verify_fingerprint_us": _per_call_us(
             lambda: lock.present_biometric(CredentialKind.FINGERPRINT, finger), 1000),

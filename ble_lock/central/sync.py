@@ -39,8 +39,8 @@ from ble_lock.core.errors import (
     LockError,
     TransportError,
 )
-from ble_lock.core.synclinks import CONFIRM_METHODS as LOCK_CONFIRM_METHODS
-from ble_lock.core.synclinks import CONFIRM_S_RANGE
+from ble_lock.core.links import CONFIRM_METHODS as LOCK_CONFIRM_METHODS
+from ble_lock.core.links import CONFIRM_S_RANGE
 from ble_lock.protocol import messages as m
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import time
 from ble_lock.central.engine import lock_key
 from ble_lock.central.keystore import Keystore
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.core.visitor import (
+from ble_lock.core.rules.visitor import (
     ONE_TIME_NONCES,
     generate_one_time_code,
     generate_periodic_code,

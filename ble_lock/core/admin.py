@@ -1,5 +1,5 @@
 """Settings and modes, lockout control, factory reset, time, events, system info,
-sync-unlock links (R-MOD-*, R-SEC-1/5, R-APP-6/8, R-SYN-*)."""
+visitor secret (R-MOD-*, R-SEC-1/5, R-APP-4/6/8)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
-from ble_lock.core._base import (
-    MAX_COUNTER,
-    SECRET_HASH_KEY,
-    SECRET_VISITOR,
-    _KeepFactory,
-    counter_in_range,
-)
+from ble_lock.core.enrolment import Enrolment
 from ble_lock.core.errors import (
     ErrorCode,
     InvalidInputError,
     StateError,
 )
-from ble_lock.core.hashing import KeyedHasher
-from ble_lock.core.index import Index
+from ble_lock.core.invites import InviteBook
+from ble_lock.core.links import Links
+from ble_lock.core.management import MAX_COUNTER, SECRET_VISITOR, KeepFactory, Management
 from ble_lock.core.model import (
     Actor,
     CredentialKind,
@@ -33,24 +28,19 @@ from ble_lock.core.model import (
     auto_lock_default,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.verify import VerifyMixin
+from ble_lock.core.unlock import Unlock
 
 __all__ = [
     "LOCK_ID_SECRET",
     "SERIAL_SECRET",
-    "SYNC_STATEMENT_COUNTER",
     "VERIFICATION_SECRET",
-    "AdminMixin",
+    "Admin",
 ]
 
 SERIAL_SECRET = "factory.serial"  # noqa: S105 - a store key name, not a secret
 LOCK_ID_SECRET = "factory.lock_id"  # noqa: S105 - a store key name, not a secret
 VERIFICATION_SECRET = "factory.verification_code"  # noqa: S105 - a store key name
 MAX_EVENT_PAGE = 500
-#: Prefix of the named counter holding the time (ms) of the last sync statement accepted
-#: from a linked lock (+ its id in hex): replay state that survives a restart, an unlink
-#: and a factory reset (the locks' static keys, hence the statements' key, survive both).
-SYNC_STATEMENT_COUNTER = "sync_statement_ms."
 
 # Which profile feature a setting needs (None: every profile has it).
 _SETTING_FEATURE: dict[str, Feature | None] = {
@@ -109,33 +99,42 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
     return value
 
 
-class AdminMixin(VerifyMixin):
-    """Management of the lock as a whole."""
+class Admin:
+    """Management of the lock as a whole: settings, lockout, reset, time, events."""
+
+    def __init__(self, ctx: Management, unlock: Unlock, enrolment: Enrolment,
+                 invites: InviteBook, links: Links) -> None:
+        self._ctx = ctx
+        self._dev = ctx.device
+        self._unlock = unlock
+        self._enrolment = enrolment
+        self._invites = invites
+        self._links = links
 
     # -- settings and modes
 
     def get_settings(self, actor: Actor) -> Settings:
         """The current settings. Admin only."""
-        self._authorize(actor)
-        return self._settings
+        self._ctx.authorize(actor)
+        return self._ctx.settings
 
     @property
     def settings(self) -> Settings:
         """The current settings (for the emulator's display; no authorization)."""
-        return self._settings
+        return self._ctx.settings
 
     def update_settings(self, actor: Actor, *, request_id: bytes | None = None,
                         **changes: Any) -> Settings:
         """Change settings by field name of :class:`Settings` (``time_offset`` is
         ``set_time``'s). A setting the profile lacks -> UNSUPPORTED_BY_PROFILE."""
-        self._authorize(actor)
+        self._ctx.authorize(actor)
         new = self._validated_settings(changes)
 
         def apply() -> Settings:
             self._apply_settings(new)
-            return self._settings
+            return self._ctx.settings
 
-        return self._mutate(actor, request_id, apply)
+        return self._ctx.mutate(actor, request_id, apply)
 
     def _validated_settings(self, changes: dict[str, Any]) -> Settings:
         values: dict[str, Any] = {}
@@ -143,74 +142,69 @@ class AdminMixin(VerifyMixin):
             if name not in _SETTING_FEATURE:
                 raise InvalidInputError(f"unknown setting {name!r}")
             feature = _SETTING_FEATURE[name]
-            if feature is not None and not self._profile.has(feature):
-                raise StateError(f"{name} not supported by {self._profile.name}",
+            if feature is not None and not self._ctx.profile.has(feature):
+                raise StateError(f"{name} not supported by {self._ctx.profile.name}",
                                  code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-            values[name] = _coerce(name, value, getattr(self._settings, name))
-        new = replace(self._settings, **values)
+            values[name] = _coerce(name, value, getattr(self._ctx.settings, name))
+        new = replace(self._ctx.settings, **values)
         if (new.lock_body is LockBody.BODY_5085 and new.auto_lock_on_close
                 and "auto_lock_on_close" in changes):  # R-LCK-4: needs the door sensor
             raise StateError("auto-lock on close needs the 6068 lock body",
                              code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-        if "auto_lock_on_close" not in changes and new.lock_body is not self._settings.lock_body:
+        body_changed = new.lock_body is not self._ctx.settings.lock_body
+        if "auto_lock_on_close" not in changes and body_changed:
             new = replace(new, auto_lock_on_close=auto_lock_default(new.lock_body))  # R-LCK-4
         return new
 
     def _apply_settings(self, new: Settings) -> None:
-        old = self._settings
+        old = self._ctx.settings
         if new == old:
             return
-        self._put_settings(new)
+        self._ctx.put_settings(new)
         if not new.lockout_enabled:  # switched off: a running lockout ends too
-            self._lift_lockout(pairing=False)  # the pairing limiter stays (lockout.py)
+            self._ctx.lift_lockout(pairing=False)  # the pairing limiter stays (lockout.py)
         if new.passage_mode and not old.passage_mode:  # R-MOD-4: the door stays open
-            self._hold_open()
+            self._unlock.hold_open()
 
     @property
     def muted(self) -> bool:
         """R-MOD-2 privacy mode and R-MOD-6 one-time mute silence the prompts."""
-        privacy = self._profile.has(Feature.PRIVACY_MODE) and self._settings.privacy_mode
-        return privacy or self._keypad.muted_once or self._settings.volume == 0
+        privacy = self._ctx.profile.has(Feature.PRIVACY_MODE) and self._ctx.settings.privacy_mode
+        return privacy or self._dev.keypad.muted_once or self._ctx.settings.volume == 0
 
     # -- lockout (R-SEC-1, face-palm: the app lifts it and can switch it off)
 
     def lift_lockout(self, actor: Actor, *, request_id: bytes | None = None) -> None:
         """End a running lockout and forget recent failures. Admin only."""
-        self._authorize(actor)
-        if not self._profile.has(Feature.LOCKOUT_CONTROL):
+        self._ctx.authorize(actor)
+        if not self._ctx.profile.has(Feature.LOCKOUT_CONTROL):
             raise StateError("lockout lift not supported", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
 
         def apply() -> None:
-            self._lift_lockout()
-            self._emit(EventKind.LOCKOUT_LIFTED)
+            self._ctx.lift_lockout()
+            self._ctx.emit(EventKind.LOCKOUT_LIFTED)
 
-        self._mutate(actor, request_id, apply)
+        self._ctx.mutate(actor, request_id, apply)
 
     # -- factory reset (R-SEC-5)
 
     def factory_reset(self, actor: Actor) -> None:
         """Erase every user, credential and setting. Admin only. Not idempotent-recorded
         (the records are erased too); the event log and its sequence survive."""
-        self._authorize(actor)
-        self._factory_reset()
+        self._ctx.authorize(actor)
+        self.reset_now()
 
-    def _factory_reset(self) -> None:
-        with self._tx():
-            self._store.factory_reset(keep_secrets=_KeepFactory())
-            key = self._rng.token_bytes(32)
-            self._store.put_secret(SECRET_HASH_KEY, key)
-            self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
-            self._settings = Settings()
-            self._lift_lockout()
-            self._emit(EventKind.FACTORY_RESET)
-        self._hasher = KeyedHasher(key)
-        self._index = Index()
+    def reset_now(self) -> None:
+        with self._ctx.tx():
+            self._ctx.store.factory_reset(keep_secrets=KeepFactory())
+            self._ctx.rekey()
+            self._ctx.settings = Settings()
+            self._ctx.lift_lockout()
+            self._ctx.emit(EventKind.FACTORY_RESET)
         self._invites.clear()
         self._links.clear()
-        self._run = None
-        self._pairing_until = None
-        self._dual_pending = None
-        self._relock_at = self._sync_relock_at = None
+        self._enrolment.reset()
+        self._dev.reset()
 
     # -- time (the lock's wall clock = injected clock + offset)
 
@@ -218,109 +212,95 @@ class AdminMixin(VerifyMixin):
                  request_id: bytes | None = None) -> float:
         """Set the lock's wall clock to ``unix_time`` (stored as an offset from the
         injected clock; timers keep running on the injected clock). Admin only."""
-        self._authorize(actor)
+        self._ctx.authorize(actor)
         if not 0 <= unix_time < 2**32:
             raise InvalidInputError("time out of range")
 
         def apply() -> float:
-            offset = float(unix_time) - self._clock.now()
-            self._put_settings(replace(self._settings, time_offset=offset))
-            self._emit(EventKind.TIME_SET, detail=f"{unix_time:.0f}")
+            offset = float(unix_time) - self._ctx.clock.now()
+            self._ctx.put_settings(replace(self._ctx.settings, time_offset=offset))
+            self._ctx.emit(EventKind.TIME_SET, detail=f"{unix_time:.0f}")
             return offset
 
-        return self._mutate(actor, request_id, apply)
+        return self._ctx.mutate(actor, request_id, apply)
 
     @property
     def lock_time(self) -> float:
         """The lock's wall clock (unix seconds)."""
-        return self._wall()
+        return self._ctx.wall()
 
     # -- events (R-APP-6)
 
     def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> EventPage:
         """Events with ``seq > after``, oldest first. Admin only."""
-        self._authorize(actor)
+        self._ctx.authorize(actor)
         return self.read_events(after=after, limit=limit)
 
     def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
         """The log without authorization (emulator display, tests)."""
         limit = max(1, min(limit, MAX_EVENT_PAGE))
         after = max(0, min(after, MAX_COUNTER))  # a 64-bit cursor from the wire
-        page = self._store.events_after(after, limit + 1)
+        page = self._ctx.store.events_after(after, limit + 1)
         events = tuple(page[:limit])
         return EventPage(events=events, next_cursor=events[-1].seq if events else after,
-                         dropped=self._store.get_counter("events_dropped"),
+                         dropped=self._ctx.store.get_counter("events_dropped"),
                          more=len(page) > limit)
 
     def drain_notifications(self) -> list[Event]:
         """Events committed since the last drain (for pushes: alarms are those whose
         kind is in ``model.ALARM_KINDS``). Bounded: the oldest are dropped first."""
-        out = list(self._notifications)
-        self._notifications.clear()
+        out = list(self._ctx.notifications)
+        self._ctx.notifications.clear()
         return out
 
     # -- system info (R-APP-8)
 
     def system_info(self, actor: Actor) -> SystemInfo:
         """Serial, verification code, firmware version and status. Any valid user."""
-        self._authorize(actor, admin=False)
+        self._ctx.authorize(actor, admin=False)
         return self._system_info()
 
     def _system_info(self) -> SystemInfo:
-        store = self._store
-        kinds = [k for k in CredentialKind if self._profile.supports(k)]
+        store = self._ctx.store
+        kinds = [k for k in CredentialKind if self._ctx.profile.supports(k)]
         return SystemInfo(
             serial=(store.get_secret(SERIAL_SECRET) or b"").decode(),
             verification_code=(store.get_secret(VERIFICATION_SECRET) or b"").decode(),
-            firmware_version=self._profile.firmware_version, model=self._profile.name,
-            battery_percent=self._battery, low_battery=self.low_battery,
-            video_available=not (self._profile.has(Feature.LOW_BATTERY_VIDEO)
-                                 and self.low_battery),  # R-SEC-3
-            claimed=bool(self._index.users), users=len(self._index.users),
-            credentials={k: self._index.count(k) for k in kinds},
-            capacities={k: self._profile.capacity(k) for k in kinds},
+            firmware_version=self._ctx.profile.firmware_version, model=self._ctx.profile.name,
+            battery_percent=self._dev.battery, low_battery=self._unlock.low_battery,
+            video_available=not (self._ctx.profile.has(Feature.LOW_BATTERY_VIDEO)
+                                 and self._unlock.low_battery),  # R-SEC-3
+            claimed=bool(self._ctx.index.users), users=len(self._ctx.index.users),
+            credentials={k: self._ctx.index.count(k) for k in kinds},
+            capacities={k: self._ctx.profile.capacity(k) for k in kinds},
         )
 
     @property
     def serial(self) -> str:
-        return (self._store.get_secret(SERIAL_SECRET) or b"").decode()
+        return (self._ctx.store.get_secret(SERIAL_SECRET) or b"").decode()
 
     @property
     def lock_id(self) -> bytes:
         """The lock's public id on the air (R-APP-1: in the QR code and the advertisement)."""
-        return self._store.get_secret(LOCK_ID_SECRET) or b""
+        return self._ctx.store.get_secret(LOCK_ID_SECRET) or b""
 
     def visitor_secret(self, actor: Actor) -> bytes:
         """R-APP-4: the secret admins' phones generate visitor codes from. Admin only."""
-        self._authorize(actor)
-        if not self._profile.has(Feature.VISITOR_CODES):
+        self._ctx.authorize(actor)
+        if not self._ctx.profile.has(Feature.VISITOR_CODES):
             raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
-        return self._visitor_key()
+        return self._ctx.visitor_key()
 
     def rotate_visitor_secret(self, actor: Actor, *, request_id: bytes | None = None) -> None:
         """R-APP-4: a new visitor secret revokes every outstanding visitor code (the only
         offline revocation, docs/visitor-codes.md); fetch it with ``visitor_secret``
         (not returned, so no idempotency record holds it). Admin only."""
-        self._authorize(actor)
-        if not self._profile.has(Feature.VISITOR_CODES):
+        self._ctx.authorize(actor)
+        if not self._ctx.profile.has(Feature.VISITOR_CODES):
             raise StateError("no visitor codes", code=ErrorCode.UNSUPPORTED_BY_PROFILE)
 
         def apply() -> None:
-            self._store.put_secret(SECRET_VISITOR, self._rng.token_bytes(32))
-            self._emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
+            self._ctx.store.put_secret(SECRET_VISITOR, self._ctx.rng.token_bytes(32))
+            self._ctx.emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
 
-        self._mutate(actor, request_id, apply)
-
-    # -- sync statements: replay state (R-SYN-2; the decision is ``verify.py``)
-
-    def accept_sync_statement(self, peer_lock_id: bytes, at_ms: int) -> bool:
-        """R-SYN-2 replay state: atomically accept a verified statement's time ``at_ms``
-        from the linked lock ``peer_lock_id`` iff it is later than the last accepted one;
-        persisted (before returning True) so a restart does not forget it. A time outside
-        the store's range is never accepted and never reaches the store."""
-        name = SYNC_STATEMENT_COUNTER + bytes(peer_lock_id).hex()
-        if not counter_in_range(at_ms) or at_ms <= self._store.get_counter(name):
-            return False
-        with self._tx():
-            self._store.set_counter(name, at_ms)
-        return True
+        self._ctx.mutate(actor, request_id, apply)

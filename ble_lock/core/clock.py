@@ -3,6 +3,11 @@
 The lock reads "now" from a :class:`Clock` (unix seconds, float) and draws random bytes
 from an :class:`Rng`. The emulator passes real ones (``time.time`` / ``os.urandom``
 wrappers live in the adapters); tests pass :class:`FakeClock` and :class:`FakeRng`.
+
+These are the core's only clock and RNG protocols. The clock drives every timer and the
+deadlines the lock persists (a running lockout, a pending sync link), so it must move
+forward across a restart: the lock's admin-set time is an offset over it (``set_time``),
+never a change of it. See ``docs/core.md`` "Time".
 """
 
 from __future__ import annotations

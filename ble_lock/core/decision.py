@@ -3,7 +3,7 @@
 Every path that can open the bolt, keep it open or throw it (:class:`Path`) is decided
 by :func:`decide`, a pure function of a :class:`Situation` (the path, who was identified,
 the settings and the profile's features, the thumb-turn, the lockout, the time and the
-pending dual-auth key). The lock (``verify.py``) builds the situation, calls
+pending dual-auth key). The lock (``unlock.py``) builds the situation, calls
 :func:`decide` and carries the :class:`Outcome` out; no path keeps a check of its own.
 
 The rules run in one order, :data:`RULE_ORDER`:
@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import InputPath, path_of_method, refused_by
 from ble_lock.core.model import (
     DURESS_KINDS,
     Credential,
@@ -61,7 +60,8 @@ from ble_lock.core.model import (
     User,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.schedule import user_allowed_at
+from ble_lock.core.rules.lockout import InputPath, path_of_method, refused_by
+from ble_lock.core.rules.schedule import validity_denial
 
 __all__ = [
     "AT_DOOR_KINDS",
@@ -331,16 +331,7 @@ def _validity_reason(s: Situation) -> ErrorCode | None:
     """R-USR-7 (and R-APP-3/4 for keys and codes): why the presented thing is not valid now."""
     if s.code_denial is not None:
         return s.code_denial
-    cred = s.credential
-    if cred is not None:
-        if cred.revoked:
-            return ErrorCode.KEY_REVOKED
-        if (cred.valid_from is not None and s.wall < cred.valid_from) or \
-                (cred.valid_until is not None and s.wall >= cred.valid_until):
-            return ErrorCode.KEY_EXPIRED
-    if s.user is not None and not user_allowed_at(s.user, s.wall, s.settings.utc_offset_min):
-        return ErrorCode.OUTSIDE_VALIDITY
-    return None
+    return validity_denial(s.credential, s.user, s.wall, s.settings.utc_offset_min)
 
 
 def _holds(rule: Rule, s: Situation) -> bool:

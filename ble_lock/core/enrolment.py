@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ble_lock.core.credentials import CredentialsMixin
+from ble_lock.core.credentials import Credentials
 from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
+from ble_lock.core.management import Management
 from ble_lock.core.model import (
     BIOMETRIC_KINDS,
     DURESS_KINDS,
@@ -25,7 +26,7 @@ from ble_lock.core.model import (
     EventKind,
 )
 
-__all__ = ["MAX_TEMPLATE", "EnrolmentMixin"]
+__all__ = ["MAX_TEMPLATE", "Enrolment"]
 
 MAX_TEMPLATE = 1024
 
@@ -64,48 +65,61 @@ def check_template(template: bytes) -> bytes:
     return bytes(template)
 
 
-class EnrolmentMixin(CredentialsMixin):
-    """R-CRD-4: begin / capture / progress / cancel."""
+class Enrolment:
+    """R-CRD-4: begin / capture / progress / cancel; owns the running session."""
 
-    _run: _Run | None = None
-    _run_ids = 0
+    def __init__(self, ctx: Management, credentials: Credentials) -> None:
+        self._ctx = ctx
+        self._credentials = credentials
+        self._run: _Run | None = None
+        self._run_ids = 0
+
+    def reset(self) -> None:
+        """A factory reset ends any session (R-SEC-5)."""
+        self._run = None
+
+    def capturing(self, kind: CredentialKind) -> bool:
+        """Whether a session capturing ``kind`` runs (the panel routes samples to it)."""
+        run = self._run
+        return run is not None and run.state is EnrolmentState.CAPTURING and run.kind is kind
 
     def begin_enrolment(self, actor: Actor, user_number: int, kind: CredentialKind, *,
                         duress: bool = False, request_id: bytes | None = None
                         ) -> EnrolmentSession:
         """Start capturing a fingerprint, face or palm for a user at the lock. Admin only.
         One session at a time (``ENROLMENT_OUT_OF_ORDER`` while one is capturing)."""
-        self._authorize(actor)
+        self._ctx.authorize(actor)
         if kind not in BIOMETRIC_KINDS:
             raise InvalidInputError(f"{kind.name} is not enrolled by capture")
         if duress and kind not in DURESS_KINDS:
             raise InvalidInputError(f"{kind.name} cannot be a duress key")
 
         def apply() -> EnrolmentSession:
-            self._expire_enrolment()
+            self.expire()
             if self._run is not None and self._run.state is EnrolmentState.CAPTURING:
                 raise StateError("another enrolment is in progress",
                                  code=ErrorCode.ENROLMENT_OUT_OF_ORDER)
-            self._check_room(user_number, kind)  # fail early: full or over the user's limit
+            # fail early: full or over the user's limit
+            self._credentials.check_room(user_number, kind)
             self._run_ids += 1
-            now = self._mono()
+            now = self._ctx.now()
             self._run = _Run(id=self._run_ids, kind=kind, user_number=user_number,
-                             duress=duress, steps=self._profile.enrol_steps[kind],
+                             duress=duress, steps=self._ctx.profile.enrol_steps[kind],
                              started_at=now, last_activity=now)
             return self._run.view()
 
-        return self._mutate(actor, request_id, apply)
+        return self._ctx.mutate(actor, request_id, apply)
 
     def enrolment_status(self, actor: Actor, session_id: int) -> EnrolmentSession:
         """Progress of a session (captured / needed, next step, done, credential id)."""
-        self._authorize(actor)
-        self._expire_enrolment()
+        self._ctx.authorize(actor)
+        self.expire()
         return self._get_run(session_id).view()
 
     def cancel_enrolment(self, actor: Actor, session_id: int, *,
                          request_id: bytes | None = None) -> EnrolmentSession:
         """Abandon a session: nothing is stored (R-CRD-4)."""
-        self._authorize(actor)
+        self._ctx.authorize(actor)
 
         def apply() -> EnrolmentSession:
             run = self._get_run(session_id)
@@ -113,12 +127,12 @@ class EnrolmentMixin(CredentialsMixin):
                 run.state = EnrolmentState.CANCELLED
             return run.view()
 
-        return self._mutate(actor, request_id, apply)
+        return self._ctx.mutate(actor, request_id, apply)
 
     @property
     def enrolling(self) -> EnrolmentSession | None:
         """The session capturing right now, if any (the panel routes samples to it)."""
-        self._expire_enrolment()
+        self.expire()
         run = self._run
         return run.view() if run is not None and run.state is EnrolmentState.CAPTURING else None
 
@@ -128,21 +142,21 @@ class EnrolmentMixin(CredentialsMixin):
                                 code=ErrorCode.NO_ENROLMENT)
         return self._run
 
-    def _expire_enrolment(self) -> None:
+    def expire(self) -> None:
         run = self._run
         if run is not None and run.state is EnrolmentState.CAPTURING \
-                and self._mono() - run.last_activity >= self._profile.enrolment_timeout_s:
+                and self._ctx.now() - run.last_activity >= self._ctx.profile.enrolment_timeout_s:
             run.state = EnrolmentState.CANCELLED
 
-    def _enrolment_deadline(self) -> float | None:
+    def deadline(self) -> float | None:
         run = self._run
         if run is None or run.state is not EnrolmentState.CAPTURING:
             return None
-        return run.last_activity + self._profile.enrolment_timeout_s
+        return run.last_activity + self._ctx.profile.enrolment_timeout_s
 
-    def _capture(self, kind: CredentialKind, sample: bytes, step: str | None) -> CaptureResult:
+    def capture(self, kind: CredentialKind, sample: bytes, step: str | None) -> CaptureResult:
         """One capture at the panel for the running session (R-CRD-4)."""
-        self._expire_enrolment()
+        self.expire()
         run = self._run
         if run is None or run.state is not EnrolmentState.CAPTURING:
             raise StateError("no enrolment in progress", code=ErrorCode.NO_ENROLMENT)
@@ -153,17 +167,17 @@ class EnrolmentMixin(CredentialsMixin):
         if step is not None and step != expected:
             raise StateError(f"expected capture {expected!r}, got {step!r}",
                              code=ErrorCode.ENROLMENT_OUT_OF_ORDER)
-        run.last_activity = self._mono()
+        run.last_activity = self._ctx.now()
         if run.template is not None and sample != run.template:
             return self._capture_result(run, accepted=False)
         run.template = sample
         run.captured += 1
-        self._emit(EventKind.ENROLMENT_STEP, user_number=run.user_number,
+        self._ctx.emit(EventKind.ENROLMENT_STEP, user_number=run.user_number,
                    detail=f"{run.captured}/{len(run.steps)}")
         if run.captured == len(run.steps):
             try:
-                with self._tx():
-                    cred = self._store_credential(run.user_number, run.kind, sample,
+                with self._ctx.tx():
+                    cred = self._credentials.store_credential(run.user_number, run.kind, sample,
                                                   duress=run.duress)
             except Exception:
                 run.state = EnrolmentState.CANCELLED

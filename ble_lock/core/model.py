@@ -18,6 +18,9 @@ __all__ = [
     "BIOMETRIC_KINDS",
     "DURESS_KINDS",
     "LOCK_ID_LEN",
+    "MAX_LINKS",
+    "MAX_NAME",
+    "MAX_SCHEDULES",
     "Actor",
     "ActorKind",
     "BoltState",
@@ -47,6 +50,13 @@ __all__ = [
     "WeekdaySchedule",
     "auto_lock_default",
 ]
+
+#: Longest user name or key label in characters (the wire's ``Name`` field too).
+MAX_NAME = 32
+#: Week-day schedules per user (R-USR-7; Matter's limit).
+MAX_SCHEDULES = 7
+#: Sync links per lock (R-SYN-1).
+MAX_LINKS = 4
 
 #: Bytes in a lock id (advertisement, info characteristic, QR, pairing context).
 LOCK_ID_LEN = 4

@@ -4,7 +4,7 @@ Layout (every file the lock writes is ``0600``; atomic writes: temporary file, f
 rename, fsync of the directory where the platform allows it):
 
 ===============  ==========================================================================
-``lock.db``      the core's :class:`~ble_lock.core.sqlite_store.SqliteStore` (users,
+``lock.db``      the core's :class:`~ble_lock.core.store.sqlite.SqliteStore` (users,
                  credentials, settings, events, replay counters; WAL, synchronous=FULL)
 ``lock_key``     the lock's static X25519 private key, 32 raw bytes
 ``factory.json`` the model profile (not secret)
@@ -34,7 +34,7 @@ from ble_lock.core.errors import ErrorCode, StorageError
 from ble_lock.core.lock import provision
 from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import PROFILES
-from ble_lock.core.sqlite_store import SqliteStore
+from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.protocol.crypto import KeyPair, fingerprint
 from ble_lock.protocol.pairing import QrPayload
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from ble_lock.core.errors import ErrorCode, InternalError, LockError
 from ble_lock.core.lock import Lock
-from ble_lock.core.lockout import InputPath
 from ble_lock.core.profile import Feature
+from ble_lock.core.rules.lockout import InputPath
 from ble_lock.protocol.directory import SETUP_CODE_REF
 from ble_lock.protocol.pairing import (
     invite_transport_code,

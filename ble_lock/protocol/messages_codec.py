@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import construct as c
 
 from ble_lock.core.model import (
+    MAX_LINKS,
+    MAX_NAME,
     CredentialKind,
     DoorDirection,
     EnrolmentState,
@@ -68,13 +70,11 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_NAME = 32
 MAX_LABEL = 16
 MAX_LANGUAGE = 16
 MAX_DETAIL = 64
 MAX_INVITE_CODE = 32
 MAX_LOCK_ID = 32
-MAX_LINKS = 4
 
 
 

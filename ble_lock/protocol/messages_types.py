@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from ble_lock.core.model import MAX_SCHEDULES
+
 __all__ = [
     "ALWAYS",
     "MAX_CREDENTIALS_PER_PAGE",
@@ -31,7 +33,6 @@ __all__ = [
 
 # Bounds of every list on the wire (DESIGN: every parser is bounded). The worst case of each
 # page fits MAX_MESSAGE_SIZE; tests/protocol/test_messages.py checks it.
-MAX_SCHEDULES = 7
 MAX_USERS_PER_PAGE = 8
 MAX_CREDENTIALS_PER_PAGE = 16
 MAX_EVENTS_PER_PAGE = 8

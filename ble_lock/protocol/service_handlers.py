@@ -286,7 +286,7 @@ def _sync_link_list(c: Context, b: m.SyncLinkList) -> m.SyncLinks:
                        window_s=link.window_s, pending=link.pending,
                        confirm_left_s=math.ceil(c.lock.confirm_left(link)),
                        confirmed_by=link.confirmed_by)
-        for link in c.lock.list_links(c.actor)[:4]
+        for link in c.lock.list_links(c.actor)  # at most MAX_LINKS (core)
     ))
 
 

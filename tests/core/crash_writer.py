@@ -71,7 +71,7 @@ def snapshot(store: Store, last: int) -> tuple[object, ...]:
 
 
 def main(argv: list[str]) -> int:
-    from ble_lock.core.sqlite_store import SqliteStore
+    from ble_lock.core.store.sqlite import SqliteStore
 
     path, max_ops = argv[1], int(argv[2])
     store = SqliteStore(path, check=False)

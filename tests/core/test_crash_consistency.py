@@ -21,8 +21,8 @@ from types import ModuleType
 
 import pytest
 
-from ble_lock.core.sqlite_store import SqliteStore
 from ble_lock.core.store import MemoryStore
+from ble_lock.core.store.sqlite import SqliteStore
 
 KILLS = 60
 SEED = 20261121

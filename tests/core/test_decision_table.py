@@ -17,7 +17,6 @@ from types import MappingProxyType
 import pytest
 from core_env import START, Env, make_env
 
-from ble_lock.core import visitor
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.decision import (
     RULE_ORDER,
@@ -32,7 +31,6 @@ from ble_lock.core.decision import (
 )
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.lock import Lock
-from ble_lock.core.lockout import Barrier, barrier_of, refused_by
 from ble_lock.core.model import (
     Actor,
     BoltState,
@@ -45,6 +43,8 @@ from ble_lock.core.model import (
     User,
 )
 from ble_lock.core.profile import DL20VC, FACE_PALM, Feature, Profile
+from ble_lock.core.rules import visitor
+from ble_lock.core.rules.lockout import Barrier, barrier_of, refused_by
 
 #: A profile with every feature and credential kind, so every cell is reachable.
 ALL = replace(FACE_PALM, name="all-features",

@@ -247,3 +247,27 @@ def test_mutation_and_its_record_are_one_transaction(env: Env) -> None:
     assert lock.drain_notifications() == []
     user = lock.add_user(env.admin, name="real", request_id=b"r")
     assert user.number == 2
+
+
+def test_r_app_3_a_key_label_too_long_is_refused_not_cut(env: Env) -> None:
+    """R-APP-3: a key label longer than MAX_NAME is refused with a typed error (it used
+    to be cut silently); the invite stays pending and a valid label redeems it."""
+    lock = env.lock
+    issued = lock.issue_invite(env.admin, name="guest")
+    with pytest.raises(InvalidInputError):
+        lock.redeem_invite(issued.invite_id, GUEST, label="x" * 33)
+    assert lock.find_phone(GUEST) is None
+    cred = lock.redeem_invite(issued.invite_id, GUEST, label="y" * 32)
+    assert cred.label == "y" * 32
+
+
+def test_design_online_guessing_a_failure_label_too_long_is_refused(env: Env) -> None:
+    """DESIGN "online guessing": what a failed pairing attempt was is logged as given;
+    a label longer than MAX_NAME is refused (typed error), never cut, and counts nothing."""
+    lock = env.lock
+    before = lock.read_events(limit=500).events
+    with pytest.raises(InvalidInputError):
+        lock.record_failed_attempt("x" * 33)
+    assert lock.read_events(limit=500).events == before
+    lock.record_failed_attempt("setup code")
+    assert lock.read_events(limit=500).events[-1].detail == "setup code"

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError
-from ble_lock.core.pins import check_pin, is_weak_pin, virtual_pin_runs
 from ble_lock.core.profile import DL20VC, FACE_PALM
+from ble_lock.core.rules.pins import check_pin, is_weak_pin, virtual_pin_runs
 
 
 @pytest.mark.parametrize("pin", ["12345", "12345678901", "12a456", "", "１２３４５６", "12 3456"])
@@ -116,7 +116,7 @@ def test_r_pin_3_overlong_keypad_entry_is_bounded(env: Env) -> None:
     env.user_with_pin("135790")
     for _ in range(1000):
         env.lock.press_key("7")
-    assert len(env.lock._keypad.digits) == env.profile.keypad_max_digits + 1
+    assert len(env.lock.context.device.keypad.digits) == env.profile.keypad_max_digits + 1
     for key in "135790":
         env.lock.press_key(key)
     decision = env.lock.press_key("#")

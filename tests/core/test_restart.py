@@ -12,11 +12,11 @@ import pytest
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, StorageError
 from ble_lock.core.lock import Lock, provision
-from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import Actor, CredentialKind, EventKind
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.core.sqlite_store import SqliteStore
+from ble_lock.core.rules.lockout import InputPath
 from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.store.sqlite import SqliteStore
 
 ADMIN = b"\xad" * 32
 START = 1_750_000_000.0

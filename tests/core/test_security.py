@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from core_env import ADMIN_KEY, Env, make_env
 
-from ble_lock.core import codec
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
 from ble_lock.core.model import (
     ALARM_KINDS,
@@ -15,6 +14,7 @@ from ble_lock.core.model import (
     EventKind,
     Settings,
 )
+from ble_lock.core.store import codec
 
 
 def test_r_sec_1_five_failures_lock_for_three_minutes(env: Env) -> None:

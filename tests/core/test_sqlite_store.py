@@ -36,9 +36,9 @@ from ble_lock.core.model import (
     WeekdaySchedule,
 )
 from ble_lock.core.profile import DL20VC, FACE_PALM
-from ble_lock.core.sqlite_store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from ble_lock.core.rules.visitor import generate_one_time_code
 from ble_lock.core.store import MemoryStore, Store
-from ble_lock.core.visitor import generate_one_time_code
+from ble_lock.core.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 
 def user(number: int, role: Role = Role.NORMAL, **kw: Any) -> User:

@@ -224,7 +224,7 @@ class LockMachine(RuleBasedStateMachine):
                                or self._pin_alive(p)}
 
     def _pin_alive(self, pin: str) -> bool:
-        return self.lock._match_pin(pin) is not None
+        return self.lock.unlock.match_pin(pin) is not None
 
     @rule()
     def clear_pins(self) -> None:
@@ -387,7 +387,7 @@ class LockMachine(RuleBasedStateMachine):
     def deleted_credentials_never_match(self) -> None:
         alive = set(self.model.pins)
         for pin in PINS:
-            match = self.lock._match_pin(pin)
+            match = self.lock.unlock.match_pin(pin)
             assert (match is not None) == (pin in alive)
             if match is not None:
                 assert match.user_number in self.model.users

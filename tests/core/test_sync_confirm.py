@@ -11,6 +11,7 @@ from core_env import START, Env
 
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.links import CONFIRM_METHODS, DEFAULT_CONFIRM_S
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import (
     Actor,
@@ -22,8 +23,7 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.core.sqlite_store import SqliteStore
-from ble_lock.core.synclinks import CONFIRM_METHODS, DEFAULT_CONFIRM_S
+from ble_lock.core.store.sqlite import SqliteStore
 
 PEER = b"peer-lock-0001"
 PEER_KEY = b"\x50" * 32

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from core_env import START, Env
 
-from ble_lock.core import visitor
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
 from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.model import ALARM_KINDS, BoltState, EventKind, UnlockMethod
 from ble_lock.core.profile import FACE_PALM
+from ble_lock.core.rules import visitor
 
 PEER = b"peer-lock-0001"
 PEER_KEY = b"\x50" * 32

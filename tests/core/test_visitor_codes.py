@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError
-from ble_lock.core.visitor import (
+from ble_lock.core.rules.visitor import (
     CLOCK_SKEW_TOLERANCE,
     CODE_LENGTH,
     EPOCH,
@@ -334,7 +334,7 @@ def test_r_app_4_property_random_entries_parse_only_if_genuine(secret: bytes, en
 def test_r_sec_1_doc_guessing_bound_matches_the_scheme() -> None:
     """docs/visitor-codes.md: 5 guesses (4 s each) then a 3-minute lockout -> 2,160 guesses
     a day; a guess wins with 10^-7 (the MAC digits), so 1/p guesses take ~12.7 years."""
-    from ble_lock.core.visitor import MAC_DIGITS
+    from ble_lock.core.rules.visitor import MAC_DIGITS
 
     text = DOC.read_text(encoding="utf-8")
     per_day = 86_400 // (5 * 4 + 180) * 5

@@ -14,12 +14,12 @@ import pytest
 
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, LockError, StorageError
+from ble_lock.core.keys import MAX_COUNTER
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, EventKind
-from ble_lock.core.phones import MAX_COUNTER
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.core.sqlite_store import SqliteStore
 from ble_lock.core.store import MemoryStore
+from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.core_directory import CoreDirectory, CorePeer
 from ble_lock.protocol.crypto import DeterministicRng, KeyPair

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import Actor, CredentialKind, Decision, EventKind
 from ble_lock.core.profile import DL20VC, FACE_PALM, Profile
+from ble_lock.core.rules.lockout import InputPath
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import claim_pairing, invite_pairing
 from ble_lock.protocol.errors import PairingError

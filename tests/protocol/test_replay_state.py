@@ -15,8 +15,8 @@ from ble_lock.core.errors import ErrorCode
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, EventKind
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.core.sqlite_store import SqliteStore
 from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.crypto import DeterministicRng, KeyPair
 from ble_lock.protocol.envelope import Hs1, decode

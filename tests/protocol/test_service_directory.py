@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import InputPath
 from ble_lock.core.model import Actor
 from ble_lock.core.profile import DL20VC
+from ble_lock.core.rules.lockout import InputPath
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.client import invite_pairing
 from ble_lock.protocol.core_directory import (

@@ -10,7 +10,7 @@ Durability and atomicity (issue "done when": crash consistency):
 * Foreign keys on: a credential or invite cannot outlive its user. The checks are deferred
   to COMMIT, so the lock may write rows in any order inside a mutation.
 
-Schema: a key column per table plus the record as a blob (``ble_lock.core.codec`` JSON,
+Schema: a key column per table plus the record as a blob (``ble_lock.core.store.codec`` JSON,
 which gives fields added later their defaults). ``PRAGMA user_version`` is the schema
 version; :data:`MIGRATIONS` are the steps from each version to the next, applied in order
 in one transaction on open. A store written by a newer ble-lock is refused
@@ -32,9 +32,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ble_lock.core import codec
 from ble_lock.core.errors import ErrorCode, StorageError
 from ble_lock.core.model import Credential, Event, Invite, Settings, SyncLink, User
+from ble_lock.core.store import codec
 
 if TYPE_CHECKING:
     from ble_lock.core.store import Store

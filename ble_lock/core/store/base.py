@@ -2,10 +2,10 @@
 
 The :class:`Lock` keeps its working state in memory (indexes for 1:N matching) and
 writes every mutation through to a :class:`Store` inside one :meth:`Store.transaction`:
-either every write of the mutation is durable or none is. ``ble_lock.core.sqlite_store``
+either every write of the mutation is durable or none is. ``ble_lock.core.store.sqlite``
 implements it on SQLite; :class:`MemoryStore` here serves tests.
 
-Records are the dataclasses of :mod:`ble_lock.core.model`; ``ble_lock.core.codec`` turns
+Records are the dataclasses of :mod:`ble_lock.core.model`; ``ble_lock.core.store.codec`` turns
 any of them into bytes and back for a store that keeps blobs.
 
 Stability: this Protocol only ever grows (new methods are announced in commit messages).

@@ -2,9 +2,9 @@
 
 Every path that opens, holds open or throws the bolt (keypad, card, biometrics, remote,
 Bluetooth, visitor code, sync, mechanical key, inside, passage, countdown, auto-lock)
-builds a :class:`~ble_lock.core.decision.Situation` here (:meth:`VerifyMixin._situation`)
+builds a :class:`~ble_lock.core.decision.Situation` here (:meth:`Unlock.situation`)
 and carries out what :func:`~ble_lock.core.decision.decide` answers
-(:meth:`VerifyMixin._unlock`, :meth:`VerifyMixin._lock_path`): lockout (R-SEC-1),
+(:meth:`Unlock.unlock`, :meth:`Unlock.lock_path`): lockout (R-SEC-1),
 validity and schedules (R-USR-7), privacy (R-MOD-2), anti-lock (R-MOD-1), dual-auth
 (R-USR-8), passage (R-MOD-4) and duress (R-CRD-6) are decided there and only there. A
 grant logs the unlock, raises the duress alarm, ends passage mode when the table says so,
@@ -29,7 +29,8 @@ from ble_lock.core.decision import (
     unlock_method,
 )
 from ble_lock.core.errors import ErrorCode
-from ble_lock.core.lockout import path_of_method
+from ble_lock.core.links import Links
+from ble_lock.core.management import Management
 from ble_lock.core.model import (
     Actor,
     ActorKind,
@@ -38,55 +39,60 @@ from ble_lock.core.model import (
     CredentialKind,
     Decision,
     EventKind,
-    Settings,
     UnlockMethod,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.synclinks import SyncLinksMixin
+from ble_lock.core.rules.lockout import path_of_method
 
-__all__ = ["VerifyMixin"]
+__all__ = ["Unlock"]
 
 _PIN = CredentialKind.PIN
 
 
-class VerifyMixin(SyncLinksMixin):
-    """The decision pipeline shared by the panel and Bluetooth."""
+class Unlock:
+    """The decision pipeline shared by the panel, Bluetooth and sync: matching, the one
+    decision, and carrying its outcome out on the bolt."""
+
+    def __init__(self, ctx: Management, links: Links) -> None:
+        self._ctx = ctx
+        self._dev = ctx.device
+        self._links = links
 
     @property
     def low_battery(self) -> bool:
         """R-SEC-3: below the profile's threshold every operation warns."""
-        return self._battery < self._profile.low_battery_percent
+        return self._dev.battery < self._ctx.profile.low_battery_percent
 
     @property
     def bolt(self) -> BoltState:
-        return self._bolt
+        return self._dev.bolt
 
     # -- matching (R-CRD-2: 1:N by keyed digest)
 
-    def _match_pin(self, entry: str) -> Credential | None:
+    def match_pin(self, entry: str) -> Credential | None:
         """R-PIN-3: the longest stored PIN found as a contiguous run of ``entry``."""
-        table = self._index.by_digest[_PIN]
+        table = self._ctx.index.by_digest[_PIN]
         if not table:
             return None
-        copy = self._hasher.prepared(_PIN).copy  # hot loop: 65 candidates for 20 digits
+        copy = self._ctx.hasher.prepared(_PIN).copy  # hot loop: 65 candidates for 20 digits
         get = table.get
         data = entry.encode()
         n = len(data)
-        for length in sorted(self._index.pin_lengths, reverse=True):
+        for length in sorted(self._ctx.index.pin_lengths, reverse=True):
             for start in range(n - length + 1):
                 h = copy()
                 h.update(data[start:start + length])
                 cred_id = get(h.digest())
                 if cred_id is not None:
-                    return self._index.credentials[cred_id]
+                    return self._ctx.index.credentials[cred_id]
         return None
 
-    def _match(self, kind: CredentialKind, material: bytes) -> Credential | None:
-        return self._index.lookup(kind, self._hasher.digest(int(kind), material))
+    def match(self, kind: CredentialKind, material: bytes) -> Credential | None:
+        return self._ctx.index.lookup(kind, self._ctx.hasher.digest(int(kind), material))
 
     # -- the one decision
 
-    def _lockout_for(self, path: Path) -> float | None:
+    def lockout_for(self, path: Path) -> float | None:
         """R-SEC-1: seconds left in the lockout that refuses an attempt on ``path`` (None:
         not locked out, or no lockout applies to ``path``). The one place the decision
         asks the lockout: the keypad, sensors and card answer to the system lockout, and
@@ -94,60 +100,60 @@ class VerifyMixin(SyncLinksMixin):
         control to the system lockout and its own limiter (``lockout.py``)."""
         if Rule.LOCKOUT not in TABLE[path].cells:
             return None
-        return self._locked_out(input_path(path))
+        return self._ctx.locked_out(input_path(path))
 
-    def _verified(self, path: Path) -> None:
+    def verified(self, path: Path) -> None:
         """R-SEC-1: a successful verification on ``path`` ends that path's run of failures
         only; a Bluetooth key, a sync statement or the mechanical key ends no run."""
         method = unlock_method(path)
         if method is not None:
-            self._lockout_success(method)
+            self._ctx.lockout_success(method)
 
-    def _situation(self, path: Path, cred: Credential | None = None, *,
+    def situation(self, path: Path, cred: Credential | None = None, *,
                    identified: bool = True,
                    code_denial: ErrorCode | None = None) -> Situation:
-        user = None if cred is None else self._user(cred.user_number)
+        user = None if cred is None else self._ctx.user(cred.user_number)
         keys = () if user is None else tuple(
-            c for c in self._index.of_user(user.number) if c.kind in FACTOR_KINDS)
+            c for c in self._ctx.index.of_user(user.number) if c.kind in FACTOR_KINDS)
         return Situation(
-            path=path, features=self._profile.features, settings=self._settings,
-            wall=self._wall(), mono=self._mono(), locked_out=self._lockout_for(path),
-            thumb_turn_locked=self._thumb_turn_locked, identified=identified, user=user,
-            credential=cred, user_keys=keys, dual_pending=self._dual_pending,
-            dual_window=self._profile.dual_auth_window_s, code_denial=code_denial)
+            path=path, features=self._ctx.profile.features, settings=self._ctx.settings,
+            wall=self._ctx.wall(), mono=self._ctx.now(), locked_out=self.lockout_for(path),
+            thumb_turn_locked=self._dev.thumb_turn_locked, identified=identified, user=user,
+            credential=cred, user_keys=keys, dual_pending=self._dev.dual_pending,
+            dual_window=self._ctx.profile.dual_auth_window_s, code_denial=code_denial)
 
-    def _decide_path(self, path: Path, cred: Credential | None = None, *,
+    def decide(self, path: Path, cred: Credential | None = None, *,
                      identified: bool = True,
                      code_denial: ErrorCode | None = None) -> Outcome:
-        return decide(self._situation(path, cred, identified=identified,
+        return decide(self.situation(path, cred, identified=identified,
                                       code_denial=code_denial))
 
-    def _unlock(self, path: Path, method: UnlockMethod, cred: Credential | None = None, *,
+    def unlock(self, path: Path, method: UnlockMethod, cred: Credential | None = None, *,
                 identified: bool = True, code_denial: ErrorCode | None = None,
                 outside: bool = True, detail: str = "", verified: bool | None = None,
                 on_grant: Callable[[], None] | None = None) -> Decision:
         """Decide an attempt to open on ``path`` and carry the outcome out. ``verified``
         (default: a credential was identified) ends a run of failures (R-SEC-1);
         ``on_grant`` runs in the grant's transaction."""
-        outcome = self._decide_path(path, cred, identified=identified,
+        outcome = self.decide(path, cred, identified=identified,
                                     code_denial=code_denial)
         user = None if cred is None else cred.user_number
         if outcome.verdict is Verdict.SECOND_FACTOR:
             assert outcome.dual_first is not None
-            self._dual_pending = outcome.dual_first
-            self._verified(path)
-            self._emit(EventKind.DUAL_AUTH_PENDING, user_number=user, method=method)
+            self._dev.dual_pending = outcome.dual_first
+            self.verified(path)
+            self._ctx.emit(EventKind.DUAL_AUTH_PENDING, user_number=user, method=method)
             return Decision(granted=False, reason=outcome.reason, method=method,
                             user_number=user, low_battery=self.low_battery)
         if not outcome.opens:
             reason = outcome.reason or ErrorCode.PERMISSION_DENIED
             if outcome.counts_failure:
-                return self._no_match(method, reason)
-            return self._denied(method, reason, user=user, retry_after=outcome.retry_after)
+                return self.no_match(method, reason)
+            return self.denied(method, reason, user=user, retry_after=outcome.retry_after)
         if outcome.dual_complete:
-            self._dual_pending = None
+            self._dev.dual_pending = None
             method = UnlockMethod.DUAL_AUTH
-        with self._tx():
+        with self._ctx.tx():
             if on_grant is not None:
                 on_grant()
             return self._grant(method, path, user_number=user,
@@ -156,12 +162,12 @@ class VerifyMixin(SyncLinksMixin):
                                ends_passage=outcome.ends_passage, detail=detail,
                                verified=cred is not None if verified is None else verified)
 
-    def _lock_path(self, path: Path, detail: str, *, cred: Credential | None = None,
+    def lock_path(self, path: Path, detail: str, *, cred: Credential | None = None,
                    identified: bool = True, method: UnlockMethod | None = None) -> Outcome:
         """Decide a lock on ``path`` (R-LCK-*, R-MOD-4) and carry it out."""
-        outcome = self._decide_path(path, cred, identified=identified)
+        outcome = self.decide(path, cred, identified=identified)
         if outcome.verdict is Verdict.END_PASSAGE:
-            with self._tx():
+            with self._ctx.tx():
                 self._end_passage()
                 self._lock_bolt(detail, user_number=None if cred is None else cred.user_number,
                                 method=method)
@@ -170,31 +176,31 @@ class VerifyMixin(SyncLinksMixin):
                             method=method)
         return outcome
 
-    def _hold_open(self) -> None:
+    def hold_open(self) -> None:
         """R-MOD-4: passage mode holds the door open (when it is set, and at start-up)."""
-        if self._decide_path(Path.PASSAGE).verdict is Verdict.HOLD:
-            self._unlock_bolt()
-            self._relock_at = None
+        if self.decide(Path.PASSAGE).verdict is Verdict.HOLD:
+            self.unlock_bolt()
+            self._dev.relock_at = None
 
     def _end_passage(self) -> None:
-        if self._settings.passage_mode:
-            self._put_settings(replace(self._settings, passage_mode=False))
+        if self._ctx.settings.passage_mode:
+            self._ctx.put_settings(replace(self._ctx.settings, passage_mode=False))
 
     # -- carrying out
 
-    def _denied(self, method: UnlockMethod, reason: ErrorCode, *,
+    def denied(self, method: UnlockMethod, reason: ErrorCode, *,
                 user: int | None = None, retry_after: float | None = None,
                 log: bool = True) -> Decision:
         if log:
-            self._emit(EventKind.UNLOCK_FAILED, method=method, reason=reason, user_number=user)
+            self._ctx.emit(EventKind.UNLOCK_FAILED, method=method, reason=reason, user_number=user)
         return Decision(granted=False, reason=reason, retry_after=retry_after, method=method,
                         user_number=user, low_battery=self.low_battery)
 
-    def _no_match(self, method: UnlockMethod,
+    def no_match(self, method: UnlockMethod,
                   reason: ErrorCode = ErrorCode.NO_MATCH) -> Decision:
         """R-SEC-1: a failed verification, counted on its input path's run; the 5th in a
         row within 5 minutes trips that path's barrier (``lockout.py``)."""
-        retry = self._register_failure(path_of_method(method), EventKind.UNLOCK_FAILED,
+        retry = self._ctx.register_failure(path_of_method(method), EventKind.UNLOCK_FAILED,
                                        method=method, reason=reason)
         return Decision(granted=False, reason=reason, retry_after=retry,
                         method=method, low_battery=self.low_battery)
@@ -204,65 +210,61 @@ class VerifyMixin(SyncLinksMixin):
                ends_passage: bool = False, detail: str = "",
                verified: bool = True) -> Decision:
         if verified:  # R-SEC-1: a successful verification ends its own path's run
-            self._verified(path)
-        with self._tx():
+            self.verified(path)
+        with self._ctx.tx():
             kind = EventKind.SYNC_UNLOCK if method is UnlockMethod.SYNC else EventKind.UNLOCK
-            self._emit(kind, user_number=user_number, method=method, duress=duress,
+            self._ctx.emit(kind, user_number=user_number, method=method, duress=duress,
                        credential_id=credential_id, detail=detail)
             if duress:  # R-CRD-6: opens AND raises the alarm
-                self._emit(EventKind.DURESS_ALARM, user_number=user_number, method=method,
+                self._ctx.emit(EventKind.DURESS_ALARM, user_number=user_number, method=method,
                            duress=True, credential_id=credential_id)
             if ends_passage:  # R-MOD-4
                 self._end_passage()
             if outside and method is not UnlockMethod.SYNC:
                 self._trigger_sync()
                 # R-SYN-1: after the trigger, so the confirming unlock opens no other door
-                self._confirm_links(user_number, method, duress)
-        self._unlock_bolt()
-        self._keypad.confirm_lit = False
+                self._links.confirm(user_number, method, duress)
+        self.unlock_bolt()
+        self._dev.keypad.confirm_lit = False
         return Decision(granted=True, user_number=user_number, method=method, duress=duress,
                         credential_id=credential_id, low_battery=self.low_battery)
 
-    def _put_settings(self, settings: Settings) -> None:
-        self._store.put_settings(settings)
-        self._settings = settings
-        self._emit(EventKind.SETTINGS_CHANGED)
-
-    def _unlock_bolt(self) -> None:
-        self._bolt = BoltState.UNLOCKED
-        settings = self._settings  # R-LCK-3; passage mode holds it open (decided at expiry)
-        self._relock_at = self._mono() + settings.countdown_s if settings.countdown_lock else None
+    def unlock_bolt(self) -> None:
+        self._dev.bolt = BoltState.UNLOCKED
+        settings = self._ctx.settings  # R-LCK-3; passage mode holds it open (decided at expiry)
+        self._dev.relock_at = (self._ctx.now() + settings.countdown_s
+                               if settings.countdown_lock else None)
 
     def _lock_bolt(self, detail: str, *, user_number: int | None = None,
                    method: UnlockMethod | None = None) -> None:
-        self._bolt = BoltState.LOCKED
-        self._relock_at = None
-        self._sync_relock_at = None
-        self._keypad.confirm_lit = False
-        self._emit(EventKind.LOCKED, user_number=user_number, method=method, detail=detail)
+        self._dev.bolt = BoltState.LOCKED
+        self._dev.relock_at = None
+        self._dev.sync_relock_at = None
+        self._dev.keypad.confirm_lit = False
+        self._ctx.emit(EventKind.LOCKED, user_number=user_number, method=method, detail=detail)
 
     def _trigger_sync(self) -> None:
         """R-SYN-2: an outside unlock asks every linked lock to open too (the emulator
         sends the statement; the event is how it learns, and the log shows it, R-SYN-4)."""
-        if not (self._profile.has(Feature.SYNC_UNLOCK) and self._settings.sync_unlock):
+        if not (self._ctx.profile.has(Feature.SYNC_UNLOCK) and self._ctx.settings.sync_unlock):
             return
-        for link in self._confirmed_links():  # R-SYN-1: a pending link triggers nothing
-            self._emit(EventKind.SYNC_TRIGGER, detail=link.peer_lock_id.hex())
+        for link in self._links.confirmed():  # R-SYN-1: a pending link triggers nothing
+            self._ctx.emit(EventKind.SYNC_TRIGGER, detail=link.peer_lock_id.hex())
 
     # -- Bluetooth (the protocol calls these after authenticating the phone)
 
     def _phone_credential(self, actor: Actor) -> Credential | None:
         if actor.kind is not ActorKind.PHONE:
             return None
-        cred_id = self._index.phones.get(actor.phone_key or b"")
-        return None if cred_id is None else self._index.credentials[cred_id]
+        cred_id = self._ctx.index.phones.get(actor.phone_key or b"")
+        return None if cred_id is None else self._ctx.index.credentials[cred_id]
 
     def unlock_bluetooth(self, actor: Actor) -> Decision:
         """Unlock for a paired phone (R-APP-3), decided like every path: lockout,
         revocation, key and user validity, schedule, privacy, anti-lock; a dual-auth
         user's phone is one key of two (R-USR-8, ``docs/core.md``)."""
         cred = self._phone_credential(actor)
-        return self._unlock(Path.BLUETOOTH, UnlockMethod.BLUETOOTH, cred,
+        return self.unlock(Path.BLUETOOTH, UnlockMethod.BLUETOOTH, cred,
                             identified=cred is not None)
 
     def lock_bluetooth(self, actor: Actor) -> Decision:
@@ -270,11 +272,11 @@ class VerifyMixin(SyncLinksMixin):
         lock ends passage mode (R-MOD-4)."""
         method = UnlockMethod.BLUETOOTH
         cred = self._phone_credential(actor)
-        outcome = self._lock_path(Path.BLUETOOTH_LOCK, "bluetooth", cred=cred,
+        outcome = self.lock_path(Path.BLUETOOTH_LOCK, "bluetooth", cred=cred,
                                   identified=cred is not None, method=method)
         user = None if cred is None else cred.user_number
         if outcome.verdict is Verdict.DENY:
-            return self._denied(method, outcome.reason or ErrorCode.PERMISSION_DENIED,
+            return self.denied(method, outcome.reason or ErrorCode.PERMISSION_DENIED,
                                 user=user)
         return Decision(granted=True, user_number=user, method=method,
                         credential_id=None if cred is None else cred.id,
@@ -288,14 +290,14 @@ class VerifyMixin(SyncLinksMixin):
         at this door, R-MOD-1/2), then open for the link's window; if the door is not
         opened in time, relock (``tick``; not in passage mode, R-MOD-4)."""
         method = UnlockMethod.SYNC
-        link = self._links.get(bytes(peer_lock_id))
-        if link is None or not self._profile.has(Feature.SYNC_UNLOCK) \
-                or not self._settings.sync_unlock:
-            return self._denied(method, ErrorCode.PERMISSION_DENIED)
+        link = self._links.find_link(peer_lock_id)
+        if link is None or not self._ctx.profile.has(Feature.SYNC_UNLOCK) \
+                or not self._ctx.settings.sync_unlock:
+            return self.denied(method, ErrorCode.PERMISSION_DENIED)
         if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
-            return self._denied(method, ErrorCode.LINK_PENDING)
-        decision = self._unlock(Path.SYNC, method, detail=f"from {link.peer_lock_id.hex()}")
+            return self.denied(method, ErrorCode.LINK_PENDING)
+        decision = self.unlock(Path.SYNC, method, detail=f"from {link.peer_lock_id.hex()}")
         if decision.granted:
-            self._relock_at = None
-            self._sync_relock_at = self._mono() + link.window_s
+            self._dev.relock_at = None
+            self._dev.sync_relock_at = self._ctx.now() + link.window_s
         return decision

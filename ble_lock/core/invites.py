@@ -1,0 +1,64 @@
+"""The pending invites of the lock (R-APP-3): a small table the keys service issues into
+and redeems from, and the users service empties when it deletes a user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ble_lock.core.management import Management
+from ble_lock.core.model import Invite
+
+__all__ = ["InviteBook"]
+
+
+class InviteBook:
+    """Pending invites by id, written through to the store (in the caller's transaction)."""
+
+    def __init__(self, ctx: Management) -> None:
+        self._ctx = ctx
+        self._invites: dict[int, Invite] = {}
+        ctx.on_reload(self.load)
+
+    def load(self) -> None:
+        """Rebuild from the store (at start and after a failed mutation)."""
+        self._invites = {i.id: i for i in self._ctx.store.load_invites()}
+
+    def __len__(self) -> int:
+        return len(self._invites)
+
+    def __contains__(self, invite_id: object) -> bool:
+        return invite_id in self._invites
+
+    def __iter__(self) -> Iterator[Invite]:
+        return iter([self._invites[i] for i in sorted(self._invites)])
+
+    def get(self, invite_id: int) -> Invite | None:
+        """The pending invite ``invite_id``, if any (expired ones included)."""
+        return self._invites.get(invite_id)
+
+    def put(self, invite: Invite) -> None:
+        """Store a new invite."""
+        self._ctx.store.put_invite(invite)
+        self._invites[invite.id] = invite
+
+    def delete(self, invite_id: int) -> None:
+        """Forget one invite (redeemed, cancelled, expired)."""
+        self._ctx.store.delete_invite(invite_id)
+        del self._invites[invite_id]
+
+    def delete_of_user(self, user_number: int) -> None:
+        """Forget every invite for ``user_number`` (the user is being deleted)."""
+        for invite in [i for i in self._invites.values() if i.user_number == user_number]:
+            self.delete(invite.id)
+
+    def prune(self, now: float) -> None:
+        """Forget the invites expired at ``now`` (lock wall clock)."""
+        stale = [i for i, inv in self._invites.items() if now >= inv.expires_at]
+        if stale:
+            with self._ctx.tx():
+                for invite_id in stale:
+                    self.delete(invite_id)
+
+    def clear(self) -> None:
+        """A factory reset erased them from the store already (R-SEC-5)."""
+        self._invites.clear()
