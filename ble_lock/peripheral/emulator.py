@@ -11,9 +11,17 @@ Durability: the core commits every mutation (SQLite, synchronous=FULL) inside
 ``receive_data``; the response frames are notified only after it returned, so whatever a
 phone saw acknowledged is on disk (SIGKILL loses nothing acknowledged).
 
+Clock: one :class:`~ble_lock.peripheral.clock.EmulatorClock` for the whole lock. The core
+reads its lock clock (``now()``); every ``now`` this module hands the protocol endpoint
+(frames, the fresh characteristic, timers) is its link clock (``mono()``), so under a
+manual clock ``clock.advance`` ages freshness values and session timers with the lock's
+own windows.
+
 Timers: one task sleeps until the earliest of ``lock.next_deadline()`` (lock clock) and
 ``server.next_timer()`` (link clock), runs ``lock.tick()`` / ``server.handle_timer()``,
-flushes pushes and notifies; every input wakes it to re-arm.
+flushes pushes and notifies; every input wakes it to re-arm. Front-panel input (a
+``clock.advance`` among it) also runs the link timers that fell due before it returns, so
+what an advance ended has been notified by the time the panel answers.
 
 MTU: bless does not pass BlueZ's ``WriteValue`` options (``mtu``, ``device``) to its
 write callback, so the lock cannot tell links apart or read their MTU. It infers a safe
@@ -327,8 +335,14 @@ class Emulator:
     # -- outputs
 
     def after_panel_input(self) -> None:
-        """Front-panel activity: push what the phones should hear, re-arm timers."""
-        self._server().flush_pushes()
+        """Front-panel activity (a ``clock.advance`` among it): end the channels whose
+        link timers fell due, push what the phones should hear, re-arm timers."""
+        server = self._server()
+        try:
+            server.handle_timer(self.clock.mono())
+        except Exception:  # a bug must not fail the panel's input
+            _log.exception("link timers failed")
+        server.flush_pushes()
         self._after_input()
 
     def _after_input(self) -> None:
@@ -353,8 +367,7 @@ class Emulator:
 
     def _delay(self) -> float | None:
         lock_delay = self.clock.lock_delay(self._lock().next_deadline())
-        link = self._server().next_timer()
-        link_delay = None if link is None else max(0.0, link - self.clock.mono())
+        link_delay = self.clock.link_delay(self._server().next_timer())
         delays = [d for d in (lock_delay, link_delay) if d is not None]
         return min(delays) if delays else None
 

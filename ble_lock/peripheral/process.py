@@ -63,8 +63,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--adapter", help="Bluetooth adapter (default $BLE_ADAPTER or the "
                         "system's default)")
     parser.add_argument("--manual-clock", type=_start, metavar="START",
-                        help="freeze the lock clock at START (unix s); advance it with the "
-                        "panel's clock.advance")
+                        help="freeze the clock (the lock clock at START, unix s, and the link "
+                        "clock of freshness and session timers); the panel's clock.advance "
+                        "moves both")
     parser.add_argument("--panel-tcp", action="store_true",
                         help="serve the panel on loopback TCP even where Unix sockets exist")
     return parser.parse_args(argv)

@@ -1,8 +1,10 @@
 """Issue 10, item 1, over the simulated radio with the real emulator and the real client:
 the RollJam attack. An attacker jams the phone's unlock, records what it sent and
 injects CLOSE(CHANNEL_BUSY) (unauthenticated: anyone in range can send one). The client
-sends at most one HS1 with a request per tap; after a lock restart nothing recorded
-applies (docs/protocol.md, "Freshness").
+sends at most one HS1 with a request per tap; once its freshness value expired (the
+emulator's manual clock, which moves the lock's link clock too) or after a lock restart
+nothing recorded applies; within the value's lifetime it does (the relay residual)
+(docs/protocol.md, "Freshness").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.protocol import messages as m
 from ble_lock.protocol.envelope import HS1_OVERHEAD, Close, MsgType, encode
 from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
+from ble_lock.protocol.freshness import MAX_AGE, ROTATION
 from ble_lock.protocol.gatt import COMMAND_UUID, RESPONSE_UUID
 from ble_lock.sim.harness import BleHarness
 from tests.e2e._env import RunningLock, start_lock
@@ -41,10 +44,27 @@ class Jammer:
         self.inner = inner
         self.on = False
         self.captured: list[tuple[int, bytes]] = []
+        self.sent: list[MsgType] = []  # message types the phone got through to the lock
+        self.heard: list[MsgType] = []  # message types the lock notified the phone
+        self._heard_partial: dict[int, Reassembler] = {}
 
     async def connect(self, on_notify: NotifyCallback, on_disconnect: DisconnectCallback
                       ) -> GattLink:
-        return JammedLink(self, await self.inner(on_notify, on_disconnect), on_notify)
+        def notified(frame: bytes) -> None:
+            message = _reassemble(self._heard_partial, frame)
+            if message is not None:
+                self.heard.append(MsgType(message[0]))
+            on_notify(frame)
+
+        return JammedLink(self, await self.inner(notified, on_disconnect), on_notify)
+
+
+def _reassemble(partial: dict[int, Reassembler], frame: bytes) -> bytes | None:
+    """Feed one frame; the whole message once its last frame arrived."""
+    message = partial.setdefault(frame[0], Reassembler()).feed(parse_frame(frame), 0.0)
+    if message is not None:
+        del partial[frame[0]]
+    return message
 
 
 class JammedLink:
@@ -67,14 +87,14 @@ class JammedLink:
         return self._link.connected
 
     async def write(self, frame: bytes) -> None:
+        message = _reassemble(self._partial, frame)
         if not self._jammer.on:
+            if message is not None:
+                self._jammer.sent.append(MsgType(message[0]))
             await self._link.write(frame)
             return
-        message = self._partial.setdefault(frame[0], Reassembler()).feed(parse_frame(frame),
-                                                                         0.0)
         if message is None:
             return
-        del self._partial[frame[0]]
         if message[0] == MsgType.CLOSE:
             return
         self._jammer.captured.append((frame[0], message))
@@ -129,9 +149,92 @@ async def _owner_behind_a_jammer(ble_sim: BleHarness, state: Path, home: Path
     central = ble_sim.central(host=1, adapter="hci0")
     device, _ = await find_lock(lock_id=lock.lock_id, adapter=central.adapter, timeout=10.0)
     jammer = Jammer(bleak_connector(device, adapter=central.adapter))
-    owner = LockClient(jammer.connect, keystore=Keystore(home), lock_id=lock.lock_id,
-                       timeout=10.0, max_retries=3, retry_delay=0.0)
-    return lock, jammer, owner, lock.qr
+    return lock, jammer, _phone_app(jammer, home, lock.lock_id), lock.qr
+
+
+def _phone_app(jammer: Jammer, home: Path, lock_id: bytes) -> LockClient:
+    """The owner's phone app (keystore in ``home``), its link through ``jammer``; a new
+    one is a new connection (it reads the fresh characteristic before its first HS1)."""
+    return LockClient(jammer.connect, keystore=Keystore(home), lock_id=lock_id,
+                      timeout=10.0, max_retries=3, retry_delay=0.0)
+
+
+def _request_hs1s(captured: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    return [(cid, msg) for cid, msg in captured
+            if msg[0] == MsgType.HS1 and len(msg) > HS1_OVERHEAD]
+
+
+async def _bolt(lock: RunningLock) -> str:
+    panel = await lock.panel()
+    try:
+        bolt = (await panel.call("status"))["display"]["bolt"]
+    finally:
+        await panel.close()
+    assert isinstance(bolt, str)
+    return bolt
+
+
+async def _advance(lock: RunningLock, seconds: float) -> None:
+    """Move the emulator's manual clock: the lock clock and the link clock (freshness)."""
+    panel = await lock.panel()
+    try:
+        await panel.call("clock.advance", seconds=seconds)
+    finally:
+        await panel.close()
+
+
+@pytest.mark.ble_sim(adapters=(1, 2))
+async def test_rolljam_hs1_replayed_after_its_fresh_value_expired_applies_nothing(
+        ble_sim: BleHarness, tmp_path: Path) -> None:
+    """Issue 10, item 1 (Done when: "a captured HS1 replayed after its fresh value
+    expired ... applies nothing"), over the radio: the owner's jammed unlock is replayed
+    to the real emulator after its manual clock passed the value's 30 s: the door stays
+    locked, no unlock is logged, and the owner's next tap opens in one application round
+    trip. Control (the relay residual, docs/protocol.md "Security"): an HS1 delivered
+    within its value's lifetime does open."""
+    home = tmp_path / "owner"
+    lock, jammer, owner, qr = await _owner_behind_a_jammer(ble_sim, tmp_path / "lock", home)
+    async with owner:
+        await owner.claim_qr(qr)
+        before = _unlocks(await owner.events())
+        await owner.end_session()
+        jammer.on = True  # the owner taps "unlock"; the attacker jams and records
+        with pytest.raises(LockError):
+            await owner.unlock()
+        jammer.on = False
+    hs1s = [(cid, msg) for cid, msg in jammer.captured if msg[0] == MsgType.HS1]
+    assert len(_request_hs1s(hs1s)) == 1
+    assert await _bolt(lock) == "locked"
+
+    # The owner leaves; 31 s later (past MAX_AGE) the attacker replays all it recorded.
+    await _advance(lock, MAX_AGE + 1)
+    await _replay(ble_sim, "hci1", hs1s)
+    assert await _bolt(lock) == "locked"
+
+    # The owner comes back: a new connection, one HS1 carrying the unlock, one HS2.
+    again = _phone_app(jammer, home, lock.lock_id)
+    async with again:
+        jammer.sent.clear()
+        jammer.heard.clear()
+        assert await again.unlock() == 1
+        assert jammer.sent == [MsgType.HS1]
+        assert jammer.heard[:1] == [MsgType.HS2]
+        assert MsgType.HS2 not in jammer.heard[1:]  # no STALE/RESYNC round trip
+        assert (again.engine.early_requests, again.engine.retries) == (1, 0)
+        assert await _bolt(lock) == "unlocked"
+        assert _unlocks(await again.events()) == before + 1  # the replay applied nothing
+
+        # Control: a tap recorded now and delivered 10 s later (inside the value's
+        # lifetime, under ROTATION) opens the door: the residual a live relay keeps.
+        await again.end_session()
+        jammer.captured.clear()
+        jammer.on = True
+        with pytest.raises(LockError):
+            await again.unlock()
+        jammer.on = False
+        await _advance(lock, ROTATION - 5)
+        await _replay(ble_sim, "hci1", _request_hs1s(jammer.captured))
+        assert _unlocks(await again.events()) == before + 2
 
 
 @pytest.mark.ble_sim(adapters=(1, 2))
