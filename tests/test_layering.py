@@ -196,3 +196,22 @@ def test_importing_the_phone_app_client_loads_no_core_lock() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_the_pytest_plugin_starts_without_the_dbus_libraries() -> None:
+    """``pytest tests/core`` must run where dbus_fast is not installed: the plugin (loaded
+    by every pytest run through its entry point) imports the simulator only in fixtures."""
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('dbus_fast', 'dbus_next'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import ble_lock.testing.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ble_lock.sim')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "[]"
