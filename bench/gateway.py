@@ -10,7 +10,7 @@ runs until every event of every lock is in its stream (the output file).
 Two modes, chosen per N (be clear about what is measured):
 
 * ``sim`` (N <= ``--sim-max``): N lock emulators, each its own process on its own
-  simulated host, and the gateway **as its own process** (``gateway_process``, bleak on
+  simulated host, and the gateway **as its own process** (``gateway.process``, bleak on
   one adapter of host N). ``events_per_s`` = events streamed / seconds from the
   gateway's ``ready`` (its imports done) to the last event in the stream: it includes
   the scan, N connections, N session handshakes and the paging of every log.
@@ -19,7 +19,7 @@ Two modes, chosen per N (be clear about what is measured):
   peak resident set (VmHWM), nothing else in it; ``emulator_rss_mb`` the mean peak of
   one emulator process (why 50 of them are not run on a small machine).
 * ``memory`` (larger N: 50 emulator processes do not fit two shared cores): N in-memory
-  locks (``ble_lock.central.loopback.MemoryLock``: the real core and protocol, no radio)
+  locks (``ble_lock.testing.memory_lock.MemoryLock``: the real core and protocol, no radio)
   in this process, and the gateway in this process too. ``events_per_s`` is the same
   ratio without any radio; ``rss_mb`` is this process's peak (locks included) and
   ``rss_gateway_mb`` the growth while the gateway ran.
@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET = "ble_lock.peripheral.process:main"
-GATEWAY = "ble_lock.central.gateway_process:main"
+GATEWAY = "ble_lock.gateway.process:main"
 START = 1_767_225_600.0
 
 
@@ -125,11 +125,11 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
 
 async def run_memory(n: int, events: int) -> dict[str, Any]:
     from ble_lock.central.client import LockClient
-    from ble_lock.central.gateway import Gateway
-    from ble_lock.central.gateway_config import GatewayConfig, LockEntry
-    from ble_lock.central.gateway_scan import StaticTracker
     from ble_lock.central.keystore import Keystore
-    from ble_lock.central.loopback import MemoryLock
+    from ble_lock.gateway.config import GatewayConfig, LockEntry
+    from ble_lock.gateway.gateway import Gateway
+    from ble_lock.gateway.trackers import StaticTracker
+    from ble_lock.testing.memory_lock import MemoryLock
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

@@ -11,7 +11,7 @@ count) the lock endpoint spends in ``receive_data`` + the app's ``respond`` +
 ``data_to_send`` (for an unlock: HS1 in, HS2 out; for pairing: PAIR1 in, PAIR2 out,
 PAIR3 in, PAIR4 out), with the in-memory directory (a real store adds its fsync).
 The unlock is the real one: an ``Unlock`` request of the message catalogue, answered by
-the lock-side service (``ble_lock.protocol.service``) over a real core ``Lock``
+the lock-side service (``ble_lock.lockapp.service``) over a real core ``Lock``
 (DL20VC, in-memory store) in which the bench phone is the admin; its CPU is included.
 
 ATT PDUs (protocol v2, docs/protocol.md "Freshness"): ``unlock_att_pdus`` is HS1 +
@@ -36,14 +36,14 @@ from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.profile import DL20VC
 from ble_lock.core.store import MemoryStore
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.crypto import KeyPair
-from ble_lock.protocol.directory import InMemoryPeer
-from ble_lock.protocol.events import Event, MessageReceived, RequestReceived
-from ble_lock.protocol.lock_endpoint import LockEndpoint
-from ble_lock.protocol.phone import PhonePairing, PhoneSession
-from ble_lock.protocol.service import LockService
-from ble_lock.protocol.testbed import Testbed, make_testbed
+from ble_lock.lockapp.service import LockService
+from ble_lock.testing.testbed import Testbed, make_testbed
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.directory import InMemoryPeer
+from ble_lock.wire.endpoints.lock import LockEndpoint
+from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
+from ble_lock.wire.events import Event, MessageReceived, RequestReceived
+from ble_lock.wire.security.crypto import KeyPair
 
 FRESH_READ_PDUS = 2  # ATT Read Request + Read Response of the fresh characteristic
 CONNECT_PDUS = 2 + 2 + 2  # MTU exchange, CCCD write request/response, info read

@@ -1,1 +1,1 @@
-"""The phone side: scanning, connecting, LockClient, keystore, flows and the gateway (bleak)."""
+"""The phone side: the app client, engine, LockClient, transport, discovery, keystore, flows."""

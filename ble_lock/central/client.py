@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
+from ble_lock.central.app import claim_pairing, invite_pairing
 from ble_lock.central.discovery import LockAdvert, find_lock
 from ble_lock.central.engine import Engine, Listener, lock_key
 from ble_lock.central.enrolment import EnrolmentRun
@@ -33,13 +34,12 @@ from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
 from ble_lock.central.operations import Operations
 from ble_lock.central.transport import Connector, bleak_connector
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import claim_pairing, invite_pairing
-from ble_lock.protocol.crypto import KeyPair, Rng, fingerprint, os_rng
-from ble_lock.protocol.envelope import PROTOCOL_VERSION
-from ble_lock.protocol.errors import RemoteProtocolError, UnsupportedVersionError
-from ble_lock.protocol.gatt import LockInfo
-from ble_lock.protocol.pairing import QrPayload
+from ble_lock.wire import messages as m
+from ble_lock.wire.errors import RemoteProtocolError, UnsupportedVersionError
+from ble_lock.wire.link.gatt import LockInfo
+from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
+from ble_lock.wire.security.crypto import KeyPair, Rng, fingerprint, os_rng
+from ble_lock.wire.security.pairing import QrPayload
 
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice

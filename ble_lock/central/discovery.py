@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.errors import RemoteProtocolError
-from ble_lock.protocol.gatt import (
+from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.link.gatt import (
     COMPANY_ID,
     SERVICE_UUID,
     Advertisement,

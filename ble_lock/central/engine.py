@@ -2,8 +2,8 @@
 session at a time, requests with retries.
 
 It moves bytes between a :class:`~ble_lock.central.transport.GattLink` and the sans-IO
-phone objects (:class:`~ble_lock.protocol.client.LockLink`,
-:class:`~ble_lock.protocol.phone.PhonePairing`), and adds what only an I/O layer can:
+phone objects (:class:`~ble_lock.central.app.LockLink`,
+:class:`~ble_lock.wire.endpoints.phone.PhonePairing`), and adds what only an I/O layer can:
 
 * **Counters** come from the keystore, persisted *before* the first message of a
   session is sent (``Keystore.next_counter``); a RESYNC raises the stored counter.
@@ -37,17 +37,17 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from ble_lock.central.app import AppClient, Failed, LockLink, Pushed, Succeeded
 from ble_lock.central.keystore import Keystore, LockRecord
 from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, future
 from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import AppClient, Failed, LockLink, Pushed, Succeeded
-from ble_lock.protocol.crypto import KeyPair, Rng
-from ble_lock.protocol.errors import RemoteProtocolError
-from ble_lock.protocol.events import PairingSucceeded, SessionEstablished
-from ble_lock.protocol.gatt import FreshValue
-from ble_lock.protocol.phone import PhonePairing, PhoneSession, PhoneState, random_channel
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession, PhoneState, random_channel
+from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.events import PairingSucceeded, SessionEstablished
+from ble_lock.wire.link.gatt import FreshValue
+from ble_lock.wire.security.crypto import KeyPair, Rng
 
 __all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener",
            "lock_key"]

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 if TYPE_CHECKING:
     from ble_lock.central.client import LockClient

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 __all__ = ["Operations"]
 

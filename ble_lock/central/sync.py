@@ -14,7 +14,7 @@ Linking (R-SYN-1), driven by :func:`link_locks` over two admin sessions:
    setting is put back and nothing is linked.
 
 The link is mutual: an outside unlock of either door opens the other. Afterwards each
-lock proves its unlocks with statements (``ble_lock.protocol.service_sync``); a central
+lock proves its unlocks with statements (``ble_lock.lockapp.sync``); a central
 holding sessions with both relays them (:class:`SyncRelay`; the gateway does the same for
 many locks). :func:`unlink_locks` removes the link on one side or both: either side alone
 stops both directions (the unlinked lock neither makes nor accepts statements for the
@@ -41,7 +41,7 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.links import CONFIRM_METHODS as LOCK_CONFIRM_METHODS
 from ble_lock.core.links import CONFIRM_S_RANGE
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 if TYPE_CHECKING:
     from ble_lock.central.client import LockClient

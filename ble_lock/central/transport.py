@@ -5,7 +5,7 @@ to the command characteristic (write without response), hear the response
 characteristic's notifications, read the info and fresh characteristics, know the ATT MTU and
 notice a disconnection. :class:`BleakLink` is that over bleak, connected through
 ``bleak_retry_connector.establish_connection`` (retries with backoff);
-:mod:`ble_lock.central.loopback` has an in-process one for tests.
+:mod:`ble_lock.testing.memory_lock` has an in-process one for tests.
 
 A *connector* is an ``async () -> GattLink``: the client calls it again to reconnect
 after a link drop.
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.gatt import COMMAND_UUID, FRESH_UUID, INFO_UUID, RESPONSE_UUID
+from ble_lock.wire.link.gatt import COMMAND_UUID, FRESH_UUID, INFO_UUID, RESPONSE_UUID
 
 if TYPE_CHECKING:
     from bleak import BleakClient

@@ -23,9 +23,9 @@ from ble_lock.cli.trust import (
     parse_fingerprint,
 )
 from ble_lock.core.errors import ErrorCode
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.crypto import fingerprint as crypto_fingerprint
-from ble_lock.protocol.gatt import StateFlags
+from ble_lock.wire import messages as m
+from ble_lock.wire.link.gatt import StateFlags
+from ble_lock.wire.security.crypto import fingerprint as crypto_fingerprint
 
 __all__ = ["claim", "fetch_visitor_secret", "info", "lock", "phones", "scan", "unlock"]
 

@@ -20,7 +20,7 @@ from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.process import install_stop_signals
 from ble_lock.peripheral.state import PANEL_ADDR
-from ble_lock.protocol.gatt import StateFlags
+from ble_lock.wire.link.gatt import StateFlags
 
 __all__ = ["emulate", "panel"]
 

@@ -1,5 +1,5 @@
 """``ble-lock gateway --config FILE``: follow many locks, stream their events as JSON
-lines and relay sync statements (``ble_lock.central.gateway``, docs/flows.md)."""
+lines and relay sync statements (``ble_lock.gateway.gateway``, docs/flows.md)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from ble_lock.central.gateway import Gateway
-from ble_lock.central.gateway_config import GatewayConfig
 from ble_lock.cli.app import App, command_runner, pass_app
+from ble_lock.gateway.config import GatewayConfig
+from ble_lock.gateway.gateway import Gateway
 from ble_lock.peripheral.process import install_stop_signals
 
 __all__ = ["gateway"]

@@ -9,7 +9,7 @@ import click
 
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import fmt_time, qr_lines
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 __all__ = ["InviteText", "show_invite"]
 

@@ -28,7 +28,7 @@ from ble_lock.cli.people import parse_time
 from ble_lock.cli.secret_input import ASK, Secret, read_secret
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.rules.visitor import parse_visitor_code
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 __all__ = ["code", "key"]
 

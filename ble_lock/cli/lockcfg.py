@@ -29,7 +29,7 @@ from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, table, to_json
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.profile import PROFILES, Feature
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 __all__ = ["events", "settings", "sync"]
 

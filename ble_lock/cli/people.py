@@ -15,7 +15,7 @@ from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table, to_json
 from ble_lock.cli.secret_input import Secret, read_secret
 from ble_lock.core.errors import ErrorCode
-from ble_lock.protocol import messages as m
+from ble_lock.wire import messages as m
 
 __all__ = ["credentials", "parse_time", "users"]
 

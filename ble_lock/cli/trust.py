@@ -24,7 +24,7 @@ from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore, LockRecord
 from ble_lock.cli.errors import CliError
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.protocol.crypto import fingerprint
+from ble_lock.wire.security.crypto import fingerprint
 
 __all__ = ["PendingKeystore", "confirm_fingerprint", "fingerprint_text",
            "parse_fingerprint"]

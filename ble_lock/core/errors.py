@@ -8,7 +8,7 @@ tell "capacity full" from "permission denied" without parsing text.
 Code ranges (append new codes at the end of the owning block, never renumber):
 
 * 10-59  lock logic (``ble_lock.core``)
-* 60-79  wire protocol (``ble_lock.protocol``)
+* 60-79  wire protocol (``ble_lock.wire``)
 * 80-89  transport and client (``ble_lock.central``, ``ble_lock.peripheral``)
 * 90-99  storage and internal
 
@@ -211,7 +211,7 @@ def error_for_code(code: int, message: str) -> LockError:
 
     Unknown numbers (a newer peer) become a plain :class:`LockError` with
     ``ErrorCode.INTERNAL`` rather than failing: the message still reaches the user.
-    Protocol codes (60-79) map to :class:`LockError` here; ``ble_lock.protocol`` has its
+    Protocol codes (60-79) map to :class:`LockError` here; ``ble_lock.wire`` has its
     own ``RemoteProtocolError`` types for errors it raises itself.
     """
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ble_lock.protocol.gatt import COMPANY_ID, SERVICE_UUID, Advertisement
+from ble_lock.wire.link.gatt import COMPANY_ID, SERVICE_UUID, Advertisement
 
 __all__ = ["Advertiser"]
 

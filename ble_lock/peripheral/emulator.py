@@ -1,9 +1,9 @@
 """The lock emulator: the core ``Lock`` and the protocol's ``LockServer`` behind bless.
 
-GATT (``ble_lock.protocol.gatt``): every write to the command characteristic (write or
+GATT (``ble_lock.wire.link.gatt``): every write to the command characteristic (write or
 write-without-response) goes to ``LockServer.receive_data(frame, now)``; every frame of
 ``data_to_send()`` is notified on the response characteristic (bless ``update_value``);
-the info characteristic reads the current :class:`~ble_lock.protocol.gatt.LockInfo`, the
+the info characteristic reads the current :class:`~ble_lock.wire.link.gatt.LockInfo`, the
 fresh characteristic the lock's current freshness value (a restart starts new ones).
 Everything runs on one asyncio loop, so the lock sees one caller at a time.
 
@@ -47,15 +47,14 @@ from bless.backends.characteristic import GATTCharacteristicProperties as Props
 from ble_lock.core.errors import ErrorCode, LockError, StateError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
+from ble_lock.lockapp.service import LockServer
 from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import Label, Opened, StateDir
-from ble_lock.protocol.crypto import KeyPair
-from ble_lock.protocol.envelope import MsgType
-from ble_lock.protocol.framing import MAX_MTU, MIN_MTU
-from ble_lock.protocol.gatt import (
+from ble_lock.wire.link.framing import MAX_MTU, MIN_MTU
+from ble_lock.wire.link.gatt import (
     COMMAND_UUID,
     FRESH_UUID,
     INFO_UUID,
@@ -66,7 +65,8 @@ from ble_lock.protocol.gatt import (
     LockInfo,
     StateFlags,
 )
-from ble_lock.protocol.service import LockServer
+from ble_lock.wire.link.transport_messages import MsgType
+from ble_lock.wire.security.crypto import KeyPair
 
 __all__ = ["Emulator", "EmulatorConfig"]
 

@@ -35,8 +35,8 @@ from ble_lock.core.lock import provision
 from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import PROFILES
 from ble_lock.core.store.sqlite import SqliteStore
-from ble_lock.protocol.crypto import KeyPair, fingerprint
-from ble_lock.protocol.pairing import QrPayload
+from ble_lock.wire.security.crypto import KeyPair, fingerprint
+from ble_lock.wire.security.pairing import QrPayload
 
 __all__ = ["Label", "StateDir", "atomic_write"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
-from ble_lock.protocol.envelope import HS1_OVERHEAD, MsgType
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.link.transport_messages import HS1_OVERHEAD, MsgType
 
 
 class Phones:

@@ -12,7 +12,6 @@ import pytest
 from ble_lock.central.client import LockClient, check_version
 from ble_lock.central.discovery import LockAdvert
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import (
     ErrorCode,
     LockError,
@@ -21,9 +20,10 @@ from ble_lock.core.errors import (
     TransportError,
 )
 from ble_lock.core.profile import DL20VC
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.envelope import PROTOCOL_VERSION
-from ble_lock.protocol.errors import UnsupportedVersionError
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire import messages as m
+from ble_lock.wire.errors import UnsupportedVersionError
+from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
 from tests.central._phones import HS1, HS1_EMPTY, first_messages, phones_for
 
 pytestmark = pytest.mark.timeout(30)

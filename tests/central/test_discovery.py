@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ble_lock.central.discovery import LockAdvert, matches, parse_advert
-from ble_lock.protocol.envelope import PROTOCOL_VERSION
-from ble_lock.protocol.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
+from ble_lock.wire.link.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
+from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
 
 LOCK_ID = bytes.fromhex("0badc0de")
 ADV = Advertisement(lock_id=LOCK_ID, flags=StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)

@@ -15,15 +15,15 @@ import pytest
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.central.transport import DisconnectCallback, GattLink, NotifyCallback
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.model import EventKind
-from ble_lock.protocol.crypto import DeterministicRng
-from ble_lock.protocol.envelope import Close, Hs1, decode, encode
-from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
-from ble_lock.protocol.freshness import MAX_AGE
-from ble_lock.protocol.handshake import ResponderHandshake
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
+from ble_lock.wire.link.transport_messages import Close, Hs1, decode, encode
+from ble_lock.wire.security.crypto import DeterministicRng
+from ble_lock.wire.security.freshness import MAX_AGE
+from ble_lock.wire.security.handshake import ResponderHandshake
 from tests.central._phones import phones_for
 
 

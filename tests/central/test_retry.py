@@ -11,11 +11,11 @@ import pytest
 
 from ble_lock.central.engine import RETRYABLE_CODES
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.central.transport import Connector, DisconnectCallback, GattLink, NotifyCallback
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.crypto import os_rng
-from ble_lock.protocol.phone import random_channel
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.endpoints.phone import random_channel
+from ble_lock.wire.security.crypto import os_rng
 from tests.central._phones import phones_for
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,9 +9,9 @@ import pytest
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.protocol import messages as m
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire import messages as m
 
 pytestmark = pytest.mark.timeout(30)
 

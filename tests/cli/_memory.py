@@ -18,13 +18,13 @@ from click.testing import CliRunner, Result
 from ble_lock.central.client import LockClient
 from ble_lock.central.discovery import LockAdvert, matches
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.cli import main
 from ble_lock.cli.app import App, Target
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.peripheral.clock import ManualClock
 from ble_lock.peripheral.control import ControlServer
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.testing.memory_lock import MemoryLock
 
 START = 1_767_225_600.0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ble_lock.central.loopback import MemoryLock
+from ble_lock.testing.memory_lock import MemoryLock
 from tests.cli._memory import Cli, MemoryBackend
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.cli import lockcfg
 from ble_lock.core.errors import ErrorCode
+from ble_lock.testing.memory_lock import MemoryLock
 from tests.cli._memory import Cli, MemoryBackend
 
 

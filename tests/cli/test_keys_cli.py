@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import START, MemoryLock
 from ble_lock.core.errors import ErrorCode
+from ble_lock.testing.memory_lock import START, MemoryLock
 from tests.cli._memory import Cli
 
 

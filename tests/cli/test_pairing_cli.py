@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.cli.errors import format_error
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.pairing import QrPayload
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.security.pairing import QrPayload
 from tests.cli._memory import Cli
 
 

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.people import parse_schedule, parse_time
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import CredentialKind
+from ble_lock.testing.memory_lock import MemoryLock
 from tests.cli._memory import Cli
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.cli.trust import PendingKeystore
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.profile import DL20VC
-from ble_lock.protocol.pairing import QrPayload
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.security.pairing import QrPayload
 from tests.cli._memory import Cli, MemoryBackend
 
 PIN = "135790"

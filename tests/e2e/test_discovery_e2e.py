@@ -10,8 +10,8 @@ from ble_lock.central.client import LockClient
 from ble_lock.central.discovery import find_lock, scan
 from ble_lock.central.keystore import Keystore
 from ble_lock.core.errors import ErrorCode, TransportError
-from ble_lock.protocol.gatt import StateFlags
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire.link.gatt import StateFlags
 from tests.e2e._env import start_lock
 
 pytestmark = pytest.mark.timeout(60)

@@ -25,12 +25,12 @@ from ble_lock.central.transport import (
     bleak_connector,
 )
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.envelope import HS1_OVERHEAD, Close, MsgType, encode
-from ble_lock.protocol.framing import Reassembler, fragment, parse_frame
-from ble_lock.protocol.freshness import MAX_AGE, ROTATION
-from ble_lock.protocol.gatt import COMMAND_UUID, RESPONSE_UUID
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
+from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
+from ble_lock.wire.link.gatt import COMMAND_UUID, RESPONSE_UUID
+from ble_lock.wire.link.transport_messages import HS1_OVERHEAD, Close, MsgType, encode
+from ble_lock.wire.security.freshness import MAX_AGE, ROTATION
 from tests.e2e._env import RunningLock, start_lock
 
 pytestmark = pytest.mark.timeout(120)
@@ -116,7 +116,7 @@ async def _replay(ble: BleHarness, adapter: str, captured: list[tuple[int, bytes
     """The attacker's own central writes every recorded HS1 to the lock and waits for
     the lock's answer on each channel (an HS2 it cannot read, or a CLOSE)."""
     central = ble.central(host=1, adapter=adapter)
-    from ble_lock.protocol.gatt import SERVICE_UUID
+    from ble_lock.wire.link.gatt import SERVICE_UUID
 
     device = await central.find(service_uuid=SERVICE_UUID, timeout=10.0)
     client = central.client(device)
@@ -292,7 +292,7 @@ async def test_a_channel_flood_over_the_air_keeps_a_valid_phone_out_for_no_round
                         if msg[0] == MsgType.HS1 and len(msg) > HS1_OVERHEAD)
 
         attacker = ble_sim.central(host=1, adapter="hci1")
-        from ble_lock.protocol.gatt import SERVICE_UUID
+        from ble_lock.wire.link.gatt import SERVICE_UUID
 
         target = await attacker.find(service_uuid=SERVICE_UUID, timeout=10.0)
         client = attacker.client(target)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.crypto import os_rng
-from ble_lock.protocol.phone import random_channel
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.phone import random_channel
+from ble_lock.wire.security.crypto import os_rng
 from tests.e2e._env import phone, start_lock
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ble_lock.peripheral.client import AsyncPanelClient
-from ble_lock.protocol import messages as m
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
 from tests.e2e._env import RunningLock, phone, start_in_pairing_mode, start_lock
 
 pytestmark = pytest.mark.timeout(120)

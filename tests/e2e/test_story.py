@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.protocol import messages as m
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
 from tests.e2e._env import phone, start_lock
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,15 +1,15 @@
 """In-memory locks (the real core and protocol, no radio) for gateway tests and the
-benchmark: ``ble_lock.central.loopback.MemoryLock`` claimed by one admin keystore."""
+benchmark: ``ble_lock.testing.memory_lock.MemoryLock`` claimed by one admin keystore."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ble_lock.central.client import LockClient
-from ble_lock.central.gateway_config import GatewayConfig, LockEntry
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
-from ble_lock.protocol import messages as m
+from ble_lock.gateway.config import GatewayConfig, LockEntry
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire import messages as m
 
 ADMIN_PIN = "246801"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ble_lock.central.gateway import Gateway
-from ble_lock.central.gateway_config import GatewayConfig, LockEntry
-from ble_lock.central.gateway_scan import BleakTracker
 from ble_lock.central.keystore import Keystore
+from ble_lock.gateway.config import GatewayConfig, LockEntry
+from ble_lock.gateway.gateway import Gateway
+from ble_lock.gateway.trackers import BleakTracker
 from ble_lock.sim.harness import BleHarness
 from tests.flows._env import claim, eventually, phone, start_lock
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ble_lock.central.gateway import Gateway
-from ble_lock.central.gateway_config import GatewayConfig, LockEntry
-from ble_lock.central.gateway_scan import BleakTracker
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.sync import link_locks
+from ble_lock.gateway.config import GatewayConfig, LockEntry
+from ble_lock.gateway.gateway import Gateway
+from ble_lock.gateway.trackers import BleakTracker
 from ble_lock.sim.harness import BleHarness
 from tests.flows._env import bolt, claim, eventually, phone, start_lock
 

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from ble_lock.central.client import LockClient
-from ble_lock.central.gateway import Gateway
-from ble_lock.central.gateway_config import GatewayConfig
-from ble_lock.central.gateway_io import CursorStore, EventSink
-from ble_lock.central.gateway_scan import StaticTracker
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, StorageError
 from ble_lock.core.profile import FACE_PALM
-from ble_lock.protocol import messages as m
+from ble_lock.gateway.config import GatewayConfig
+from ble_lock.gateway.gateway import Gateway
+from ble_lock.gateway.stream import CursorStore, EventSink
+from ble_lock.gateway.trackers import StaticTracker
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire import messages as m
 from tests.flows._env import eventually
 from tests.flows._memlocks import ADMIN_PIN, claim_all, config, memory_locks
 
@@ -273,7 +273,7 @@ async def test_relay_off_in_the_config_relays_nothing(tmp_path: Path) -> None:
 
 
 async def test_gateway_process_refuses_a_bad_config(tmp_path: Path) -> None:
-    from ble_lock.central.gateway_process import main
+    from ble_lock.gateway.process import main
 
     path = tmp_path / "gw.toml"
     path.write_text('state = "s.json"\n')

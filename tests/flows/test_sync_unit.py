@@ -10,7 +10,6 @@ import pytest
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.central.loopback import MemoryLock
 from ble_lock.central.sync import (
     LinkResult,
     SyncRelay,
@@ -20,7 +19,8 @@ from ble_lock.central.sync import (
     unlink_locks,
 )
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError
-from ble_lock.protocol import messages as m
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire import messages as m
 from tests.flows._env import eventually
 from tests.flows._memlocks import ADMIN_PIN, claim_all, memory_locks
 

@@ -11,8 +11,8 @@ import pytest
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.visitor import one_time_code, periodic_code, stored_secret
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.protocol import messages as m
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
 from tests.flows._env import START, claim, phone, start_lock
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,20 +8,20 @@ from typing import TypeVar
 
 from bleak import BleakClient
 
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import (
+from ble_lock.central.app import (
     AppClient,
     LockLink,
     Pushed,
     claim_pairing,
     invite_pairing,
 )
-from ble_lock.protocol.crypto import KeyPair, os_rng
-from ble_lock.protocol.errors import RemoteProtocolError
-from ble_lock.protocol.events import PairingSucceeded, SessionClosed
-from ble_lock.protocol.gatt import COMMAND_UUID, FRESH_UUID, RESPONSE_UUID, FreshValue
-from ble_lock.protocol.pairing import QrPayload
-from ble_lock.protocol.phone import PhonePairing
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.phone import PhonePairing
+from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.events import PairingSucceeded, SessionClosed
+from ble_lock.wire.link.gatt import COMMAND_UUID, FRESH_UUID, RESPONSE_UUID, FreshValue
+from ble_lock.wire.security.crypto import KeyPair, os_rng
+from ble_lock.wire.security.pairing import QrPayload
 
 B = TypeVar("B", bound=m.ResponseBody)
 

@@ -10,9 +10,9 @@ import pytest
 from bleak import BleakScanner
 
 from ble_lock.peripheral.client import AsyncPanelClient
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
 from ble_lock.sim.harness import BleHarness, Central
+from ble_lock.wire import messages as m
+from ble_lock.wire.link.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
 from tests.peripheral._phone import BlePhone
 from tests.peripheral._util import start_lock
 

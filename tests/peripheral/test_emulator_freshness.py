@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import EventKind
+from ble_lock.lockapp.service import LockService
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
-from ble_lock.protocol.crypto import KeyPair, os_rng
-from ble_lock.protocol.errors import RemoteProtocolError
-from ble_lock.protocol.freshness import MAX_AGE, ROTATION
-from ble_lock.protocol.pairing import QrPayload
-from ble_lock.protocol.phone import PhonePairing
-from ble_lock.protocol.service import LockService
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.phone import PhonePairing
+from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.security.crypto import KeyPair, os_rng
+from ble_lock.wire.security.freshness import MAX_AGE, ROTATION
+from ble_lock.wire.security.pairing import QrPayload
 from tests.peripheral.test_emulator_unit import START, LinkClock
 
 

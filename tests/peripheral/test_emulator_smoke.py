@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from ble_lock.peripheral.client import AsyncPanelClient
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.gatt import INFO_UUID, SERVICE_UUID, LockInfo, StateFlags
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
+from ble_lock.wire.link.gatt import INFO_UUID, SERVICE_UUID, LockInfo, StateFlags
 from tests.peripheral._phone import BlePhone
 
 TARGET = "ble_lock.peripheral.process:main"

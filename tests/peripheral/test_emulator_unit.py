@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
 from ble_lock.core.lock import Lock, provision
@@ -24,11 +25,10 @@ from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import StateDir, atomic_write
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
-from ble_lock.protocol.crypto import KeyPair, fingerprint, os_rng
-from ble_lock.protocol.gatt import Advertisement, StateFlags
-from ble_lock.protocol.pairing import QrPayload
+from ble_lock.wire import messages as m
+from ble_lock.wire.link.gatt import Advertisement, StateFlags
+from ble_lock.wire.security.crypto import KeyPair, fingerprint, os_rng
+from ble_lock.wire.security.pairing import QrPayload
 
 START = 1_700_000_000.0
 

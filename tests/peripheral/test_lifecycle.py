@@ -12,10 +12,10 @@ import pytest
 
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.client import AsyncPanelClient
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.errors import IdentityMismatchError
-from ble_lock.protocol.gatt import SERVICE_UUID
 from ble_lock.sim.harness import BleHarness
+from ble_lock.wire import messages as m
+from ble_lock.wire.errors import IdentityMismatchError
+from ble_lock.wire.link.gatt import SERVICE_UUID
 from tests.peripheral._phone import BlePhone
 from tests.peripheral._util import start_lock
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.clock import ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
-from ble_lock.protocol import messages as m
-from ble_lock.protocol.client import AppClient, LockLink, claim_pairing
-from ble_lock.protocol.crypto import KeyPair, os_rng
-from ble_lock.protocol.errors import RemoteProtocolError
-from ble_lock.protocol.freshness import MAX_AGE
-from ble_lock.protocol.lock_endpoint import Timeouts
-from ble_lock.protocol.pairing import QrPayload
-from ble_lock.protocol.phone import PhonePairing
+from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.lock import Timeouts
+from ble_lock.wire.endpoints.phone import PhonePairing
+from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.security.crypto import KeyPair, os_rng
+from ble_lock.wire.security.freshness import MAX_AGE
+from ble_lock.wire.security.pairing import QrPayload
 
 START = 1_700_000_000.0
 

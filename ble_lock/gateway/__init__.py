@@ -1,0 +1,1 @@
+"""Many locks from one process: config, event stream, trackers, process entry."""

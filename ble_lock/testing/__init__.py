@@ -1,0 +1,1 @@
+"""Test rigs (wire loopback, testbed, in-memory lock, vectors) and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""The link: GATT layout, framing, and the secure transport's messages."""

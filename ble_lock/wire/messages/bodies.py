@@ -1,0 +1,414 @@
+"""Request bodies of the application protocol.
+
+One frozen, slotted, keyword-only dataclass per request. ``OPCODE`` is its wire opcode
+and ``RESPONSE`` the body type of its success response (an error response has no body);
+response, record and event bodies are in ``records.py``. Everything is
+re-exported by :mod:`ble_lock.wire.messages`. Byte layouts: ``codec.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ble_lock.core.model import (
+    CredentialKind,
+    DoorDirection,
+    LockBody,
+    Role,
+    Trigger,
+)
+from ble_lock.wire.messages.records import (
+    CredentialInfo,
+    CredentialPage,
+    Deleted,
+    Done,
+    Enrolment,
+    EventPage,
+    Invite,
+    InvitePage,
+    LockSettings,
+    SyncLinks,
+    SyncStatement,
+    SystemInfo,
+    Unlocked,
+    UserInfo,
+    UserPage,
+    VisitorSecret,
+)
+from ble_lock.wire.messages.types import (
+    ALWAYS,
+    MAX_EVENTS_PER_PAGE,
+    Opcode,
+    RequestBody,
+    Schedule,
+    Validity,
+)
+
+__all__ = [
+    "CardAdd",
+    "CredentialClear",
+    "CredentialDelete",
+    "CredentialDeleteKind",
+    "CredentialList",
+    "EnrolBegin",
+    "EnrolCancel",
+    "EnrolStatus",
+    "EventsGet",
+    "FactoryReset",
+    "InviteCancel",
+    "InviteList",
+    "KeyInvite",
+    "KeyList",
+    "KeyRevoke",
+    "Lock",
+    "LockoutLift",
+    "PinAdd",
+    "RemoteAdd",
+    "SettingsGet",
+    "SettingsSet",
+    "SyncLinkDelete",
+    "SyncLinkList",
+    "SyncLinkSet",
+    "SyncStatementRelay",
+    "SystemInfoGet",
+    "TimeSet",
+    "Unlock",
+    "UserAdd",
+    "UserDelete",
+    "UserGet",
+    "UserList",
+    "UserUpdate",
+    "VisitorSecretGet",
+    "WhoAmI",
+]
+
+
+# ---------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unlock(RequestBody):
+    OPCODE = Opcode.UNLOCK
+    RESPONSE = Unlocked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lock(RequestBody):
+    OPCODE = Opcode.LOCK
+    RESPONSE = Done
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemInfoGet(RequestBody):
+    OPCODE = Opcode.SYSTEM_INFO
+    RESPONSE = SystemInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeSet(RequestBody):
+    OPCODE = Opcode.TIME_SET
+    RESPONSE = Done
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventsGet(RequestBody):
+    """Events with ``seq > after``, at most ``limit`` (capped by the page bound)."""
+
+    OPCODE = Opcode.EVENTS_GET
+    RESPONSE = EventPage
+    after: int = 0
+    limit: int = MAX_EVENTS_PER_PAGE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserAdd(RequestBody):
+    OPCODE = Opcode.USER_ADD
+    RESPONSE = UserInfo
+    role: Role
+    name: str
+    validity: Validity = ALWAYS
+    schedules: tuple[Schedule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserUpdate(RequestBody):
+    """Fields left ``None`` are unchanged; ``schedules=()`` clears the schedules."""
+
+    OPCODE = Opcode.USER_UPDATE
+    RESPONSE = UserInfo
+    user_number: int
+    name: str | None = None
+    role: Role | None = None
+    validity: Validity | None = None
+    schedules: tuple[Schedule, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserDelete(RequestBody):
+    OPCODE = Opcode.USER_DELETE
+    RESPONSE = Done
+    user_number: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserGet(RequestBody):
+    """One user: admins see anyone, a user sees themself."""
+
+    OPCODE = Opcode.USER_GET
+    RESPONSE = UserInfo
+    user_number: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhoAmI(RequestBody):
+    """The requesting phone's own user, after every check the lock makes."""
+
+    OPCODE = Opcode.WHOAMI
+    RESPONSE = UserInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserList(RequestBody):
+    """Users with a number above ``after``, one page."""
+
+    OPCODE = Opcode.USER_LIST
+    RESPONSE = UserPage
+    after: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinAdd(RequestBody):
+    OPCODE = Opcode.PIN_ADD
+    RESPONSE = CredentialInfo
+    SECRET = True
+    user_number: int
+    pin: str = field(repr=False)
+    duress: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardAdd(RequestBody):
+    """R-CRD-5: the first card sets the card security code; later cards must repeat it."""
+
+    OPCODE = Opcode.CARD_ADD
+    RESPONSE = CredentialInfo
+    SECRET = True
+    user_number: int
+    card_uid: bytes = field(repr=False)
+    card_code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrolBegin(RequestBody):
+    """Start a biometric enrolment at the lock (R-APP-2, R-CRD-4)."""
+
+    OPCODE = Opcode.ENROL_BEGIN
+    RESPONSE = Enrolment
+    user_number: int
+    kind: CredentialKind
+    duress: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrolStatus(RequestBody):
+    OPCODE = Opcode.ENROL_STATUS
+    RESPONSE = Enrolment
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrolCancel(RequestBody):
+    """Abandon an enrolment: nothing is stored (R-CRD-4)."""
+
+    OPCODE = Opcode.ENROL_CANCEL
+    RESPONSE = Enrolment
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteAdd(RequestBody):
+    """Pair a Bluetooth remote-control accessory to a user (R-CRD-1, R-APP-7)."""
+
+    OPCODE = Opcode.REMOTE_ADD
+    RESPONSE = CredentialInfo
+    SECRET = True
+    user_number: int
+    remote_id: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialDelete(RequestBody):
+    OPCODE = Opcode.CREDENTIAL_DELETE
+    RESPONSE = Done
+    credential_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialDeleteKind(RequestBody):
+    """R-CRD-7: delete all credentials of one kind of one user."""
+
+    OPCODE = Opcode.CREDENTIAL_DELETE_KIND
+    RESPONSE = Deleted
+    user_number: int
+    kind: CredentialKind
+    duress_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialClear(RequestBody):
+    """R-CRD-7: clear one kind lock-wide, sparing the requesting admin's own."""
+
+    OPCODE = Opcode.CREDENTIAL_CLEAR
+    RESPONSE = Deleted
+    kind: CredentialKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialList(RequestBody):
+    """Credentials with an id above ``after``, of one user or all; one page."""
+
+    OPCODE = Opcode.CREDENTIAL_LIST
+    RESPONSE = CredentialPage
+    user_number: int | None = None
+    kind: CredentialKind | None = None
+    after: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyInvite(RequestBody):
+    """R-APP-3: an invite code for a Bluetooth key. For ``user_number``, or (None) for a
+    new user created with ``name`` and ``role`` — ``role=ADMIN`` enrols a further admin
+    phone. ``validity`` bounds the key; ``expires_at`` (default 24 h) the invite."""
+
+    OPCODE = Opcode.KEY_INVITE
+    RESPONSE = Invite
+    user_number: int | None = None
+    name: str = ""
+    role: Role = Role.NORMAL
+    expires_at: int | None = None
+    validity: Validity = ALWAYS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyList(RequestBody):
+    """Bluetooth keys (phones included) with an id above ``after``."""
+
+    OPCODE = Opcode.KEY_LIST
+    RESPONSE = CredentialPage
+    after: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRevoke(RequestBody):
+    OPCODE = Opcode.KEY_REVOKE
+    RESPONSE = Done
+    credential_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteCancel(RequestBody):
+    OPCODE = Opcode.INVITE_CANCEL
+    RESPONSE = Done
+    invite_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteList(RequestBody):
+    """Pending invites with an id above ``after`` (never their codes)."""
+
+    OPCODE = Opcode.INVITE_LIST
+    RESPONSE = InvitePage
+    after: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingsGet(RequestBody):
+    OPCODE = Opcode.SETTINGS_GET
+    RESPONSE = LockSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingsSet(RequestBody):
+    """Change some settings; fields left ``None`` are unchanged. Answers the new settings."""
+
+    OPCODE = Opcode.SETTINGS_SET
+    RESPONSE = LockSettings
+    anti_lock: bool | None = None
+    privacy_mode: bool | None = None
+    dual_auth_mode: bool | None = None
+    passage_mode: bool | None = None
+    active_card_detection: bool | None = None
+    volume: int | None = None
+    doorbell_volume: int | None = None
+    door_direction: DoorDirection | None = None
+    lock_body: LockBody | None = None
+    language: str | None = None
+    keypad_sleep_s: int | None = None
+    face_trigger: Trigger | None = None
+    palm_trigger: Trigger | None = None
+    countdown_lock: bool | None = None
+    countdown_s: int | None = None
+    auto_lock_on_close: bool | None = None
+    lockout_enabled: bool | None = None
+    sync_unlock: bool | None = None
+    sync_window_s: int | None = None
+    utc_offset_min: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockoutLift(RequestBody):
+    """R-SEC-1: the app lifts a running lockout (switching it off is a setting)."""
+
+    OPCODE = Opcode.LOCKOUT_LIFT
+    RESPONSE = Done
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FactoryReset(RequestBody):
+    """R-SEC-5: erase all users and configuration."""
+
+    OPCODE = Opcode.FACTORY_RESET
+    RESPONSE = Done
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VisitorSecretGet(RequestBody):
+    OPCODE = Opcode.VISITOR_SECRET_GET
+    RESPONSE = VisitorSecret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncLinkSet(RequestBody):
+    """R-SYN-1: link this lock to a peer lock, known by its id and static public key.
+
+    ``confirm_s`` 10..300: the link is pending until an admin unlocks this door with a
+    credential at the door within that many seconds (the linked door, B); 0: confirmed
+    by this admin session (the lock where the admin enabled sync unlock, A)."""
+
+    OPCODE = Opcode.SYNC_LINK_SET
+    RESPONSE = Done
+    peer_lock_id: bytes
+    peer_public_key: bytes
+    window_s: int
+    confirm_s: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncLinkDelete(RequestBody):
+    OPCODE = Opcode.SYNC_LINK_DELETE
+    RESPONSE = Done
+    peer_lock_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncLinkList(RequestBody):
+    OPCODE = Opcode.SYNC_LINK_LIST
+    RESPONSE = SyncLinks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncStatementRelay(RequestBody):
+    OPCODE = Opcode.SYNC_STATEMENT
+    RESPONSE = Done
+    statement: SyncStatement

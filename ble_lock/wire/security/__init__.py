@@ -1,0 +1,1 @@
+"""Security: crypto primitives, CPace, the Noise handshake, pairing, freshness."""

@@ -1,0 +1,158 @@
+"""Every cryptographic primitive of the protocol, on ``cryptography`` only.
+
+X25519 for Diffie-Hellman, ChaCha20-Poly1305 for authenticated encryption, SHA-256 /
+HMAC / HKDF-SHA256 for hashing and key derivation (the Noise ``HKDF`` is RFC 5869 with
+the chaining key as salt and empty info). Randomness is injected as an :data:`Rng`
+(``os.urandom`` in production, a seeded :class:`DeterministicRng` for test vectors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ble_lock.wire.errors import DecryptError, HandshakeError
+
+__all__ = [
+    "DATA_AD",
+    "KEY_LEN",
+    "TAG_LEN",
+    "CipherState",
+    "DeterministicRng",
+    "KeyPair",
+    "Rng",
+    "dh",
+    "fingerprint",
+    "hkdf",
+    "os_rng",
+    "sha256",
+]
+
+KEY_LEN = 32
+TAG_LEN = 16
+MAX_NONCE = 2**64 - 1
+DATA_AD = b""
+"""Associated data of every DATA ciphertext: empty, exactly Noise's transport phase
+(``EncryptWithAd(zerolen, plaintext)`` on the CipherStates of ``Split()``, implicit
+64-bit nonce), so an unmodified Noise library can carry DATA (``docs/protocol.md``,
+"Transport messages"; ``tests/wire/test_noise_interop.py``)."""
+
+Rng = Callable[[int], bytes]
+"""``rng(n)`` returns ``n`` uniformly random bytes."""
+
+
+def os_rng(n: int) -> bytes:
+    """The production RNG."""
+    return os.urandom(n)
+
+
+class DeterministicRng:
+    """A reproducible byte stream (SHA-256 in counter mode over a seed), for vectors and
+    tests only: never use it to make real keys."""
+
+    __slots__ = ("_buf", "_counter", "_seed")
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+        self._counter = 0
+        self._buf = b""
+
+    def __call__(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._buf += sha256(self._seed + self._counter.to_bytes(8, "big"))
+            self._counter += 1
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hkdf(salt: bytes, ikm: bytes, length: int, info: bytes = b"") -> bytes:
+    """HKDF-SHA256 (RFC 5869)."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def fingerprint(public_key: bytes) -> bytes:
+    """The 16-byte fingerprint of a lock's static public key printed in its QR code."""
+    return sha256(b"BLELOCK1 fingerprint" + public_key)[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyPair:
+    """An X25519 key pair; the private half never appears in ``repr``."""
+
+    private: X25519PrivateKey = field(repr=False)
+    public: bytes
+
+    @classmethod
+    def from_private_bytes(cls, raw: bytes) -> KeyPair:
+        key = X25519PrivateKey.from_private_bytes(raw)
+        return cls(private=key, public=key.public_key().public_bytes_raw())
+
+    @classmethod
+    def generate(cls, rng: Rng) -> KeyPair:
+        return cls.from_private_bytes(rng(KEY_LEN))
+
+    def private_bytes(self) -> bytes:
+        """The raw private key, for a keystore (handle with care)."""
+        return self.private.private_bytes_raw()
+
+
+def dh(private: X25519PrivateKey, public: bytes) -> bytes:
+    """X25519; a low-order peer point (all-zero result) is a :class:`HandshakeError`."""
+    try:
+        return private.exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError as exc:
+        raise HandshakeError("invalid public key (low-order point)") from exc
+
+
+class CipherState:
+    """A ChaCha20-Poly1305 key with the implicit 64-bit nonce counter of Noise.
+
+    Nonce = 4 zero bytes || counter (little endian). Every message consumes one nonce, so
+    a replayed, dropped or reordered ciphertext fails to decrypt.
+    """
+
+    __slots__ = ("_aead", "n")
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = ChaCha20Poly1305(key)
+        self.n = 0
+
+    def _nonce(self) -> bytes:
+        if self.n >= MAX_NONCE:
+            raise DecryptError("nonce space exhausted")
+        return b"\x00\x00\x00\x00" + self.n.to_bytes(8, "little")
+
+    def encrypt(self, ad: bytes, plaintext: bytes) -> bytes:
+        out = self._aead.encrypt(self._nonce(), plaintext, ad)
+        self.n += 1
+        return out
+
+    def decrypt(self, ad: bytes, ciphertext: bytes) -> bytes:
+        if len(ciphertext) < TAG_LEN:
+            raise DecryptError("ciphertext shorter than its tag")
+        try:
+            out = self._aead.decrypt(self._nonce(), ciphertext, ad)
+        except InvalidTag as exc:
+            raise DecryptError("authentication tag mismatch") from exc
+        self.n += 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"CipherState(n={self.n})"
