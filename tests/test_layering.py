@@ -183,10 +183,6 @@ def test_the_phone_app_client_reaches_no_lock_through_its_own_imports() -> None:
     assert not any(_layer(m) == "lockapp" for m in reached)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ble_lock/core/__init__.py imports core.lock eagerly (owned by the core restructure)",
-)
 def test_importing_the_phone_app_client_loads_no_core_lock() -> None:
     code = (
         "import sys, ble_lock.central.app\n"
