@@ -44,7 +44,9 @@ class Central:
     host: int
     adapter: str
     #: the clients :meth:`client` made; the harness disconnects them when it closes
-    clients: weakref.WeakSet[BleakClient] = field(default_factory=weakref.WeakSet, repr=False)
+    clients: weakref.WeakSet[BleakClient] = field(
+        default_factory=weakref.WeakSet, repr=False, compare=False
+    )
 
     @property
     def bluez(self) -> BlueZClientArgs:
