@@ -27,7 +27,7 @@ from ble_lock.wire.link.gatt import (
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
-__all__ = ["LockAdvert", "find_lock", "matches", "parse_advert", "scan"]
+__all__ = ["LockAdvert", "find_lock", "matches", "parse_advert", "parse_bleak", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +70,8 @@ def parse_advert(*, address: str, name: str | None, manufacturer_data: Mapping[i
     return LockAdvert(lock_id=lock_id, address=address, name=name, rssi=rssi)
 
 
-def _parse_bleak(device: BLEDevice, adv: Any) -> LockAdvert | None:
+def parse_bleak(device: BLEDevice, adv: Any) -> LockAdvert | None:
+    """:func:`parse_advert` of what a bleak scanner callback got (device, advertisement data)."""
     return parse_advert(address=device.address, name=adv.local_name or device.name,
                         manufacturer_data=adv.manufacturer_data,
                         service_uuids=adv.service_uuids, rssi=adv.rssi)
@@ -99,7 +100,7 @@ async def scan(*, timeout: float = 5.0, adapter: str | None = None,
     enough = asyncio.Event()
 
     def found(device: BLEDevice, adv: Any) -> None:
-        advert = _parse_bleak(device, adv)
+        advert = parse_bleak(device, adv)
         if advert is not None:
             seen[advert.address] = advert
             if stop_after is not None and len(seen) >= stop_after:
@@ -127,7 +128,7 @@ async def find_lock(*, address: str | None = None, name: str | None = None,
     hits: dict[str, LockAdvert] = {}
 
     def wanted(device: BLEDevice, adv: Any) -> bool:
-        advert = _parse_bleak(device, adv)
+        advert = parse_bleak(device, adv)
         if advert is None or not matches(advert, address=address, name=name,
                                          lock_id=lock_id):
             return False

@@ -146,18 +146,27 @@ def _pinned_client_class(device: BLEDevice) -> type[BleakClient]:
 
 
 async def _learn_mtu(client: BleakClient) -> int:
-    """The ATT MTU; BlueZ tells it only through an acquired socket (bleak's recipe).
-    A failure there means the cached GATT objects are stale (``TransportError``)."""
-    backend = getattr(client, "_backend", None)
-    acquire = getattr(backend, "_acquire_mtu", None)
-    if acquire is None:  # CoreBluetooth, WinRT: bleak knows the MTU
-        return max(23, int(client.mtu_size))
+    """The ATT MTU, from public bleak API only.
+
+    On BlueZ (5.62 and later) each characteristic carries the link's ``MTU`` property, set
+    by the exchange BlueZ makes before resolving services; bleak shows it as the command
+    characteristic's ``max_write_without_response_size`` (MTU - 3). Elsewhere bleak knows
+    the MTU (``mtu_size``). The command characteristic missing or unreadable means the
+    cached GATT objects are stale (``TransportError``). An older BlueZ, without the
+    property, gives the minimum MTU: 23 (frames are then only split more)."""
+    from bleak.backends import BleakBackend
+
     try:
-        await acquire()
-    except Exception as exc:  # bleak raises D-Bus errors, assertions, StopIteration here
+        char = client.services.get_characteristic(COMMAND_UUID)
+        if char is None:
+            raise LookupError(f"no characteristic {COMMAND_UUID}")
+        from_char = char.max_write_without_response_size + 3
+    except Exception as exc:  # bleak raises D-Bus errors, KeyErrors, BleakError here
         raise TransportError(f"cannot learn the MTU: {exc!r}",
                              code=ErrorCode.CONNECTION_FAILED) from exc
-    return max(23, int(client.mtu_size))
+    if client.backend_id == BleakBackend.BLUEZ_DBUS:
+        return max(23, from_char)
+    return max(23, int(client.mtu_size))  # CoreBluetooth, WinRT: bleak knows the MTU
 
 
 def bleak_connector(device: BLEDevice, *, adapter: str | None = None,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ble_lock.central.discovery import _parse_bleak
+from ble_lock.central.discovery import parse_bleak
 from ble_lock.central.transport import (
     Connector,
     DisconnectCallback,
@@ -98,7 +98,7 @@ class BleakTracker:
         from bleak import BleakScanner
 
         def found(device: BLEDevice, adv: Any) -> None:
-            advert = _parse_bleak(device, adv)
+            advert = parse_bleak(device, adv)
             if advert is None or advert.lock_id not in self._wanted:
                 return
             self._devices[advert.lock_id] = device

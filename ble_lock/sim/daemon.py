@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ble_lock.sim.errors import SimError
+from ble_lock.sim.process import start_child
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -59,6 +60,7 @@ class BusDaemon:
         self.name = name
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._transport: asyncio.SubprocessTransport | None = None
         self._address: str | None = None
 
     @property
@@ -86,15 +88,12 @@ class BusDaemon:
         root = Path(self._dir.name)
         config = root / "system.conf"
         config.write_text(_CONFIG.format(socket=root / "bus"))
-        self._proc = await asyncio.create_subprocess_exec(
+        self._proc, self._transport = await start_child(
             dbus_daemon_path(),
             f"--config-file={config}",
             "--nofork",
             "--nopidfile",
             "--print-address=1",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
         assert self._proc.stdout is not None
         try:
@@ -113,6 +112,7 @@ class BusDaemon:
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
+        transport, self._transport = self._transport, None
         self._address = None
         if proc is not None:
             if proc.returncode is None:
@@ -129,7 +129,6 @@ class BusDaemon:
                 if stream is not None:
                     with contextlib.suppress(Exception):
                         await stream.read()
-            transport = getattr(proc, "_transport", None)
             if transport is not None:
                 transport.close()
         if self._dir is not None:

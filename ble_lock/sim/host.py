@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ble_lock.sim.adapter import Adapter
 from ble_lock.sim.daemon import BusDaemon
 from ble_lock.sim.dbusobj import ObjectServer
 from ble_lock.sim.errors import SimError
-from ble_lock.sim.leftovers import close_local_buses
+from ble_lock.sim.leftovers import OwnedBuses, close_bus, local_connections
 from ble_lock.sim.radio import Radio
 
 BLUEZ = "org.bluez"
@@ -50,6 +49,7 @@ class Host:
         self.adapters: list[Adapter] = []
         self._bus: MessageBus | None = None
         self._server: ObjectServer | None = None
+        self._owned: OwnedBuses | None = None
 
     @property
     def address(self) -> str:
@@ -70,8 +70,25 @@ class Host:
             env["PATH"] = f"{self._shim_dir}{os.pathsep}{env.get('PATH', '')}"
         return env
 
+    async def connect(self, *, negotiate_unix_fd: bool = False) -> MessageBus:
+        """A connection of this process to the host's bus, closed (cleanly) by :meth:`stop`.
+
+        Open test connections to a simulated host this way: one opened otherwise must be
+        disconnected by its owner before the host stops, or it sees the daemon vanish.
+        """
+        if self._owned is None:
+            raise SimError(f"{self.name} is not running")
+        return await self._owned.connect(negotiate_unix_fd=negotiate_unix_fd)
+
+    async def local_connections(self) -> set[str]:
+        """Unique names of this process's connections to the host's bus, ``org.bluez`` aside."""
+        if self._bus is None or not self._bus.connected:
+            return set()
+        return await local_connections(self._bus)
+
     async def start(self) -> None:
         address = await self.daemon.start()
+        self._owned = OwnedBuses(address)
         try:
             bus = MessageBus(bus_address=address, bus_type=BusType.SYSTEM, negotiate_unix_fd=True)
             self._bus = bus
@@ -113,11 +130,11 @@ class Host:
                     self._server.spawn(adapter.client_gone(gone))
 
     async def stop(self) -> None:
-        """Drop links, forget adapters, close every bus of this process, stop the daemon.
+        """Drop links, forget adapters, close the buses this host handed out, stop the daemon.
 
-        This process's other connections (a bleak client whose link dropped keeps its own)
-        are closed before the daemon stops: one that sees the daemon vanish instead keeps an
-        ``EOFError`` nobody retrieves (see ``leftovers``).
+        The connections from :meth:`connect` are closed before the daemon stops: one that
+        sees the daemon vanish instead keeps an ``EOFError`` nobody retrieves (see
+        ``leftovers``). Connections opened otherwise are their owners' to close.
         """
         for adapter in self.adapters:
             await adapter.close()
@@ -125,11 +142,10 @@ class Host:
         if self._server is not None:
             await self._server.close()
             self._server = None
+        if self._owned is not None:
+            owned, self._owned = self._owned, None
+            await owned.close()
         if self._bus is not None:
             bus, self._bus = self._bus, None
-            if bus.connected:
-                await close_local_buses(bus, self.daemon.socket_path)
-            bus.disconnect()
-            with contextlib.suppress(Exception):
-                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # untyped upstream
+            await close_bus(bus)
         await self.daemon.stop()

@@ -1,27 +1,24 @@
-"""Close this process's D-Bus connections to a simulated bus before its daemon stops.
+"""This process's D-Bus connections to a simulated bus: opened, counted and closed cleanly.
 
-A bleak ``BleakClient`` opens its own D-Bus connection per BLE connection and only closes it
-in ``disconnect()``. A client whose link dropped (or one a test never disconnected) keeps
-that connection open until the end. If the dbus-daemon then stops under it, dbus-fast's
-reader sees EOF and, the disconnect not being the user's, stores the ``EOFError`` in the
-bus's disconnect future, which nobody awaits: "Future exception was never retrieved" when
-the bus is garbage collected, possibly at interpreter exit. bluetoothd would not kill its
-clients' bus either, so before stopping a host the simulator disconnects every connection of
-this process still on that bus (as its owner would) and waits for the disconnect to finish.
+A connection whose daemon stops under it sees EOF; dbus-fast, the disconnect not being the
+user's, stores the ``EOFError`` in the bus's disconnect future, which nobody may await:
+"Future exception was never retrieved" once the bus is collected. So whoever opens a
+connection to a simulated host closes it before the host stops — the simulator only closes
+what it handed out (:class:`OwnedBuses`), using dbus-fast's public ``disconnect()`` and
+``wait_for_disconnect()``; the test harness does the same for the bleak clients it made.
 
-The daemon says which connections belong to this process (``GetConnectionUnixProcessID``),
-so the heap is only searched for them when there is one.
+:func:`local_connections` asks the daemon which connections belong to this process
+(``GetConnectionUnixProcessID``), which tells the harness whether any are still open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 
-from dbus_fast import Message, MessageType
+from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
 log = logging.getLogger(__name__)
@@ -59,51 +56,39 @@ async def local_connections(bus: MessageBus, timeout: float = CLOSE_TIMEOUT_S) -
     return mine
 
 
-def _peer(bus: MessageBus) -> object:
-    """Where the bus's socket is connected (dbus-fast has no public accessor)."""
-    sock = getattr(bus, "_sock", None)
-    if sock is None:
-        return None
-    with contextlib.suppress(OSError):
-        return sock.getpeername()
-    return None
+async def close_bus(bus: MessageBus, timeout: float = CLOSE_TIMEOUT_S) -> None:
+    """Disconnect ``bus`` as its user and wait until it is closed (retrieving any error)."""
+    bus.disconnect()
+    done = bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # untyped upstream
+    with contextlib.suppress(Exception):  # awaiting it retrieves any error it holds
+        await asyncio.wait_for(done, timeout)
 
 
-def find_buses(socket_path: str, names: set[str]) -> list[MessageBus]:
-    """The connected dbus-fast buses of this event loop on ``socket_path`` named ``names``."""
-    loop = asyncio.get_running_loop()
-    return [
-        obj
-        for obj in gc.get_objects()
-        if isinstance(obj, MessageBus)
-        and obj.connected
-        and obj.unique_name in names
-        and getattr(obj, "_loop", None) is loop
-        and _peer(obj) == socket_path
-    ]
+class OwnedBuses:
+    """The connections a simulated host handed out to this process, closed before it stops."""
 
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._buses: list[MessageBus] = []
 
-async def close_local_buses(
-    bus: MessageBus, socket_path: str, timeout: float = CLOSE_TIMEOUT_S
-) -> int:
-    """Disconnect this process's other connections to the daemon at ``socket_path``.
+    async def connect(self, *, negotiate_unix_fd: bool = False) -> MessageBus:
+        """A new connection to the bus at ``address``; :meth:`close` disconnects it."""
+        bus = MessageBus(
+            bus_address=self.address, bus_type=BusType.SYSTEM, negotiate_unix_fd=negotiate_unix_fd
+        )
+        try:
+            await bus.connect()
+        except BaseException:
+            bus.disconnect()  # dbus-fast: releases the socket even when connect failed
+            raise
+        self._buses.append(bus)
+        return bus
 
-    ``bus`` is a connection of our own to that daemon (used to ask it who is connected).
-    Waits for each disconnect to complete, so its future holds no error. Returns how many.
-    """
-    try:
-        names = await local_connections(bus, timeout)
-    except Exception as exc:  # the daemon is gone already: nothing left to close cleanly
-        log.debug("could not list connections: %r", exc)
-        return 0
-    if not names:
-        return 0
-    found = find_buses(socket_path, names)
-    for other in found:
-        log.debug("closing leftover D-Bus connection %s", other.unique_name)
-        other.disconnect()
-    for other in found:
-        done = other.wait_for_disconnect()  # type: ignore[no-untyped-call]  # untyped upstream
-        with contextlib.suppress(Exception):  # awaiting it retrieves any error it holds
-            await asyncio.wait_for(done, timeout)
-    return len(found)
+    async def close(self, timeout: float = CLOSE_TIMEOUT_S) -> int:
+        """Disconnect every connection still open; returns how many were."""
+        buses, self._buses = self._buses, []
+        still = [bus for bus in buses if bus.connected]
+        for bus in still:
+            log.debug("closing D-Bus connection %s", bus.unique_name)
+        await asyncio.gather(*(close_bus(bus, timeout) for bus in buses))
+        return len(still)

@@ -42,7 +42,13 @@ class LinkDown(Exception):
 
 
 class _Pipe:
-    """Ordered one-way delivery of PDUs, one PDU per ``latency`` seconds."""
+    """Ordered one-way delivery of PDUs, one PDU per ``latency`` seconds.
+
+    :meth:`close` cancels the delivery task *and* sets a flag it checks between PDUs: on
+    Python 3.11 ``asyncio.wait_for`` (in a request being served) swallows a cancellation
+    that arrives in the loop turn its result does, and the task would then wait on its
+    queue forever ("Task was destroyed but it is pending", a teardown awaiting it hangs).
+    """
 
     def __init__(self, link: Link, direction: Direction) -> None:
         self._link = link
@@ -50,6 +56,7 @@ class _Pipe:
         self._queue: asyncio.Queue[tuple[AttOp, int, int, Callable[[], Awaitable[None]]]] = (
             asyncio.Queue()
         )
+        self._closed = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def put(
@@ -58,7 +65,7 @@ class _Pipe:
         self._queue.put_nowait((op, handle, size, deliver))
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             op, handle, size, deliver = await self._queue.get()
             latency = self._link.radio.config.att_latency_s
             if latency > 0:
@@ -70,7 +77,16 @@ class _Pipe:
                 log.exception("delivery of %s failed", op)
 
     def close(self) -> None:
+        self._closed = True
         self._task.cancel()
+
+    @property
+    def stopped(self) -> bool:
+        return self._task.done()
+
+    async def wait_stopped(self) -> None:
+        """Until the delivery task has ended (after :meth:`close`); never raises."""
+        await asyncio.wait({self._task})
 
 
 class Link:
@@ -99,6 +115,16 @@ class Link:
     @property
     def up(self) -> bool:
         return self.down_reason is None
+
+    @property
+    def closed(self) -> bool:
+        """Down, and both PDU pipes stopped (nothing of the link left running)."""
+        return not self.up and self._c2p.stopped and self._p2c.stopped
+
+    async def wait_closed(self) -> None:
+        """After :meth:`drop`: until both PDU pipes have stopped."""
+        await self._c2p.wait_stopped()
+        await self._p2c.wait_stopped()
 
     def __repr__(self) -> str:
         state = "up" if self.up else f"down ({self.down_reason})"

@@ -12,6 +12,26 @@ from typing import Protocol, TypeVar
 from ble_lock.sim.errors import SimError
 
 T = TypeVar("T")
+_STREAM_LIMIT = 2**16  # asyncio's default StreamReader limit
+
+
+async def start_child(
+    *argv: str, env: dict[str, str] | None = None, cwd: str | None = None
+) -> tuple[asyncio.subprocess.Process, asyncio.SubprocessTransport]:
+    """``asyncio.create_subprocess_exec(*argv)`` (stdin empty, stdout/stderr piped), with its
+    transport: asyncio's ``Process`` cannot close it, and one left open is only released
+    (with a ``ResourceWarning``) when collected. Built from the public pieces instead."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: asyncio.subprocess.SubprocessStreamProtocol(limit=_STREAM_LIMIT, loop=loop),
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    return asyncio.subprocess.Process(transport, protocol, loop), transport
 
 
 class BusHost(Protocol):
@@ -26,9 +46,16 @@ class BusHost(Protocol):
 class HostProcess:
     """A child process whose system bus is ``host``; its stdout is read line by line."""
 
-    def __init__(self, host: BusHost, proc: asyncio.subprocess.Process, target: str) -> None:
+    def __init__(
+        self,
+        host: BusHost,
+        proc: asyncio.subprocess.Process,
+        target: str,
+        transport: asyncio.SubprocessTransport | None = None,
+    ) -> None:
         self.host = host
         self.proc = proc
+        self._transport = transport
         self.target = target
         self.lines: list[str] = []
         self.stderr = ""
@@ -101,12 +128,27 @@ class HostProcess:
                     self.stderr += rest
                 else:
                     self.lines.extend(rest.splitlines())
-        transport = getattr(self.proc, "_transport", None)
-        if transport is not None:
-            transport.close()
+        if self._transport is not None:
+            self._transport.close()
         rc = self.proc.returncode
         assert rc is not None
         return rc
+
+
+async def start_process(
+    host: BusHost,
+    *argv: str,
+    name: str,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> HostProcess:
+    """Run ``argv`` with ``host`` as its system bus (``env`` added to ``host.env()``)."""
+    full_env = host.env()
+    full_env["PYTHONUNBUFFERED"] = "1"
+    if env:
+        full_env.update(env)
+    proc, transport = await start_child(*argv, env=full_env, cwd=cwd)
+    return HostProcess(host, proc, name, transport)
 
 
 async def spawn(
@@ -117,20 +159,6 @@ async def spawn(
     cwd: str | None = None,
 ) -> HostProcess:
     """Start ``python -m ble_lock.sim.run target args...`` with ``host`` as its system bus."""
-    full_env = host.env()
-    full_env["PYTHONUNBUFFERED"] = "1"
-    if env:
-        full_env.update(env)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ble_lock.sim.run",
-        target,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=full_env,
-        cwd=cwd,
+    return await start_process(
+        host, sys.executable, "-m", "ble_lock.sim.run", target, *args, name=target, env=env, cwd=cwd
     )
-    return HostProcess(host, proc, target)

@@ -118,8 +118,12 @@ class Radio:
         self.scanners.discard(node.address)
 
     async def close(self) -> None:
-        for link in list(self.links):
+        """Drop every link and wait for their PDU pipes to stop; stop advertising reports."""
+        dropped = list(self.links)
+        for link in dropped:
             link.drop("simulator stopped")
+        for link in dropped:
+            await link.wait_closed()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

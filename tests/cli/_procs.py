@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ble_lock.sim.harness import BleHarness
-from ble_lock.sim.process import HostProcess
+from ble_lock.sim.process import HostProcess, start_process
 
 START = 1_767_225_600  # the emulators' manual clocks: 2026-01-01 00:00 UTC
 
@@ -35,11 +35,9 @@ async def start(ble: BleHarness, host: int, home: Path, *args: str,
                 adapter: str = "hci0") -> HostProcess:
     """A long-running ``ble-lock`` (emulate, events --follow, sync link/relay) on ``host``;
     the harness stops it at the end of the test."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ble_lock.cli", "--home", str(home), *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=_env(ble, host, adapter))
-    hp = HostProcess(ble.host(host), proc, f"ble-lock {' '.join(args)}")
+    hp = await start_process(
+        ble.host(host), sys.executable, "-m", "ble_lock.cli", "--home", str(home), *args,
+        name=f"ble-lock {' '.join(args)}", env={"BLE_ADAPTER": adapter})
     ble.processes.append(hp)
     return hp
 

@@ -12,6 +12,7 @@ from ble_lock.sim.adapter import _parse_filter, adv_data_length
 from ble_lock.sim.att import AttError, AttOp, CharDef, Direction, ServiceDef
 from ble_lock.sim.errors import BluezError, SimError
 from ble_lock.sim.harness import BleHarness
+from ble_lock.sim.link import LinkDown
 from ble_lock.sim.radio import Advertisement, ConnectError, Link, Radio, RadioConfig
 
 UUID = "5e1a0001-0000-4000-8000-00805f9b34fb"
@@ -170,3 +171,59 @@ def test_real_harness_maps_hosts_to_adapters() -> None:
     assert not real.simulated_radio
     with pytest.raises(SimError):
         real.central(host=0)  # one host per test process
+
+
+GUARD_S = 5.0  # only bounds a failure (a pipe that never stops); a pass never waits on it
+
+
+class _GatedServer(_Server):
+    """Its reads answer when the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.gate: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def read(self, link: Link, handle: int, offset: int) -> bytes:
+        self.entered.set()
+        return await self.gate
+
+
+async def _link_serving_a_read(radio: Radio) -> tuple[Link, _GatedServer, asyncio.Task[bytes]]:
+    from ble_lock.sim import att_client
+
+    central, peripheral = _Node("C"), _Node("P")
+    gated = peripheral.gatt = _GatedServer()
+    radio.attach(central)
+    radio.attach(peripheral)
+    radio.set_advertisement("P", ADV)
+    link = await radio.connect(central, "P")
+    read = asyncio.create_task(att_client.read(link, 0x0C))
+    await gated.entered.wait()
+    return link, gated, read
+
+
+async def test_drop_racing_a_served_read_stops_both_pipes() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the inner result when its task is cancelled
+    in the loop turn that result arrives, swallowing the cancellation. A pipe that did went
+    back to its queue and waited there forever: awaiting it hung the radio's teardown, and at
+    exit it was "Task was destroyed but it is pending"."""
+    radio = Radio(RadioConfig(adv_interval_s=0.01))
+    link, server, read = await _link_serving_a_read(radio)
+    server.gate.set_result(b"late")  # the answer and the drop in the same loop turn
+    link.drop("fault: dropped")
+    with pytest.raises(LinkDown):
+        await read
+    await asyncio.wait_for(link.wait_closed(), GUARD_S)
+    await radio.close()
+
+
+async def test_radio_close_waits_for_the_pipes_of_the_links_it_drops() -> None:
+    radio = Radio(RadioConfig(adv_interval_s=0.01))
+    link, server, read = await _link_serving_a_read(radio)
+    server.gate.set_result(b"late")
+    await asyncio.wait_for(radio.close(), GUARD_S)
+    assert not link.up
+    assert link.closed
+    with pytest.raises(LinkDown):
+        await read
