@@ -95,9 +95,9 @@ class AppClient:
 
     def request(self, body: m.RequestBody) -> tuple[bytes, bytes]:
         """Encode ``body`` as a new request; returns ``(request_id, payload)``."""
-        request_id = self._rng(m.REQUEST_ID_SIZE)
+        request_id = self._rng.token_bytes(m.REQUEST_ID_SIZE)
         while request_id in self._pending or request_id in self._answers:
-            request_id = self._rng(m.REQUEST_ID_SIZE)
+            request_id = self._rng.token_bytes(m.REQUEST_ID_SIZE)
         req = m.Request(request_id=request_id, body=body)
         payload = m.encode(req)
         self._pending[request_id] = _Pending(request=req, payload=payload)

@@ -188,7 +188,7 @@ class LockClient(Operations):
         lock_id = self._lock_id()
         engine = self.engine
         public = await engine.pair(lambda mtu: claim_pairing(
-            lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=os_rng,
+            lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=engine.rng,
             lock_fingerprint=lock_fingerprint, mtu=mtu))
         return await self._paired(public, name)
 
@@ -206,7 +206,7 @@ class LockClient(Operations):
         lock_id = self._lock_id()
         engine = self.engine
         public = await engine.pair(lambda mtu: invite_pairing(
-            lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=os_rng,
+            lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=engine.rng,
             lock_fingerprint=lock_fingerprint, mtu=mtu))
         return await self._paired(public, name)
 

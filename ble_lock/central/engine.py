@@ -102,7 +102,8 @@ class Engine(LinkKeeper):
         super().__init__(connector)
         self.keystore = keystore
         self.phone = phone
-        self._rng = rng
+        self.rng = rng
+        """The injected RNG: request ids, channels, handshake and pairing ephemerals."""
         self.timeout = timeout
         self.max_retries = max_retries
         self._retry_delay = retry_delay
@@ -257,7 +258,7 @@ class Engine(LinkKeeper):
             raise Retry(dropped())
         counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
         session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
-                               phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
+                               phone=self.phone, counter=counter, rng=self.rng, mtu=link.mtu,
                                channel=self._pick_channel(), fresh=fresh)
         if first:
             self.early_requests += 1

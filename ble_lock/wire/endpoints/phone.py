@@ -75,7 +75,7 @@ class PhoneState(Enum):
 def random_channel(rng: Rng) -> int:
     """A uniformly random channel id in 1..255."""
     while True:
-        cid = rng(1)[0]
+        cid = rng.token_bytes(1)[0]
         if cid:
             return cid
 
