@@ -155,18 +155,26 @@ class LockEndpoint:
 
     # -- the byte interface ---------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> list[Event]:
+    def receive_data(self, data: bytes, now: float, *, mtu: int | None = None) -> list[Event]:
         """One ATT write to the command characteristic. Errors close the channel they
         came on (CLOSE sent, SessionClosed returned). Only a write too short to name a
-        channel raises (:class:`~ble_lock.wire.errors.FramingError`)."""
+        channel raises (:class:`~ble_lock.wire.errors.FramingError`).
+
+        ``mtu``: the ATT MTU of the link this write came over, when the adapter knows (or
+        infers) it; the write's channel - one this write opens included - answers at it
+        from now on. None keeps the channel's MTU (new channels: :meth:`set_mtu`'s)."""
         if not data or data[0] == 0:
             raise FramingError("a frame must start with a channel id (1-255)")
+        if mtu is not None:
+            check_mtu(mtu)
         events: list[Event] = []
         ch = self._channels.get(data[0])
         try:
             frame = parse_frame(data)
             if ch is None:
                 ch = self._open_channel(frame.channel, frame.start, now, events)
+            if mtu is not None:
+                ch.mtu = mtu
             self._seq += 1
             ch.last_now, ch.touched = now, self._seq
             message = ch.reassembler.feed(frame, now)
