@@ -72,7 +72,7 @@ async def _wait_for(path: Path, total: int, timeout: float) -> None:
 async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
     from ble_lock.central.client import LockClient
     from ble_lock.central.keystore import Keystore
-    from ble_lock.peripheral.client import AsyncPanelClient
+    from ble_lock.peripheral.panel_client import AsyncPanelClient
     from ble_lock.sim.harness import BleHarness
 
     ble = await BleHarness.simulated(hosts=n + 1)

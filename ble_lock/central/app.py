@@ -19,8 +19,8 @@ from typing import TypeVar
 from ble_lock.core.errors import LockError, error_for_code
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.directory import invite_code_ref
-from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
-from ble_lock.wire.errors import LocalProtocolError, RemoteProtocolError
+from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhonePairing, PhoneSession
+from ble_lock.wire.errors import LocalProtocolError, RemoteProtocolError, SessionTimeoutError
 from ble_lock.wire.events import Event as TransportEvent
 from ble_lock.wire.events import (
     MessageReceived,
@@ -95,9 +95,9 @@ class AppClient:
 
     def request(self, body: m.RequestBody) -> tuple[bytes, bytes]:
         """Encode ``body`` as a new request; returns ``(request_id, payload)``."""
-        request_id = self._rng(m.REQUEST_ID_SIZE)
+        request_id = self._rng.token_bytes(m.REQUEST_ID_SIZE)
         while request_id in self._pending or request_id in self._answers:
-            request_id = self._rng(m.REQUEST_ID_SIZE)
+            request_id = self._rng.token_bytes(m.REQUEST_ID_SIZE)
         req = m.Request(request_id=request_id, body=body)
         payload = m.encode(req)
         self._pending[request_id] = _Pending(request=req, payload=payload)
@@ -169,20 +169,23 @@ class AppClient:
 
 
 def claim_pairing(*, lock_id: bytes, setup_code: str, phone: KeyPair, rng: Rng,
-                  lock_fingerprint: bytes | None = None, mtu: int = 23) -> PhonePairing:
+                  lock_fingerprint: bytes | None = None, mtu: int = 23,
+                  timeout: float = ANSWER_TIMEOUT) -> PhonePairing:
     """Claim a factory-fresh lock (first admin, R-USR-2) with its setup code; the lock id
     and ``lock_fingerprint`` come from the same QR code (the fingerprint detects a man in
     the middle)."""
     return PhonePairing(lock_id=lock_id, code=setup_transport_code(setup_code, lock_id),
-                        phone=phone, rng=rng, expected_fingerprint=lock_fingerprint, mtu=mtu)
+                        phone=phone, rng=rng, expected_fingerprint=lock_fingerprint, mtu=mtu,
+                        timeout=timeout)
 
 
 def invite_pairing(*, lock_id: bytes, invite_id: int, code: str, phone: KeyPair, rng: Rng,
-                   lock_fingerprint: bytes | None = None, mtu: int = 23) -> PhonePairing:
+                   lock_fingerprint: bytes | None = None, mtu: int = 23,
+                   timeout: float = ANSWER_TIMEOUT) -> PhonePairing:
     """Redeem an invite (a Bluetooth key, or a further admin phone, R-APP-3)."""
     return PhonePairing(lock_id=lock_id, code=invite_transport_code(invite_id, code),
                         code_ref=invite_code_ref(invite_id), phone=phone, rng=rng,
-                        expected_fingerprint=lock_fingerprint, mtu=mtu)
+                        expected_fingerprint=lock_fingerprint, mtu=mtu, timeout=timeout)
 
 
 # ------------------------------------------------------------------ a session with requests
@@ -198,22 +201,29 @@ class LockLink:
     link, :meth:`start_retry` re-sends an unanswered request, same id and bytes, inside a
     new session once its HS2 verified (never in HS1: one user action is at most one HS1
     with a request, docs/protocol.md, Freshness); the lock applies it once.
+
+    Timers: the session's own (handshake, reassembly) plus one per request whose answer
+    is awaited (:meth:`expect_answer`, the session's ``timeout``), all in one
+    :meth:`next_timer` / :meth:`handle_timer` pair for the I/O layer to drive.
     """
 
-    __slots__ = ("_app", "_deferred", "_session")
+    __slots__ = ("_app", "_deferred", "_due", "_session")
 
     def __init__(self, *, app: AppClient, session: PhoneSession) -> None:
         self._app = app
         self._session = session
         self._deferred: bytes | None = None  # a secret request to send once established
+        self._due: dict[bytes, float] = {}  # request id -> when its answer is overdue
 
     @classmethod
     def open(cls, *, app: AppClient, lock_id: bytes, lock_public: bytes, phone: KeyPair,
-             counter: int, rng: Rng, fresh: bytes, mtu: int = 23) -> LockLink:
+             counter: int, rng: Rng, fresh: bytes, mtu: int = 23,
+             timeout: float = ANSWER_TIMEOUT) -> LockLink:
         """A link with a new session; persist :attr:`next_counter` once started.
         ``fresh``: the lock's freshness value (fresh characteristic or last HS2)."""
         session = PhoneSession(lock_id=lock_id, lock_public=lock_public, phone=phone,
-                               counter=counter, rng=rng, fresh=fresh, mtu=mtu)
+                               counter=counter, rng=rng, fresh=fresh, mtu=mtu,
+                               timeout=timeout)
         return cls(app=app, session=session)
 
     def __repr__(self) -> str:
@@ -269,11 +279,26 @@ class LockLink:
         ``RemoteProtocolError`` subtype (and the session is closed)."""
         return self._translate(self._session.receive_data(data, now))
 
+    def expect_answer(self, request_id: bytes, now: float) -> None:
+        """Start the answer timer of a request just sent (or riding in HS1): unanswered
+        after the session's ``timeout``, :meth:`handle_timer` closes the session."""
+        self._due.setdefault(request_id, now + self._session.timeout)
+
     def handle_timer(self, now: float) -> list[LinkEvent]:
-        return self._translate(self._session.handle_timer(now))
+        """Fire due timers. The lock not answering (a handshake or an awaited request) in
+        time raises ``SessionTimeoutError``, a half message ``ReassemblyTimeoutError``;
+        either closes the session (a CLOSE is queued)."""
+        events = self._translate(self._session.handle_timer(now))
+        if any(due <= now for due in self._due.values()):
+            self._due.clear()
+            self._session.close()
+            raise SessionTimeoutError("the lock did not answer the request in time")
+        return events
 
     def next_timer(self) -> float | None:
-        return self._session.next_timer()
+        """When :meth:`handle_timer` must next be called (monotonic seconds), or None."""
+        times = [t for t in (self._session.next_timer(), *self._due.values()) if t is not None]
+        return min(times, default=None)
 
     def data_to_send(self) -> list[bytes]:
         return self._session.data_to_send()
@@ -293,7 +318,10 @@ class LockLink:
         for event in events:
             if isinstance(event, MessageReceived):
                 if event.payload:
-                    out.extend(self._receive(event.payload))
+                    for app_event in self._receive(event.payload):
+                        if isinstance(app_event, Succeeded | Failed):
+                            self._due.pop(app_event.request_id, None)
+                        out.append(app_event)
             elif isinstance(event, SessionEstablished | SessionClosed):
                 out.append(event)
                 if isinstance(event, SessionEstablished) and self._deferred is not None:

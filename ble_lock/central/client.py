@@ -35,6 +35,7 @@ from ble_lock.central.operations import Operations
 from ble_lock.central.transport import Connector, bleak_connector
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.wire import messages as m
+from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT
 from ble_lock.wire.errors import RemoteProtocolError, UnsupportedVersionError
 from ble_lock.wire.link.gatt import LockInfo
 from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
@@ -70,19 +71,25 @@ def check_version(advert: LockAdvert) -> None:
 
 
 class LockClient(Operations):
-    """One lock, one phone. Use as ``async with``; reconnects by itself after a drop."""
+    """One lock, one phone. Use as ``async with``; reconnects by itself after a drop.
+
+    ``timeout``: seconds the lock has to answer (pairing, handshake, each request), run
+    on the phone objects' own timers; ``clock``: their monotonic ``now``."""
 
     def __init__(self, connector: Connector, *, keystore: Keystore | None = None,
-                 lock_id: bytes | None = None, rng: Rng = os_rng, timeout: float = 15.0,
-                 max_retries: int = 3, pick_channel: Callable[[], int] | None = None,
-                 address: str | None = None, retry_delay: float = 0.02) -> None:
+                 lock_id: bytes | None = None, rng: Rng = os_rng,
+                 timeout: float = ANSWER_TIMEOUT, max_retries: int = 3,
+                 pick_channel: Callable[[], int] | None = None,
+                 address: str | None = None, retry_delay: float = 0.02,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.keystore = keystore if keystore is not None else Keystore()
         self.expected_lock_id = lock_id
         self.address = address
         self.engine = Engine(connector=connector, keystore=self.keystore,
                              phone=load_identity(self.keystore, rng), rng=rng,
                              timeout=timeout, max_retries=max_retries,
-                             pick_channel=pick_channel, retry_delay=retry_delay)
+                             pick_channel=pick_channel, retry_delay=retry_delay,
+                             clock=clock)
         self.info: LockInfo | None = None
 
     def __repr__(self) -> str:
@@ -94,7 +101,7 @@ class LockClient(Operations):
     @classmethod
     def for_device(cls, device: BLEDevice, *, adapter: str | None = None,
                    lock_id: bytes | None = None, keystore: Keystore | None = None,
-                   timeout: float = 15.0, max_retries: int = 3) -> LockClient:
+                   timeout: float = ANSWER_TIMEOUT, max_retries: int = 3) -> LockClient:
         """A client for a device found by a scan (``adapter``: BlueZ ``hciN``)."""
         return cls(bleak_connector(device, adapter=adapter), lock_id=lock_id,
                    address=device.address, keystore=keystore, timeout=timeout,
@@ -104,7 +111,7 @@ class LockClient(Operations):
     async def find(cls, *, address: str | None = None, name: str | None = None,
                    lock_id: bytes | None = None, adapter: str | None = None,
                    scan_timeout: float = 10.0, keystore: Keystore | None = None,
-                   timeout: float = 15.0, max_retries: int = 3) -> LockClient:
+                   timeout: float = ANSWER_TIMEOUT, max_retries: int = 3) -> LockClient:
         """Scan for the lock (by address, name or lock id) and return a client for it;
         the lock id is confirmed by the info characteristic on connect."""
         device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
@@ -188,8 +195,8 @@ class LockClient(Operations):
         lock_id = self._lock_id()
         engine = self.engine
         public = await engine.pair(lambda mtu: claim_pairing(
-            lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=os_rng,
-            lock_fingerprint=lock_fingerprint, mtu=mtu))
+            lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=engine.rng,
+            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout))
         return await self._paired(public, name)
 
     async def claim_qr(self, qr_text: str, *, name: str | None = None) -> LockRecord:
@@ -206,8 +213,8 @@ class LockClient(Operations):
         lock_id = self._lock_id()
         engine = self.engine
         public = await engine.pair(lambda mtu: invite_pairing(
-            lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=os_rng,
-            lock_fingerprint=lock_fingerprint, mtu=mtu))
+            lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=engine.rng,
+            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout))
         return await self._paired(public, name)
 
     async def _paired(self, lock_public: bytes, name: str | None) -> LockRecord:

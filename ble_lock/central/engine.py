@@ -26,6 +26,11 @@ phone objects (:class:`~ble_lock.central.app.LockLink`,
   and from every HS2; a value the lock no longer accepts costs a round trip
   (``STALE``), never an unlock.
 * **Pushes** (state changes, alarms, enrolment steps) go to listeners.
+* **Timeouts are the protocol's own.** The engine keeps no timer: while it waits it
+  sleeps until the phone object's ``next_timer()`` (monotonic, the injected ``clock``)
+  and calls its ``handle_timer(now)``, like aioquic's ``get_timer``/``handle_timer``. A
+  lock that does not answer (handshake, pairing, a request) ends the call with a
+  ``TransportError`` ``TIMEOUT`` after ``timeout`` seconds (docs/central.md, "Timeouts").
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ble_lock.central.app import AppClient, Failed, LockLink, Pushed, Succeeded
 from ble_lock.central.keystore import Keystore, LockRecord
@@ -43,8 +48,14 @@ from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, fut
 from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
 from ble_lock.wire import messages as m
-from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession, PhoneState, random_channel
-from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.endpoints.phone import (
+    ANSWER_TIMEOUT,
+    PhonePairing,
+    PhoneSession,
+    PhoneState,
+    random_channel,
+)
+from ble_lock.wire.errors import RemoteProtocolError, SessionTimeoutError
 from ble_lock.wire.events import PairingSucceeded, SessionEstablished
 from ble_lock.wire.link.gatt import FreshValue
 from ble_lock.wire.security.crypto import KeyPair, Rng
@@ -94,16 +105,22 @@ def _final_error(err: RemoteProtocolError) -> LockError:
 
 
 class Engine(LinkKeeper):
-    """One lock connection: link, session, requests, pairing, pushes."""
+    """One lock connection: link, session, requests, pairing, pushes.
+
+    ``timeout`` is handed to each phone object (session, pairing) as its answer timeout;
+    ``clock`` (monotonic seconds) is the ``now`` of every sans-IO call."""
 
     def __init__(self, *, connector: Connector, keystore: Keystore, phone: KeyPair, rng: Rng,
-                 timeout: float = 15.0, max_retries: int = 3, retry_delay: float = 0.02,
-                 pick_channel: Callable[[], int] | None = None) -> None:
+                 timeout: float = ANSWER_TIMEOUT, max_retries: int = 3,
+                 retry_delay: float = 0.02, pick_channel: Callable[[], int] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(connector)
         self.keystore = keystore
         self.phone = phone
-        self._rng = rng
+        self.rng = rng
+        """The injected RNG: request ids, channels, handshake and pairing ephemerals."""
         self.timeout = timeout
+        self._clock = clock
         self.max_retries = max_retries
         self._retry_delay = retry_delay
         self._pick_channel = pick_channel or (lambda: random_channel(rng))
@@ -144,7 +161,7 @@ class Engine(LinkKeeper):
     # ------------------------------------------------------------------ incoming
 
     def _now(self) -> float:
-        return time.monotonic()
+        return self._clock()
 
     def _on_notify(self, data: bytes) -> None:
         now = self._now()
@@ -257,8 +274,9 @@ class Engine(LinkKeeper):
             raise Retry(dropped())
         counter = self.keystore.next_counter(lock_key(lock_id))  # persisted before HS1 goes
         session = PhoneSession(lock_id=lock_id, lock_public=record.lock_public_key,
-                               phone=self.phone, counter=counter, rng=self._rng, mtu=link.mtu,
-                               channel=self._pick_channel(), fresh=fresh)
+                               phone=self.phone, counter=counter, rng=self.rng, mtu=link.mtu,
+                               channel=self._pick_channel(), fresh=fresh,
+                               timeout=self.timeout)
         if first:
             self.early_requests += 1
         lk = LockLink(app=self.app, session=session)
@@ -275,33 +293,45 @@ class Engine(LinkKeeper):
             lk = await self._new_session(b"")
         if lk.session.state is not PhoneState.ESTABLISHED:
             assert self._established is not None
-            await self._wait(self._established)
+            await self._wait(self._established, lk)
         return lk
 
-    async def _deliver(self, payload: bytes, early: bool) -> None:
+    async def _deliver(self, payload: bytes, early: bool) -> LockLink:
         """Send a request: in a new session's HS1 if ``early`` and no session is open,
         else inside an established session (opened with an empty HS1 if need be)."""
         lk = self._lk
         reuse = lk is not None and lk.session.state in (PhoneState.WAITING,
                                                         PhoneState.ESTABLISHED)
         if not reuse and early:
-            await self._new_session(payload)  # 0-RTT: the request rides in HS1
-            return
+            return await self._new_session(payload)  # 0-RTT: the request rides in HS1
         lk = await self._established_session()
         lk.session.send(payload)
         await self._flush(lk)
+        return lk
 
-    async def _wait(self, fut: asyncio.Future[None]) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await fut
-        except TimeoutError:
-            lk, self._lk = self._lk, None
-            if lk is not None:
-                lk.close()
-                await self._flush(lk)
-            raise TransportError(f"the lock did not answer within {self.timeout:g} s",
-                                 code=ErrorCode.TIMEOUT) from None
+    async def _wait(self, fut: asyncio.Future[Any], chan: LockLink | PhonePairing,
+                    what: str = "") -> Any:
+        """Wait for ``fut`` while driving ``chan``'s timers: sleep until its
+        ``next_timer()``, then ``handle_timer(now)``. The lock not answering in time is a
+        ``TransportError`` ``TIMEOUT``; a half message that timed out is a retry."""
+        while not fut.done():
+            due = chan.next_timer()
+            delay = None if due is None else max(0.0, due - self._now())
+            await asyncio.wait((fut,), timeout=delay)
+            if fut.done():
+                break
+            try:
+                chan.handle_timer(self._now())
+            except RemoteProtocolError as err:
+                if chan is self._lk:
+                    self._lk = None
+                with contextlib.suppress(LockError):
+                    await self._flush(chan)  # the CLOSE handle_timer queued
+                if isinstance(err, SessionTimeoutError):
+                    raise TransportError(what or "the lock did not answer within "
+                                         f"{self.timeout:g} s", code=ErrorCode.TIMEOUT) from None
+                raise Retry(err) from None
+        return fut.result()
 
     # ------------------------------------------------------------------ requests
 
@@ -322,8 +352,9 @@ class Engine(LinkKeeper):
                     # waits for a verified HS2 and goes inside the session (docs,
                     # Freshness). An attempt that failed before its HS1 left counts not.
                     early = not secret and self.early_requests == early_before
-                    await self._deliver(payload, early=early)
-                    await self._wait(fut)
+                    lk = await self._deliver(payload, early=early)
+                    lk.expect_answer(request_id, self._now())
+                    await self._wait(fut, lk)
                     return self.app.result(request_id, expected)
                 except Retry as retry:
                     failures = await self._after_failure(retry, failures)
@@ -381,13 +412,9 @@ class Engine(LinkKeeper):
                 try:
                     pairing.start(self._now())
                     await self._flush(pairing)
-                    async with asyncio.timeout(self.timeout):
-                        return await fut
-                except TimeoutError:
-                    pairing.close()
-                    await self._flush(pairing)
-                    raise TransportError("the lock did not answer the pairing in time",
-                                         code=ErrorCode.TIMEOUT) from None
+                    public: bytes = await self._wait(
+                        fut, pairing, "the lock did not answer the pairing in time")
+                    return public
                 except Retry as retry:
                     err = retry.error
                     if isinstance(err, RemoteProtocolError) and err.code not in (

@@ -22,7 +22,7 @@ from ble_lock.central.keystore import Keystore
 from ble_lock.central.sync import SyncRelay, describe_event, link_locks
 from ble_lock.central.visitor import one_time_code
 from ble_lock.core.errors import ErrorCode, LockError
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.wire import messages as m
 

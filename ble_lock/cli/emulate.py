@@ -15,9 +15,9 @@ from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, qr_lines
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.profile import PROFILES
-from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.peripheral.process import install_stop_signals
 from ble_lock.peripheral.state import PANEL_ADDR
 from ble_lock.wire.link.gatt import StateFlags

@@ -4,9 +4,15 @@ The lock reads "now" from a :class:`Clock` (unix seconds, float) and draws rando
 from an :class:`Rng`. The emulator passes real ones (``time.time`` / ``os.urandom``
 wrappers live in the adapters); tests pass :class:`FakeClock` and :class:`FakeRng`.
 
-These are the core's only clock and RNG protocols. The clock drives every timer and the
-deadlines the lock persists (a running lockout, a pending sync link), so it must move
-forward across a restart: the lock's admin-set time is an offset over it (``set_time``),
+These are the project's only clock and RNG protocols: the wire layer draws its ephemerals,
+channels, request ids and freshness values from the same :class:`Rng`
+(``ble_lock.wire.security.crypto`` imports it from here; the production one is
+``crypto.os_rng``). This module stays a leaf (it imports nothing of ``ble_lock``) so that
+the sans-IO wire layer may depend on it (tests/test_layering.py).
+
+The core's clock drives every timer and the deadlines the lock persists (a running
+lockout, a pending sync link), so it must move forward across a restart: the lock's
+admin-set time is an offset over it (``set_time``),
 never a change of it. See ``docs/core.md`` "Time".
 """
 

@@ -280,7 +280,7 @@ class Situation:
     features: frozenset[Feature]
     settings: Settings
     wall: float  # the lock's wall clock: validity, schedules
-    mono: float  # the injected clock: the dual-auth window
+    now: float  # the injected lock clock (Management.now, not monotonic): the dual-auth window
     locked_out: float | None = None  # seconds left in the lockout (R-SEC-1)
     thumb_turn_locked: bool = False
     identified: bool = True  # False: a credential was presented and matched nothing
@@ -364,12 +364,12 @@ def _dual(s: Situation, cell: Cell) -> Outcome | None:
     if len({c.id for c in s.user_keys if c.kind in FACTOR_KINDS}) < 2:
         return Outcome(verdict=Verdict.DENY, reason=ErrorCode.NO_CREDENTIALS, rule=Rule.DUAL_AUTH)
     if (pending is not None and pending.user_number == s.user.number
-            and pending.credential_id != cred.id and s.mono < pending.until
+            and pending.credential_id != cred.id and s.now < pending.until
             and (pending.kind in AT_DOOR_KINDS or cred.kind in AT_DOOR_KINDS)):
         return None
     return Outcome(verdict=cell.verdict, reason=cell.reason, rule=Rule.DUAL_AUTH,
                    dual_first=DualPending(user_number=s.user.number, credential_id=cred.id,
-                                          kind=cred.kind, until=s.mono + s.dual_window))
+                                          kind=cred.kind, until=s.now + s.dual_window))
 
 
 def decide(s: Situation) -> Outcome:

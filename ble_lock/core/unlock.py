@@ -117,7 +117,7 @@ class Unlock:
             c for c in self._ctx.index.of_user(user.number) if c.kind in FACTOR_KINDS)
         return Situation(
             path=path, features=self._ctx.profile.features, settings=self._ctx.settings,
-            wall=self._ctx.wall(), mono=self._ctx.now(), locked_out=self.lockout_for(path),
+            wall=self._ctx.wall(), now=self._ctx.now(), locked_out=self.lockout_for(path),
             thumb_turn_locked=self._dev.thumb_turn_locked, identified=identified, user=user,
             credential=cred, user_keys=keys, dual_pending=self._dev.dual_pending,
             dual_window=self._ctx.profile.dual_auth_window_s, code_denial=code_denial)

@@ -61,7 +61,15 @@ def _invite_id(code_ref: bytes) -> int | None:
 
 
 class CoreDirectory:
-    """A :class:`PeerDirectory` backed by a :class:`~ble_lock.core.lock.Lock`."""
+    """A :class:`PeerDirectory` backed by a :class:`~ble_lock.core.lock.Lock`.
+
+    The ``now`` of :meth:`pairing_refusal` and :meth:`record_pairing_failure` is the
+    endpoint's link clock (monotonic, meaningful only as differences); the core's pairing
+    limiter keeps its persisted lockout deadline on the lock's own clock (docs/core.md
+    "Time": it must survive a restart), which the core reads from its injected ``Clock``.
+    Mixing the two would be wrong, so those two ignore ``now`` by design; the interface's
+    other methods take no time at all.
+    """
 
     __slots__ = ("_lock",)
 
@@ -81,7 +89,7 @@ class CoreDirectory:
         return CorePeer(public_key=bytes(phone_key), credential_id=info.credential_id,
                         user_number=info.user_number)
 
-    def advance_counter(self, peer: object, counter: int, now: float) -> bool:
+    def advance_counter(self, peer: object, counter: int) -> bool:
         return self._lock.accept_phone_counter(_key(peer), counter)
 
     def current_counter(self, peer: object) -> int:
@@ -98,7 +106,7 @@ class CoreDirectory:
                 return ErrorCode.NOT_IN_PAIRING_MODE
         return None
 
-    def pairing_secret(self, code_ref: bytes, now: float) -> bytes | None:
+    def pairing_secret(self, code_ref: bytes) -> bytes | None:
         try:
             if code_ref == SETUP_CODE_REF:
                 secret = self._lock.setup_secret()
@@ -111,7 +119,7 @@ class CoreDirectory:
             return None
         return pairing_secret(transport_code(secret))
 
-    def complete_pairing(self, code_ref: bytes, phone_key: bytes, now: float) -> object:
+    def complete_pairing(self, code_ref: bytes, phone_key: bytes) -> object:
         try:
             if code_ref == SETUP_CODE_REF:
                 self._lock.claim(phone_key=phone_key)  # R-USR-2: the first admin
@@ -125,7 +133,7 @@ class CoreDirectory:
         peer = self.find_peer(phone_key)
         return peer if peer is not None else ErrorCode.INTERNAL
 
-    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+    def record_refused_peer(self, phone_key: bytes, counter: int) -> None:
         self._lock.refuse_revoked_phone(phone_key, counter)
 
     def record_pairing_failure(self, code_ref: bytes, now: float) -> None:

@@ -242,9 +242,11 @@ class LockServer:
     def __repr__(self) -> str:
         return f"LockServer(sessions={len(self.endpoint.sessions())})"
 
-    def receive_data(self, data: bytes, now: float) -> list[TransportEvent]:
-        """One ATT write; requests are answered at once, pushes follow."""
-        events = self.endpoint.receive_data(data, now)
+    def receive_data(self, data: bytes, now: float, *, mtu: int | None = None
+                     ) -> list[TransportEvent]:
+        """One ATT write (``mtu``: its link's, if known: ``LockEndpoint.receive_data``);
+        requests are answered at once, pushes follow."""
+        events = self.endpoint.receive_data(data, now, mtu=mtu)
         self._serve(events)
         return events
 

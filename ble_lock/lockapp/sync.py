@@ -68,7 +68,7 @@ class SyncStatements:
             return None
         draft = m.SyncStatement(
             issuer_lock_id=self._lock_id, target_lock_id=link.peer_lock_id,
-            at_ms=max(0, int(self._lock.lock_time * 1000)), nonce=self._rng(NONCE_SIZE),
+            at_ms=max(0, int(self._lock.lock_time * 1000)), nonce=self._rng.token_bytes(NONCE_SIZE),
             proof=b"\x00" * 32,
         )
         proof = hmac_sha256(self._key(link.peer_lock_id, link.peer_public_key),

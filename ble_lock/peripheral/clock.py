@@ -21,28 +21,12 @@ from __future__ import annotations
 
 import abc
 import math
-import os
 import time
 
 from ble_lock.core.errors import InvalidInputError
+from ble_lock.wire.security.crypto import OsRng  # the one production Rng, re-exported
 
 __all__ = ["EmulatorClock", "ManualClock", "OsRng", "RealClock"]
-
-
-class OsRng:
-    """``os.urandom`` in both shapes: the core's ``token_bytes(n)`` and the protocol's
-    ``rng(n)`` callable."""
-
-    __slots__ = ()
-
-    def token_bytes(self, n: int) -> bytes:
-        return os.urandom(n)
-
-    def __call__(self, n: int) -> bytes:
-        return os.urandom(n)
-
-    def __repr__(self) -> str:
-        return "OsRng()"
 
 
 class EmulatorClock(abc.ABC):

@@ -24,11 +24,14 @@ flushes pushes and notifies; every input wakes it to re-arm. Front-panel input (
 what an advance ended has been notified by the time the panel answers.
 
 MTU: bless does not pass BlueZ's ``WriteValue`` options (``mtu``, ``device``) to its
-write callback, so the lock cannot tell links apart or read their MTU. It infers a safe
-MTU per channel instead: a phone that wrote a frame of n bytes has a link MTU of at least
-n + 3 (an ATT write carries at most MTU - 3 bytes), so the lock answers on that channel
-with frames no longer than the longest frame the phone wrote since it opened the channel
-(HS1 or PAIR1), and never below the always-safe 23 (``docs/protocol.md``, Channels).
+write callback, so the lock cannot tell links apart or read their MTU: the server has one
+MTU, the endpoint's default (``MIN_MTU``, safe for every subscriber; CLOSEs on channels
+it does not know go at it). Per channel it infers a safe MTU instead: a phone that wrote
+a frame of n bytes has a link MTU of at least n + 3 (an ATT write carries at most MTU - 3
+bytes), so the lock answers on that channel with frames no longer than the longest frame
+the phone wrote since it opened the channel (HS1 or PAIR1), and never below the
+always-safe 23 (``docs/protocol.md``, Channels). The inferred MTU goes with the write
+(``receive_data(frame, now, mtu=...)``); the endpoint's default is never changed.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import Label, Opened, StateDir
-from ble_lock.wire.link.framing import MAX_MTU, MIN_MTU
+from ble_lock.wire.link.framing import MAX_MTU, MIN_MTU, parse_frame
 from ble_lock.wire.link.gatt import (
     COMMAND_UUID,
     FRESH_UUID,
@@ -72,7 +75,6 @@ __all__ = ["Emulator", "EmulatorConfig"]
 
 _log = logging.getLogger(__name__)
 _NEW_CHANNEL_TYPES = (MsgType.HS1, MsgType.PAIR1)
-_START_BIT = 0x80
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,27 +310,26 @@ class Emulator:
         """One ATT write of the command characteristic."""
         server = self._server()
         self.frames_in += 1
-        mtu = self._infer_mtu(frame)
-        if mtu is not None:
-            server.endpoint.set_mtu(mtu)  # for the channel this frame may open
-            server.endpoint.set_mtu(mtu, frame[0])
         try:
-            server.receive_data(frame, self.clock.mono())
+            server.receive_data(frame, self.clock.mono(), mtu=self._infer_mtu(frame))
         except LockError as exc:  # a frame too short to name a channel: nothing to answer
             _log.debug("dropped a frame: %s", exc.code.name)
         except Exception as exc:  # the app behind the endpoint failed: end its channel only
             _log.error("frame on channel %d: %s in the lock's service; channel closed",
                        frame[0], type(exc).__name__)
             server.endpoint.close(frame[0], ErrorCode.INTERNAL)
-        finally:
-            server.endpoint.set_mtu(MIN_MTU)
         self._after_input()
 
-    def _infer_mtu(self, frame: bytes) -> int | None:
-        if not frame or frame[0] == 0:
+    def _infer_mtu(self, data: bytes) -> int | None:
+        """The MTU the write's channel answers at (module docstring), from the framing
+        layer's parse; None for a write that is not a frame (the endpoint refuses it)."""
+        try:
+            frame = parse_frame(data)
+        except LockError:
             return None
-        cid, size = frame[0], min(MAX_MTU, max(MIN_MTU, len(frame) + 3))
-        opens = (len(frame) > 4 and frame[1] == _START_BIT and frame[4] in _NEW_CHANNEL_TYPES)
+        size = min(MAX_MTU, max(MIN_MTU, len(data) + 3))
+        opens = frame.start and frame.index == 0 and frame.chunk[0] in _NEW_CHANNEL_TYPES
+        cid = frame.channel
         self._mtus[cid] = size if opens else max(self._mtus.get(cid, MIN_MTU), size)
         return self._mtus[cid]
 

@@ -81,7 +81,8 @@ class ScriptedRng:
         self._side = side
         self._values = list(values)
 
-    def __call__(self, n: int) -> bytes:
+    def token_bytes(self, n: int) -> bytes:
+        """The next published value, which must be ``n`` bytes long."""
         if not self._values:
             raise AssertionError(f"{self._side} drew {n} bytes more than vectors.py publishes")
         name, value = self._values.pop(0)

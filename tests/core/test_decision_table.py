@@ -369,7 +369,7 @@ def _situation(**kw: object) -> Situation:
                         passage_mode=True)
     base: dict[str, object] = dict(
         path=Path.PIN, features=frozenset(Feature), settings=settings, wall=START,
-        mono=START, locked_out=42.0, thumb_turn_locked=True, user=user, credential=pin,
+        now=START, locked_out=42.0, thumb_turn_locked=True, user=user, credential=pin,
         user_keys=(pin, finger), dual_window=10.0)
     base.update(kw)
     return Situation(**base)  # type: ignore[arg-type]
@@ -427,5 +427,5 @@ def test_r_usr_8_pair_needs_a_key_at_the_door() -> None:
     assert (done.verdict, done.dual_complete) == (Verdict.GRANT, True)
     late = decide(_situation(credential=pin, user=dual, settings=settings, locked_out=None,
                              user_keys=(phone, pin), dual_pending=first.dual_first,
-                             mono=START + 10.0))
+                             now=START + 10.0))
     assert late.verdict is Verdict.SECOND_FACTOR

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
 from ble_lock.wire import messages as m

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.wire import messages as m
 from tests.e2e._env import RunningLock, phone, start_in_pairing_mode, start_lock

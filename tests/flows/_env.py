@@ -11,7 +11,7 @@ from typing import Any
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from tests.e2e._env import START, TARGET, RunningLock
 

@@ -85,15 +85,15 @@ def test_directory_answers_from_the_core() -> None:
     assert peer.user_number == 1
     assert directory.find_peer(bytes(32)) is None
     counter = directory.current_counter(peer)
-    assert directory.advance_counter(peer, counter + 5, world.now)
-    assert not directory.advance_counter(peer, counter + 5, world.now)  # replay
+    assert directory.advance_counter(peer, counter + 5)
+    assert not directory.advance_counter(peer, counter + 5)  # replay
     assert directory.current_counter(peer) == counter + 5
     issued = world.lock.issue_invite(Actor.phone(owner.key.public), name="Gus")
     ref = invite_code_ref(issued.invite_id)
     expected = pairing_secret(invite_transport_code(issued.invite_id, issued.code))
-    assert directory.pairing_secret(ref, world.now) == expected
-    assert directory.pairing_secret(b"\x00\x00\x00\x63", world.now) is None
-    assert directory.pairing_secret(b"bad", world.now) is None
+    assert directory.pairing_secret(ref) == expected
+    assert directory.pairing_secret(b"\x00\x00\x00\x63") is None
+    assert directory.pairing_secret(b"bad") is None
     assert directory.pairing_refusal(b"", world.now) is ErrorCode.ALREADY_CLAIMED
-    assert directory.complete_pairing(b"bad", bytes(32), world.now) is ErrorCode.UNKNOWN_KEY
+    assert directory.complete_pairing(b"bad", bytes(32)) is ErrorCode.UNKNOWN_KEY
     assert len(transport_code(bytes(32))) == 32

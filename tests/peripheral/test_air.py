@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from bleak import BleakScanner
 
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness, Central
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags

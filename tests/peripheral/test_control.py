@@ -17,10 +17,10 @@ from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, CredentialKind
 from ble_lock.core.profile import get_profile
 from ble_lock.core.store import MemoryStore
-from ble_lock.peripheral.client import AsyncPanelClient, PanelClient
 from ble_lock.peripheral.clock import ManualClock, RealClock
 from ble_lock.peripheral.control import MAX_LINE, OPS, ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
+from ble_lock.peripheral.panel_client import AsyncPanelClient, PanelClient
 from ble_lock.peripheral.state import Label
 
 START = 1_700_000_000.0

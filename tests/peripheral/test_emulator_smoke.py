@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.gatt import INFO_UUID, SERVICE_UUID, LockInfo, StateFlags

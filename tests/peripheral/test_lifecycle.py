@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ble_lock.core.errors import ErrorCode
-from ble_lock.peripheral.client import AsyncPanelClient
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import IdentityMismatchError

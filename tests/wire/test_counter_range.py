@@ -115,10 +115,10 @@ def test_directory_never_stores_an_out_of_range_counter() -> None:
     peer = directory.find_peer(owner_key)
     assert isinstance(peer, CorePeer)
     for bad in (*HUGE, 0, -1, 2**200):
-        assert directory.advance_counter(peer, bad, START) is False
-        directory.record_refused_peer(ex_key, bad, START)
+        assert directory.advance_counter(peer, bad) is False
+        directory.record_refused_peer(ex_key, bad)
         assert lock.accept_sync_statement(b"\x10\x00\x00\x0b", bad) is False
-    assert directory.advance_counter(peer, MAX_COUNTER, START) is True  # the top is fine
+    assert directory.advance_counter(peer, MAX_COUNTER) is True  # the top is fine
     assert directory.current_counter(peer) == MAX_COUNTER
     assert lock.read_events(after=2**64 - 1).events == ()  # a 64-bit cursor: no overflow
     assert lock.enter_pin("000000").reason is ErrorCode.NO_MATCH  # still working
@@ -150,7 +150,7 @@ def test_storage_failure_in_the_directory_is_a_typed_lock_error() -> None:
     assert peer is not None
     store.close()
     calls = [
-        lambda: directory.advance_counter(peer, 5, START),
+        lambda: directory.advance_counter(peer, 5),
         lambda: directory.current_counter(peer),
         lambda: directory.record_pairing_failure(b"\x00\x00\x00\x01", START),
     ]
@@ -159,4 +159,4 @@ def test_storage_failure_in_the_directory_is_a_typed_lock_error() -> None:
             call()
         assert info.value.code is ErrorCode.STORAGE_ERROR
     with pytest.raises(LockError):
-        directory.advance_counter(object(), 5, START)  # not a peer of this directory
+        directory.advance_counter(object(), 5)  # not a peer of this directory

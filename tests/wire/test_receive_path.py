@@ -38,17 +38,17 @@ class FlakyDirectory(InMemoryDirectory):
         self._maybe("find_peer")
         return InMemoryDirectory.find_peer(self, phone_key)
 
-    def advance_counter(self, peer: object, counter: int, now: float) -> bool:
+    def advance_counter(self, peer: object, counter: int) -> bool:
         self._maybe("advance_counter")
-        return InMemoryDirectory.advance_counter(self, peer, counter, now)
+        return InMemoryDirectory.advance_counter(self, peer, counter)
 
     def pairing_refusal(self, code_ref: bytes, now: float) -> ErrorCode | None:
         self._maybe("pairing_refusal")
         return InMemoryDirectory.pairing_refusal(self, code_ref, now)
 
-    def complete_pairing(self, code_ref: bytes, phone_key: bytes, now: float) -> object:
+    def complete_pairing(self, code_ref: bytes, phone_key: bytes) -> object:
         self._maybe("complete_pairing")
-        return InMemoryDirectory.complete_pairing(self, code_ref, phone_key, now)
+        return InMemoryDirectory.complete_pairing(self, code_ref, phone_key)
 
     def record_pairing_failure(self, code_ref: bytes, now: float) -> None:
         self._maybe("record_pairing_failure")

@@ -189,10 +189,10 @@ def test_session_vector_rebuilds_from_the_json_alone(mtu: str) -> None:
 def test_scripted_rng_names_an_unpublished_draw() -> None:
     rng = ScriptedRng("lock", [("yb", bytes(32))])
     with pytest.raises(AssertionError, match="expected yb"):
-        rng(16)
+        rng.token_bytes(16)
     rng = ScriptedRng("lock", [])
     with pytest.raises(AssertionError, match=r"more than vectors\.py publishes"):
-        rng(1)
+        rng.token_bytes(1)
 
 
 def test_gatt_vectors_decode() -> None:

@@ -42,6 +42,12 @@ class PeerDirectory(Protocol):
     ``peer`` values are opaque to the protocol: whatever :meth:`find_peer` and
     :meth:`complete_pairing` return is handed back unchanged, and appears in events.
     Every method is called synchronously from ``receive_data``/``handle_timer``.
+
+    Only the pairing limiter's two methods (:meth:`pairing_refusal`,
+    :meth:`record_pairing_failure`) take ``now``: the endpoint's link clock (monotonic
+    seconds), for a directory that keeps its lockout on that clock (the in-memory one).
+    Nothing else here depends on time. A directory that keeps its lockout on another
+    clock ignores it (the core's, ``lockapp/directory.py``: docs/core.md "Time").
     """
 
     def find_peer(self, phone_key: bytes) -> object | None:
@@ -49,7 +55,7 @@ class PeerDirectory(Protocol):
         (never paired, or its Bluetooth key was revoked/expired)."""
         ...
 
-    def advance_counter(self, peer: object, counter: int, now: float) -> bool:
+    def advance_counter(self, peer: object, counter: int) -> bool:
         """Atomically: if ``counter`` is greater than the phone's stored counter, store it
         durably and return True; else change nothing and return False (a replay, or a
         phone whose counter fell behind). Must be persisted BEFORE returning True: the
@@ -65,14 +71,14 @@ class PeerDirectory(Protocol):
         many failures, ``NOT_IN_PAIRING_MODE``, ``ALREADY_CLAIMED``...), or None."""
         ...
 
-    def pairing_secret(self, code_ref: bytes, now: float) -> bytes | None:
+    def pairing_secret(self, code_ref: bytes) -> bytes | None:
         """The CPace PRS (:func:`~ble_lock.wire.security.pairing.pairing_secret` of the code)
         for the setup code (``code_ref == b""``) or the invite ``code_ref``; None if there
         is no such code (the endpoint then runs CPace with a random secret, so a prober
         cannot tell an unknown invite id from a wrong code)."""
         ...
 
-    def complete_pairing(self, code_ref: bytes, phone_key: bytes, now: float) -> object:
+    def complete_pairing(self, code_ref: bytes, phone_key: bytes) -> object:
         """Bind ``phone_key`` (key confirmation with the code succeeded): the first phone
         with the setup code claims the lock (first admin), an invite enrols its phone and
         is consumed. Returns the new peer, or an :class:`ErrorCode` denial
@@ -84,7 +90,7 @@ class PeerDirectory(Protocol):
         counts toward the lockout (R-LOCKOUT). Called exactly once per failed attempt."""
         ...
 
-    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+    def record_refused_peer(self, phone_key: bytes, counter: int) -> None:
         """A phone that :meth:`find_peer` does not accept completed a handshake's first
         message (so it holds ``phone_key``) with ``counter``; the session is refused.
         The lock may log it (a revoked key, once per fresh counter)."""
@@ -119,7 +125,7 @@ class InMemoryDirectory:
     def find_peer(self, phone_key: bytes) -> object | None:
         return self.peers.get(phone_key)
 
-    def advance_counter(self, peer: object, counter: int, now: float) -> bool:
+    def advance_counter(self, peer: object, counter: int) -> bool:
         assert isinstance(peer, InMemoryPeer)
         if counter <= peer.counter:
             return False
@@ -135,11 +141,11 @@ class InMemoryDirectory:
             return ErrorCode.LOCKED_OUT
         return None
 
-    def pairing_secret(self, code_ref: bytes, now: float) -> bytes | None:
+    def pairing_secret(self, code_ref: bytes) -> bytes | None:
         code = self.setup_code if code_ref == SETUP_CODE_REF else self.invites.get(code_ref)
         return pairing_secret(code) if code is not None else None
 
-    def complete_pairing(self, code_ref: bytes, phone_key: bytes, now: float) -> object:
+    def complete_pairing(self, code_ref: bytes, phone_key: bytes) -> object:
         if code_ref != SETUP_CODE_REF and self.invites.pop(code_ref, None) is None:
             return ErrorCode.CODE_ALREADY_USED
         label = "setup" if code_ref == SETUP_CODE_REF else f"invite:{code_ref.hex()}"
@@ -148,7 +154,7 @@ class InMemoryDirectory:
         self.failures = 0
         return peer
 
-    def record_refused_peer(self, phone_key: bytes, counter: int, now: float) -> None:
+    def record_refused_peer(self, phone_key: bytes, counter: int) -> None:
         self.refused_log.append(bytes(phone_key))
 
     def record_pairing_failure(self, code_ref: bytes, now: float) -> None:

@@ -155,18 +155,26 @@ class LockEndpoint:
 
     # -- the byte interface ---------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> list[Event]:
+    def receive_data(self, data: bytes, now: float, *, mtu: int | None = None) -> list[Event]:
         """One ATT write to the command characteristic. Errors close the channel they
         came on (CLOSE sent, SessionClosed returned). Only a write too short to name a
-        channel raises (:class:`~ble_lock.wire.errors.FramingError`)."""
+        channel raises (:class:`~ble_lock.wire.errors.FramingError`).
+
+        ``mtu``: the ATT MTU of the link this write came over, when the adapter knows (or
+        infers) it; the write's channel - one this write opens included - answers at it
+        from now on. None keeps the channel's MTU (new channels: :meth:`set_mtu`'s)."""
         if not data or data[0] == 0:
             raise FramingError("a frame must start with a channel id (1-255)")
+        if mtu is not None:
+            check_mtu(mtu)
         events: list[Event] = []
         ch = self._channels.get(data[0])
         try:
             frame = parse_frame(data)
             if ch is None:
                 ch = self._open_channel(frame.channel, frame.start, now, events)
+            if mtu is not None:
+                ch.mtu = mtu
             self._seq += 1
             ch.last_now, ch.touched = now, self._seq
             message = ch.reassembler.feed(frame, now)
@@ -331,11 +339,11 @@ class LockEndpoint:
         refusal = self._directory.pairing_refusal(msg.code_ref, now)
         if refusal is not None:
             raise PairingError(f"pairing refused: {refusal.name}", code=refusal)
-        prs = self._directory.pairing_secret(msg.code_ref, now)
+        prs = self._directory.pairing_secret(msg.code_ref)
         # Unknown invite id: run CPace with a random secret, indistinguishable from a
         # wrong code (no oracle for which invite ids exist), and count the failure.
         responder = PairingResponder(lock_id=self.lock_id, lock=self._static, rng=self._rng)
-        pair2 = responder.read_pair1(msg, prs if prs is not None else self._rng(32))
+        pair2 = responder.read_pair1(msg, prs if prs is not None else self._rng.token_bytes(32))
         ch.pairing, ch.code_ref = responder, msg.code_ref
         ch.state, ch.deadline = ChannelState.PAIRING, now + self._timeouts.handshake
         self._pairing_channel = ch.cid
@@ -347,7 +355,7 @@ class LockEndpoint:
         assert ch.pairing is not None
         phone_key = ch.pairing.read_pair3(msg)  # wrong code -> PairingError -> counted
         self._settle_pairing(ch, failed=False)
-        result = self._directory.complete_pairing(ch.code_ref, phone_key, now)
+        result = self._directory.complete_pairing(ch.code_ref, phone_key)
         if isinstance(result, ErrorCode):
             raise PairingError(f"pairing denied: {result.name}", code=result)
         self._send(ch, ch.pairing.write_pair4())
@@ -362,7 +370,7 @@ class LockEndpoint:
         peer = self._directory.find_peer(phone_key)
         if peer is None:
             # read_msg1 authenticated the key (ss): the refusal is genuine, not forged.
-            self._directory.record_refused_peer(phone_key, first.counter, now)
+            self._directory.record_refused_peer(phone_key, first.counter)
             raise UnknownPeerError("this phone is not paired with the lock")
         ch.handshake, ch.peer, ch.peer_key = hs, peer, phone_key
         ch.deadline = now + self._timeouts.handshake
@@ -376,7 +384,7 @@ class LockEndpoint:
             return
         # Replay defence of the 0-RTT request: the counter is checked and persisted
         # before anything is passed up (docs/protocol.md, "Replay").
-        if not self._directory.advance_counter(peer, first.counter, now):
+        if not self._directory.advance_counter(peer, first.counter):
             counter = self._directory.current_counter(peer)
             self._send_hs2(ch, self._reply(HsStatus.RESYNC, now, lock_counter=counter))
             self._establish(ch)  # announced on the first DATA: a replay stays invisible

@@ -58,10 +58,18 @@ from ble_lock.wire.security.handshake import (
 )
 from ble_lock.wire.security.pairing import LOCK_ID_LEN, PairingInitiator, pairing_secret
 
-__all__ = ["PhonePairing", "PhoneSession", "PhoneState", "random_channel"]
+__all__ = ["ANSWER_TIMEOUT", "PhonePairing", "PhoneSession", "PhoneState", "random_channel"]
 
 _DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 MAX_COUNTER = 2**64 - 1
+
+ANSWER_TIMEOUT = 30.0
+"""Seconds the phone waits for the lock: a pairing from PAIR1 to PAIR4, a session from HS1
+to HS2 (the lock's own handshake timeout, ``Timeouts.handshake``, is the same), and -
+counted by :class:`~ble_lock.central.app.LockLink` on the same timers - a request's
+answer. Monotonic seconds, like every ``now`` here. The I/O layer drives these timers
+(:meth:`next_timer` / :meth:`handle_timer`, aioquic's ``get_timer``/``handle_timer``);
+it keeps no timeout of its own (``docs/central.md``, "Timeouts")."""
 
 
 class PhoneState(Enum):
@@ -75,7 +83,7 @@ class PhoneState(Enum):
 def random_channel(rng: Rng) -> int:
     """A uniformly random channel id in 1..255."""
     while True:
-        cid = rng(1)[0]
+        cid = rng.token_bytes(1)[0]
         if cid:
             return cid
 
@@ -100,6 +108,11 @@ class _PhoneChannel(abc.ABC):
         self._out: list[bytes] = []
         self.state = PhoneState.NEW
 
+    @property
+    def timeout(self) -> float:
+        """Seconds the lock has to answer (:data:`ANSWER_TIMEOUT` unless configured)."""
+        return self._timeout
+
     def set_mtu(self, mtu: int) -> None:
         self._mtu = check_mtu(mtu)
 
@@ -108,12 +121,15 @@ class _PhoneChannel(abc.ABC):
         return out
 
     def next_timer(self) -> float | None:
+        """When :meth:`handle_timer` must next be called (monotonic seconds), or None."""
         if self.state is PhoneState.CLOSED:
             return None
         times = [t for t in (self._deadline, self._reassembler.deadline) if t is not None]
         return min(times, default=None)
 
     def handle_timer(self, now: float) -> list[Event]:
+        """Fire due timers: the lock did not answer in time (``SessionTimeoutError``) or a
+        message stayed half-reassembled (``ReassemblyTimeoutError``); either closes."""
         if self.state is PhoneState.CLOSED:
             return []
         try:
@@ -186,7 +202,7 @@ class PhonePairing(_PhoneChannel):
     def __init__(self, *, lock_id: bytes, code: str, phone: KeyPair, rng: Rng,
                  code_ref: bytes = b"", expected_fingerprint: bytes | None = None,
                  mtu: int = 23, channel: int | None = None, limits: Limits | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = ANSWER_TIMEOUT) -> None:
         super().__init__(lock_id=lock_id, rng=rng, mtu=mtu, channel=channel, limits=limits,
                          timeout=timeout)
         self._crypto = PairingInitiator(lock_id=lock_id, prs=pairing_secret(code),
@@ -230,7 +246,7 @@ class PhoneSession(_PhoneChannel):
 
     def __init__(self, *, lock_id: bytes, lock_public: bytes, phone: KeyPair, counter: int,
                  rng: Rng, fresh: bytes, mtu: int = 23, channel: int | None = None,
-                 limits: Limits | None = None, timeout: float = 30.0) -> None:
+                 limits: Limits | None = None, timeout: float = ANSWER_TIMEOUT) -> None:
         super().__init__(lock_id=lock_id, rng=rng, mtu=mtu, channel=channel, limits=limits,
                          timeout=timeout)
         if not 0 < counter <= MAX_COUNTER:

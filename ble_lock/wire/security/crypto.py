@@ -2,8 +2,9 @@
 
 X25519 for Diffie-Hellman, ChaCha20-Poly1305 for authenticated encryption, SHA-256 /
 HMAC / HKDF-SHA256 for hashing and key derivation (the Noise ``HKDF`` is RFC 5869 with
-the chaining key as salt and empty info). Randomness is injected as an :data:`Rng`
-(``os.urandom`` in production, a seeded :class:`DeterministicRng` for test vectors).
+the chaining key as salt and empty info). Randomness is injected as an
+:class:`~ble_lock.core.clock.Rng` (the project's one RNG protocol, ``rng.token_bytes(n)``:
+:data:`os_rng` in production, a seeded :class:`DeterministicRng` for test vectors).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ble_lock.core.clock import Rng
 from ble_lock.wire.errors import DecryptError, HandshakeError
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "CipherState",
     "DeterministicRng",
     "KeyPair",
+    "OsRng",
     "Rng",
     "dh",
     "fingerprint",
@@ -46,13 +48,21 @@ DATA_AD = b""
 64-bit nonce), so an unmodified Noise library can carry DATA (``docs/protocol.md``,
 "Transport messages"; ``tests/wire/test_noise_interop.py``)."""
 
-Rng = Callable[[int], bytes]
-"""``rng(n)`` returns ``n`` uniformly random bytes."""
+class OsRng:
+    """The production :class:`~ble_lock.core.clock.Rng`: ``os.urandom``."""
+
+    __slots__ = ()
+
+    def token_bytes(self, n: int) -> bytes:
+        """Return ``n`` bytes from ``os.urandom``."""
+        return os.urandom(n)
+
+    def __repr__(self) -> str:
+        return "OsRng()"
 
 
-def os_rng(n: int) -> bytes:
-    """The production RNG."""
-    return os.urandom(n)
+os_rng: Rng = OsRng()
+"""The production RNG (one shared :class:`OsRng`)."""
 
 
 class DeterministicRng:
@@ -66,7 +76,8 @@ class DeterministicRng:
         self._counter = 0
         self._buf = b""
 
-    def __call__(self, n: int) -> bytes:
+    def token_bytes(self, n: int) -> bytes:
+        """The next ``n`` bytes of the stream."""
         while len(self._buf) < n:
             self._buf += sha256(self._seed + self._counter.to_bytes(8, "big"))
             self._counter += 1
@@ -106,7 +117,7 @@ class KeyPair:
 
     @classmethod
     def generate(cls, rng: Rng) -> KeyPair:
-        return cls.from_private_bytes(rng(KEY_LEN))
+        return cls.from_private_bytes(rng.token_bytes(KEY_LEN))
 
     def private_bytes(self) -> bytes:
         """The raw private key, for a keystore (handle with care)."""

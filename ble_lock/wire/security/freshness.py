@@ -36,7 +36,7 @@ class Freshness:
             raise ValueError("rotation must be in (0, 127.5] seconds")
         self._rng = rng
         self._rotation = rotation
-        self._current = rng(FRESH_LEN)
+        self._current = rng.token_bytes(FRESH_LEN)
         self._previous: bytes | None = None
         self._minted: float | None = now  # when the current value started (None: at first use)
         self.rotations = 0
@@ -83,5 +83,5 @@ class Freshness:
 
     def _rotate(self, *, keep_previous: bool) -> None:
         self._previous = self._current if keep_previous else None
-        self._current = self._rng(FRESH_LEN)
+        self._current = self._rng.token_bytes(FRESH_LEN)
         self.rotations += 1

@@ -158,8 +158,8 @@ class PairingInitiator:
         self.lock_public: bytes | None = None
 
     def write_pair1(self) -> Pair1:
-        self._sid = self._rng(16)
-        self._ya = self._rng(KEY_LEN)
+        self._sid = self._rng.token_bytes(16)
+        self._ya = self._rng.token_bytes(KEY_LEN)
         g = calculate_generator(self._prs, _ci(self._lock_id), self._sid)
         self._ya_pub = scalar_mult(self._ya, g)
         return Pair1(version=PROTOCOL_VERSION, code_ref=self._code_ref, sid=self._sid,
@@ -210,7 +210,7 @@ class PairingResponder:
 
     def read_pair1(self, msg: Pair1, prs: bytes) -> Pair2:
         g = calculate_generator(prs, _ci(self._lock_id), msg.sid)
-        yb = self._rng(KEY_LEN)
+        yb = self._rng.token_bytes(KEY_LEN)
         yb_pub = scalar_mult(yb, g)
         k = scalar_mult(yb, msg.ya)  # low-order Ya aborts here
         isk = isk_ir(msg.sid, k, msg.ya, msg.code_ref, yb_pub, self._lock_id)
