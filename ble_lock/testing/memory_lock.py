@@ -22,12 +22,12 @@ from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import FACE_PALM, Profile
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockServer
+from ble_lock.testing import START
 from ble_lock.wire.link.gatt import FreshValue, LockInfo, StateFlags
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint
 
 __all__ = ["AttOp", "MemoryLink", "MemoryLock"]
 
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

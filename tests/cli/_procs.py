@@ -12,8 +12,7 @@ from typing import Any
 
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
-
-START = 1_767_225_600  # the emulators' manual clocks: 2026-01-01 00:00 UTC
+from ble_lock.testing import START
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from ble_lock.central.keystore import Keystore
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
+from ble_lock.testing import START
 from ble_lock.wire import messages as m
 
 TARGET = "ble_lock.peripheral.process:main"
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC: the emulator's manual clock
 
 
 @dataclass(slots=True, kw_only=True)

@@ -4,8 +4,6 @@ on another host."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.peripheral.client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.waiting import eventually
 from tests.e2e._env import START, TARGET, RunningLock
 
 __all__ = ["START", "bolt", "claim", "eventually", "phone", "start_lock"]
@@ -47,12 +46,3 @@ async def claim(client: LockClient, lock: RunningLock, panel: AsyncPanelClient) 
 async def bolt(panel: AsyncPanelClient) -> str:
     reply: dict[str, Any] = await panel.call("status")
     return str(reply["display"]["bolt"])
-
-
-async def eventually(check: Callable[[], bool], *, timeout: float = 10.0,
-                     what: str = "condition") -> None:
-    """Wait (polling, bounded) for something another process or task makes true."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
-    assert check(), what

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
+from ble_lock.testing import START
 
 TARGET = "ble_lock.peripheral.process:main"
-START = 1_700_000_000
 
 
 @dataclass

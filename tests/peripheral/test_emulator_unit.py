@@ -25,12 +25,11 @@ from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import StateDir, atomic_write
+from ble_lock.testing import START
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.gatt import Advertisement, StateFlags
 from ble_lock.wire.security.crypto import KeyPair, fingerprint, os_rng
 from ble_lock.wire.security.pairing import QrPayload
-
-START = 1_700_000_000.0
 
 
 class LinkClock(ManualClock):

@@ -13,6 +13,7 @@ from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.clock import ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.testing import START
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import Timeouts
 from ble_lock.wire.endpoints.phone import PhonePairing
@@ -20,8 +21,6 @@ from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.security.crypto import KeyPair, os_rng
 from ble_lock.wire.security.freshness import MAX_AGE
 from ble_lock.wire.security.pairing import QrPayload
-
-START = 1_700_000_000.0
 
 
 def test_advance_moves_the_lock_clock_and_the_link_clock_alike() -> None:

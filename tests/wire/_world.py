@@ -27,6 +27,7 @@ from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import FACE_PALM, Profile
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockServer
+from ble_lock.testing import START
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.phone import PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError
@@ -36,7 +37,6 @@ B = TypeVar("B", bound=m.ResponseBody)
 
 LOCK_ID = bytes.fromhex("10c4ed01")
 SERIAL = "BL0000004711"
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a Thursday
 
 
 class Dropped(Exception):
