@@ -203,7 +203,7 @@ async def test_four_centrals_on_adapters_and_one_in_another_process(ble_sim: Ble
                 central.client(await central.find(name="SimEcho"))
             )
             await client.start_notify(ECHO, lambda _c, d, q=queue: q.put_nowait(bytes(d)))
-        other = await ble_sim.spawn(CENTRAL, "SimEcho", "from-host2", "0.5", host=2)
+        other = await ble_sim.spawn(CENTRAL, "SimEcho", "from-host2", "hold", host=2)
         await other.expect("echo from-host2", 20)
         assert ble_sim.sim is not None
         assert len(ble_sim.sim.radio.links) == 5  # five centrals on one peripheral at once
