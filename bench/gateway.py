@@ -37,11 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ble_lock.testing import START
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET = "ble_lock.peripheral.process:main"
 GATEWAY = "ble_lock.gateway.process:main"
-START = 1_767_225_600.0
 
 
 def _count(path: Path) -> int:

@@ -1,33 +1,46 @@
-"""A real lock inside this process, reachable by :class:`~ble_lock.central.client.LockClient`
-without Bluetooth: for tests of the central, examples and tools that need no radio.
+"""A real lock inside this process, without Bluetooth: the one in-memory lock rig.
 
-:class:`MemoryLock` is the real core (``ble_lock.core.Lock`` on a ``MemoryStore``, fake
-clock) behind the real :class:`~ble_lock.lockapp.service.LockServer`;
-:meth:`MemoryLock.connector` gives a connector whose links behave like GATT: each
-phone write is one ATT operation, each frame the lock sends is one notification that
-reaches *every* connected link (as with bless). A link can be dropped after a number of
-ATT operations (:meth:`MemoryLink.drop_after`), like the simulator's fault.
+:class:`MemoryLock` is the real core (``ble_lock.core.Lock`` on a ``MemoryStore`` or any
+store, fake clock) behind the real :class:`~ble_lock.lockapp.service.LockServer`. Phones
+reach it two ways:
+
+* asynchronously, as :class:`~ble_lock.central.client.LockClient` does:
+  :meth:`MemoryLock.connector` gives a connector whose links behave like GATT: each
+  phone write is one ATT operation, each frame the lock sends is one notification that
+  reaches *every* connected link (as with bless). A link can be dropped after a number of
+  ATT operations (:meth:`MemoryLink.drop_after`), like the simulator's fault;
+* synchronously, frame by frame, with the phone's sans-IO objects
+  (``ble_lock.testing.phone.Phone``): :meth:`MemoryLock.run` moves frames until nobody
+  has anything to send and counts round trips.
+
+Every frame in both directions is kept in ``transcript`` (to check that no secret travels
+in clear).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ble_lock.central.app import LockLink
 from ble_lock.central.transport import Connector, DisconnectCallback, GattLink, NotifyCallback
 from ble_lock.core.clock import FakeClock, FakeRng
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import FACE_PALM, Profile
-from ble_lock.core.store import MemoryStore
+from ble_lock.core.store import MemoryStore, Store
 from ble_lock.lockapp.service import LockServer
+from ble_lock.testing import START
+from ble_lock.wire.endpoints.phone import PhonePairing
+from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.link.gatt import FreshValue, LockInfo, StateFlags
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint
 
 __all__ = ["AttOp", "MemoryLink", "MemoryLock"]
 
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +107,7 @@ class MemoryLink:
         self._lock.server.receive_data(frame, self._lock.clock.now())
         self._count()
         self._lock.deliver()
+        self._lock.wrote()
 
     def notify(self, frame: bytes) -> None:
         if not self._up:
@@ -126,21 +140,33 @@ class MemoryLock:
     """A factory-fresh lock of ``profile`` (face-palm by default), in pairing mode."""
 
     def __init__(self, *, profile: Profile = FACE_PALM, mtu: int = 247, seed: int = 1,
-                 lock_id: bytes = bytes.fromhex("0badc0de"), pairing_mode: bool = True) -> None:
+                 lock_id: bytes = bytes.fromhex("0badc0de"), pairing_mode: bool = True,
+                 serial: str | None = None, store: Store | None = None,
+                 key_seed: bytes | None = None) -> None:
+        """``seed`` makes the factory data and the lock's randomness; ``key_seed`` (by
+        default from ``seed``) the lock's static key and the rng phones share with it."""
         self.clock = FakeClock(START)
-        self.store = MemoryStore()
-        self.factory: FactoryData = provision(self.store, FakeRng(seed), lock_id=lock_id)
+        self.store = store if store is not None else MemoryStore()
+        self.factory: FactoryData = provision(self.store, FakeRng(seed), serial=serial,
+                                              lock_id=lock_id)
         self.lock = Lock(store=self.store, profile=profile, clock=self.clock,
                          rng=FakeRng(seed + 1))
-        rng = DeterministicRng(b"memory lock" + bytes([seed]))
-        self.key = KeyPair.generate(rng)
-        self.server = LockServer.create(self.lock, static_key=self.key, rng=rng, mtu=mtu)
+        self.rng = DeterministicRng(key_seed or b"memory lock" + bytes([seed]))
+        """Deterministic randomness (never for real keys), shared with sans-IO phones."""
+        self.key = KeyPair.generate(self.rng)
+        self.server = LockServer.create(self.lock, static_key=self.key, rng=self.rng, mtu=mtu)
         self.mtu = mtu
         self.address = "0B:AD:C0:DE:00:01"
         self.links: list[MemoryLink] = []
         self.trace: list[AttOp] = []
         self.frames: list[bytes] = []
         """Every frame phones wrote (to check what travels in HS1)."""
+        self.transcript: list[bytes] = []
+        """Every frame :meth:`run` moved, both directions."""
+        self.round_trips = 0
+        """Flights of writes answered by a flight of notifications, in :meth:`run` (as the
+        wire's ``Loopback`` counts them)."""
+        self._write_waiters: list[tuple[int, asyncio.Future[None]]] = []
         if pairing_mode:
             self.lock.enter_pairing_mode()
 
@@ -182,6 +208,66 @@ class MemoryLock:
             return link
 
         return connect
+
+    async def writes(self, n: int) -> None:
+        """Wait until phones wrote ``n`` more frames, each answered (its notifications
+        delivered) before this returns: "the phone polled twice" without a clock."""
+        if n <= 0:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._write_waiters.append((len(self.frames) + n, waiter))
+        await waiter
+
+    def wrote(self) -> None:
+        """A phone's write was handled: wake who waits for that many writes."""
+        left: list[tuple[int, asyncio.Future[None]]] = []
+        for target, waiter in self._write_waiters:
+            if waiter.done():
+                continue
+            if len(self.frames) >= target:
+                waiter.set_result(None)
+            else:
+                left.append((target, waiter))
+        self._write_waiters = left
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def run(self, phones: Sequence[PhonePairing | LockLink], *, drop_down: bool = False
+            ) -> dict[int, list[Any]]:
+        """Move frames between sans-IO phones and the lock until nobody has anything to
+        send; ``drop_down`` loses every notification of the lock (a link that dies before
+        the answer). Returns each phone's events, by ``id(phone)``."""
+        got: dict[int, list[Any]] = {id(p): [] for p in phones}
+        while True:
+            up = [f for p in phones for f in p.data_to_send()]
+            for frame in up:
+                self.transcript.append(frame)
+                self.server.receive_data(frame, self.now)
+            down = self.server.data_to_send()
+            for frame in down:
+                self.transcript.append(frame)
+                if drop_down:
+                    continue
+                for p in phones:
+                    try:
+                        got[id(p)].extend(p.receive_data(frame, self.now))
+                    except RemoteProtocolError:
+                        # the phone aborted: its CLOSE still reaches the lock, as on air
+                        for last in p.data_to_send():
+                            self.transcript.append(last)
+                            self.server.receive_data(last, self.now)
+                        raise
+            if up and down:
+                self.round_trips += 1
+            if not up and not down:
+                return got
+
+    def flush_pushes(self) -> None:
+        """After front-panel activity, for sans-IO phones: queue the pushes of what
+        happened; the next :meth:`run` delivers them (:meth:`panel` delivers at once)."""
+        self.server.flush_pushes()
 
     def deliver(self) -> None:
         """Notify every connected link of what the lock has to send."""

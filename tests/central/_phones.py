@@ -10,6 +10,7 @@ from pathlib import Path
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.wire.link.framing import START
 from ble_lock.wire.link.transport_messages import HS1_OVERHEAD, MsgType
 
 
@@ -56,7 +57,7 @@ def first_messages(frames: list[bytes]) -> dict[int, list[tuple[int, int]]]:
     """(message type, declared length) of every START frame, per channel."""
     out: dict[int, list[tuple[int, int]]] = {}
     for frame in frames:
-        if len(frame) > 4 and frame[1] & 0x80:
+        if len(frame) > 4 and frame[1] & START:
             out.setdefault(frame[0], []).append((frame[4], int.from_bytes(frame[2:4], "big")))
     return out
 

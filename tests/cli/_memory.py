@@ -24,9 +24,8 @@ from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.peripheral.clock import ManualClock
 from ble_lock.peripheral.control import ControlServer
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.testing import START
 from ble_lock.testing.memory_lock import MemoryLock
-
-START = 1_767_225_600.0
 
 
 class MemoryBackend:

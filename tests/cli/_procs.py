@@ -12,8 +12,8 @@ from typing import Any
 
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess, start_process
-
-START = 1_767_225_600  # the emulators' manual clocks: 2026-01-01 00:00 UTC
+from ble_lock.testing import START
+from ble_lock.testing.emulator import RunningLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +67,14 @@ async def ok(ble: BleHarness, host: int, home: Path, *args: str, adapter: str = 
 
 async def emulate(ble: BleHarness, host: int, home: Path, name: str, profile: str = "face-palm"
                   ) -> tuple[HostProcess, dict[str, str]]:
-    """``ble-lock emulate --profile PROFILE`` on ``host``: waits for its ``ready`` line
-    and its advert."""
+    """``ble-lock emulate --profile PROFILE`` on ``host`` (the command under test; other
+    tests start the emulator with ``ble_lock.testing.emulator.start_lock``): waits for its
+    ``ready`` line and its advert; what it printed is read by ``RunningLock``."""
     proc = await start(ble, host, home, "emulate", "--profile", profile, "--name", name,
                        "--manual-clock", str(START))
-    ready = await proc.expect("ready ", 30)
+    await proc.expect("ready ", 30)
     await proc.until(ble.host(host).adapter("hci0").wait_advertising(20))
-    fields = dict(item.split("=", 1) for item in ready.split()[1:])
-    fields["qr"] = next(line.split(" ", 1)[1] for line in proc.lines if line.startswith("qr "))
-    fields["setup_code"] = next(line.split(" ", 1)[1] for line in proc.lines
-                                if line.startswith("setup-code "))
-    return proc, fields
+    lock = RunningLock.from_output(proc, home)
+    assert lock.qr is not None
+    assert lock.setup_code is not None
+    return proc, {**lock.ready, "qr": lock.qr, "setup_code": lock.setup_code}

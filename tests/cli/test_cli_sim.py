@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.sim.att import AttOp
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.waiting import eventually
 from tests.cli._procs import emulate, run, start
 
 pytestmark = pytest.mark.timeout(240)
@@ -100,7 +101,13 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     seq = json.loads((await cli(owner, "events", "door", "--json"))[1])[-1]["seq"]
     follow = await start(ble_sim, 1, owner, "events", "door", "--since", str(seq), "--follow",
                          "--json", adapter="hci1")
-    await asyncio.sleep(1.0)
+    sim = ble_sim.sim
+    assert sim is not None
+    follower = ble_sim.address(1, "hci1")
+    # its session is open once the lock answered on its link (counted PDUs, not slept)
+    await eventually(lambda: any(
+        link.central.address == follower and AttOp.HANDLE_VALUE_NTF in [r.op for r in link.trace]
+        for link in sim.links()), what="events --follow has a session", timeout=30)
     assert "(duress)" not in await panel("pin", "246813")  # looks like any opening
     line = await follow.expect("DURESS_ALARM", 30)
     assert json.loads(line)["user_number"] == dora
@@ -239,8 +246,7 @@ async def test_gateway_by_command_line(ble_sim: BleHarness, tmp_path: Path) -> N
         lines = [json.loads(line) for line in out.read_text().splitlines()]
         return [str(o.get("kind")) for o in lines if o.get("type") == "event"]
 
-    async with asyncio.timeout(30):
-        while "UNLOCK" not in kinds():
-            await asyncio.sleep(0.1)
+    await eventually(lambda: "UNLOCK" in kinds(), what="the gateway streamed the UNLOCK",
+                     timeout=30)
     assert "CLAIMED" in kinds()
     assert await gw.stop() == 0

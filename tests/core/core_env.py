@@ -13,9 +13,9 @@ from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, CredentialKind, Decision, EventKind, Role, User
 from ble_lock.core.profile import Profile
 from ble_lock.core.store import MemoryStore
+from ble_lock.testing import START
 
 ADMIN_KEY = b"\xad" * 32
-START = 1_750_000_000.0  # 2025-06-15T15:06:40Z, a Sunday
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""bench/core.py --json prints the figures the issue asks for (small run)."""
+"""bench/core.py --json prints the figures the issue asks for (small run). What the test
+checks is the benchmark's behaviour (it runs, the JSON shape, the counts it was asked
+for), never how fast this machine is."""
 
 from __future__ import annotations
 
@@ -19,4 +21,6 @@ def test_bench_core_json_keys() -> None:
     assert figures["users"] == 300
     assert figures["pins"] == 300
     for key in ("verify_pin_us", "verify_card_us", "verify_fingerprint_us", "match_pin_miss_us"):
-        assert 0 < figures[key] < 10_000, key
+        # measured (a positive figure in µs); its size is the machine's, not asserted
+        assert isinstance(figures[key], float), key
+        assert figures[key] > 0, key

@@ -17,9 +17,9 @@ from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.rules.lockout import InputPath
 from ble_lock.core.store import MemoryStore, Store
 from ble_lock.core.store.sqlite import SqliteStore
+from ble_lock.testing import START
 
 ADMIN = b"\xad" * 32
-START = 1_750_000_000.0
 
 
 @contextmanager

@@ -189,15 +189,16 @@ def test_r_usr_7_validity_also_bounds_bluetooth_and_management(env: Env) -> None
 
 def test_r_usr_7_weekday_schedule(env: Env) -> None:
     """R-USR-7 with Matter's week-day schedule: days mask (bit 0 = Sunday) + minutes."""
-    # START is Sunday 15:06 UTC. Allow Mondays 09:00-17:00 only.
-    monday_office = WeekdaySchedule(days_mask=0b10, start_minute=9 * 60, end_minute=17 * 60)
-    env.user_with_pin("135790", schedules=(monday_office,))
-    assert env.lock.enter_pin("135790").reason is ErrorCode.OUTSIDE_VALIDITY  # Sunday
-    env.clock.advance(18 * 3600)  # Monday 09:06
+    # START is Thursday 00:00 UTC. Allow Fridays 09:00-17:00 only.
+    friday_office = WeekdaySchedule(days_mask=0b10_0000, start_minute=9 * 60,
+                                    end_minute=17 * 60)
+    env.user_with_pin("135790", schedules=(friday_office,))
+    assert env.lock.enter_pin("135790").reason is ErrorCode.OUTSIDE_VALIDITY  # Thursday
+    env.clock.advance(33 * 3600 + 6 * 60)  # Friday 09:06
     assert env.lock.enter_pin("135790").granted
-    env.clock.advance(8 * 3600)  # Monday 17:06
+    env.clock.advance(8 * 3600)  # Friday 17:06
     assert env.lock.enter_pin("135790").reason is ErrorCode.OUTSIDE_VALIDITY
-    # The lock's time zone moves local time: UTC+1 makes 16:06 UTC Monday 17:06 local.
+    # The lock's time zone moves local time: UTC+1 makes 16:06 UTC Friday 17:06 local.
     env.clock.advance(-3600)
     assert env.lock.enter_pin("135790").granted
     env.lock.update_settings(env.admin, utc_offset_min=60)

@@ -1,49 +1,18 @@
 """Helpers for the end-to-end tests: the emulator in its own process on host 0 of the
-simulator, phones (``LockClient`` on bleak) in the test process on the adapters of host 1.
+simulator (``ble_lock.testing.emulator.start_lock``), phones (``LockClient`` on bleak) in
+the test process on the adapters of host 1.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
-from ble_lock.sim.process import HostProcess
+from ble_lock.testing.emulator import RunningLock, start_lock
 from ble_lock.wire import messages as m
-
-TARGET = "ble_lock.peripheral.process:main"
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC: the emulator's manual clock
-
-
-@dataclass(slots=True, kw_only=True)
-class RunningLock:
-    """An emulator process and what it printed."""
-
-    proc: HostProcess
-    state: Path
-    lock_id: bytes
-    name: str
-    qr: str | None = field(default=None, repr=False)
-
-    async def panel(self) -> AsyncPanelClient:
-        return await AsyncPanelClient.connect(self.state)
-
-
-async def start_lock(ble: BleHarness, state: Path, *extra: str, manual_clock: bool = True,
-                     profile: str = "face-palm") -> RunningLock:
-    """Start (or restart) the emulator on host 0 with ``state`` as its directory."""
-    args = ["--state-dir", str(state), "--profile", profile, *extra]
-    if manual_clock:
-        args += ["--manual-clock", str(START)]
-    proc = await ble.start_peripheral(TARGET, *args, host=0, ready="ready")
-    qr = next((line.split(" ", 1)[1] for line in proc.lines if line.startswith("qr ")), None)
-    ready = next(line for line in proc.lines if line.startswith("ready "))
-    fields = dict(item.split("=", 1) for item in ready.split()[1:])
-    return RunningLock(proc=proc, state=state, lock_id=bytes.fromhex(fields["lock_id"]),
-                       name=fields["name"], qr=qr)
 
 
 async def start_in_pairing_mode(ble: BleHarness, state: Path

@@ -11,8 +11,8 @@ from ble_lock.central.discovery import find_lock, scan
 from ble_lock.central.keystore import Keystore
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire.link.gatt import StateFlags
-from tests.e2e._env import start_lock
 
 pytestmark = pytest.mark.timeout(60)
 

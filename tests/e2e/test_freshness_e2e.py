@@ -26,12 +26,12 @@ from ble_lock.central.transport import (
 )
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import RunningLock, start_lock
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
 from ble_lock.wire.link.gatt import COMMAND_UUID, RESPONSE_UUID
 from ble_lock.wire.link.transport_messages import HS1_OVERHEAD, Close, MsgType, encode
 from ble_lock.wire.security.freshness import MAX_AGE, ROTATION
-from tests.e2e._env import RunningLock, start_lock
 
 pytestmark = pytest.mark.timeout(120)
 

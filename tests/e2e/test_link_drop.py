@@ -17,7 +17,8 @@ from ble_lock.central.client import LockClient
 from ble_lock.sim.att import AttOp
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.link import Link
-from tests.e2e._env import phone, start_lock
+from ble_lock.testing.emulator import start_lock
+from tests.e2e._env import phone
 
 pytestmark = pytest.mark.timeout(240)
 

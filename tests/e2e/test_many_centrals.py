@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.phone import random_channel
 from ble_lock.wire.security.crypto import os_rng
-from tests.e2e._env import phone, start_lock
+from tests.e2e._env import phone
 
 pytestmark = pytest.mark.timeout(120)
 

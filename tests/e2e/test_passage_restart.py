@@ -11,8 +11,9 @@ import pytest
 
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import RunningLock, start_lock
 from ble_lock.wire import messages as m
-from tests.e2e._env import RunningLock, phone, start_in_pairing_mode, start_lock
+from tests.e2e._env import phone, start_in_pairing_mode
 
 pytestmark = pytest.mark.timeout(120)
 

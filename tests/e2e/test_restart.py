@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire import messages as m
-from tests.e2e._env import phone, start_lock
+from tests.e2e._env import phone
 
 pytestmark = pytest.mark.timeout(120)
 

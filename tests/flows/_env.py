@@ -4,30 +4,15 @@ on another host."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
-from tests.e2e._env import START, TARGET, RunningLock
+from ble_lock.testing.emulator import RunningLock
 
-__all__ = ["START", "bolt", "claim", "eventually", "phone", "start_lock"]
-
-
-async def start_lock(ble: BleHarness, state: Path, *, host: int,
-                     profile: str = "face-palm") -> RunningLock:
-    """An emulator with a manual clock at ``START`` on ``host``."""
-    args = ["--state-dir", str(state), "--profile", profile, "--manual-clock", str(START)]
-    proc = await ble.start_peripheral(TARGET, *args, host=host, ready="ready")
-    qr = next((line.split(" ", 1)[1] for line in proc.lines if line.startswith("qr ")), None)
-    ready = next(line for line in proc.lines if line.startswith("ready "))
-    fields = dict(item.split("=", 1) for item in ready.split()[1:])
-    return RunningLock(proc=proc, state=state, lock_id=bytes.fromhex(fields["lock_id"]),
-                       name=fields["name"], qr=qr)
+__all__ = ["bolt", "claim", "phone"]
 
 
 async def phone(ble: BleHarness, lock: RunningLock, keystore: Keystore, *, host: int,
@@ -47,12 +32,3 @@ async def claim(client: LockClient, lock: RunningLock, panel: AsyncPanelClient) 
 async def bolt(panel: AsyncPanelClient) -> str:
     reply: dict[str, Any] = await panel.call("status")
     return str(reply["display"]["bolt"])
-
-
-async def eventually(check: Callable[[], bool], *, timeout: float = 10.0,
-                     what: str = "condition") -> None:
-    """Wait (polling, bounded) for something another process or task makes true."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
-    assert check(), what

@@ -16,7 +16,9 @@ from ble_lock.gateway.config import GatewayConfig, LockEntry
 from ble_lock.gateway.gateway import Gateway
 from ble_lock.gateway.trackers import BleakTracker
 from ble_lock.sim.harness import BleHarness
-from tests.flows._env import bolt, claim, eventually, phone, start_lock
+from ble_lock.testing.emulator import start_lock
+from ble_lock.testing.waiting import eventually
+from tests.flows._env import bolt, claim, phone
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -19,8 +19,8 @@ from ble_lock.gateway.gateway import Gateway
 from ble_lock.gateway.stream import CursorStore, EventSink
 from ble_lock.gateway.trackers import StaticTracker
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.waiting import eventually
 from ble_lock.wire import messages as m
-from tests.flows._env import eventually
 from tests.flows._memlocks import ADMIN_PIN, claim_all, config, memory_locks
 
 pytestmark = pytest.mark.timeout(60)
@@ -80,7 +80,8 @@ async def test_gateway_streams_every_event_once_and_resumes_after_restart(
         mem.lock.enter_pin("888888")
     run = _Running(Gateway(cfg, tracker=tracker, keystore=keystore))
     await eventually(lambda: len(_events(out)) == len(streamed) + 3, what="after restart")
-    await asyncio.sleep(0.3)  # one more poll: still no repeat
+    for mem in locks:  # one more poll of every lock (its answer handled): still no repeat
+        await mem.writes(2)
     await run.stop()
     final = _events(out)
     assert len(set(final)) == len(final) == len(streamed) + 3

@@ -13,9 +13,12 @@ from ble_lock.central.keystore import Keystore
 from ble_lock.central.sync import SyncRelay, describe_event, link_locks, sync_status, unlink_locks
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.peripheral.panel_client import AsyncPanelClient
+from ble_lock.sim.att import AttOp
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import start_lock
+from ble_lock.testing.waiting import eventually
 from ble_lock.wire import messages as m
-from tests.flows._env import bolt, claim, eventually, phone, start_lock
+from tests.flows._env import bolt, claim, phone
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -28,6 +31,22 @@ async def _advance(seconds: float, *panels: AsyncPanelClient) -> None:
     """Both lock clocks move together (statements are checked for freshness)."""
     for panel in panels:
         await panel.call("clock.advance", seconds=seconds)
+
+
+async def _answers(ble: BleHarness, n: int, *, central_host: int, lock_host: int) -> None:
+    """Wait until the lock on ``lock_host`` sent ``n`` more notifications to the central on
+    ``central_host``: ``n`` answers to its requests."""
+    sim = ble.sim
+    assert sim is not None
+
+    def notified() -> int:
+        return sum(r.op == AttOp.HANDLE_VALUE_NTF
+                   for link in sim.links_between(ble.host(central_host), ble.host(lock_host))
+                   for r in link.trace)
+
+    target = notified() + n
+    await eventually(lambda: notified() >= target, what=f"{n} answers from host {lock_host}",
+                     timeout=20)
 
 
 @pytest.mark.ble_sim(hosts=3)
@@ -169,7 +188,8 @@ async def test_sync_link_not_confirmed_in_time_links_nothing(ble_sim: BleHarness
         # a normal user's PIN at door B does not confirm
         reply = await pb.call("keypad", keys=CARL_PIN_A + "#")
         assert reply["outcome"] == "granted"
-        await asyncio.sleep(0.2)
+        # the central polled B since (three answers counted on its link, not slept)
+        await _answers(ble_sim, 3, central_host=2, lock_host=1)
         assert not linking.done()
         await _advance(10, pb)  # B's countdown ends on B's clock
         with pytest.raises(LockError) as late:

@@ -20,8 +20,8 @@ from ble_lock.central.sync import (
 )
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.waiting import eventually
 from ble_lock.wire import messages as m
-from tests.flows._env import eventually
 from tests.flows._memlocks import ADMIN_PIN, claim_all, memory_locks
 
 pytestmark = pytest.mark.timeout(30)
@@ -50,7 +50,7 @@ async def _link_confirmed_by(lock_b: MemoryLock, a: LockClient, b: LockClient,
     elif confirm == "phone":
         await b.unlock()  # the admin's phone: not a credential at the door
     if confirm != "pin":
-        await asyncio.sleep(0.05)  # the central polls B's pending link meanwhile
+        await lock_b.writes(2)  # the central polls B's pending link meanwhile
         lock_b.clock.advance(countdown_s)  # B's own countdown ends (R-SYN-1)
     return await task
 
@@ -102,7 +102,7 @@ async def test_r_syn_1_link_waits_for_lock_b_not_for_its_log(tmp_path: Path) -> 
             lock_a.lock_id, True, 30)
         assert await a.sync_links() == []
         assert lock_b.lock.enter_pin("135790").granted
-        await asyncio.sleep(0.05)
+        await lock_b.writes(2)  # the central polled B at least once since: still pending
         assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -12,8 +12,10 @@ from ble_lock.central.keystore import Keystore
 from ble_lock.central.visitor import one_time_code, periodic_code, stored_secret
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing import START
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire import messages as m
-from tests.flows._env import START, claim, phone, start_lock
+from tests.flows._env import claim, phone
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,10 +16,10 @@ from ble_lock.lockapp.directory import (
     invite_transport_code,
     transport_code,
 )
+from ble_lock.testing.phone import LOCK_ID, claimed_world, make_world, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import PairingError
 from ble_lock.wire.security.pairing import pairing_secret
-from tests.wire._world import LOCK_ID, claimed_world, make_world, new_phone
 
 
 def test_claim_needs_pairing_mode_on_face_palm() -> None:

@@ -16,10 +16,11 @@ from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockService
 from ble_lock.lockapp.sync import FRESH_MS, SyncStatements
+from ble_lock.testing import START
+from ble_lock.testing.phone import claimed_world, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair
 from tests.wire._msg_strategies import request_strategy
-from tests.wire._world import START, claimed_world, new_phone
 
 OWNER = bytes(range(1, 33))
 GUEST = bytes(range(2, 34))

@@ -11,10 +11,11 @@ from bleak import BleakScanner
 
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness, Central
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire import messages as m
+from ble_lock.wire.link.framing import START as FRAME_START
 from ble_lock.wire.link.gatt import COMPANY_ID, SERVICE_UUID, Advertisement, StateFlags
 from tests.peripheral._phone import BlePhone
-from tests.peripheral._util import start_lock
 
 PIN = "135790"
 DURESS = "864200"
@@ -50,7 +51,7 @@ async def _connect(central: Central) -> BlePhone:
 
 
 async def test_advertised_flags_follow_the_state(ble_sim: BleHarness, tmp_path: Path) -> None:
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.ready["mfr_data"] == "1"
     central = ble_sim.central(host=1)
     fresh = await _advert(central, StateFlags.FACTORY_FRESH | StateFlags.PAIRING_MODE)
@@ -74,7 +75,7 @@ async def test_advertised_flags_follow_the_state(ble_sim: BleHarness, tmp_path: 
 
 async def test_face_palm_fresh_lock_needs_set_for_pairing_r_app_1(ble_sim: BleHarness,
                                                                   tmp_path: Path) -> None:
-    await start_lock(ble_sim, tmp_path / "lock", "--profile", "face-palm")
+    await start_lock(ble_sim, tmp_path / "lock")
     central = ble_sim.central(host=1)
     await _advert(central, StateFlags.FACTORY_FRESH)
     async with await AsyncPanelClient.connect(tmp_path / "lock") as panel:
@@ -84,7 +85,7 @@ async def test_face_palm_fresh_lock_needs_set_for_pairing_r_app_1(ble_sim: BleHa
 
 async def test_duress_pin_pushes_an_alarm_and_lockout_reports_time_left_r_crd_6_r_sec_1(
         ble_sim: BleHarness, tmp_path: Path) -> None:
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.qr is not None
     phone = await _connect(ble_sim.central(host=1))
     await phone.claim(lock.qr)
@@ -123,7 +124,7 @@ async def test_duress_pin_pushes_an_alarm_and_lockout_reports_time_left_r_crd_6_
 @pytest.mark.ble_sim(adapters=(1, 4))
 async def test_four_centrals_at_once_each_unlock_and_read_events(ble_sim: BleHarness,
                                                                  tmp_path: Path) -> None:
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.qr is not None
     centrals = [ble_sim.central(host=1, adapter=f"hci{i}") for i in range(4)]
     phones = [await _connect(c) for c in centrals]
@@ -151,7 +152,7 @@ async def test_four_centrals_at_once_each_unlock_and_read_events(ble_sim: BleHar
 
 async def test_answers_use_the_phones_mtu(ble_sim: BleHarness, tmp_path: Path) -> None:
     """A phone on a 517 MTU writes HS1 in one frame; the lock answers HS2 in one."""
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.qr is not None
     phone = await _connect(ble_sim.central(host=1))
     assert phone.mtu == 517
@@ -159,14 +160,14 @@ async def test_answers_use_the_phones_mtu(ble_sim: BleHarness, tmp_path: Path) -
     phone.received.clear()
     await phone.request(lock.lock_id, m.Unlock(), m.Unlocked)
     mine = [f for f in phone.received if f[0] == phone.link.channel]  # type: ignore[union-attr]
-    assert mine[0][1] == 0x80  # a START frame...
+    assert mine[0][1] == FRAME_START  # a START frame...
     assert int.from_bytes(mine[0][2:4], "big") == len(mine[0]) - 4  # ...holding all of HS2
     await phone.client.disconnect()
 
 
 @pytest.mark.ble_sim(mtu=23)
 async def test_minimum_mtu_works(ble_sim: BleHarness, tmp_path: Path) -> None:
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.qr is not None
     phone = await _connect(ble_sim.central(host=1))
     assert phone.mtu == 23
@@ -181,7 +182,7 @@ async def test_enrolment_driven_by_a_phone_captured_at_the_panel_r_crd_4(
     """ENROL_BEGIN from the admin's phone, six captures at the panel's sensor: each one is
     pushed to the phone as ENROL_STEP, the last with the new credential; then the finger
     opens the door."""
-    lock = await start_lock(ble_sim, tmp_path / "lock")
+    lock = await start_lock(ble_sim, tmp_path / "lock", profile=None)
     assert lock.qr is not None
     phone = await _connect(ble_sim.central(host=1))
     await phone.claim(lock.qr)

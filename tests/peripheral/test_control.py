@@ -22,8 +22,8 @@ from ble_lock.peripheral.control import MAX_LINE, OPS, ControlServer, PanelAddre
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.panel_client import AsyncPanelClient, PanelClient
 from ble_lock.peripheral.state import Label
+from ble_lock.testing import START
 
-START = 1_700_000_000.0
 PIN = "135790"
 
 

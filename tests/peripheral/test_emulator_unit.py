@@ -25,12 +25,13 @@ from ble_lock.peripheral.control import handle_line
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.panel import FrontPanel
 from ble_lock.peripheral.state import StateDir, atomic_write
+from ble_lock.testing import START
+from ble_lock.testing.waiting import eventually
 from ble_lock.wire import messages as m
+from ble_lock.wire.link.framing import START as FRAME_START
 from ble_lock.wire.link.gatt import Advertisement, StateFlags
 from ble_lock.wire.security.crypto import KeyPair, fingerprint, os_rng
 from ble_lock.wire.security.pairing import QrPayload
-
-START = 1_700_000_000.0
 
 
 class LinkClock(ManualClock):
@@ -162,15 +163,12 @@ async def test_timer_task_runs_link_timeouts_and_lock_deadlines(tmp_path: Path) 
     emu.start_tasks()
     try:
         # A PAIR1 that never finishes: START declares 100 bytes, 10 arrive.
-        emu.receive_frame(bytes([9, 0x80, 0, 100, 0x10]) + bytes(9))
+        emu.receive_frame(bytes([9, FRAME_START, 0, 100, 0x10]) + bytes(9))
         assert sent == []
         clock.link += 6  # the 5 s reassembly timeout passes on the link clock
         emu.after_panel_input()  # any input wakes the task
-        for _ in range(50):
-            await asyncio.sleep(0.01)
-            if sent:
-                break
-        assert sent == [bytes([9, 0x80, 0, 2, 0x7F, int(ErrorCode.REASSEMBLY_TIMEOUT)])]
+        await eventually(lambda: bool(sent), what="the reassembly timeout's CLOSE", timeout=0.5)
+        assert sent == [bytes([9, FRAME_START, 0, 2, 0x7F, int(ErrorCode.REASSEMBLY_TIMEOUT)])]
         # A lock deadline: the tamper alarm ends after 60 s of lock clock (R-SEC-2).
         lock = emu.lock
         assert lock is not None
@@ -178,13 +176,10 @@ async def test_timer_task_runs_link_timeouts_and_lock_deadlines(tmp_path: Path) 
         emu.panel.tamper()
         clock.advance(61)  # no tick here: the task must run it
         emu.after_panel_input()
-        for _ in range(50):
-            await asyncio.sleep(0.01)
-            kinds = [e.kind for e in lock.read_events(after=0, limit=100).events]
-            if EventKind.TAMPER_ALARM_END in kinds:
-                break
-        else:
-            pytest.fail("the timer task did not end the tamper alarm")
+        await eventually(
+            lambda: EventKind.TAMPER_ALARM_END in [
+                e.kind for e in lock.read_events(after=0, limit=100).events],
+            what="the timer task ended the tamper alarm", timeout=0.5)
     finally:
         await emu.stop()
 

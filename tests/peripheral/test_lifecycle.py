@@ -13,11 +13,11 @@ import pytest
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.emulator import start_lock
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import IdentityMismatchError
 from ble_lock.wire.link.gatt import SERVICE_UUID
 from tests.peripheral._phone import BlePhone
-from tests.peripheral._util import start_lock
 
 PIN = "246802"
 
@@ -56,14 +56,14 @@ async def _reconnect(ble: BleHarness, phone: BlePhone) -> None:
 async def test_restart_keeps_users_keys_and_counters(ble_sim: BleHarness,
                                                      tmp_path: Path) -> None:
     state = tmp_path / "lock"
-    first = await start_lock(ble_sim, state)
+    first = await start_lock(ble_sim, state, profile=None)
     assert first.qr is not None
     assert first.setup_code is not None
     phone, carl = await _claim_and_add_carl(ble_sim, first.lock_id, first.qr)
     assert await first.proc.stop() == 0
     assert first.proc.stderr == ""
     assert first.proc.lines[-1] == "stopped"
-    second = await start_lock(ble_sim, state)
+    second = await start_lock(ble_sim, state, profile=None)
     assert second.lock_id == first.lock_id
     assert second.setup_code is None  # the code is printed at the first start only
     assert not any(first.setup_code in line for line in second.proc.lines)
@@ -79,7 +79,7 @@ async def test_restart_keeps_users_keys_and_counters(ble_sim: BleHarness,
 
 async def test_sigkill_loses_nothing_acknowledged(ble_sim: BleHarness, tmp_path: Path) -> None:
     state = tmp_path / "lock"
-    first = await start_lock(ble_sim, state)
+    first = await start_lock(ble_sim, state, profile=None)
     assert first.qr is not None
     phone, carl = await _claim_and_add_carl(ble_sim, first.lock_id, first.qr)
     settings = await phone.request(first.lock_id, m.SettingsSet(volume=0), m.LockSettings)
@@ -89,7 +89,7 @@ async def test_sigkill_loses_nothing_acknowledged(ble_sim: BleHarness, tmp_path:
     # Dan's answer reached the phone: kill at once, no chance to flush anything later.
     first.proc.proc.kill()
     assert await first.proc.proc.wait() == -signal.SIGKILL
-    second = await start_lock(ble_sim, state)
+    second = await start_lock(ble_sim, state, profile=None)
     await _reconnect(ble_sim, phone)
     assert await _users(phone, second.lock_id) == ["admin", "Carl", "Dan"]
     got = await phone.request(second.lock_id, m.SettingsGet(), m.LockSettings)
@@ -143,7 +143,7 @@ async def test_sigterm_exits_cleanly_through_the_cli(ble_sim: BleHarness,
 
 async def test_profile_is_fixed_once_provisioned(ble_sim: BleHarness, tmp_path: Path) -> None:
     state = tmp_path / "lock"
-    lock = await start_lock(ble_sim, state, "--profile", "face-palm")
+    lock = await start_lock(ble_sim, state)
     assert lock.ready["profile"] == "face-palm"
     await lock.proc.stop()
     proc = await ble_sim.spawn("ble_lock.peripheral.process:main", "--state-dir", str(state),
@@ -153,7 +153,7 @@ async def test_profile_is_fixed_once_provisioned(ble_sim: BleHarness, tmp_path: 
     assert proc.proc.returncode == int(ErrorCode.INVALID_ARGUMENT)
     assert "error [INVALID_ARGUMENT]" in proc.stderr
     assert not any(line.startswith("stopped") for line in proc.lines)
-    again = await start_lock(ble_sim, state)  # no --profile: the stored one
+    again = await start_lock(ble_sim, state, profile=None)  # no --profile: the stored one
     assert again.ready["profile"] == "face-palm"
 
 
@@ -162,7 +162,7 @@ async def test_factory_reset_from_a_phone_makes_a_new_identity(ble_sim: BleHarne
     """R-SEC-5 + key schedule: after FACTORY_RESET the old QR (old fingerprint) no longer
     matches; the label's new QR claims the lock again with the same setup code."""
     state = tmp_path / "lock"
-    lock = await start_lock(ble_sim, state)
+    lock = await start_lock(ble_sim, state, profile=None)
     assert lock.qr is not None
     phone, _ = await _claim_and_add_carl(ble_sim, lock.lock_id, lock.qr)
     await phone.request(lock.lock_id, m.FactoryReset(), m.Done)
@@ -183,7 +183,7 @@ async def test_factory_reset_from_a_phone_makes_a_new_identity(ble_sim: BleHarne
 async def test_a_second_emulator_on_the_same_state_is_refused(ble_sim: BleHarness,
                                                              tmp_path: Path) -> None:
     state = tmp_path / "lock"
-    running = await start_lock(ble_sim, state)
+    running = await start_lock(ble_sim, state, profile=None)
     proc = await ble_sim.spawn("ble_lock.peripheral.process:main", "--state-dir", str(state),
                                host=0, adapter="hci0")
     assert await asyncio.wait_for(proc.proc.wait(), 20) == int(ErrorCode.CHANNEL_BUSY)

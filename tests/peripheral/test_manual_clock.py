@@ -13,15 +13,15 @@ from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.clock import ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
+from ble_lock.testing import START
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import Timeouts
 from ble_lock.wire.endpoints.phone import PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.link.framing import START as FRAME_START
 from ble_lock.wire.security.crypto import KeyPair, os_rng
 from ble_lock.wire.security.freshness import MAX_AGE
 from ble_lock.wire.security.pairing import QrPayload
-
-START = 1_700_000_000.0
 
 
 def test_advance_moves_the_lock_clock_and_the_link_clock_alike() -> None:
@@ -109,7 +109,7 @@ async def test_clock_advance_ends_an_idle_session_exactly_at_its_timeout(tmp_pat
     rig.advance(idle - 1)
     assert rig.out == []
     rig.advance(1)
-    close = bytes([link.channel, 0x80, 0, 2, 0x7F, int(ErrorCode.SESSION_TIMEOUT)])
+    close = bytes([link.channel, FRAME_START, 0, 2, 0x7F, int(ErrorCode.SESSION_TIMEOUT)])
     assert rig.out == [close]
     with pytest.raises(RemoteProtocolError) as ended:
         link.receive_data(close, 0.0)

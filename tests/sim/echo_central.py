@@ -27,4 +27,5 @@ async def main(args: list[str]) -> None:
             if value == message:
                 break
         print(f"echo {value.decode()}", flush=True)
-        await asyncio.sleep(float(args[2]) if len(args) > 2 else 0)
+        if args[2:] == ["hold"]:  # keep the link until the test stops this process
+            await asyncio.Event().wait()

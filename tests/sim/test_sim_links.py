@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from dbus_fast.aio import MessageBus
 from ble_lock.sim.att import AttOp, Direction
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
+from ble_lock.testing.waiting import eventually
 
 ECHO = "5e1a0002-0000-4000-8000-00805f9b34fb"
 INFO = "5e1a0003-0000-4000-8000-00805f9b34fb"
@@ -26,13 +26,6 @@ PERIPHERAL = f"{HERE / 'echo_peripheral.py'}:main"
 CENTRAL = f"{HERE / 'echo_central.py'}:main"
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition the simulator makes true soon (polled, bounded)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def start_echo(ble: BleHarness, name: str = "SimEcho") -> HostProcess:
@@ -210,7 +203,7 @@ async def test_four_centrals_on_adapters_and_one_in_another_process(ble_sim: Ble
                 central.client(await central.find(name="SimEcho"))
             )
             await client.start_notify(ECHO, lambda _c, d, q=queue: q.put_nowait(bytes(d)))
-        other = await ble_sim.spawn(CENTRAL, "SimEcho", "from-host2", "0.5", host=2)
+        other = await ble_sim.spawn(CENTRAL, "SimEcho", "from-host2", "hold", host=2)
         await other.expect("echo from-host2", 20)
         assert ble_sim.sim is not None
         assert len(ble_sim.sim.radio.links) == 5  # five centrals on one peripheral at once
@@ -235,7 +228,8 @@ async def test_indications_are_confirmed(ble_sim: BleHarness) -> None:
         assert await asyncio.wait_for(got.get(), 5) == b"hi"
         assert ble_sim.sim is not None
         (link,) = ble_sim.sim.links()
-        await until(lambda: AttOp.HANDLE_VALUE_CFM in [r.op for r in link.trace])
+        await eventually(lambda: AttOp.HANDLE_VALUE_CFM in [r.op for r in link.trace],
+                         what="the indication's confirmation in the trace", timeout=5)
         ops = [(r.direction, r.op) for r in link.trace]
         assert (Direction.P2C, AttOp.HANDLE_VALUE_NTF) not in ops
         ind = ops.index((Direction.P2C, AttOp.HANDLE_VALUE_IND))

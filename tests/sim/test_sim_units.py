@@ -14,6 +14,7 @@ from ble_lock.sim.errors import BluezError, SimError
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.link import LinkDown
 from ble_lock.sim.radio import Advertisement, ConnectError, Link, Radio, RadioConfig
+from ble_lock.testing.waiting import eventually
 
 UUID = "5e1a0001-0000-4000-8000-00805f9b34fb"
 ADV = Advertisement(local_name="Lock-42", service_uuids=(UUID,))
@@ -153,12 +154,16 @@ async def test_scanners_get_repeated_reports_until_they_stop() -> None:
     radio.attach(advertiser)
     radio.set_advertisement("A", ADV)
     radio.start_scan("S")
-    async with asyncio.timeout(5):
-        while len(scanner.reports) < 3:  # repeated, not one-shot
-            await asyncio.sleep(0.005)
+    await eventually(lambda: len(scanner.reports) >= 3,  # repeated, not one-shot
+                     what="three reports", timeout=5)
     radio.stop_scan("S")
     seen = len(scanner.reports)
-    await asyncio.sleep(0.05)  # five intervals: nothing more once the scan stopped
+    # five advertising rounds, counted by a second scanner (not slept): nothing more for
+    # the one whose scan stopped
+    witness = _Node("W")
+    radio.attach(witness)
+    radio.start_scan("W")
+    await eventually(lambda: len(witness.reports) >= 5, what="five rounds", timeout=5)
     assert len(scanner.reports) == seen
     await radio.close()
 

@@ -21,26 +21,19 @@ from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.store import MemoryStore
 from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.lockapp.directory import CoreDirectory, CorePeer
-from ble_lock.lockapp.service import LockServer
+from ble_lock.testing import START
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import LOCK_ID, SERIAL, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import RemoteProtocolError
-from ble_lock.wire.security.crypto import DeterministicRng, KeyPair
-from tests.wire._world import LOCK_ID, SERIAL, START, World, new_phone
 
 HUGE = (2**63, 2**64 - 1)
 
 
-def _sqlite_world() -> World:
+def _sqlite_world() -> MemoryLock:
     """The in-memory world, but on the durable store (where the overflow happened)."""
-    clock = FakeClock(START)
-    store = SqliteStore(":memory:")
-    factory = provision(store, FakeRng(7), serial=SERIAL, lock_id=LOCK_ID)
-    lock = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(8))
-    rng = DeterministicRng(b"counter world")
-    lock_key = KeyPair.generate(rng)
-    server = LockServer.create(lock, static_key=lock_key, rng=rng)
-    return World(clock=clock, lock=lock, server=server, factory=factory, lock_key=lock_key,
-                 rng=rng)
+    return MemoryLock(store=SqliteStore(":memory:"), seed=7, lock_id=LOCK_ID, serial=SERIAL,
+                      mtu=23, pairing_mode=False, key_seed=b"counter world")
 
 
 @pytest.mark.parametrize("counter", HUGE, ids=["2^63", "2^64-1"])

@@ -14,9 +14,9 @@ import pytest
 
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.model import CredentialKind
+from ble_lock.testing.phone import claimed_world
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import LocalProtocolError
-from tests.wire._world import claimed_world
 
 SECRET_BODIES = [
     m.PinAdd(user_number=1, pin="860531"),

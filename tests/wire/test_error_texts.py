@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.testing.phone import claimed_world
 from ble_lock.wire import messages as m
 
 from ._msg_strategies import REQUEST_TYPES, typical_body
-from ._world import claimed_world
 
 RID = bytes(range(1, 9))
 # <Body>: [<field>(.<field>)*: ]<reason>, where the reason is one of ours.

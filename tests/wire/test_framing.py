@@ -17,6 +17,7 @@ from ble_lock.wire.errors import (
 )
 from ble_lock.wire.events import SessionClosed
 from ble_lock.wire.link.framing import (
+    START,
     Frame,
     Limits,
     Reassembler,
@@ -47,7 +48,7 @@ def test_round_trip_at_any_mtu(mtu: int, message: bytes, channel: int) -> None:
 def test_per_fragment_overhead_is_small() -> None:
     frames = fragment(7, bytes(100), 23)
     assert len(frames[0]) == 20
-    assert frames[0][:4] == bytes([7, 0x80, 0, 100])
+    assert frames[0][:4] == bytes([7, START, 0, 100])
     assert frames[1][:2] == bytes([7, 1])
     assert len(frames) == 1 + -(-(100 - 16) // 18)
 
@@ -124,7 +125,7 @@ def test_bad_fragments_close_the_lock_channel_with_a_typed_error(bed: Testbed) -
     assert isinstance(closed.error, FragmentError)
     assert closed.channel == 9
     sent = bed.lock.data_to_send()
-    assert sent == [bytes([9, 0x80, 0, 2, 0x7F, ErrorCode.BAD_FRAGMENT])]
+    assert sent == [bytes([9, START, 0, 2, 0x7F, ErrorCode.BAD_FRAGMENT])]
 
 
 def test_lock_reassembly_timer_closes_the_channel(bed: Testbed) -> None:

@@ -15,6 +15,8 @@ from ble_lock.central.app import LockLink
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import EventKind
 from ble_lock.lockapp.service import LockServer
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import Phone, claimed_world
 from ble_lock.testing.testbed import Testbed
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.phone import PhoneState
@@ -23,12 +25,11 @@ from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
 from ble_lock.wire.link.transport_messages import Close, Hs1, Pair1, decode, encode
 from ble_lock.wire.security.crypto import DeterministicRng
 from ble_lock.wire.security.freshness import MAX_AGE, ROTATION, Freshness
-from tests.wire._world import Phone, World, claimed_world
 
 UNLOCK = b"UNLOCK"
 
 
-def _unlocks(world: World) -> int:
+def _unlocks(world: MemoryLock) -> int:
     page = world.lock.read_events(limit=1000)
     return sum(1 for e in page.events if e.kind is EventKind.UNLOCK)
 
@@ -43,7 +44,7 @@ def _capture(owner: Phone) -> tuple[LockLink, bytes, list[bytes]]:
     return link, request_id, link.data_to_send()
 
 
-def _replay(world: World, frames: list[bytes]) -> list[object]:
+def _replay(world: MemoryLock, frames: list[bytes]) -> list[object]:
     events: list[object] = []
     for frame in frames:
         events.extend(world.server.receive_data(frame, world.now))
@@ -133,7 +134,7 @@ def test_captured_hs1_replayed_after_a_lock_restart_applies_nothing() -> None:
     before = _unlocks(world)
     _, _, frames = _capture(owner)
     # The lock restarts (power cut, firmware update): same core and store, new endpoint.
-    world.server = LockServer.create(world.lock, static_key=world.lock_key,
+    world.server = LockServer.create(world.lock, static_key=world.key,
                                      rng=DeterministicRng(b"after restart"), mtu=world.mtu)
     _replay(world, frames)
     assert _unlocks(world) == before

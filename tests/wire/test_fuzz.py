@@ -12,7 +12,7 @@ from ble_lock.testing.testbed import Testbed, make_testbed
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
 from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.events import RequestReceived
-from ble_lock.wire.link.framing import Reassembler, parse_frame
+from ble_lock.wire.link.framing import START, Reassembler, parse_frame
 from ble_lock.wire.link.transport_messages import decode
 
 FUZZ = settings(max_examples=150, deadline=None,
@@ -74,7 +74,7 @@ def framed(draw: st.DrawFn, message: bytes, channel: int) -> list[bytes]:
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(message) - 1)), max_size=8))))
     chunks = [message[a:b] for a, b in zip([0, *cuts], [*cuts, len(message)], strict=True)]
     total = draw(st.one_of(st.just(len(message)), st.integers(0, 0xFFFF)))
-    frames = [bytes([channel, 0x80]) + total.to_bytes(2, "big") + chunks[0]]
+    frames = [bytes([channel, START]) + total.to_bytes(2, "big") + chunks[0]]
     frames += [bytes([channel, i & 0x7F]) + c for i, c in enumerate(chunks[1:], 1)]
     return [f for f in frames if len(f) > 2]
 

@@ -18,8 +18,9 @@ from ble_lock.core.model import Actor
 from ble_lock.core.profile import DL20VC
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockService, request_digest
+from ble_lock.testing import START
+from ble_lock.testing.phone import claimed_world
 from ble_lock.wire import messages as m
-from tests.wire._world import START, claimed_world
 
 OWNER = bytes(range(1, 33))
 RID = bytes.fromhex("c1c2c3c4c5c6c7c8")

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import LOCK_ID, Phone, claimed_world
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
 from ble_lock.wire.link.gatt import FreshValue
 from ble_lock.wire.link.transport_messages import FRESH_LEN, PROTOCOL_VERSION, MsgType
 from ble_lock.wire.security.handshake import prologue
-
-from ._world import LOCK_ID, Phone, World, claimed_world
 
 noise_connection = pytest.importorskip("noise.connection")
 NoiseConnection = noise_connection.NoiseConnection
@@ -33,14 +33,14 @@ CHANNEL = 0x42
 PROTOCOL = b"Noise_IK_25519_ChaChaPoly_SHA256"
 
 
-def _read_fresh(world: World) -> bytes:
+def _read_fresh(world: MemoryLock) -> bytes:
     """What the phone reads from the fresh characteristic (17 bytes: value, seconds)."""
     value, fresh_for = world.server.endpoint.freshness(world.now)
     read = FreshValue.decode(FreshValue(fresh=value, fresh_for=fresh_for).encode())
     return read.fresh
 
 
-def _noise_phone(world: World, phone: Phone, fresh: bytes) -> Any:
+def _noise_phone(world: MemoryLock, phone: Phone, fresh: bytes) -> Any:
     assert phone.lock_public is not None
     conn = NoiseConnection.from_name(PROTOCOL)
     conn.set_as_initiator()
@@ -65,7 +65,7 @@ def _payload2(data: bytes) -> tuple[int, bytes, int, bytes]:
 class Radio:
     """The phone's end of the air: frames up to the lock, messages of our channel down."""
 
-    def __init__(self, world: World, channel: int = CHANNEL) -> None:
+    def __init__(self, world: MemoryLock, channel: int = CHANNEL) -> None:
         self.world = world
         self.channel = channel
         self.reassembler = Reassembler()
@@ -98,7 +98,7 @@ def _responses(payloads: list[bytes]) -> dict[bytes, m.Response]:
     return out
 
 
-def _open_with_unlock(world: World, owner: Phone
+def _open_with_unlock(world: MemoryLock, owner: Phone
                       ) -> tuple[Any, Radio, m.Response, list[m.Event]]:
     fresh = _read_fresh(world)
     conn = _noise_phone(world, owner, fresh)

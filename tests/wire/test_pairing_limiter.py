@@ -15,15 +15,16 @@ from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import Actor, CredentialKind, Decision, EventKind
 from ble_lock.core.profile import DL20VC, FACE_PALM, Profile
 from ble_lock.core.rules.lockout import InputPath
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import LOCK_ID, Phone, claimed_world, make_world, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import PairingError
-from tests.wire._world import LOCK_ID, Phone, World, claimed_world, make_world, new_phone
 
 CARD = b"\x04\x03\x02\x01"
 FINGER = b"finger of the owner"
 
 
-def _bogus(world: World, thief: Phone, attempt: int, invite_id: int) -> ErrorCode:
+def _bogus(world: MemoryLock, thief: Phone, attempt: int, invite_id: int) -> ErrorCode:
     """One stranger's pairing attempt: an unknown invite id, or a wrong invite code."""
     target = invite_id if attempt % 2 else 40_000 + attempt
     p = invite_pairing(lock_id=LOCK_ID, invite_id=target, code=f"{attempt:010d}",
@@ -34,12 +35,12 @@ def _bogus(world: World, thief: Phone, attempt: int, invite_id: int) -> ErrorCod
     return info.value.code
 
 
-def _guesses(world: World) -> int:
+def _guesses(world: MemoryLock) -> int:
     return sum(e.kind is EventKind.AUTH_FAILED
                for e in world.lock.read_events(limit=500).events)
 
 
-def _credentials(world: World, owner: Phone) -> tuple[Phone, int]:
+def _credentials(world: MemoryLock, owner: Phone) -> tuple[Phone, int]:
     lock, admin = world.lock, Actor.phone(owner.key.public)
     user = lock.add_user(admin, name="ann")
     lock.add_pin(admin, user.number, "135790")
@@ -54,7 +55,7 @@ def _credentials(world: World, owner: Phone) -> tuple[Phone, int]:
     return guest, user.number
 
 
-def _every_credential_works(world: World, guest: Phone) -> None:
+def _every_credential_works(world: MemoryLock, guest: Phone) -> None:
     lock = world.lock
     assert lock.enter_pin("135790").granted
     if lock.profile.supports(CredentialKind.CARD):

@@ -19,18 +19,20 @@ from ble_lock.core.store import MemoryStore, Store
 from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.lockapp.service import LockService
 from ble_lock.lockapp.sync import SyncStatements
+from ble_lock.testing import START
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import Phone, claimed_world, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.framing import Reassembler, parse_frame
 from ble_lock.wire.link.transport_messages import Hs1, decode
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair
-from tests.wire._world import START, Phone, World, claimed_world, new_phone
 
 RID = bytes.fromhex("b1b2b3b4b5b6b7b8")
 OWNER = bytes(range(1, 33))
 ID_A, ID_B = b"\x10\x00\x00\x0a", b"\x10\x00\x00\x0b"
 
 
-def _unlock_and_capture(world: World, phone: Phone) -> list[bytes]:
+def _unlock_and_capture(world: MemoryLock, phone: Phone) -> list[bytes]:
     """The phone unlocks in one round trip; returns the frames it sent (what a radio
     recorder keeps)."""
     link = phone.link()
@@ -60,7 +62,7 @@ def _recorded_fresh(frames: list[bytes]) -> bytes:
     raise AssertionError("no HS1 among the recorded frames")
 
 
-def _replay(world: World, frames: list[bytes]) -> None:
+def _replay(world: MemoryLock, frames: list[bytes]) -> None:
     """Deliver the recorded frames while the lock still shows the freshness value they
     name (docs/protocol.md, "Freshness"): only the replay counter can refuse them, so
     the test checks the counter, not the freshness check that precedes it."""
@@ -70,11 +72,11 @@ def _replay(world: World, frames: list[bytes]) -> None:
     world.server.data_to_send()
 
 
-def _unlocks(world: World) -> int:
+def _unlocks(world: MemoryLock) -> int:
     return sum(e.kind is EventKind.UNLOCK for e in world.lock.read_events(limit=500).events)
 
 
-def _gus(world: World, owner: Phone) -> tuple[Phone, int, int]:
+def _gus(world: MemoryLock, owner: Phone) -> tuple[Phone, int, int]:
     gus = new_phone(world, b"gus")
     gus.redeem(owner.call(m.KeyInvite(name="Gus"), m.Invite))
     info = world.lock.find_phone(gus.key.public)

@@ -12,13 +12,15 @@ from ble_lock.core.model import Actor, EventKind, UnlockMethod
 from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockService
+from ble_lock.testing import START
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import Phone, claimed_world, new_phone
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import RemoteProtocolError, UnknownPeerError
 from tests.wire._samples import ADMIN_OPCODES, ADMIN_SAMPLES, SAMPLE_REQUESTS, USER_OPCODES
-from tests.wire._world import START, Phone, World, claimed_world, new_phone
 
 
-def _guest(world: World, owner: Phone, *, validity: m.Validity = m.ALWAYS,
+def _guest(world: MemoryLock, owner: Phone, *, validity: m.Validity = m.ALWAYS,
            schedules: tuple[m.Schedule, ...] = (), name: bytes = b"guest") -> tuple[Phone, int]:
     """A normal user holding a Bluetooth key on their own phone."""
     user = owner.call(m.UserAdd(role=m.Role.NORMAL, name="Gus", schedules=schedules),
@@ -42,7 +44,7 @@ def test_every_opcode_is_classified() -> None:
 
 
 @pytest.fixture(scope="module")
-def guest_world() -> tuple[World, Phone, Phone, int]:
+def guest_world() -> tuple[MemoryLock, Phone, Phone, int]:
     world, owner = claimed_world()
     guest, number = _guest(world, owner)
     return world, owner, guest, number
@@ -50,7 +52,7 @@ def guest_world() -> tuple[World, Phone, Phone, int]:
 
 @pytest.mark.parametrize("body", ADMIN_SAMPLES, ids=lambda b: type(b).__name__)
 def test_normal_user_is_denied_every_admin_command(
-    guest_world: tuple[World, Phone, Phone, int], body: m.RequestBody
+    guest_world: tuple[MemoryLock, Phone, Phone, int], body: m.RequestBody
 ) -> None:
     """R-USR-1: only an admin enters management — checked per command, inside the lock."""
     world, owner, guest, _ = guest_world
@@ -66,7 +68,7 @@ def owner_actor(owner: Phone) -> Actor:
     return Actor.phone(owner.key.public)
 
 
-def test_normal_user_sees_only_themself(guest_world: tuple[World, Phone, Phone, int]) -> None:
+def test_normal_user_sees_only_themself(guest_world: tuple[MemoryLock, Phone, Phone, int]) -> None:
     _, _, guest, number = guest_world
     assert guest.call(m.UserGet(user_number=number), m.UserInfo).name == "Gus"
     assert _denied(guest, m.UserGet(user_number=1)) is ErrorCode.PERMISSION_DENIED
@@ -75,7 +77,7 @@ def test_normal_user_sees_only_themself(guest_world: tuple[World, Phone, Phone, 
     assert {c.user_number for c in own.credentials} == {number}
 
 
-def test_guest_cannot_make_itself_admin(guest_world: tuple[World, Phone, Phone, int]) -> None:
+def test_guest_cannot_make_itself_admin(guest_world: tuple[MemoryLock, Phone, Phone, int]) -> None:
     """The August break: a guest edits its own role. Denied; the role is the lock's."""
     _, _, guest, number = guest_world
     code = _denied(guest, m.UserUpdate(user_number=number, role=m.Role.ADMIN))

@@ -12,12 +12,13 @@ from ble_lock.core.errors import ErrorCode, PermissionDeniedError
 from ble_lock.core.model import EventKind, UnlockMethod
 from ble_lock.core.profile import DL20VC
 from ble_lock.lockapp.directory import invite_transport_code, setup_transport_code
+from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.phone import LOCK_ID, Phone, claimed_world, new_phone
 from ble_lock.wire import messages as m
-from tests.wire._world import LOCK_ID, Phone, World, claimed_world, new_phone
 
 
 @pytest.fixture(params=[23, 247], ids=["mtu23", "mtu247"])
-def story(request: pytest.FixtureRequest) -> tuple[World, Phone, Phone, Phone, int]:
+def story(request: pytest.FixtureRequest) -> tuple[MemoryLock, Phone, Phone, Phone, int]:
     world, owner = claimed_world(mtu=request.param)
     # a second admin phone: an invite for a new admin user, redeemed by the phone
     invite = owner.call(m.KeyInvite(name="Bea", role=m.Role.ADMIN), m.Invite)
@@ -33,14 +34,15 @@ def story(request: pytest.FixtureRequest) -> tuple[World, Phone, Phone, Phone, i
     return world, owner, bea, guest, carl.user_number
 
 
-def test_claim_makes_the_first_admin(story: tuple[World, Phone, Phone, Phone, int]) -> None:
+def test_claim_makes_the_first_admin(story: tuple[MemoryLock, Phone, Phone, Phone, int]) -> None:
     """R-USR-2: the phone that proves the setup code becomes user 1, admin."""
     _, owner, _, _, _ = story
     me = owner.call(m.WhoAmI(), m.UserInfo)
     assert (me.user_number, me.role) == (1, m.Role.ADMIN)
 
 
-def test_second_admin_phone_acts_as_admin(story: tuple[World, Phone, Phone, Phone, int]) -> None:
+def test_second_admin_phone_acts_as_admin(
+        story: tuple[MemoryLock, Phone, Phone, Phone, int]) -> None:
     _, _, bea, _, _ = story
     me = bea.call(m.WhoAmI(), m.UserInfo)
     assert (me.name, me.role) == ("Bea", m.Role.ADMIN)
@@ -49,7 +51,7 @@ def test_second_admin_phone_acts_as_admin(story: tuple[World, Phone, Phone, Phon
 
 
 def test_an_admin_enrols_a_second_phone_of_their_own(
-    story: tuple[World, Phone, Phone, Phone, int],
+    story: tuple[MemoryLock, Phone, Phone, Phone, int],
 ) -> None:
     """Enrol more phones = an invite for an existing admin user (here the owner, user 1)."""
     world, owner, _, _, _ = story
@@ -62,7 +64,7 @@ def test_an_admin_enrols_a_second_phone_of_their_own(
     assert [k.user_number for k in keys].count(1) == 2
 
 
-def test_user_pin_opens_at_the_keypad(story: tuple[World, Phone, Phone, Phone, int]) -> None:
+def test_user_pin_opens_at_the_keypad(story: tuple[MemoryLock, Phone, Phone, Phone, int]) -> None:
     world, _, _, _, carl = story
     decision = world.lock.enter_pin("135790")
     assert decision.granted
@@ -70,7 +72,7 @@ def test_user_pin_opens_at_the_keypad(story: tuple[World, Phone, Phone, Phone, i
 
 
 def test_guest_key_unlocks_and_locks_in_one_round_trip(
-    story: tuple[World, Phone, Phone, Phone, int],
+    story: tuple[MemoryLock, Phone, Phone, Phone, int],
 ) -> None:
     world, _owner, _, guest, carl = story
     assert world.lock.locked
@@ -85,7 +87,7 @@ def test_guest_key_unlocks_and_locks_in_one_round_trip(
     assert info.value.code is ErrorCode.PERMISSION_DENIED
 
 
-def test_events_are_read_back_in_pages(story: tuple[World, Phone, Phone, Phone, int]) -> None:
+def test_events_are_read_back_in_pages(story: tuple[MemoryLock, Phone, Phone, Phone, int]) -> None:
     _world, owner, _, guest, carl = story
     guest.call(m.Unlock(), m.Unlocked)
     guest.call(m.Lock(), m.Done)
@@ -109,7 +111,7 @@ def test_events_are_read_back_in_pages(story: tuple[World, Phone, Phone, Phone, 
 
 
 def test_connected_admin_hears_a_keypad_unlock(
-    story: tuple[World, Phone, Phone, Phone, int],
+    story: tuple[MemoryLock, Phone, Phone, Phone, int],
 ) -> None:
     """R-APP-6: state changes are pushed to the phones that hold a session."""
     world, owner, _, _, carl = story
@@ -117,7 +119,7 @@ def test_connected_admin_hears_a_keypad_unlock(
     link.start(None, world.now)
     world.run([link])
     assert world.lock.enter_pin("135790").granted
-    world.panel()
+    world.flush_pushes()
     got = world.run([link])[id(link)]
     pushed = [e.body for e in got if hasattr(e, "body") and isinstance(e.body, m.StateChanged)]
     assert pushed
@@ -127,7 +129,7 @@ def test_connected_admin_hears_a_keypad_unlock(
 
 
 def test_recorded_traffic_holds_no_secret_in_clear(
-    story: tuple[World, Phone, Phone, Phone, int],
+    story: tuple[MemoryLock, Phone, Phone, Phone, int],
 ) -> None:
     """DESIGN security: no PIN, card code, setup code, invite code or key on the air."""
     world, owner, _, guest, _carl = story
@@ -140,7 +142,7 @@ def test_recorded_traffic_holds_no_secret_in_clear(
         world.factory.setup_code.encode(),
         secret_invite.code.encode(),
         visitor.secret,
-        world.lock_key.private_bytes(),
+        world.key.private_bytes(),
         owner.key.private_bytes(),
         guest.key.private_bytes(),
         # what the codes become on the lock and in CPace must not be on the air either
@@ -166,7 +168,7 @@ def test_card_code_and_uid_never_travel_in_clear() -> None:
 
 
 def test_unlock_by_a_paired_phone_is_one_round_trip(
-    story: tuple[World, Phone, Phone, Phone, int],
+    story: tuple[MemoryLock, Phone, Phone, Phone, int],
 ) -> None:
     """DESIGN performance anchor: subscribed -> unlocked in one application round trip,
     the request riding in the handshake's first message, through the real service."""
