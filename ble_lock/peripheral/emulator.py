@@ -44,7 +44,7 @@ from bless import BlessServer  # type: ignore[attr-defined]  # bless re-exports 
 from bless.backends.attribute import GATTAttributePermissions as Perm
 from bless.backends.characteristic import GATTCharacteristicProperties as Props
 
-from ble_lock.core.errors import ErrorCode, LockError, StateError, TransportError
+from ble_lock.core.errors import ChannelBusyError, ErrorCode, LockError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
 from ble_lock.lockapp.service import LockServer
@@ -123,7 +123,7 @@ class Emulator:
         (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``StateError``
         (``CHANNEL_BUSY``) when another emulator runs on the same state directory."""
         if ControlServer.in_use(self.config.state_dir):
-            raise StateError(f"an emulator is already running on {self.config.state_dir}",
+            raise ChannelBusyError(f"an emulator is already running on {self.config.state_dir}",
                              code=ErrorCode.CHANNEL_BUSY)
         self.build()
         try:
