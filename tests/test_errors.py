@@ -29,6 +29,7 @@ from ble_lock.wire.errors import (
     ReplayError,
     remote_error_for_code,
 )
+from ble_lock.wire.link import transport_messages as tm
 from ble_lock.wire.messages import Response, decode, encode
 from ble_lock.wire.security.freshness import Freshness
 
@@ -183,3 +184,19 @@ def test_no_raise_site_passes_a_code_outside_its_class() -> None:
                                    f"{name}(code={value.attr})")
     assert checked > 50
     assert bad == []
+
+
+@pytest.mark.parametrize("code", list(ErrorCode), ids=lambda c: c.name)
+def test_every_code_on_a_close_message_rebuilds_a_consistent_protocol_error(
+        code: ErrorCode) -> None:
+    """A CLOSE carries one code: a protocol code comes back as its own class; any other
+    code is the closing side's reason on the protocol error of where it arrived."""
+    closed = tm.decode(tm.encode(tm.Close(code=int(code))))
+    assert isinstance(closed, tm.Close)
+    err = remote_error_for_code(closed.code, "closed", PairingError)
+    assert err.code is code
+    assert isinstance(err, RemoteProtocolError)
+    if code.category is Category.PROTOCOL and code is not ErrorCode.PROTOCOL_ERROR:
+        assert type(err) is error_class(code)
+    else:
+        assert type(err) is PairingError
