@@ -136,7 +136,7 @@ async def confirm_fingerprint(client: LockClient, staged: PendingKeystore,
     """Show the key fingerprint of the lock just claimed and keep its record only on yes.
 
     On no: nothing is saved, the lock is asked to return to factory-fresh, and a
-    :class:`CliError` (``IDENTITY_MISMATCH``) says which state it is in."""
+    :class:`IdentityMismatchError` (``IDENTITY_MISMATCH``) says which state it is in."""
     shown = fingerprint_text(fingerprint(record.lock_public_key))
     click.echo(f"lock {record.lock_id} ({lock_name}) presents the key fingerprint\n"
                f"    {shown}\n"

@@ -120,7 +120,7 @@ class Emulator:
     async def start(self) -> None:
         """Open the lock, serve GATT and advertise, open the panel, start the timers.
         Raises ``StorageError`` for a bad state directory and ``TransportError``
-        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``StateError``
+        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``ChannelBusyError``
         (``CHANNEL_BUSY``) when another emulator runs on the same state directory."""
         if ControlServer.in_use(self.config.state_dir):
             raise ChannelBusyError(f"an emulator is already running on {self.config.state_dir}",
