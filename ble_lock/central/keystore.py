@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.errors import ErrorCode, TransportError
 
 __all__ = [
     "ENV_HOME",
@@ -53,7 +53,7 @@ _VERSION = 1
 _FILE = "keystore.json"
 
 
-class KeystoreError(LockError):
+class KeystoreError(TransportError):
     """The keystore file is unreadable, of an unknown format, or too open."""
 
     default_code = ErrorCode.KEYSTORE_ERROR

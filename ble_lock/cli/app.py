@@ -23,7 +23,7 @@ from ble_lock.central.engine import lock_key
 from ble_lock.central.keystore import Keystore, LockRecord
 from ble_lock.cli.errors import CliError, exit_for
 from ble_lock.cli.output import progress
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, TransportError
 
 __all__ = [
     "App",
@@ -187,7 +187,7 @@ def record_of(client: LockClient, lock: str) -> LockRecord:
     record = client.record
     if record is None:
         lock_hex = lock_key(client.lock_id) if client.lock_id else lock
-        raise CliError(f"this phone is not paired with lock {lock_hex}",
+        raise TransportError(f"this phone is not paired with lock {lock_hex}",
                        code=ErrorCode.NOT_PAIRED)
     return record
 

@@ -21,7 +21,7 @@ from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.sync import SyncRelay, describe_event, link_locks
 from ble_lock.central.visitor import one_time_code
-from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.errors import ErrorCode, InternalError, LockError
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.wire import messages as m
@@ -165,7 +165,7 @@ async def _bluetooth_key(story: Story, a: DemoLock, owner: LockClient, carl: int
         story.line(f"owner revokes key {keys[-1].credential_id}")
         try:
             await guest.unlock()
-            raise LockError("a revoked key opened the door", code=ErrorCode.INTERNAL)
+            raise InternalError("a revoked key opened the door", code=ErrorCode.INTERNAL)
         except LockError as exc:
             if exc.code not in (ErrorCode.UNKNOWN_PEER, ErrorCode.KEY_REVOKED):
                 raise

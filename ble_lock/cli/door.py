@@ -22,7 +22,7 @@ from ble_lock.cli.trust import (
     fingerprint_text,
     parse_fingerprint,
 )
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.gatt import StateFlags
 from ble_lock.wire.security.crypto import fingerprint as crypto_fingerprint
@@ -220,7 +220,7 @@ async def phones_add(app: App, lock_name: str, name: str, user_number: int | Non
 
 def _id(client: LockClient) -> bytes:
     if client.lock_id is None:
-        raise CliError("not connected", code=ErrorCode.DISCONNECTED)
+        raise TransportError("not connected", code=ErrorCode.DISCONNECTED)
     return client.lock_id
 
 

@@ -13,7 +13,7 @@ import click
 from ble_lock.cli.app import App, command_runner, pass_app
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, qr_lines
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
@@ -127,8 +127,9 @@ def _show_display(reply: dict[str, Any]) -> None:
 async def _panel_call(state_dir: Path, as_json: bool, op: str, *, full: bool = False,
                       **fields: Any) -> None:
     if not (state_dir / PANEL_ADDR).exists():
-        raise CliError(f"no emulator is running in {state_dir}", code=ErrorCode.CONNECTION_FAILED,
-                       hint="start one with `ble-lock emulate` (or pass --state-dir)")
+        raise TransportError(f"no emulator is running in {state_dir}",
+                             code=ErrorCode.CONNECTION_FAILED,
+                             hint="start one with `ble-lock emulate` (or pass --state-dir)")
     async with await AsyncPanelClient.connect(state_dir) as client:
         reply = await client.call(op, **fields)
 

@@ -9,7 +9,7 @@ import traceback
 
 import click
 
-from ble_lock.core.errors import ErrorCode, LockError, TransportError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, TransportError
 
 __all__ = ["HINTS", "CliError", "exit_for", "format_error", "from_foreign"]
 
@@ -50,15 +50,12 @@ HINTS: dict[ErrorCode, str] = {
 }
 
 
-class CliError(LockError):
-    """A failure found by the command line itself (bad LOCK, no visitor secret...)."""
+class CliError(InvalidInputError):
+    """Bad input found by the command line itself (bad LOCK, bad schedule...).
 
-    default_code = ErrorCode.INVALID_ARGUMENT
-
-    def __init__(self, message: str, *, code: ErrorCode | None = None,
-                 hint: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.hint = hint
+    Other failures the CLI finds raise the class of their code (``TransportError`` for
+    ``NOT_PAIRED``...); every :class:`LockError` takes a ``hint``.
+    """
 
 
 def from_foreign(exc: BaseException) -> LockError | None:
@@ -76,7 +73,7 @@ def from_foreign(exc: BaseException) -> LockError | None:
 
 def format_error(exc: LockError) -> str:
     """``error: <what> (<CODE>) - <what to do>`` on one line."""
-    hint = exc.hint if isinstance(exc, CliError) and exc.hint else HINTS.get(exc.code)
+    hint = exc.hint or HINTS.get(exc.code)
     line = f"error: {exc.message} ({exc.code.name})"
     if hint:
         line += f" - {hint}"

@@ -26,7 +26,7 @@ from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table
 from ble_lock.cli.people import parse_time
 from ble_lock.cli.secret_input import ASK, Secret, read_secret
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, PermissionDeniedError, TransportError
 from ble_lock.core.rules.visitor import parse_visitor_code
 from ble_lock.wire import messages as m
 
@@ -150,17 +150,17 @@ def _offline_lock(keystore: Keystore, lock_name: str) -> bytes:
     for record in keystore.locks():
         if lock_name in (record.name, f"BLELOCK-{record.lock_id}", record.address):
             return bytes.fromhex(record.lock_id)
-    raise CliError(f"this phone is not paired with {lock_name}", code=ErrorCode.NOT_PAIRED)
+    raise TransportError(f"this phone is not paired with {lock_name}", code=ErrorCode.NOT_PAIRED)
 
 
 def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
     lock_id = _offline_lock(keystore, lock_name)
     record = keystore.get(lock_key(lock_id))
     if record is None:
-        raise CliError(f"this phone is not paired with lock {lock_key(lock_id)}",
+        raise TransportError(f"this phone is not paired with lock {lock_key(lock_id)}",
                        code=ErrorCode.NOT_PAIRED)
     if record.visitor_secret is None:
-        raise CliError(f"no visitor secret for lock {record.lock_id}",
+        raise PermissionDeniedError(f"no visitor secret for lock {record.lock_id}",
                        code=ErrorCode.PERMISSION_DENIED,
                        hint="admins fetch it with `ble-lock code fetch-secret LOCK` (online, once)")
     return record.lock_id, stored_secret(keystore, lock_id)

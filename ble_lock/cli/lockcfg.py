@@ -27,7 +27,7 @@ from ble_lock.central.sync import (
 from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, json_option, table, to_json
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, StateError
 from ble_lock.core.profile import PROFILES, Feature
 from ble_lock.wire import messages as m
 
@@ -185,7 +185,7 @@ def _has_sync(client: LockClient) -> bool:
 
 def _require_sync(client: LockClient, lock_name: str) -> None:
     if not _has_sync(client):
-        raise CliError(f"lock {lock_name} ({_model(client).upper()}) does not support sync "
+        raise StateError(f"lock {lock_name} ({_model(client).upper()}) does not support sync "
                        "unlock (R-SYN-*)", code=ErrorCode.UNSUPPORTED_BY_PROFILE,
                        hint="sync unlock links two locks of a model that has it (face-palm)")
 

@@ -14,7 +14,7 @@ from ble_lock.cli.app import App, command_runner, paired, pass_app
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table, to_json
 from ble_lock.cli.secret_input import Secret, read_secret
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, StateError
 from ble_lock.wire import messages as m
 
 __all__ = ["credentials", "parse_time", "users"]
@@ -308,7 +308,7 @@ async def credentials_add(app: App, lock_name: str, user_number: int, pin: str |
                             click.echo(_step_line(step))
             final = run.state
             if final is None or final.credential_id is None:
-                raise CliError("the enrolment did not finish", code=ErrorCode.NO_ENROLMENT)
+                raise StateError("the enrolment did not finish", code=ErrorCode.NO_ENROLMENT)
             cred = next(c for c in await client.list_credentials(user_number=user_number)
                         if c.credential_id == final.credential_id)
             if as_json:

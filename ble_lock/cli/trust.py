@@ -23,7 +23,7 @@ import click
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore, LockRecord
 from ble_lock.cli.errors import CliError
-from ble_lock.core.errors import ErrorCode, LockError
+from ble_lock.core.errors import ErrorCode, IdentityMismatchError, LockError
 from ble_lock.wire.security.crypto import fingerprint
 
 __all__ = ["PendingKeystore", "confirm_fingerprint", "fingerprint_text",
@@ -136,7 +136,7 @@ async def confirm_fingerprint(client: LockClient, staged: PendingKeystore,
     """Show the key fingerprint of the lock just claimed and keep its record only on yes.
 
     On no: nothing is saved, the lock is asked to return to factory-fresh, and a
-    :class:`CliError` (``IDENTITY_MISMATCH``) says which state it is in."""
+    :class:`IdentityMismatchError` (``IDENTITY_MISMATCH``) says which state it is in."""
     shown = fingerprint_text(fingerprint(record.lock_public_key))
     click.echo(f"lock {record.lock_id} ({lock_name}) presents the key fingerprint\n"
                f"    {shown}\n"
@@ -149,13 +149,13 @@ async def confirm_fingerprint(client: LockClient, staged: PendingKeystore,
     try:
         await client.factory_reset()
     except LockError:
-        raise CliError(
+        raise IdentityMismatchError(
             f"key fingerprint of lock {record.lock_id} not confirmed: nothing saved on this "
             "phone", code=ErrorCode.IDENTITY_MISMATCH,
             hint="the lock completed the pairing and may still count this phone as its "
                  "admin, and it did not take the request to reset: factory-reset it at the "
                  "door, then claim again") from None
-    raise CliError(
+    raise IdentityMismatchError(
         f"key fingerprint of lock {record.lock_id} not confirmed: nothing saved on this "
         "phone, and the device that answered was asked to return to factory-fresh",
         code=ErrorCode.IDENTITY_MISMATCH,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ble_lock.core.credentials import Credentials
-from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
 from ble_lock.core.management import Management
 from ble_lock.core.model import (
     BIOMETRIC_KINDS,
@@ -138,7 +138,7 @@ class Enrolment:
 
     def _get_run(self, session_id: int) -> _Run:
         if self._run is None or self._run.id != session_id:
-            raise NotFoundError(f"no enrolment session {session_id}",
+            raise StateError(f"no enrolment session {session_id}",
                                 code=ErrorCode.NO_ENROLMENT)
         return self._run
 

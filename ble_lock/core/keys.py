@@ -21,6 +21,7 @@ from typing import Any
 
 from ble_lock.core.credentials import Credentials
 from ble_lock.core.errors import (
+    CapacityError,
     ConflictError,
     ErrorCode,
     InvalidInputError,
@@ -245,7 +246,7 @@ class Keys:
         def apply() -> IssuedInvite:
             self._invites.prune(self._ctx.wall())
             if len(self._invites) >= MAX_INVITES:
-                raise StateError("too many pending invites", code=ErrorCode.CAPACITY_FULL)
+                raise CapacityError("too many pending invites", code=ErrorCode.CAPACITY_FULL)
             number = user_number
             if number is None:
                 number = self._new_user_for_invite(name, role)
@@ -285,7 +286,7 @@ class Keys:
         if isinstance(value, IssuedInvite):
             invite = self._invites.get(value.invite_id)
             if invite is None:
-                raise StateError("invite already redeemed or expired",
+                raise PermissionDeniedError("invite already redeemed or expired",
                                  code=ErrorCode.CODE_ALREADY_USED)
             return IssuedInvite(invite_id=value.invite_id, user_number=value.user_number,
                                 code=self._invite_code(invite.id, invite.nonce),

@@ -21,7 +21,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
+from ble_lock.core.errors import (
+    CapacityError,
+    ErrorCode,
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+)
 from ble_lock.core.management import Management, counter_in_range
 from ble_lock.core.model import MAX_LINKS, Actor, EventKind, Role, SyncLink, UnlockMethod
 from ble_lock.core.profile import Feature
@@ -99,7 +105,7 @@ class Links:
     def _put_link(self, peer: bytes, key: bytes, window: int, confirm_s: int) -> SyncLink:
         old = self._links.get(peer)
         if old is None and len(self._links) >= MAX_LINKS:
-            raise StateError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
+            raise CapacityError("too many linked locks", code=ErrorCode.CAPACITY_FULL)
         if confirm_s:
             link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
                             created_at=self._ctx.wall(), confirm_by=self._ctx.now() + confirm_s)

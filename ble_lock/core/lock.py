@@ -53,7 +53,7 @@ from ble_lock.core.admin import LOCK_ID_SECRET, SERIAL_SECRET, VERIFICATION_SECR
 from ble_lock.core.clock import Clock, Rng
 from ble_lock.core.credentials import FACTORY_KEY, Credentials
 from ble_lock.core.enrolment import Enrolment
-from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
+from ble_lock.core.errors import ConflictError, ErrorCode, InvalidInputError, StorageError
 from ble_lock.core.hashing import derive_code_secret, setup_context
 from ble_lock.core.invites import InviteBook
 from ble_lock.core.keys import SETUP_SECRET, Keys
@@ -107,7 +107,7 @@ def provision(store: Store, rng: Rng, *, serial: str | None = None,
     keeps only its derived secret, bound to the lock id. Raises if the store was
     provisioned already, or on a lock id that is not ``LOCK_ID_LEN`` bytes."""
     if store.get_secret(SERIAL_SECRET) is not None:
-        raise StorageError("store already provisioned", code=ErrorCode.ALREADY_EXISTS)
+        raise ConflictError("store already provisioned", code=ErrorCode.ALREADY_EXISTS)
     if lock_id is not None and len(lock_id) != LOCK_ID_LEN:
         raise InvalidInputError(f"a lock id is {LOCK_ID_LEN} bytes")
     lock_id = lock_id if lock_id is not None else rng.token_bytes(LOCK_ID_LEN)

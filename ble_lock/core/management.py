@@ -271,7 +271,7 @@ class Management:
         """The visitor-code secret (R-APP-4)."""
         secret = self.store.get_secret(SECRET_VISITOR)
         if secret is None:
-            raise StateError("no visitor secret", code=ErrorCode.STORAGE_ERROR)
+            raise StorageError("no visitor secret", code=ErrorCode.STORAGE_ERROR)
         return secret
 
     # -- time

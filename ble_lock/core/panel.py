@@ -12,7 +12,7 @@ import math
 from ble_lock.core.admin import Admin
 from ble_lock.core.decision import Path, Rule, auto_lock_applies
 from ble_lock.core.enrolment import Enrolment, check_template
-from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
 from ble_lock.core.keys import Keys
 from ble_lock.core.management import Management
 from ble_lock.core.model import (
@@ -145,7 +145,7 @@ class Panel:
     def hold_zero(self) -> None:
         """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""
         if not self._ctx.profile.has(Feature.ONE_TIME_MUTE):
-            raise InvalidInputError("no one-time mute on this model",
+            raise StateError("no one-time mute on this model",
                                     code=ErrorCode.UNSUPPORTED_BY_PROFILE)
         self.touch_keypad()
         self._dev.keypad.muted_once = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ble_lock.core.errors import ErrorCode, PermissionDeniedError
+from ble_lock.core.errors import ErrorCode, error_for
 from ble_lock.core.model import (
     BoltState,
     Credential,
@@ -132,4 +132,4 @@ def decision(outcome: Decision) -> m.Unlocked:
     text = reason.name.lower().replace("_", " ")
     if outcome.retry_after is not None:
         text += f"; retry in {outcome.retry_after:.0f} s"
-    raise PermissionDeniedError(text, code=reason)
+    raise error_for(reason, text)

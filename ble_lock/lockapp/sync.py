@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 
-from ble_lock.core.errors import ErrorCode, NotFoundError, PermissionDeniedError
+from ble_lock.core.errors import ErrorCode, NotFoundError, PermissionDeniedError, ReplayError
 from ble_lock.core.lock import Lock
 from ble_lock.wire import messages as m
 from ble_lock.wire.security.crypto import KeyPair, Rng, dh, hkdf, hmac_sha256
@@ -93,7 +93,7 @@ class SyncStatements:
                                         code=ErrorCode.LINK_PENDING)
         now_ms = int(self._lock.lock_time * 1000)
         if abs(now_ms - statement.at_ms) > FRESH_MS:
-            raise PermissionDeniedError("stale statement", code=ErrorCode.REPLAY)
+            raise ReplayError("stale statement", code=ErrorCode.REPLAY)
         if not self._lock.accept_sync_statement(link.peer_lock_id, statement.at_ms):
-            raise PermissionDeniedError("statement replayed", code=ErrorCode.REPLAY)
+            raise ReplayError("statement replayed", code=ErrorCode.REPLAY)
         return link.peer_lock_id

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, error_for_code
+from ble_lock.core.errors import (
+    ErrorCode,
+    InvalidInputError,
+    LockError,
+    TransportError,
+    error_for_code,
+)
 from ble_lock.peripheral.panel import FrontPanel, Reply
 from ble_lock.peripheral.state import PANEL_ADDR, PANEL_SOCK, atomic_write
 
@@ -148,7 +154,7 @@ class PanelAddress:
             return cls(kind=str(data["kind"]), path=str(data["path"]), host=str(data["host"]),
                        port=int(data["port"]), token=data["token"])
         except FileNotFoundError as exc:
-            raise InvalidInputError(f"no emulator panel at {state_dir} (not running?)",
+            raise TransportError(f"no emulator panel at {state_dir} (not running?)",
                                     code=ErrorCode.LOCK_NOT_FOUND) from exc
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInputError(f"{path}: unreadable panel address") from exc

@@ -47,7 +47,7 @@ from bless import BlessServer  # type: ignore[attr-defined]  # bless re-exports 
 from bless.backends.attribute import GATTAttributePermissions as Perm
 from bless.backends.characteristic import GATTCharacteristicProperties as Props
 
-from ble_lock.core.errors import ErrorCode, LockError, StateError, TransportError
+from ble_lock.core.errors import ChannelBusyError, ErrorCode, LockError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
 from ble_lock.lockapp.service import LockServer
@@ -122,10 +122,10 @@ class Emulator:
     async def start(self) -> None:
         """Open the lock, serve GATT and advertise, open the panel, start the timers.
         Raises ``StorageError`` for a bad state directory and ``TransportError``
-        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``StateError``
+        (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``ChannelBusyError``
         (``CHANNEL_BUSY``) when another emulator runs on the same state directory."""
         if ControlServer.in_use(self.config.state_dir):
-            raise StateError(f"an emulator is already running on {self.config.state_dir}",
+            raise ChannelBusyError(f"an emulator is already running on {self.config.state_dir}",
                              code=ErrorCode.CHANNEL_BUSY)
         self.build()
         try:

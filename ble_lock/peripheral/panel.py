@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ble_lock.core.errors import ErrorCode, InvalidInputError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, NotFoundError, StateError
 from ble_lock.core.lock import Lock
 from ble_lock.core.model import Actor, CaptureResult, CredentialKind, Decision
 from ble_lock.core.panel import CANCEL_KEYS, CONFIRM_KEYS
@@ -150,7 +150,7 @@ class FrontPanel:
         the sticker, for tests and ``ble-lock panel label``."""
         label = self._label()
         if label is None:
-            raise InvalidInputError("this lock's label was removed", code=ErrorCode.UNKNOWN_KEY)
+            raise NotFoundError("this lock's label was removed", code=ErrorCode.UNKNOWN_KEY)
         return {"ok": True, **label.to_json()}
 
     # -- inputs
@@ -299,7 +299,7 @@ class FrontPanel:
         """Manual clock only: move the lock clock, then run what fell due."""
         clock = self._clock
         if not isinstance(clock, ManualClock):
-            raise InvalidInputError("the clock is real (start with --manual-clock)",
+            raise StateError("the clock is real (start with --manual-clock)",
                                     code=ErrorCode.UNSUPPORTED_BY_PROFILE)
         now = clock.advance(seconds)
         return self._input(self._lock.tick, "", clock=now)

@@ -15,7 +15,7 @@ import os
 import socket
 from typing import Any
 
-from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.core.errors import ErrorCode, RemoteProtocolError, TransportError
 from ble_lock.peripheral.control import MAX_LINE, PanelAddress, raise_for_reply
 from ble_lock.peripheral.panel import Reply
 
@@ -34,7 +34,7 @@ def _decode(line: bytes) -> Reply:
         raise TransportError("panel closed the connection", code=ErrorCode.DISCONNECTED)
     reply = json.loads(line)
     if not isinstance(reply, dict):
-        raise TransportError("panel sent a non-object reply", code=ErrorCode.PROTOCOL_ERROR)
+        raise RemoteProtocolError("panel sent a non-object reply", code=ErrorCode.PROTOCOL_ERROR)
     return reply
 
 

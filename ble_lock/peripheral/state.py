@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ble_lock.core.clock import Rng as CoreRng
-from ble_lock.core.errors import ErrorCode, StorageError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, StorageError
 from ble_lock.core.lock import provision
 from ble_lock.core.model import FactoryData
 from ble_lock.core.profile import PROFILES
@@ -132,7 +132,7 @@ class StateDir:
         None means the stored one (``dl20vc`` for a new lock); a different profile than
         the stored one is refused (a lock does not change model)."""
         if profile is not None and profile not in PROFILES:
-            raise StorageError(f"unknown model profile {profile!r}",
+            raise InvalidInputError(f"unknown model profile {profile!r}",
                                code=ErrorCode.INVALID_ARGUMENT)
         try:
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ class StateDir:
             self._provision(profile or "dl20vc", rng)
         stored = self._read_factory()
         if profile is not None and profile != stored:
-            raise StorageError(f"this lock is a {stored}, not a {profile}",
+            raise InvalidInputError(f"this lock is a {stored}, not a {profile}",
                                code=ErrorCode.INVALID_ARGUMENT)
         key = self._read_key()
         store = SqliteStore(self.file(DB))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ble_lock.core.errors import InternalError
 from ble_lock.wire.errors import RemoteProtocolError
 
 __all__ = [
@@ -65,11 +66,12 @@ class RequestReceived:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionClosed:
-    """The channel is gone; ``error`` says why (None: the app or the peer closed it)."""
+    """The channel is gone; ``error`` says why (None: the app or the peer closed it;
+    an ``InternalError`` when the lock itself failed handling a frame)."""
 
     channel: int
     peer: object | None
-    error: RemoteProtocolError | None
+    error: RemoteProtocolError | InternalError | None
 
 
 # -- phone side ---------------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_r_crd_4_enrolment_out_of_order(env: Env) -> None:
     with pytest.raises(StateError) as busy:
         lock.begin_enrolment(env.admin, user.number, K.FINGERPRINT)
     assert busy.value.code is ErrorCode.ENROLMENT_OUT_OF_ORDER
-    with pytest.raises(NotFoundError) as unknown:
+    with pytest.raises(StateError) as unknown:  # NO_ENROLMENT's class (issue 13)
         lock.enrolment_status(env.admin, session.id + 1)
     assert unknown.value.code is ErrorCode.NO_ENROLMENT
     # another finger mid-session is a rejected capture, no progress

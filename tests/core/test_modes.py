@@ -124,7 +124,7 @@ def test_r_mod_6_volume_and_one_time_mute(fp: Env, dl20: Env) -> None:
     assert not lock.muted
     lock.update_settings(fp.admin, volume=0)
     assert lock.muted
-    with pytest.raises(InvalidInputError) as info:
+    with pytest.raises(StateError) as info:  # its class by the code (issue 13)
         dl20.lock.hold_zero()
     assert info.value.code is ErrorCode.UNSUPPORTED_BY_PROFILE
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ble_lock.core.clock import FakeClock, FakeRng
-from ble_lock.core.errors import ErrorCode, StorageError
+from ble_lock.core.errors import ConflictError, ErrorCode, StorageError
 from ble_lock.core.lock import Lock, provision
 from ble_lock.core.model import Actor, CredentialKind, EventKind
 from ble_lock.core.profile import FACE_PALM
@@ -101,7 +101,7 @@ def test_unprovisioned_store_is_refused() -> None:
     assert info.value.code is ErrorCode.STORAGE_ERROR
     store = MemoryStore()
     provision(store, FakeRng())
-    with pytest.raises(StorageError):
+    with pytest.raises(ConflictError):  # ALREADY_EXISTS: its class by the code (issue 13)
         provision(store, FakeRng())
 
 

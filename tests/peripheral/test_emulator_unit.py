@@ -104,11 +104,12 @@ def test_damaged_state_is_refused_with_typed_errors(tmp_path: Path) -> None:
 
 
 def test_unknown_or_changed_profile_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StorageError) as info:
+    # INVALID_ARGUMENT's class is InvalidInputError (issue 13: class derived from code)
+    with pytest.raises(InvalidInputError) as info:
         StateDir(tmp_path / "a").open(profile="dl99", rng=OsRng())
     assert info.value.code is ErrorCode.INVALID_ARGUMENT
     StateDir(tmp_path / "b").open(profile="face-palm", rng=OsRng()).store.close()
-    with pytest.raises(StorageError, match="face-palm"):
+    with pytest.raises(InvalidInputError, match="face-palm"):
         StateDir(tmp_path / "b").open(profile="dl20vc", rng=OsRng())
 
 

@@ -144,9 +144,9 @@ def enums_table() -> str:
 
 
 def errors_table() -> str:
-    rows = ["| code | name | LockError class |", "|---|---|---|"]
+    rows = ["| code | name | category | LockError class |", "|---|---|---|---|"]
     for code in ErrorCode:
-        rows.append(f"| {int(code)} | {code.name} | "
+        rows.append(f"| {int(code)} | {code.name} | {code.category.value} | "
                     f"{type(error_for_code(int(code), '')).__name__} |")
     return "\n".join(rows)
 

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, InternalError
 from ble_lock.wire.endpoints.directory import PeerDirectory
 from ble_lock.wire.errors import (
     ChannelBusyError,
@@ -279,16 +279,15 @@ class LockEndpoint:
         self._channels[cid] = ch
         return ch
 
-    def _internal(self, cid: int, exc: Exception) -> RemoteProtocolError:
+    def _internal(self, cid: int, exc: Exception) -> InternalError:
         """A failure that is not the peer's protocol error (storage, a bug): logged by
         type only (its text may hold what the peer sent), counted, typed."""
         self.internal_errors += 1
         _log.error("channel %d: %s while handling a frame; channel closed", cid,
                    type(exc).__name__)
-        return RemoteProtocolError("the lock failed to handle the message",
-                                   code=ErrorCode.INTERNAL)
+        return InternalError("the lock failed to handle the message")
 
-    def _fail(self, cid: int, ch: _Channel | None, err: RemoteProtocolError,
+    def _fail(self, cid: int, ch: _Channel | None, err: RemoteProtocolError | InternalError,
               events: list[Event], *, send_close: bool) -> None:
         peer = None
         if ch is not None:
@@ -338,7 +337,7 @@ class LockEndpoint:
             raise ChannelBusyError("another pairing is in progress")
         refusal = self._directory.pairing_refusal(msg.code_ref, now)
         if refusal is not None:
-            raise PairingError(f"pairing refused: {refusal.name}", code=refusal)
+            raise PairingError.with_reason(f"pairing refused: {refusal.name}", refusal)
         prs = self._directory.pairing_secret(msg.code_ref)
         # Unknown invite id: run CPace with a random secret, indistinguishable from a
         # wrong code (no oracle for which invite ids exist), and count the failure.
@@ -357,7 +356,7 @@ class LockEndpoint:
         self._settle_pairing(ch, failed=False)
         result = self._directory.complete_pairing(ch.code_ref, phone_key)
         if isinstance(result, ErrorCode):
-            raise PairingError(f"pairing denied: {result.name}", code=result)
+            raise PairingError.with_reason(f"pairing denied: {result.name}", result)
         self._send(ch, ch.pairing.write_pair4())
         events.append(PairingCompleted(channel=ch.cid, peer=result, peer_key=phone_key))
         self._drop(ch.cid)  # a pairing channel ends here; sessions use a fresh channel

@@ -40,7 +40,7 @@ from construct import (
     Struct,
 )
 
-from ble_lock.wire.errors import FramingError, UnsupportedVersionError
+from ble_lock.wire.errors import FramingError, LocalProtocolError, UnsupportedVersionError
 from ble_lock.wire.link.framing import Limits
 from ble_lock.wire.link.transport_messages import FRESH_LEN, PROTOCOL_VERSION
 from ble_lock.wire.security.pairing import LOCK_ID_LEN
@@ -118,7 +118,7 @@ _AD_STRUCTURES = GreedyRange(Prefixed(Int8ub, Struct("type" / Int8ub, "data" / G
 
 def _check_lock_id(lock_id: bytes) -> None:
     if len(lock_id) != LOCK_ID_LEN:
-        raise ValueError(f"lock id must be {LOCK_ID_LEN} bytes")
+        raise LocalProtocolError(f"lock id must be {LOCK_ID_LEN} bytes")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,7 +134,7 @@ class LockInfo:
     def encode(self) -> bytes:
         _check_lock_id(self.lock_id)
         if len(self.profile.encode()) > MAX_PROFILE:
-            raise ValueError(f"model profile name longer than {MAX_PROFILE} bytes")
+            raise LocalProtocolError(f"model profile name longer than {MAX_PROFILE} bytes")
         return bytes(_INFO.build({"version": self.version, "lock_id": self.lock_id,
                                   "flags": int(self.flags), "max_message": self.max_message,
                                   "profile": self.profile}))
@@ -171,7 +171,7 @@ class FreshValue:
 
     def encode(self) -> bytes:
         if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for <= 255:
-            raise ValueError(f"a freshness value has {FRESH_LEN} bytes and 0-255 s")
+            raise LocalProtocolError(f"a freshness value has {FRESH_LEN} bytes and 0-255 s")
         return bytes(_FRESH.build({"fresh": self.fresh, "fresh_for": self.fresh_for}))
 
     @classmethod

@@ -32,7 +32,12 @@ from ble_lock.core.model import (
     Trigger,
     UnlockMethod,
 )
-from ble_lock.wire.errors import RemoteProtocolError
+from ble_lock.wire.errors import (
+    LocalProtocolError,
+    MessageTooLargeError,
+    RemoteProtocolError,
+    UnknownMessageError,
+)
 from ble_lock.wire.messages import bodies as messages_bodies
 from ble_lock.wire.messages import records as messages_records
 from ble_lock.wire.messages import types as messages_types
@@ -69,6 +74,8 @@ __all__ = [
     "MAX_TEXT_SIZE",
     "REQUEST_ID_SIZE",
     "BadMessageError",
+    "BadMessageTooLargeError",
+    "BadUnknownMessageError",
     "CredentialKind",
     "DoorDirection",
     "EnrolmentState",
@@ -109,13 +116,21 @@ class BadMessageError(RemoteProtocolError):
         self,
         message: str,
         *,
-        code: ErrorCode = ErrorCode.PROTOCOL_ERROR,
+        code: ErrorCode | None = None,
         request_id: bytes | None = None,
         opcode: Opcode | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.request_id = request_id
         self.opcode = opcode
+
+
+class BadMessageTooLargeError(BadMessageError, MessageTooLargeError):
+    """A :class:`BadMessageError` of code ``MESSAGE_TOO_LARGE`` (its class by the table)."""
+
+
+class BadUnknownMessageError(BadMessageError, UnknownMessageError):
+    """A :class:`BadMessageError` of code ``UNKNOWN_MESSAGE`` (its class by the table)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,7 +178,8 @@ def clip_text(text: str, limit: int = MAX_TEXT_SIZE) -> str:
 
 
 def encode(message: Message) -> bytes:
-    """Encode a message; ``ValueError`` if it breaks a bound (a local bug, not peer input)."""
+    """Encode a message; :class:`LocalProtocolError` (a ``ValueError``) if it breaks a bound
+    (a local bug, not peer input)."""
     try:
         if isinstance(message, Request):
             env = Envelope(
@@ -180,29 +196,29 @@ def encode(message: Message) -> bytes:
             )
         data = pack(env)
     except CodecError as exc:
-        raise ValueError(str(exc)) from None
+        raise LocalProtocolError(str(exc)) from None
     if len(data) > MAX_MESSAGE_SIZE:
-        raise ValueError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}")
+        raise LocalProtocolError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}")
     return data
 
 
 def _request_id(request_id: bytes) -> bytes:
     if len(request_id) != REQUEST_ID_SIZE:
-        raise ValueError(f"a request id is {REQUEST_ID_SIZE} bytes")
+        raise LocalProtocolError(f"a request id is {REQUEST_ID_SIZE} bytes")
     return request_id
 
 
 def _response_envelope(resp: Response) -> Envelope:
     if resp.ok:
         if resp.body is None or resp.opcode is None:
-            raise ValueError("a success response needs its opcode and body")
+            raise LocalProtocolError("a success response needs its opcode and body")
         expected = request_type(resp.opcode).RESPONSE
         if type(resp.body) is not expected:
-            raise ValueError(f"{resp.opcode.name} answers with {expected.__name__}")
+            raise LocalProtocolError(f"{resp.opcode.name} answers with {expected.__name__}")
         body = encode_body(resp.body)
     else:
         if resp.body is not None or not 0 < resp.status < 256:
-            raise ValueError("an error response has a status in 1..255 and no body")
+            raise LocalProtocolError("an error response has a status in 1..255 and no body")
         body = b""
     return Envelope(
         kind=KIND_RESPONSE,
@@ -223,9 +239,9 @@ def decode(data: bytes) -> Message:
         # Not parsed, but a request's header is still read, so that the refusal names
         # the request (docs/protocol.md, ## Messages: oversize).
         request_id, opcode = _request_header(data)
-        raise BadMessageError(
+        raise BadMessageTooLargeError(
             f"message of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}",
-            code=ErrorCode.MESSAGE_TOO_LARGE, request_id=request_id, opcode=opcode,
+            request_id=request_id, opcode=opcode,
         )
     try:
         env = unpack(bytes(data))
@@ -253,7 +269,7 @@ def decode_request(data: bytes) -> Request:
     """Decode a message that must be a request (the lock's side)."""
     message = decode(data)
     if not isinstance(message, Request):
-        raise BadMessageError("expected a request", code=ErrorCode.UNKNOWN_MESSAGE)
+        raise BadUnknownMessageError("expected a request")
     return message
 
 
@@ -261,7 +277,7 @@ def decode_from_lock(data: bytes) -> Response | Event:
     """Decode a message that must come from a lock (the client's side)."""
     message = decode(data)
     if isinstance(message, Request):
-        raise BadMessageError("a lock does not send requests", code=ErrorCode.UNKNOWN_MESSAGE)
+        raise BadUnknownMessageError("a lock does not send requests")
     return message
 
 
@@ -269,8 +285,8 @@ def _opcode(raw: int, request_id: bytes) -> Opcode:
     try:
         return Opcode(raw)
     except ValueError:
-        raise BadMessageError(
-            f"unknown opcode {raw:#04x}", code=ErrorCode.UNKNOWN_MESSAGE, request_id=request_id
+        raise BadUnknownMessageError(
+            f"unknown opcode {raw:#04x}", request_id=request_id
         ) from None
 
 
@@ -303,8 +319,8 @@ def _decode_event(env: Envelope) -> Event:
     try:
         kind = EventType(env.event)
     except ValueError:
-        raise BadMessageError(
-            f"unknown event {env.event:#04x}", code=ErrorCode.UNKNOWN_MESSAGE
+        raise BadUnknownMessageError(
+            f"unknown event {env.event:#04x}"
         ) from None
     try:
         return Event(body=decode_body(event_type(kind), env.body))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 
+from ble_lock.wire.errors import LocalProtocolError
 from ble_lock.wire.link.transport_messages import FRESH_LEN
 from ble_lock.wire.security.crypto import Rng
 
@@ -33,7 +34,7 @@ class Freshness:
     def __init__(self, rng: Rng, *, rotation: float = ROTATION, now: float | None = None
                  ) -> None:
         if not 0 < 2 * rotation <= MAX_VALID_FOR:
-            raise ValueError("rotation must be in (0, 127.5] seconds")
+            raise LocalProtocolError("rotation must be in (0, 127.5] seconds")
         self._rng = rng
         self._rotation = rotation
         self._current = rng.token_bytes(FRESH_LEN)

@@ -25,7 +25,7 @@ from enum import IntEnum
 
 from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
 
-from ble_lock.wire.errors import FramingError, HandshakeError
+from ble_lock.wire.errors import FramingError, HandshakeError, LocalProtocolError
 from ble_lock.wire.link.transport_messages import FRESH_LEN, PROTOCOL_VERSION, Hs1, Hs2
 from ble_lock.wire.security.crypto import CipherState, KeyPair, Rng, dh, hkdf, sha256
 
@@ -58,7 +58,7 @@ class HsStatus(IntEnum):
 def prologue(lock_id: bytes, fresh: bytes) -> bytes:
     """``"BLELOCK" || version u8 || lock id[4] || fresh[16]`` (docs/protocol.md, Sessions)."""
     if len(fresh) != FRESH_LEN:
-        raise ValueError(f"a freshness value has {FRESH_LEN} bytes")
+        raise LocalProtocolError(f"a freshness value has {FRESH_LEN} bytes")
     return b"BLELOCK" + bytes([PROTOCOL_VERSION]) + lock_id + fresh
 
 
