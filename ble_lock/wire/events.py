@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ble_lock.wire.errors import RemoteProtocolError
 
 __all__ = [
-    "Event",
+    "EndpointEvent",
     "MessageReceived",
     "PairingCompleted",
     "PairingRequested",
@@ -102,5 +102,5 @@ class MessageReceived:
     payload: bytes = field(repr=False)
 
 
-Event = (PairingRequested | PairingCompleted | SessionOpened | RequestReceived | SessionClosed
-         | PairingSucceeded | SessionEstablished | MessageReceived)
+EndpointEvent = (PairingRequested | PairingCompleted | SessionOpened | RequestReceived
+                 | SessionClosed | PairingSucceeded | SessionEstablished | MessageReceived)

@@ -19,6 +19,7 @@ from ble_lock.central.sync import (
     unlink_locks,
 )
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError
+from ble_lock.core.model import LinkExpired, LinkPending
 from ble_lock.testing.memory_lock import MemoryLock
 from ble_lock.wire import messages as m
 from tests.flows._env import eventually
@@ -78,8 +79,8 @@ async def test_no_door_credential_within_the_countdown_links_nothing(
         assert late.value.code is ErrorCode.TIMEOUT
         details = [e.detail for e in lock_b.lock.read_events(limit=500).events
                    if e.kind is m.EventKind.LINK_CHANGED]
-        assert details == [f"link {lock_a.lock_id.hex()} pending 10s",
-                           f"expired {lock_a.lock_id.hex()}"]
+        assert details == [LinkPending(peer=lock_a.lock_id, confirm_s=10),
+                           LinkExpired(peer=lock_a.lock_id)]
         assert (await sync_status(a)).enabled is False
         assert await a.sync_links() == []
         assert await b.sync_links() == []
