@@ -175,61 +175,61 @@ class InviteIssued:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinkAdded:
-    """LINK_CHANGED: a sync link with ``peer`` (lock id) is in force (R-SYN-1)."""
+class _PeerDetail:
+    """A detail naming one linked lock, ``peer`` (its lock id; not a secret)."""
 
-    TAG: ClassVar[str] = "link"
     peer: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinkPending:
+class LinkAdded(_PeerDetail):
+    """LINK_CHANGED: a sync link with ``peer`` (lock id) is in force (R-SYN-1)."""
+
+    TAG: ClassVar[str] = "link"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkPending(_PeerDetail):
     """LINK_CHANGED: a link with ``peer`` waits ``confirm_s`` seconds for an admin
     credential at this door (R-SYN-1)."""
 
     TAG: ClassVar[str] = "link_pending"
-    peer: bytes
     confirm_s: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinkConfirmed:
+class LinkConfirmed(_PeerDetail):
     """LINK_CHANGED: the pending link with ``peer`` was confirmed at this door."""
 
     TAG: ClassVar[str] = "link_confirmed"
-    peer: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinkExpired:
+class LinkExpired(_PeerDetail):
     """LINK_CHANGED: the pending link with ``peer`` was not confirmed in time."""
 
     TAG: ClassVar[str] = "link_expired"
-    peer: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unlinked:
+class Unlinked(_PeerDetail):
     """LINK_CHANGED: the link with ``peer`` was removed."""
 
     TAG: ClassVar[str] = "unlink"
-    peer: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncTarget:
+class SyncTarget(_PeerDetail):
     """SYNC_TRIGGER: send a sync statement to linked lock ``peer`` (R-SYN-2)."""
 
     TAG: ClassVar[str] = "sync_target"
-    peer: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncSource:
+class SyncSource(_PeerDetail):
     """SYNC_UNLOCK: opened by a sync statement from linked lock ``peer`` (R-SYN-4)."""
 
     TAG: ClassVar[str] = "sync_source"
-    peer: bytes
 
 
 EventDetail = (Note | ByUser | EnrolmentProgress | BatteryLevel | LockoutStarted | ClockSet

@@ -8,8 +8,8 @@ phone), the remote control, a visitor code, the mechanical key, the inside handl
 duress credential do not confirm: the rule asks for physical presence at the linked
 door, and a phone can unlock from 50 m away (R-APP-5). A pending link opens nothing and
 triggers nothing; when its countdown ends it is removed (``tick``), and every step is
-logged as ``LINK_CHANGED`` (R-SYN-4): ``link <id> pending <s>s``, ``confirmed <id>``
-(with the admin's user number and method), ``expired <id>``.
+logged as ``LINK_CHANGED`` (R-SYN-4) with a typed detail: ``LinkPending``,
+``LinkConfirmed`` (with the admin's user number and method), ``LinkExpired``.
 
 ``confirm_s=0`` sets a link confirmed by the admin's session itself: the side where the
 admin enabled sync unlock (lock A in the manual's flow); the linked door (B) is the one
