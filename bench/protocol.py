@@ -42,7 +42,7 @@ from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.directory import InMemoryPeer
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
-from ble_lock.wire.events import Event, MessageReceived, RequestReceived
+from ble_lock.wire.events import EndpointEvent, MessageReceived, RequestReceived
 from ble_lock.wire.security.crypto import KeyPair
 
 FRESH_READ_PDUS = 2  # ATT Read Request + Read Response of the fresh characteristic
@@ -63,7 +63,7 @@ def _service_for(phone_public: bytes) -> LockService:
 SERVICE: list[LockService] = []  # set by measure(); the lock-side app of the bench
 
 
-def _answer(lock: LockEndpoint, event: Event) -> None:
+def _answer(lock: LockEndpoint, event: EndpointEvent) -> None:
     if isinstance(event, RequestReceived) and isinstance(event.peer, InMemoryPeer):
         lock.respond(event.channel, SERVICE[0].handle(event.peer.key, event.payload))
 

@@ -21,8 +21,8 @@ from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.directory import invite_code_ref
 from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhonePairing, PhoneSession
 from ble_lock.wire.errors import LocalProtocolError, RemoteProtocolError, SessionTimeoutError
-from ble_lock.wire.events import Event as TransportEvent
 from ble_lock.wire.events import (
+    EndpointEvent,
     MessageReceived,
     SessionClosed,
     SessionEstablished,
@@ -121,7 +121,7 @@ class AppClient:
         """One message from the lock. Raises a ``RemoteProtocolError`` subtype on garbage
         (the caller closes the session). A response to no pending request is dropped."""
         message = m.decode_from_lock(payload)
-        if isinstance(message, m.Event):
+        if isinstance(message, m.PushedEvent):
             return [Pushed(body=message.body)]
         pending = self._pending.pop(message.request_id, None)
         if pending is None:
@@ -313,7 +313,7 @@ class LockLink:
             self._session.close(err.code)  # garbage from the lock ends the session
             raise
 
-    def _translate(self, events: list[TransportEvent]) -> list[LinkEvent]:
+    def _translate(self, events: list[EndpointEvent]) -> list[LinkEvent]:
         out: list[LinkEvent] = []
         for event in events:
             if isinstance(event, MessageReceived):

@@ -41,7 +41,16 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.links import CONFIRM_METHODS as LOCK_CONFIRM_METHODS
 from ble_lock.core.links import CONFIRM_S_RANGE
+from ble_lock.core.model import (
+    LinkConfirmed,
+    LinkExpired,
+    LinkPending,
+    Note,
+    SyncSource,
+    SyncTarget,
+)
 from ble_lock.wire import messages as m
+from ble_lock.wire.messages.details import DetailError, parse_detail
 
 if TYPE_CHECKING:
     from ble_lock.central.client import LockClient
@@ -251,22 +260,36 @@ class SyncRelay:
 
 def describe_event(record: m.EventRecord, names: Mapping[str, str] | None = None) -> str:
     """A line a shared user understands (R-SYN-4: a sync unlock says where it came
-    from). ``names`` maps upper-case lock ids to names."""
+    from). ``names`` maps upper-case lock ids to names. The detail is read as its typed
+    record (:func:`~ble_lock.wire.messages.details.parse_detail`); a detail of an unknown
+    shape is shown as the lock sent it."""
     names = names or {}
-    kind = record.kind.name.lower().replace("_", " ")
-    if record.kind is m.EventKind.SYNC_UNLOCK:
-        peer = record.detail.removeprefix("from ").upper()
-        return f"opened by sync from {names.get(peer, peer)}"
-    if record.kind is m.EventKind.SYNC_TRIGGER:
-        peer = record.detail.upper()
-        return f"sync unlock sent to {names.get(peer, peer)}"
+    try:
+        detail = parse_detail(record.kind, record.detail)
+    except DetailError:
+        detail = Note(text=record.detail)
+
+    def peer_name(peer: bytes) -> str:
+        upper = peer.hex().upper()
+        return names.get(upper, upper)
+
+    match detail:
+        case SyncSource(peer=peer):
+            return f"opened by sync from {peer_name(peer)}"
+        case SyncTarget(peer=peer):
+            return f"sync unlock sent to {peer_name(peer)}"
+        case LinkPending(peer=peer, confirm_s=confirm_s):  # R-SYN-1 steps at the linked door
+            return (f"sync link with {peer_name(peer)} waiting for an admin credential at "
+                    f"this door ({confirm_s} s)")
+        case LinkExpired(peer=peer):
+            return f"sync link with {peer_name(peer)} expired: not confirmed at this door in time"
+        case LinkConfirmed(peer=peer):
+            by = "" if record.user_number is None else f" by user {record.user_number}"
+            how = "" if record.method is None else f" ({record.method.name.lower()})"
+            return f"sync link with {peer_name(peer)} confirmed at this door{by}{how}"
     if record.kind is m.EventKind.SYNC_RELOCK:
         return "relocked: door not opened within the sync window"
-    if record.kind is m.EventKind.LINK_CHANGED:
-        text = _describe_link(record, names)
-        if text is not None:
-            return text
-    parts = [kind]
+    parts = [record.kind.name.lower().replace("_", " ")]
     if record.user_number is not None:
         parts.append(f"user {record.user_number}")
     if record.method is not None:
@@ -274,20 +297,3 @@ def describe_event(record: m.EventRecord, names: Mapping[str, str] | None = None
     if record.detail:
         parts.append(f"({record.detail})")
     return " ".join(parts)
-
-
-def _describe_link(record: m.EventRecord, names: Mapping[str, str]) -> str | None:
-    """R-SYN-1 steps at the linked door: pending, confirmed, expired."""
-    words = record.detail.split()
-    if len(words) == 4 and words[0] == "link" and words[2] == "pending":
-        peer = names.get(words[1].upper(), words[1].upper())
-        return (f"sync link with {peer} waiting for an admin credential at this door "
-                f"({words[3].removesuffix('s')} s)")
-    if len(words) != 2 or words[0] not in ("confirmed", "expired"):
-        return None
-    peer = names.get(words[1].upper(), words[1].upper())
-    if words[0] == "expired":
-        return f"sync link with {peer} expired: not confirmed at this door in time"
-    by = "" if record.user_number is None else f" by user {record.user_number}"
-    how = "" if record.method is None else f" ({record.method.name.lower()})"
-    return f"sync link with {peer} confirmed at this door{by}{how}"

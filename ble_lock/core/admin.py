@@ -18,11 +18,13 @@ from ble_lock.core.links import Links
 from ble_lock.core.management import MAX_COUNTER, SECRET_VISITOR, KeepFactory, Management
 from ble_lock.core.model import (
     Actor,
+    ClockSet,
     CredentialKind,
-    Event,
     EventKind,
-    EventPage,
     LockBody,
+    LockEvent,
+    LockEventPage,
+    Note,
     Settings,
     SystemInfo,
     auto_lock_default,
@@ -219,7 +221,7 @@ class Admin:
         def apply() -> float:
             offset = float(unix_time) - self._ctx.clock.now()
             self._ctx.put_settings(replace(self._ctx.settings, time_offset=offset))
-            self._ctx.emit(EventKind.TIME_SET, detail=f"{unix_time:.0f}")
+            self._ctx.emit(EventKind.TIME_SET, detail=ClockSet(unix_time=unix_time))
             return offset
 
         return self._ctx.mutate(actor, request_id, apply)
@@ -231,22 +233,22 @@ class Admin:
 
     # -- events (R-APP-6)
 
-    def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> EventPage:
+    def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> LockEventPage:
         """Events with ``seq > after``, oldest first. Admin only."""
         self._ctx.authorize(actor)
         return self.read_events(after=after, limit=limit)
 
-    def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
+    def read_events(self, *, after: int = 0, limit: int = 100) -> LockEventPage:
         """The log without authorization (emulator display, tests)."""
         limit = max(1, min(limit, MAX_EVENT_PAGE))
         after = max(0, min(after, MAX_COUNTER))  # a 64-bit cursor from the wire
         page = self._ctx.store.events_after(after, limit + 1)
         events = tuple(page[:limit])
-        return EventPage(events=events, next_cursor=events[-1].seq if events else after,
+        return LockEventPage(events=events, next_cursor=events[-1].seq if events else after,
                          dropped=self._ctx.store.get_counter("events_dropped"),
                          more=len(page) > limit)
 
-    def drain_notifications(self) -> list[Event]:
+    def drain_notifications(self) -> list[LockEvent]:
         """Events committed since the last drain (for pushes: alarms are those whose
         kind is in ``model.ALARM_KINDS``). Bounded: the oldest are dropped first."""
         out = list(self._ctx.notifications)
@@ -301,6 +303,6 @@ class Admin:
 
         def apply() -> None:
             self._ctx.store.put_secret(SECRET_VISITOR, self._ctx.rng.token_bytes(32))
-            self._ctx.emit(EventKind.SETTINGS_CHANGED, detail="visitor secret rotated")
+            self._ctx.emit(EventKind.SETTINGS_CHANGED, detail=Note(text="visitor secret rotated"))
 
         self._ctx.mutate(actor, request_id, apply)

@@ -17,7 +17,15 @@ from ble_lock.core.errors import (
     PermissionDeniedError,
 )
 from ble_lock.core.management import Management
-from ble_lock.core.model import DURESS_KINDS, Actor, Credential, CredentialKind, EventKind, Role
+from ble_lock.core.model import (
+    DURESS_KINDS,
+    Actor,
+    Credential,
+    CredentialKind,
+    EventKind,
+    Note,
+    Role,
+)
 from ble_lock.core.rules.pins import check_card_code, check_pin
 
 __all__ = ["CARD_CODE_SECRET", "FACTORY_KEY", "Credentials"]
@@ -143,7 +151,7 @@ class Credentials:
         self._ctx.store.put_credential(cred)
         self._ctx.index.put_credential(cred)
         self._ctx.emit(EventKind.CREDENTIAL_ADDED, user_number=user_number, credential_id=cred.id,
-                   duress=duress, detail=kind.name)
+                   duress=duress, detail=Note(text=kind.name))
         return cred
 
     def drop(self, cred: Credential) -> None:
@@ -152,7 +160,7 @@ class Credentials:
         # A phone's replay counter stays: re-enrolling the same key must not reopen
         # its old first messages (issue 10 item 3; keys.py).
         self._ctx.emit(EventKind.CREDENTIAL_DELETED, user_number=cred.user_number,
-                   credential_id=cred.id, detail=cred.kind.name)
+                   credential_id=cred.id, detail=Note(text=cred.kind.name))
 
     # -- deleting (R-CRD-7)
 

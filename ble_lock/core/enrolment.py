@@ -21,6 +21,7 @@ from ble_lock.core.model import (
     Actor,
     CaptureResult,
     CredentialKind,
+    EnrolmentProgress,
     EnrolmentSession,
     EnrolmentState,
     EventKind,
@@ -173,7 +174,7 @@ class Enrolment:
         run.template = sample
         run.captured += 1
         self._ctx.emit(EventKind.ENROLMENT_STEP, user_number=run.user_number,
-                   detail=f"{run.captured}/{len(run.steps)}")
+                   detail=EnrolmentProgress(captured=run.captured, needed=len(run.steps)))
         if run.captured == len(run.steps):
             try:
                 with self._ctx.tx():

@@ -38,7 +38,9 @@ from ble_lock.core.model import (
     CredentialKind,
     EventKind,
     Invite,
+    InviteIssued,
     IssuedInvite,
+    Note,
     PhoneInfo,
     Role,
     UnlockMethod,
@@ -124,7 +126,7 @@ class Keys:
         cannot shut the lock down (``lockout.py``). Returns the pairing lockout seconds
         now running, or None."""
         return self._ctx.register_failure(InputPath.PAIRING, EventKind.AUTH_FAILED,
-                                      detail=check_name(what, "what"),
+                                      detail=Note(text=check_name(what, "what")),
                                       reason=ErrorCode.PAIRING_FAILED)
 
     def lockout_remaining(self, path: InputPath | None = None) -> float | None:
@@ -261,7 +263,8 @@ class Keys:
                 key_valid_until=key_valid_until, issued_by=me.number, created_at=now,
             )
             self._invites.put(invite)
-            self._ctx.emit(EventKind.KEY_ISSUED, user_number=number, detail=f"invite {invite_id}")
+            self._ctx.emit(EventKind.KEY_ISSUED, user_number=number,
+                           detail=InviteIssued(invite_id=invite_id))
             return IssuedInvite(invite_id=invite_id, user_number=number, code=code,
                                 expires_at=expiry)
 
@@ -270,7 +273,7 @@ class Keys:
     def _new_user_for_invite(self, name: str, role: Role) -> int:
         self._users.check_fields(name, role, None, None, ())
         user = self._users.create(name=name, role=role)
-        self._ctx.emit(EventKind.USER_ADDED, user_number=user.number, detail="invite")
+        self._ctx.emit(EventKind.USER_ADDED, user_number=user.number, detail=Note(text="invite"))
         return user.number
 
     def _invite_code(self, invite_id: int, nonce: bytes) -> str:

@@ -8,8 +8,8 @@ phone), the remote control, a visitor code, the mechanical key, the inside handl
 duress credential do not confirm: the rule asks for physical presence at the linked
 door, and a phone can unlock from 50 m away (R-APP-5). A pending link opens nothing and
 triggers nothing; when its countdown ends it is removed (``tick``), and every step is
-logged as ``LINK_CHANGED`` (R-SYN-4): ``link <id> pending <s>s``, ``confirmed <id>``
-(with the admin's user number and method), ``expired <id>``.
+logged as ``LINK_CHANGED`` (R-SYN-4) with a typed detail: ``LinkPending``,
+``LinkConfirmed`` (with the admin's user number and method), ``LinkExpired``.
 
 ``confirm_s=0`` sets a link confirmed by the admin's session itself: the side where the
 admin enabled sync unlock (lock A in the manual's flow); the linked door (B) is the one
@@ -29,7 +29,19 @@ from ble_lock.core.errors import (
     StateError,
 )
 from ble_lock.core.management import Management, counter_in_range
-from ble_lock.core.model import MAX_LINKS, Actor, EventKind, Role, SyncLink, UnlockMethod
+from ble_lock.core.model import (
+    MAX_LINKS,
+    Actor,
+    EventKind,
+    LinkAdded,
+    LinkConfirmed,
+    LinkExpired,
+    LinkPending,
+    Role,
+    SyncLink,
+    Unlinked,
+    UnlockMethod,
+)
 from ble_lock.core.profile import Feature
 
 __all__ = [
@@ -109,11 +121,11 @@ class Links:
         if confirm_s:
             link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
                             created_at=self._ctx.wall(), confirm_by=self._ctx.now() + confirm_s)
-            detail = f"link {peer.hex()} pending {confirm_s}s"
+            detail: LinkAdded | LinkPending = LinkPending(peer=peer, confirm_s=confirm_s)
         else:
             link = SyncLink(peer_lock_id=peer, peer_public_key=key, window_s=window,
                             created_at=self._ctx.wall())
-            detail = f"link {peer.hex()}"
+            detail = LinkAdded(peer=peer)
         self._ctx.store.put_link(link)
         self._links[peer] = link
         self._ctx.emit(EventKind.LINK_CHANGED, detail=detail)
@@ -129,7 +141,7 @@ class Links:
                 raise NotFoundError("no such linked lock", code=ErrorCode.UNKNOWN_KEY)
             self._ctx.store.delete_link(bytes(peer_lock_id))
             del self._links[bytes(peer_lock_id)]
-            self._ctx.emit(EventKind.LINK_CHANGED, detail=f"unlink {bytes(peer_lock_id).hex()}")
+            self._ctx.emit(EventKind.LINK_CHANGED, detail=Unlinked(peer=bytes(peer_lock_id)))
 
         self._ctx.mutate(actor, request_id, apply)
 
@@ -172,7 +184,7 @@ class Links:
                 self._ctx.store.put_link(confirmed)
                 self._links[peer] = confirmed
                 self._ctx.emit(EventKind.LINK_CHANGED, user_number=user_number, method=method,
-                           detail=f"confirmed {peer.hex()}")
+                           detail=LinkConfirmed(peer=peer))
 
     def deadline(self) -> float | None:
         times = [link.confirm_by for link in self._links.values() if link.confirm_by is not None]
@@ -189,7 +201,7 @@ class Links:
             for peer in due:
                 self._ctx.store.delete_link(peer)
                 del self._links[peer]
-                self._ctx.emit(EventKind.LINK_CHANGED, detail=f"expired {peer.hex()}")
+                self._ctx.emit(EventKind.LINK_CHANGED, detail=LinkExpired(peer=peer))
 
     def accept_statement(self, peer_lock_id: bytes, at_ms: int) -> bool:
         """R-SYN-2 replay state: atomically accept a verified statement's time ``at_ms``

@@ -69,11 +69,11 @@ from ble_lock.core.model import (
     Decision,
     DoorState,
     EnrolmentSession,
-    Event,
-    EventPage,
     FactoryData,
     Invite,
     IssuedInvite,
+    LockEvent,
+    LockEventPage,
     PhoneInfo,
     Role,
     Settings,
@@ -464,16 +464,16 @@ class Lock:
         """The lock's wall clock (unix seconds) (:meth:`~ble_lock.core.admin.Admin.lock_time`)."""
         return self.admin.lock_time
 
-    def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> EventPage:
+    def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> LockEventPage:
         """Events with ``seq > after``, oldest first (:meth:`~ble_lock.core.admin.Admin.events`)."""
         return self.admin.events(actor, after=after, limit=limit)
 
-    def read_events(self, *, after: int = 0, limit: int = 100) -> EventPage:
+    def read_events(self, *, after: int = 0, limit: int = 100) -> LockEventPage:
         """The log without authorization (emulator display, tests)
         (:meth:`~ble_lock.core.admin.Admin.read_events`)."""
         return self.admin.read_events(after=after, limit=limit)
 
-    def drain_notifications(self) -> list[Event]:
+    def drain_notifications(self) -> list[LockEvent]:
         """See :meth:`~ble_lock.core.admin.Admin.drain_notifications`."""
         return self.admin.drain_notifications()
 

@@ -48,10 +48,11 @@ from ble_lock.core.model import (
     CredentialKind,
     DoorState,
     EnrolmentSession,
-    Event,
     EventKind,
     Invite,
     IssuedInvite,
+    LockEvent,
+    LockoutStarted,
     Role,
     Settings,
     SyncLink,
@@ -161,8 +162,8 @@ class Management:
         self.rng = rng
         self.device = Device()
         self._tx_depth = 0
-        self._pending: list[Event] = []
-        self.notifications: deque[Event] = deque(maxlen=NOTIFICATION_QUEUE)
+        self._pending: list[LockEvent] = []
+        self.notifications: deque[LockEvent] = deque(maxlen=NOTIFICATION_QUEUE)
         self.lockouts = Lockouts(
             limit=profile.lockout_failures,
             window=profile.lockout_window_s,
@@ -286,11 +287,11 @@ class Management:
 
     # -- events (R-APP-6)
 
-    def emit(self, kind: EventKind, **fields: Any) -> Event:
+    def emit(self, kind: EventKind, **fields: Any) -> LockEvent:
         """Append an event in the current transaction (or its own) and queue it for push."""
         with self.tx():
             self._seq += 1
-            event = Event(seq=self._seq, timestamp=self.wall(), kind=kind, **fields)
+            event = LockEvent(seq=self._seq, timestamp=self.wall(), kind=kind, **fields)
             dropped = self.store.append_event(event, keep=self.profile.event_log_size)
             self.store.set_counter("event_seq", self._seq)
             if dropped:
@@ -365,7 +366,8 @@ class Management:
                     if each is barrier:
                         self.store.set_counter(counter, until)
                 self.emit(EventKind.LOCKOUT,
-                          detail=f"{path.value} {self.profile.lockout_duration_s:g}s")
+                          detail=LockoutStarted(path=path.value,
+                                                       duration_s=self.profile.lockout_duration_s))
             return self.locked_out(path)
 
     def lockout_success(self, method: UnlockMethod) -> None:

@@ -18,6 +18,7 @@ from ble_lock.core.management import Management
 from ble_lock.core.model import (
     BIOMETRIC_KINDS,
     Actor,
+    BatteryLevel,
     BoltState,
     CaptureResult,
     Credential,
@@ -25,6 +26,7 @@ from ble_lock.core.model import (
     Decision,
     DoorState,
     EventKind,
+    Note,
     Role,
     Trigger,
     UnlockMethod,
@@ -140,7 +142,8 @@ class Panel:
                 self._ctx.store.mark_code_used(grant.code_id, grant.valid_until)
 
         return self._unlock.unlock(Path.VISITOR_CODE, UnlockMethod.VISITOR_CODE, code_denial=denial,
-                            detail=grant.kind.name.lower(), verified=True, on_grant=consume)
+                            detail=Note(text=grant.kind.name.lower()), verified=True,
+                            on_grant=consume)
 
     def hold_zero(self) -> None:
         """R-MOD-6 (face-palm): hold 0 for a one-time mute, until the keypad sleeps."""
@@ -264,7 +267,7 @@ class Panel:
         was_low = self._unlock.low_battery
         self._dev.battery = percent
         if self._unlock.low_battery and not was_low:
-            self._ctx.emit(EventKind.LOW_BATTERY, detail=f"{percent}%")
+            self._ctx.emit(EventKind.LOW_BATTERY, detail=BatteryLevel(percent=percent))
 
     # -- SET button
 

@@ -38,7 +38,11 @@ from ble_lock.core.model import (
     Credential,
     CredentialKind,
     Decision,
+    EventDetail,
     EventKind,
+    Note,
+    SyncSource,
+    SyncTarget,
     UnlockMethod,
 )
 from ble_lock.core.profile import Feature
@@ -130,7 +134,8 @@ class Unlock:
 
     def unlock(self, path: Path, method: UnlockMethod, cred: Credential | None = None, *,
                 identified: bool = True, code_denial: ErrorCode | None = None,
-                outside: bool = True, detail: str = "", verified: bool | None = None,
+                outside: bool = True, detail: EventDetail | None = None,
+                verified: bool | None = None,
                 on_grant: Callable[[], None] | None = None) -> Decision:
         """Decide an attempt to open on ``path`` and carry the outcome out. ``verified``
         (default: a credential was identified) ends a run of failures (R-SEC-1);
@@ -207,7 +212,7 @@ class Unlock:
 
     def _grant(self, method: UnlockMethod, path: Path, *, user_number: int | None,
                credential_id: int | None = None, duress: bool = False, outside: bool = True,
-               ends_passage: bool = False, detail: str = "",
+               ends_passage: bool = False, detail: EventDetail | None = None,
                verified: bool = True) -> Decision:
         if verified:  # R-SEC-1: a successful verification ends its own path's run
             self.verified(path)
@@ -241,7 +246,8 @@ class Unlock:
         self._dev.relock_at = None
         self._dev.sync_relock_at = None
         self._dev.keypad.confirm_lit = False
-        self._ctx.emit(EventKind.LOCKED, user_number=user_number, method=method, detail=detail)
+        self._ctx.emit(EventKind.LOCKED, user_number=user_number, method=method,
+                       detail=Note(text=detail))
 
     def _trigger_sync(self) -> None:
         """R-SYN-2: an outside unlock asks every linked lock to open too (the emulator
@@ -249,7 +255,7 @@ class Unlock:
         if not (self._ctx.profile.has(Feature.SYNC_UNLOCK) and self._ctx.settings.sync_unlock):
             return
         for link in self._links.confirmed():  # R-SYN-1: a pending link triggers nothing
-            self._ctx.emit(EventKind.SYNC_TRIGGER, detail=link.peer_lock_id.hex())
+            self._ctx.emit(EventKind.SYNC_TRIGGER, detail=SyncTarget(peer=link.peer_lock_id))
 
     # -- Bluetooth (the protocol calls these after authenticating the phone)
 
@@ -296,7 +302,7 @@ class Unlock:
             return self.denied(method, ErrorCode.PERMISSION_DENIED)
         if link.pending:  # R-SYN-1: not confirmed at this door yet: opens nothing
             return self.denied(method, ErrorCode.LINK_PENDING)
-        decision = self.unlock(Path.SYNC, method, detail=f"from {link.peer_lock_id.hex()}")
+        decision = self.unlock(Path.SYNC, method, detail=SyncSource(peer=link.peer_lock_id))
         if decision.granted:
             self._dev.relock_at = None
             self._dev.sync_relock_at = self._ctx.now() + link.window_s

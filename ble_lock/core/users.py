@@ -21,6 +21,7 @@ from ble_lock.core.model import (
     MAX_SCHEDULES,
     Actor,
     ActorKind,
+    ByUser,
     EventKind,
     Role,
     User,
@@ -93,7 +94,7 @@ class Users:
             user = self.create(name=name, role=role, valid_from=valid_from,
                                      valid_until=valid_until, schedules=schedules)
             self._ctx.emit(EventKind.USER_ADDED, user_number=user.number,
-                       detail=f"by {self._actor_number(actor)}")
+                       detail=ByUser(number=self._actor_number(actor)))
             return user
 
         return self._ctx.mutate(actor, request_id, apply)
@@ -130,7 +131,7 @@ class Users:
             self._ctx.store.put_user(new)
             self._ctx.index.put_user(new)
             self._ctx.emit(EventKind.USER_UPDATED, user_number=number,
-                       detail=f"by {self._actor_number(actor)}")
+                       detail=ByUser(number=self._actor_number(actor)))
             return new
 
         return self._ctx.mutate(actor, request_id, apply)
@@ -148,7 +149,7 @@ class Users:
                 raise PermissionDeniedError("cannot delete yourself", code=ErrorCode.SELF_DELETE)
             self._remove_user(number)
             self._ctx.emit(EventKind.USER_DELETED, user_number=number,
-                       detail=f"by {me.number}")
+                       detail=ByUser(number=me.number))
 
         self._ctx.mutate(actor, request_id, apply)
 

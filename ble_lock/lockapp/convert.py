@@ -11,13 +11,14 @@ from ble_lock.core.model import (
     Credential,
     Decision,
     EnrolmentSession,
-    Event,
+    LockEvent,
     Settings,
     User,
     WeekdaySchedule,
 )
 from ble_lock.wire import messages as m
 from ble_lock.wire.messages.codec import MAX_DETAIL
+from ble_lock.wire.messages.details import render_detail
 
 __all__ = [
     "SETTING_NAMES",
@@ -92,7 +93,7 @@ def enrolment(session: EnrolmentSession) -> m.Enrolment:
     )
 
 
-def event_record(event: Event) -> m.EventRecord:
+def event_record(event: LockEvent) -> m.EventRecord:
     return m.EventRecord(
         seq=event.seq,
         at_ms=max(0, int(event.timestamp * 1000)),
@@ -102,7 +103,7 @@ def event_record(event: Event) -> m.EventRecord:
         duress=event.duress,
         reason=None if event.reason is None else int(event.reason),
         credential_id=event.credential_id,
-        detail=m.clip_text(event.detail, MAX_DETAIL),
+        detail=m.clip_text(render_detail(event.detail), MAX_DETAIL),
     )
 
 

@@ -27,9 +27,10 @@ from ble_lock.core.model import (
     ALARM_KINDS,
     Actor,
     EnrolmentState,
-    Event,
     EventKind,
+    LockEvent,
     Role,
+    SyncTarget,
 )
 from ble_lock.lockapp.convert import enrolment, event_record
 from ble_lock.lockapp.directory import CoreDirectory, CorePeer
@@ -37,8 +38,7 @@ from ble_lock.lockapp.handlers import HANDLERS, Context
 from ble_lock.lockapp.sync import SyncStatements
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import LockEndpoint
-from ble_lock.wire.events import Event as TransportEvent
-from ble_lock.wire.events import RequestReceived
+from ble_lock.wire.events import EndpointEvent, RequestReceived
 from ble_lock.wire.security.crypto import KeyPair, Rng
 
 __all__ = ["LockServer", "LockService", "Push", "request_digest"]
@@ -152,7 +152,7 @@ class LockService:
             return False
         return not push.admins_only or info.role is Role.ADMIN
 
-    def _pushes_for(self, event: Event) -> list[Push]:
+    def _pushes_for(self, event: LockEvent) -> list[Push]:
         out: list[Push] = []
         state = _STATE_EVENTS.get(event.kind)
         if state is not None:
@@ -161,7 +161,10 @@ class LockService:
                 user_number=event.user_number)
             out.append(_push(body, admins_only=False))
         if event.kind is EventKind.SYNC_TRIGGER and self._make_statement is not None:
-            statement = self._make_statement(_peer_of(event))
+            # The core names the peer of every SYNC_TRIGGER (R-SYN-2): typed, not parsed.
+            target = event.detail
+            statement = (self._make_statement(target.peer)
+                         if isinstance(target, SyncTarget) else None)
             if statement is not None:
                 out.append(_push(statement, admins_only=False))
         elif event.kind in ALARM_KINDS:
@@ -193,14 +196,7 @@ def request_digest(request: m.Request) -> bytes:
 
 
 def _push(body: m.EventBody, *, admins_only: bool) -> Push:
-    return Push(payload=m.encode(m.Event(body=body)), admins_only=admins_only, event=body)
-
-
-def _peer_of(event: Event) -> bytes:
-    try:
-        return bytes.fromhex(event.detail)
-    except ValueError:
-        return b""
+    return Push(payload=m.encode(m.PushedEvent(body=body)), admins_only=admins_only, event=body)
 
 
 def _error(request_id: bytes | None, opcode: m.Opcode | None, code: ErrorCode, text: str
@@ -243,14 +239,14 @@ class LockServer:
         return f"LockServer(sessions={len(self.endpoint.sessions())})"
 
     def receive_data(self, data: bytes, now: float, *, mtu: int | None = None
-                     ) -> list[TransportEvent]:
+                     ) -> list[EndpointEvent]:
         """One ATT write (``mtu``: its link's, if known: ``LockEndpoint.receive_data``);
         requests are answered at once, pushes follow."""
         events = self.endpoint.receive_data(data, now, mtu=mtu)
         self._serve(events)
         return events
 
-    def handle_timer(self, now: float) -> list[TransportEvent]:
+    def handle_timer(self, now: float) -> list[EndpointEvent]:
         events = self.endpoint.handle_timer(now)
         self._serve(events)
         return events
@@ -261,7 +257,7 @@ class LockServer:
     def data_to_send(self) -> list[bytes]:
         return self.endpoint.data_to_send()
 
-    def _serve(self, events: list[TransportEvent]) -> None:
+    def _serve(self, events: list[EndpointEvent]) -> None:
         for event in events:
             if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer):
                 reply = self.service.handle(event.peer.public_key, event.payload,

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
-from ble_lock.wire.events import Event
+from ble_lock.wire.events import EndpointEvent
 
 __all__ = ["LinkStats", "Loopback", "Phone"]
 
 Phone = PhonePairing | PhoneSession
-App = Callable[[LockEndpoint, Event], None]
+App = Callable[[LockEndpoint, EndpointEvent], None]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -37,8 +37,8 @@ class Loopback:
 
     lock: LockEndpoint
     app: App | None = None
-    lock_events: list[Event] = field(default_factory=list)
-    phone_events: dict[int, list[Event]] = field(default_factory=dict)
+    lock_events: list[EndpointEvent] = field(default_factory=list)
+    phone_events: dict[int, list[EndpointEvent]] = field(default_factory=dict)
     transcript: list[tuple[str, bytes]] = field(default_factory=list)
 
     def run(self, phones: Sequence[Phone], now: float) -> LinkStats:

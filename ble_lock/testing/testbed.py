@@ -10,7 +10,7 @@ from ble_lock.testing.loopback import App, Loopback
 from ble_lock.wire.endpoints.directory import InMemoryDirectory, PeerDirectory
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
-from ble_lock.wire.events import Event, RequestReceived
+from ble_lock.wire.events import EndpointEvent, RequestReceived
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint
 
 __all__ = ["TEST_LOCK_ID", "TEST_SETUP_CODE", "Testbed", "echo_app", "make_testbed"]
@@ -19,7 +19,7 @@ TEST_LOCK_ID = bytes.fromhex("0badc0de")
 TEST_SETUP_CODE = "4711-0815"
 
 
-def echo_app(endpoint: LockEndpoint, event: Event) -> None:
+def echo_app(endpoint: LockEndpoint, event: EndpointEvent) -> None:
     """A stand-in application: answers every request with ``b"ok:" + request``."""
     if isinstance(event, RequestReceived):
         endpoint.respond(event.channel, b"ok:" + event.payload)

@@ -29,7 +29,7 @@ from ble_lock.testing.loopback import Loopback
 from ble_lock.wire.endpoints.directory import InMemoryDirectory
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
-from ble_lock.wire.events import Event, RequestReceived
+from ble_lock.wire.events import EndpointEvent, RequestReceived
 from ble_lock.wire.link.framing import fragment
 from ble_lock.wire.link.gatt import Advertisement, FreshValue, LockInfo, StateFlags
 from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
@@ -96,7 +96,7 @@ class ScriptedRng:
             raise AssertionError(f"{self._side} never drew {[n for n, _ in self._values]}")
 
 
-def _app(endpoint: LockEndpoint, event: Event) -> None:
+def _app(endpoint: LockEndpoint, event: EndpointEvent) -> None:
     if isinstance(event, RequestReceived):
         endpoint.respond(event.channel, b"OK " + event.payload[:6])
 

@@ -13,7 +13,7 @@ from ble_lock.core.errors import InternalError
 from ble_lock.wire.errors import RemoteProtocolError
 
 __all__ = [
-    "Event",
+    "EndpointEvent",
     "MessageReceived",
     "PairingCompleted",
     "PairingRequested",
@@ -104,5 +104,5 @@ class MessageReceived:
     payload: bytes = field(repr=False)
 
 
-Event = (PairingRequested | PairingCompleted | SessionOpened | RequestReceived | SessionClosed
-         | PairingSucceeded | SessionEstablished | MessageReceived)
+EndpointEvent = (PairingRequested | PairingCompleted | SessionOpened | RequestReceived
+                 | SessionClosed | PairingSucceeded | SessionEstablished | MessageReceived)

@@ -79,7 +79,7 @@ def test_response_for_another_opcode_is_a_protocol_error() -> None:
 def test_pushes_and_garbage() -> None:
     client = _client()
     push = m.StateChanged(state=m.LockState.UNLOCKED, at_ms=5)
-    assert client.receive(m.encode(m.Event(body=push))) == [Pushed(body=push)]
+    assert client.receive(m.encode(m.PushedEvent(body=push))) == [Pushed(body=push)]
     with pytest.raises(m.RemoteProtocolError):
         client.receive(b"\x07garbage")
     with pytest.raises(m.RemoteProtocolError):

@@ -22,7 +22,7 @@ from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhoneState
 from ble_lock.wire.errors import SessionTimeoutError
-from ble_lock.wire.events import Event, RequestReceived
+from ble_lock.wire.events import EndpointEvent, RequestReceived
 from ble_lock.wire.link.framing import Reassembler, parse_frame
 from ble_lock.wire.link.transport_messages import Close, decode
 from tests.central._phones import phones_for
@@ -56,7 +56,7 @@ def _established(bed: Testbed, now: float = 0.0) -> LockLink:
     return lk
 
 
-def _answer_unlock(endpoint: LockEndpoint, event: Event) -> None:
+def _answer_unlock(endpoint: LockEndpoint, event: EndpointEvent) -> None:
     if isinstance(event, RequestReceived):
         request = m.decode(event.payload)
         assert isinstance(request, m.Request)

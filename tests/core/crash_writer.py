@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import sys
 
-from ble_lock.core.model import Credential, CredentialKind, Event, EventKind, Role, User
+from ble_lock.core.model import Credential, CredentialKind, EventKind, LockEvent, Note, Role, User
 from ble_lock.core.store import Store
 
 MAX_LIVE_USERS = 6
@@ -44,7 +44,8 @@ def apply_op(store: Store, n: int) -> None:
             for i in range(rng.randint(1, 3)):
                 store.put_credential(_credential(n * 10 + i, n, rng))
         store.append_event(
-            Event(seq=n, timestamp=float(n), kind=EventKind.USER_UPDATED, detail=f"op {n}"),
+            LockEvent(seq=n, timestamp=float(n), kind=EventKind.USER_UPDATED,
+                      detail=Note(text=f"op {n}")),
             keep=EVENT_KEEP,
         )
         store.put_applied(ACTOR, n.to_bytes(4, "big"), rng.randbytes(8), keep=APPLIED_KEEP)

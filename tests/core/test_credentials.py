@@ -20,6 +20,7 @@ from ble_lock.core.model import (
     CaptureResult,
     CredentialKind,
     Decision,
+    EnrolmentProgress,
     EnrolmentState,
     EventKind,
     Role,
@@ -135,7 +136,8 @@ def test_r_crd_4_fingerprint_six_captures(env: Env) -> None:
         assert result.accepted
     assert result.done
     steps = [e.detail for e in lock.drain_notifications() if e.kind is EventKind.ENROLMENT_STEP]
-    assert steps == [f"{i}/6" for i in range(1, 7)]  # pushed to the app step by step
+    # pushed to the app step by step
+    assert steps == [EnrolmentProgress(captured=i, needed=6) for i in range(1, 7)]
     done = lock.enrolment_status(env.admin, session.id)
     assert done.state is EnrolmentState.DONE
     assert done.credential_id is not None

@@ -19,7 +19,7 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.hashing import derive_code_secret, invite_context, setup_context
 from ble_lock.core.lock import Lock, provision
-from ble_lock.core.model import Actor, CredentialKind, EventKind, Role
+from ble_lock.core.model import Actor, CredentialKind, EventKind, Note, Role
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.store import MemoryStore
 
@@ -270,4 +270,4 @@ def test_design_online_guessing_a_failure_label_too_long_is_refused(env: Env) ->
         lock.record_failed_attempt("x" * 33)
     assert lock.read_events(limit=500).events == before
     lock.record_failed_attempt("setup code")
-    assert lock.read_events(limit=500).events[-1].detail == "setup code"
+    assert lock.read_events(limit=500).events[-1].detail == Note(text="setup code")

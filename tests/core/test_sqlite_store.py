@@ -25,9 +25,11 @@ from ble_lock.core.model import (
     Actor,
     Credential,
     CredentialKind,
-    Event,
     EventKind,
     Invite,
+    LinkPending,
+    LockEvent,
+    Note,
     Role,
     Settings,
     SyncLink,
@@ -39,6 +41,7 @@ from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.rules.visitor import generate_one_time_code
 from ble_lock.core.store import MemoryStore, Store
 from ble_lock.core.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from tests.wire._event_details import ALL_DETAILS
 
 
 def user(number: int, role: Role = Role.NORMAL, **kw: Any) -> User:
@@ -51,8 +54,8 @@ def cred(cid: int, number: int, kind: CredentialKind = CredentialKind.PIN) -> Cr
     )
 
 
-def event(seq: int) -> Event:
-    return Event(seq=seq, timestamp=1_700_000_000.5 + seq, kind=EventKind.UNLOCK, user_number=1)
+def event(seq: int) -> LockEvent:
+    return LockEvent(seq=seq, timestamp=1_700_000_000.5 + seq, kind=EventKind.UNLOCK, user_number=1)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -152,7 +155,7 @@ def test_r_app_6_event_log_is_bounded_oldest_dropped(store: Store) -> None:
     assert [e.seq for e in store.events_after(3, 10)] == [4, 5]
     assert [e.seq for e in store.events_after(0, 1)] == [3]
     assert store.events_after(0, 10)[0] == event(3)
-    rich = Event(
+    rich = LockEvent(
         seq=6,
         timestamp=2.0,
         kind=EventKind.UNLOCK_FAILED,
@@ -160,7 +163,7 @@ def test_r_app_6_event_log_is_bounded_oldest_dropped(store: Store) -> None:
         reason=ErrorCode.NO_MATCH,
         duress=True,
         credential_id=3,
-        detail="x",
+        detail=LinkPending(peer=b"\x0b\xad\xc0\xde", confirm_s=60),
     )
     with store.transaction():
         assert store.append_event(rich, keep=2) == 2
@@ -385,6 +388,47 @@ def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
         assert s.load_credentials() == [cred(1, 1)]
         assert s.get_secret("visitor") == b"v" * 32
         assert s.events_after(0, 10) == [event(1)]
+
+
+def test_every_typed_event_detail_survives_reopening(tmp_path: Path) -> None:
+    """Each typed detail is stored tagged and read back as the same record (R-APP-6)."""
+    events = [LockEvent(seq=n, timestamp=float(n), kind=EventKind.LINK_CHANGED, detail=d)
+              for n, d in enumerate(ALL_DETAILS, start=1)]
+    with SqliteStore(tmp_path / "lock.db") as s, s.transaction():
+        for e in events:
+            s.append_event(e, keep=100)
+    with SqliteStore(tmp_path / "lock.db") as s:
+        assert s.events_after(0, 100) == events
+
+
+def test_event_rows_written_with_text_details_still_load(tmp_path: Path) -> None:
+    """A log written before details were typed (``detail`` a string) loads: the text as a
+    Note (the wire renders it unchanged), "" as no detail."""
+    path = tmp_path / "lock.db"
+    SqliteStore(path).close()
+    old = [(1, '{"credential_id":null,"detail":"link 0badc0de pending 60s","duress":false,'
+               '"kind":30,"method":null,"reason":null,"seq":1,"timestamp":5.0,'
+               '"user_number":null}'),
+           (2, '{"detail":"","kind":3,"seq":2,"timestamp":6.0}')]
+    with sqlite3.connect(path) as raw:
+        raw.executemany("INSERT INTO events (seq, record) VALUES (?, ?)",
+                        [(seq, record.encode()) for seq, record in old])
+    with SqliteStore(path) as s:
+        assert s.events_after(0, 10) == [
+            LockEvent(seq=1, timestamp=5.0, kind=EventKind.LINK_CHANGED,
+                      detail=Note(text="link 0badc0de pending 60s")),
+            LockEvent(seq=2, timestamp=6.0, kind=EventKind.LOCKED),
+        ]
+
+
+def test_an_event_row_with_an_unknown_detail_tag_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "lock.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO events (seq, record) VALUES (1, ?)",
+                    (b'{"detail":{"@":"nonsense"},"kind":3,"seq":1,"timestamp":1.0}',))
+    with SqliteStore(path) as s, pytest.raises(StorageError):
+        s.events_after(0, 10)
 
 
 def test_sqlite_durability_settings(tmp_path: Path) -> None:

@@ -18,8 +18,13 @@ from ble_lock.core.model import (
     BoltState,
     CredentialKind,
     Decision,
+    EventDetail,
     EventKind,
+    LinkConfirmed,
+    LinkExpired,
+    LinkPending,
     Role,
+    SyncTarget,
     UnlockMethod,
 )
 from ble_lock.core.profile import FACE_PALM
@@ -38,7 +43,7 @@ def pending(fp: Env, confirm_s: int = DEFAULT_CONFIRM_S) -> None:
     assert link.confirm_by == fp.clock.now() + confirm_s
 
 
-def link_events(fp: Env) -> list[tuple[str, int | None, UnlockMethod | None]]:
+def link_events(fp: Env) -> list[tuple[EventDetail | None, int | None, UnlockMethod | None]]:
     return [(e.detail, e.user_number, e.method) for e in fp.lock.read_events(limit=500).events
             if e.kind is EventKind.LINK_CHANGED]
 
@@ -76,7 +81,7 @@ def test_r_syn_1_admin_pin_at_the_door_within_countdown_confirms(fp: Env) -> Non
     assert not link.pending
     assert link.confirmed_by == admin.number
     assert fp.lock.confirm_left(link) == 0
-    assert link_events(fp)[-1] == (f"confirmed {PEER.hex()}", admin.number, UnlockMethod.PIN)
+    assert link_events(fp)[-1] == (LinkConfirmed(peer=PEER), admin.number, UnlockMethod.PIN)
     fp.lock.inside_button()
     assert fp.lock.apply_sync_statement(PEER).granted
     fp.clock.advance(DEFAULT_CONFIRM_S * 2)
@@ -86,7 +91,7 @@ def test_r_syn_1_admin_pin_at_the_door_within_countdown_confirms(fp: Env) -> Non
     fp.lock.enter_pin(ADMIN_PIN)
     triggers = [e.detail for e in fp.lock.drain_notifications()
                 if e.kind is EventKind.SYNC_TRIGGER]
-    assert triggers == [PEER.hex()]
+    assert triggers == [SyncTarget(peer=PEER)]
 
 
 def test_r_syn_1_admin_face_confirms_but_not_a_phone_or_a_duress_pin(fp: Env) -> None:
@@ -132,7 +137,7 @@ def test_r_syn_1_normal_users_pin_does_not_confirm_and_the_link_expires(fp: Env)
     fp.lock.tick()
     assert fp.lock.find_link(PEER) is None
     assert fp.lock.list_links(fp.admin) == []
-    assert link_events(fp)[-1] == (f"expired {PEER.hex()}", None, None)
+    assert link_events(fp)[-1] == (LinkExpired(peer=PEER), None, None)
     assert fp.lock.enter_pin(ADMIN_PIN).granted  # too late: nothing to confirm
     assert fp.lock.find_link(PEER) is None
     assert fp.lock.apply_sync_statement(PEER).reason is ErrorCode.PERMISSION_DENIED
@@ -154,7 +159,7 @@ def test_r_syn_1_countdown_bounds_and_session_confirmed_side(fp: Env) -> None:
     assert again.pending  # set again with a countdown: confirm again at the door
     assert again.window_s == 20
     assert fp.lock.apply_sync_statement(PEER).reason is ErrorCode.LINK_PENDING
-    assert link_events(fp)[-1] == (f"link {PEER.hex()} pending 60s", None, None)
+    assert link_events(fp)[-1] == (LinkPending(peer=PEER, confirm_s=60), None, None)
     fp.clock.advance(60)
     assert fp.lock.list_links(fp.admin) == []  # expired by the listing itself
 

@@ -11,7 +11,7 @@ from core_env import START, Env
 from ble_lock.core.clock import FakeRng
 from ble_lock.core.errors import ErrorCode, InvalidInputError, StateError
 from ble_lock.core.hashing import KeyedHasher
-from ble_lock.core.model import ALARM_KINDS, BoltState, EventKind, UnlockMethod
+from ble_lock.core.model import ALARM_KINDS, BoltState, EventKind, SyncTarget, UnlockMethod
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.core.rules import visitor
 
@@ -35,7 +35,7 @@ def test_r_syn_2_outside_unlock_triggers_linked_lock(fp: Env) -> None:
     assert link.window_s == 10  # R-SYN-3 default
     fp.lock.enter_pin("135790")
     triggers = [e for e in fp.lock.drain_notifications() if e.kind is EventKind.SYNC_TRIGGER]
-    assert [e.detail for e in triggers] == [PEER.hex()]
+    assert [e.detail for e in triggers] == [SyncTarget(peer=PEER)]
     assert EventKind.SYNC_TRIGGER in ALARM_KINDS
     fp.lock.open_from_inside()  # inside: no trigger
     assert EventKind.SYNC_TRIGGER not in [e.kind for e in fp.lock.drain_notifications()]
@@ -120,7 +120,7 @@ def test_r_app_6_event_log(env: Env) -> None:
     rest = lock.events(env.admin, after=first.next_cursor, limit=500)
     assert [e.seq for e in first.events + rest.events] == seqs
     # no secret in any event
-    assert all("135790" not in e.detail for e in page.events)
+    assert all("135790" not in repr(e) for e in page.events)
 
 
 def test_r_app_6_log_is_bounded_and_counts_drops(env_factory: Callable[..., Env]) -> None:

@@ -19,6 +19,7 @@ from ble_lock.central.sync import (
     unlink_locks,
 )
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError
+from ble_lock.core.model import LinkExpired, LinkPending
 from ble_lock.testing.memory_lock import MemoryLock
 from ble_lock.testing.waiting import eventually
 from ble_lock.wire import messages as m
@@ -78,8 +79,8 @@ async def test_no_door_credential_within_the_countdown_links_nothing(
         assert late.value.code is ErrorCode.TIMEOUT
         details = [e.detail for e in lock_b.lock.read_events(limit=500).events
                    if e.kind is m.EventKind.LINK_CHANGED]
-        assert details == [f"link {lock_a.lock_id.hex()} pending 10s",
-                           f"expired {lock_a.lock_id.hex()}"]
+        assert details == [LinkPending(peer=lock_a.lock_id, confirm_s=10),
+                           LinkExpired(peer=lock_a.lock_id)]
         assert (await sync_status(a)).enabled is False
         assert await a.sync_links() == []
         assert await b.sync_links() == []
@@ -186,3 +187,13 @@ def test_describe_event_says_where_a_sync_unlock_came_from() -> None:
         "sync link with front door confirmed at this door by user 1 (pin)")
     assert describe_event(rec(m.EventKind.LINK_CHANGED, detail="expired 01020304")) == (
         "sync link with 01020304 expired: not confirmed at this door in time")
+
+
+def test_describe_event_shows_a_detail_of_unknown_shape_as_the_lock_sent_it() -> None:
+    """A detail text that does not fit its kind is not read as an empty peer: the
+    typed parser refuses it and the line shows the text as sent."""
+    odd = m.EventRecord(seq=1, at_ms=0, kind=m.EventKind.SYNC_TRIGGER, detail="not a lock id")
+    assert describe_event(odd) == "sync trigger (not a lock id)"
+    odd_link = m.EventRecord(seq=2, at_ms=0, kind=m.EventKind.LINK_CHANGED,
+                             detail="confirmed by nobody")
+    assert describe_event(odd_link) == "link changed (confirmed by nobody)"

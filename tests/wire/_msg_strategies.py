@@ -92,8 +92,8 @@ def response_strategy() -> st.SearchStrategy[m.Response]:
     return st.one_of([error, *(_ok_response(cls) for cls in REQUEST_TYPES)])
 
 
-def event_strategy() -> st.SearchStrategy[m.Event]:
-    return st.builds(m.Event, body=st.one_of([body_strategy(cls) for cls in EVENT_TYPES]))
+def event_strategy() -> st.SearchStrategy[m.PushedEvent]:
+    return st.builds(m.PushedEvent, body=st.one_of([body_strategy(cls) for cls in EVENT_TYPES]))
 
 
 def message_strategy() -> st.SearchStrategy[m.Message]:

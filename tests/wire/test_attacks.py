@@ -15,7 +15,7 @@ from ble_lock.wire.endpoints.directory import InMemoryDirectory, InMemoryPeer
 from ble_lock.wire.endpoints.phone import PhoneSession, PhoneState
 from ble_lock.wire.errors import ChannelBusyError, DecryptError, RemoteProtocolError
 from ble_lock.wire.events import (
-    Event,
+    EndpointEvent,
     MessageReceived,
     RequestReceived,
     SessionClosed,
@@ -36,7 +36,7 @@ def _peer(bed: Testbed) -> InMemoryPeer:
     return bed.directory.peers[bed.phone_key.public]
 
 
-def _requests(events: list[Event]) -> list[bytes]:
+def _requests(events: list[EndpointEvent]) -> list[bytes]:
     return [e.payload for e in events if isinstance(e, RequestReceived)]
 
 
@@ -93,7 +93,7 @@ def test_replayed_whole_session_does_nothing() -> None:
     _run_session(bed, s)
     assert _requests(bed.link.lock_events) == [UNLOCK, SECOND]
     counter = _peer(bed).counter
-    replayed: list[Event] = []
+    replayed: list[EndpointEvent] = []
     for frame in REC.hs1 + REC.data_up:  # the attacker's recording, played back later
         replayed += bed.lock.receive_data(frame, 50.0)
     replayed += bed.lock.handle_timer(500.0)
@@ -141,7 +141,7 @@ def _flip(frames: list[bytes], index: int) -> list[bytes]:
     return out
 
 
-def _lock_closed(events: list[Event], channel: int) -> bool:
+def _lock_closed(events: list[EndpointEvent], channel: int) -> bool:
     return any(isinstance(e, SessionClosed) and e.channel == channel for e in events)
 
 
@@ -177,8 +177,8 @@ def test_bit_flip_in_session_request_closes_without_action(index: int) -> None:
     assert _lock_closed(events, s.channel)
 
 
-def _phone_rejects(s: PhoneSession, frames: list[bytes], now: float) -> list[Event]:
-    got: list[Event] = []
+def _phone_rejects(s: PhoneSession, frames: list[bytes], now: float) -> list[EndpointEvent]:
+    got: list[EndpointEvent] = []
     try:
         for f in frames:
             got += s.receive_data(f, now)

@@ -32,7 +32,7 @@ def _largest_messages() -> list[m.Message]:
                 request_id=RID, opcode=cls.OPCODE, message=text, body=largest_body(cls.RESPONSE)
             )
         )
-    out.extend(m.Event(body=largest_body(cls)) for cls in EVENT_TYPES)
+    out.extend(m.PushedEvent(body=largest_body(cls)) for cls in EVENT_TYPES)
     return out
 
 

@@ -32,9 +32,15 @@ PATH = Path(__file__).resolve().parents[1] / "vectors" / "messages.json"
 RID = bytes.fromhex("0001020304050607")
 
 
+# The vectors name a message by its envelope kind (request, response, event), which is
+# the class name except for the pushed event record.
+_VECTOR_TYPE_NAMES = {m.PushedEvent: "Event"}
+
+
 def jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"type": type(value).__name__}
+        name = _VECTOR_TYPE_NAMES.get(type(value), type(value).__name__)
+        out: dict[str, Any] = {"type": name}
         for f in dataclasses.fields(value):
             out[f.name] = jsonable(getattr(value, f.name))
         return out
@@ -60,7 +66,7 @@ def _messages() -> list[tuple[str, m.Message]]:
         request_id=RID, opcode=None, status=int(ErrorCode.UNKNOWN_MESSAGE),
         message="unknown opcode 0xee")))
     for cls in EVENT_TYPES:
-        out.append((f"event {cls.EVENT.name}", m.Event(body=typical_body(cls))))
+        out.append((f"event {cls.EVENT.name}", m.PushedEvent(body=typical_body(cls))))
     return out
 
 

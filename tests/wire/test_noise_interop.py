@@ -99,7 +99,7 @@ def _responses(payloads: list[bytes]) -> dict[bytes, m.Response]:
 
 
 def _open_with_unlock(world: MemoryLock, owner: Phone
-                      ) -> tuple[Any, Radio, m.Response, list[m.Event]]:
+                      ) -> tuple[Any, Radio, m.Response, list[m.PushedEvent]]:
     fresh = _read_fresh(world)
     conn = _noise_phone(world, owner, fresh)
     radio = Radio(world)
@@ -118,8 +118,8 @@ def _open_with_unlock(world: MemoryLock, owner: Phone
     assert all(d[0] == MsgType.DATA for d in pushed)
     events = [m.decode_from_lock(conn.decrypt(d[1:]))
               for d in pushed]
-    assert all(isinstance(e, m.Event) for e in events)
-    return conn, radio, response, [e for e in events if isinstance(e, m.Event)]
+    assert all(isinstance(e, m.PushedEvent) for e in events)
+    return conn, radio, response, [e for e in events if isinstance(e, m.PushedEvent)]
 
 
 def test_third_party_noise_phone_unlocks_in_hs1_and_talks_in_data() -> None:

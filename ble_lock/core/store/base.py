@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ble_lock.core.errors import ErrorCode, StorageError
-from ble_lock.core.model import Credential, Event, Invite, Settings, SyncLink, User
+from ble_lock.core.model import Credential, Invite, LockEvent, Settings, SyncLink, User
 
 __all__ = ["MemoryStore", "Store"]
 
@@ -87,12 +87,12 @@ class Store(Protocol):
         ...
 
     # -- event log (R-APP-6)
-    def append_event(self, event: Event, *, keep: int) -> int:
+    def append_event(self, event: LockEvent, *, keep: int) -> int:
         """Append ``event`` (its ``seq`` is larger than every stored one), then drop the
         oldest events beyond ``keep``; return how many this call dropped."""
         ...
 
-    def events_after(self, seq: int, limit: int) -> list[Event]:
+    def events_after(self, seq: int, limit: int) -> list[LockEvent]:
         """Up to ``limit`` events with ``seq`` greater than ``seq``, oldest first."""
         ...
 
@@ -179,7 +179,7 @@ class MemoryStore:
         self._settings: dict[int, Settings] = {}
         self._counters: dict[str, int] = {}
         self._secrets: dict[str, bytes] = {}
-        self._events: dict[int, Event] = {}
+        self._events: dict[int, LockEvent] = {}
         self._phone_counters: dict[bytes, int] = {}
         self._invites: dict[int, Invite] = {}
         self._links: dict[bytes, SyncLink] = {}
@@ -269,7 +269,7 @@ class MemoryStore:
         self._write(self._secrets, name, _MISSING)
 
     # events
-    def append_event(self, event: Event, *, keep: int) -> int:
+    def append_event(self, event: LockEvent, *, keep: int) -> int:
         self._write(self._events, event.seq, event)
         dropped = 0
         while len(self._events) > keep:
@@ -277,7 +277,7 @@ class MemoryStore:
             dropped += 1
         return dropped
 
-    def events_after(self, seq: int, limit: int) -> list[Event]:
+    def events_after(self, seq: int, limit: int) -> list[LockEvent]:
         out = [e for s, e in self._events.items() if s > seq]
         out.sort(key=lambda e: e.seq)
         return out[:limit]

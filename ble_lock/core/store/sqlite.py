@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ble_lock.core.errors import ErrorCode, StorageError
-from ble_lock.core.model import Credential, Event, Invite, Settings, SyncLink, User
+from ble_lock.core.model import Credential, Invite, LockEvent, Note, Settings, SyncLink, User
 from ble_lock.core.store import codec
 
 if TYPE_CHECKING:
@@ -367,7 +367,7 @@ class SqliteStore:
 
     # -- event log (R-APP-6) -------------------------------------------------------------
 
-    def append_event(self, event: Event, *, keep: int) -> int:
+    def append_event(self, event: LockEvent, *, keep: int) -> int:
         self._put("events", "seq, record", event.seq, codec.dumps(event))
         return self._delete(
             "events",
@@ -375,10 +375,10 @@ class SqliteStore:
             max(keep, 0),
         )
 
-    def events_after(self, seq: int, limit: int) -> list[Event]:
+    def events_after(self, seq: int, limit: int) -> list[LockEvent]:
         sql = "SELECT record FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
         rows = self._rows("read events", sql, (seq, max(limit, 0)))
-        return [codec.loads(Event, _as_bytes(r[0])) for r in rows]
+        return [codec.loads(LockEvent, _as_bytes(r[0]), upgrade=_upgrade_event) for r in rows]
 
     # -- phone replay counters -----------------------------------------------------------
 
@@ -456,6 +456,15 @@ class SqliteStore:
         for (name,) in self._rows("read secrets", "SELECT name FROM secrets"):
             if not isinstance(name, str) or name not in keep_secrets:
                 self._delete("secrets", "name = ?", name)
+
+
+def _upgrade_event(value: Any) -> Any:
+    """An event row written before details were typed holds ``detail`` as text: it loads
+    as a :class:`Note` with that text (the wire renders it unchanged), "" as no detail."""
+    if isinstance(value, dict) and isinstance(value.get("detail"), str):
+        text = value["detail"]
+        value = {**value, "detail": {codec.TAG_KEY: Note.TAG, "text": text} if text else None}
+    return value
 
 
 def _as_bytes(value: object) -> bytes:

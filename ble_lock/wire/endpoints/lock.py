@@ -49,7 +49,7 @@ from ble_lock.wire.errors import (
     remote_error_for_code,
 )
 from ble_lock.wire.events import (
-    Event,
+    EndpointEvent,
     PairingCompleted,
     PairingRequested,
     RequestReceived,
@@ -155,7 +155,8 @@ class LockEndpoint:
 
     # -- the byte interface ---------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float, *, mtu: int | None = None) -> list[Event]:
+    def receive_data(self, data: bytes, now: float, *,
+                     mtu: int | None = None) -> list[EndpointEvent]:
         """One ATT write to the command characteristic. Errors close the channel they
         came on (CLOSE sent, SessionClosed returned). Only a write too short to name a
         channel raises (:class:`~ble_lock.wire.errors.FramingError`).
@@ -167,7 +168,7 @@ class LockEndpoint:
             raise FramingError("a frame must start with a channel id (1-255)")
         if mtu is not None:
             check_mtu(mtu)
-        events: list[Event] = []
+        events: list[EndpointEvent] = []
         ch = self._channels.get(data[0])
         try:
             frame = parse_frame(data)
@@ -210,8 +211,8 @@ class LockEndpoint:
                  for t in (ch.deadline, ch.reassembler.deadline) if t is not None]
         return min(times, default=None)
 
-    def handle_timer(self, now: float) -> list[Event]:
-        events: list[Event] = []
+    def handle_timer(self, now: float) -> list[EndpointEvent]:
+        events: list[EndpointEvent] = []
         for cid, ch in list(self._channels.items()):
             ch.last_now = max(ch.last_now, now)
             try:
@@ -263,7 +264,7 @@ class LockEndpoint:
 
     # -- channel bookkeeping ----------------------------------------------------------
 
-    def _open_channel(self, cid: int, start: bool, now: float, events: list[Event]
+    def _open_channel(self, cid: int, start: bool, now: float, events: list[EndpointEvent]
                       ) -> _Channel:
         if start and len(self._channels) >= self._max_channels:
             victims = [ch for ch in self._channels.values() if ch.evictable]
@@ -288,7 +289,7 @@ class LockEndpoint:
         return InternalError("the lock failed to handle the message")
 
     def _fail(self, cid: int, ch: _Channel | None, err: RemoteProtocolError | InternalError,
-              events: list[Event], *, send_close: bool) -> None:
+              events: list[EndpointEvent], *, send_close: bool) -> None:
         peer = None
         if ch is not None:
             try:
@@ -321,7 +322,8 @@ class LockEndpoint:
 
     # -- the state table --------------------------------------------------------------
 
-    def _dispatch(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
+    def _dispatch(self, ch: _Channel, msg: Message, now: float,
+                  events: list[EndpointEvent]) -> None:
         if isinstance(msg, Close):
             err = remote_error_for_code(msg.code, "the phone closed the channel")
             self._fail(ch.cid, ch, err, events, send_close=False)
@@ -331,7 +333,8 @@ class LockEndpoint:
             raise UnknownMessageError(f"{type(msg).__name__} not allowed in {ch.state.name}")
         handler(self, ch, msg, now, events)
 
-    def _on_pair1(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
+    def _on_pair1(self, ch: _Channel, msg: Message, now: float,
+                  events: list[EndpointEvent]) -> None:
         assert isinstance(msg, Pair1)
         if self._pairing_channel is not None:
             raise ChannelBusyError("another pairing is in progress")
@@ -349,7 +352,8 @@ class LockEndpoint:
         self._send(ch, pair2)
         events.append(PairingRequested(channel=ch.cid, code_ref=msg.code_ref))
 
-    def _on_pair3(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
+    def _on_pair3(self, ch: _Channel, msg: Message, now: float,
+                  events: list[EndpointEvent]) -> None:
         assert isinstance(msg, Pair3)
         assert ch.pairing is not None
         phone_key = ch.pairing.read_pair3(msg)  # wrong code -> PairingError -> counted
@@ -361,7 +365,8 @@ class LockEndpoint:
         events.append(PairingCompleted(channel=ch.cid, peer=result, peer_key=phone_key))
         self._drop(ch.cid)  # a pairing channel ends here; sessions use a fresh channel
 
-    def _on_hs1(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
+    def _on_hs1(self, ch: _Channel, msg: Message, now: float,
+                  events: list[EndpointEvent]) -> None:
         assert isinstance(msg, Hs1)
         hs = ResponderHandshake(lock_id=self.lock_id, lock=self._static, rng=self._rng,
                                 fresh=msg.fresh, ss_cache=self._ss_cache)
@@ -397,7 +402,8 @@ class LockEndpoint:
             self._send_hs2(ch, self._reply(HsStatus.OK, now))
             self._establish(ch)
 
-    def _on_data(self, ch: _Channel, msg: Message, now: float, events: list[Event]) -> None:
+    def _on_data(self, ch: _Channel, msg: Message, now: float,
+                  events: list[EndpointEvent]) -> None:
         assert isinstance(msg, Data)
         assert ch.keys is not None
         payload = ch.keys.recv.decrypt(_DATA_AD, msg.ciphertext)
@@ -409,7 +415,7 @@ class LockEndpoint:
 
     # -- helpers --------------------------------------------------------------------
 
-    def _announce(self, ch: _Channel, events: list[Event]) -> None:
+    def _announce(self, ch: _Channel, events: list[EndpointEvent]) -> None:
         ch.announced = True
         events.append(SessionOpened(channel=ch.cid, peer=ch.peer, peer_key=ch.peer_key))
 
@@ -433,7 +439,7 @@ class LockEndpoint:
         ch.deadline = ch.last_now + timeout
 
 
-_Handler = Callable[[LockEndpoint, _Channel, Message, float, list[Event]], None]
+_Handler = Callable[[LockEndpoint, _Channel, Message, float, list[EndpointEvent]], None]
 _TABLE: dict[tuple[ChannelState, type[Message]], _Handler] = {
     (ChannelState.IDLE, Pair1): LockEndpoint._on_pair1,
     (ChannelState.IDLE, Hs1): LockEndpoint._on_hs1,

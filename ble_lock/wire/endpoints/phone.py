@@ -30,7 +30,7 @@ from ble_lock.wire.errors import (
     remote_error_for_code,
 )
 from ble_lock.wire.events import (
-    Event,
+    EndpointEvent,
     MessageReceived,
     PairingSucceeded,
     SessionEstablished,
@@ -127,7 +127,7 @@ class _PhoneChannel(abc.ABC):
         times = [t for t in (self._deadline, self._reassembler.deadline) if t is not None]
         return min(times, default=None)
 
-    def handle_timer(self, now: float) -> list[Event]:
+    def handle_timer(self, now: float) -> list[EndpointEvent]:
         """Fire due timers: the lock did not answer in time (``SessionTimeoutError``) or a
         message stayed half-reassembled (``ReassemblyTimeoutError``); either closes."""
         if self.state is PhoneState.CLOSED:
@@ -141,7 +141,7 @@ class _PhoneChannel(abc.ABC):
             raise
         return []
 
-    def receive_data(self, data: bytes, now: float) -> list[Event]:
+    def receive_data(self, data: bytes, now: float) -> list[EndpointEvent]:
         """One notification from the response characteristic."""
         if self.state is PhoneState.CLOSED:
             return []
@@ -149,7 +149,7 @@ class _PhoneChannel(abc.ABC):
             raise FramingError("empty notification")
         if data[0] != self.channel:
             return []  # another phone's channel: notifications reach every subscriber
-        events: list[Event] = []
+        events: list[EndpointEvent] = []
         try:
             message = self._reassembler.feed(parse_frame(data), now)
             if message is not None:
@@ -184,7 +184,7 @@ class _PhoneChannel(abc.ABC):
             raise UnknownMessageError(f"{type(msg).__name__} not allowed in {self.state.name}")
 
     @abc.abstractmethod
-    def _handle(self, msg: Message, now: float, events: list[Event]) -> None:
+    def _handle(self, msg: Message, now: float, events: list[EndpointEvent]) -> None:
         ...
 
 
@@ -216,7 +216,7 @@ class PhonePairing(_PhoneChannel):
         self._send(self._crypto.write_pair1())
         self.state, self._deadline = PhoneState.WAITING, now + self._timeout
 
-    def _handle(self, msg: Message, now: float, events: list[Event]) -> None:
+    def _handle(self, msg: Message, now: float, events: list[EndpointEvent]) -> None:
         if isinstance(msg, Pair2):
             self._expect(PhoneState.WAITING, msg)
             self._crypto.read_pair2(msg)
@@ -286,7 +286,7 @@ class PhoneSession(_PhoneChannel):
         """Noise handshake hash (channel binding), once established."""
         return self._keys.handshake_hash if self._keys is not None else None
 
-    def _handle(self, msg: Message, now: float, events: list[Event]) -> None:
+    def _handle(self, msg: Message, now: float, events: list[EndpointEvent]) -> None:
         if isinstance(msg, Hs2):
             self._expect(PhoneState.WAITING, msg)
             reply, self._keys = self._hs.read_msg2(msg)

@@ -79,10 +79,10 @@ __all__ = [
     "CredentialKind",
     "DoorDirection",
     "EnrolmentState",
-    "Event",
     "EventKind",
     "LockBody",
     "Message",
+    "PushedEvent",
     "RemoteProtocolError",
     "Request",
     "Response",
@@ -159,11 +159,14 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
+class PushedEvent:
+    """A message the lock pushes unasked: one event body (state, alarm, enrolment step,
+    sync statement)."""
+
     body: EventBody
 
 
-Message = Request | Response | Event
+Message = Request | Response | PushedEvent
 
 
 def clip_text(text: str, limit: int = MAX_TEXT_SIZE) -> str:
@@ -273,7 +276,7 @@ def decode_request(data: bytes) -> Request:
     return message
 
 
-def decode_from_lock(data: bytes) -> Response | Event:
+def decode_from_lock(data: bytes) -> Response | PushedEvent:
     """Decode a message that must come from a lock (the client's side)."""
     message = decode(data)
     if isinstance(message, Request):
@@ -315,7 +318,7 @@ def _decode_response(env: Envelope) -> Response:
     return Response(request_id=env.request_id, opcode=opcode, message=env.text, body=body)
 
 
-def _decode_event(env: Envelope) -> Event:
+def _decode_event(env: Envelope) -> PushedEvent:
     try:
         kind = EventType(env.event)
     except ValueError:
@@ -323,6 +326,6 @@ def _decode_event(env: Envelope) -> Event:
             f"unknown event {env.event:#04x}"
         ) from None
     try:
-        return Event(body=decode_body(event_type(kind), env.body))
+        return PushedEvent(body=decode_body(event_type(kind), env.body))
     except CodecError as exc:
         raise BadMessageError(str(exc)) from None
