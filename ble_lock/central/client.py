@@ -114,8 +114,11 @@ class LockClient(Operations):
                    timeout: float = ANSWER_TIMEOUT, max_retries: int = 3) -> LockClient:
         """Scan for the lock (by address, name or lock id) and return a client for it;
         the lock id is confirmed by the info characteristic on connect."""
+        record = None if lock_id is None or keystore is None else keystore.get(
+            lock_key(lock_id))
         device, advert = await find_lock(address=address, name=name, lock_id=lock_id,
-                                         adapter=adapter, timeout=scan_timeout)
+                                         adapter=adapter, timeout=scan_timeout,
+                                         known_address=record.address if record else None)
         check_version(advert)
         return cls.for_device(device, adapter=adapter, lock_id=advert.lock_id,
                               keystore=keystore, timeout=timeout, max_retries=max_retries)

@@ -5,6 +5,14 @@ The lock id comes from the manufacturer data (company 0xFFFF) or, where a platfo
 drops it (a lock emulated on macOS advertises only its name and service UUID), from the
 name ``BLELOCK-<id>``. Nothing here is trusted: :class:`~ble_lock.central.client.LockClient`
 confirms the id with the info characteristic after connecting.
+
+Only connectable advertisements are connection targets. BlueZ does not tell whether an
+advertisement was connectable, but the address does: Linux advertises non-connectably
+from a fresh *non-resolvable private address* (random, top two bits 00;
+``net/bluetooth/hci_sync.c``, ``hci_update_random_address_sync``), and a lock whose
+advertising instance went stale does exactly that (issue 12, docs/peripheral.md). Such
+adverts are skipped, and a phone that knows the lock's address (keystore) also accepts
+that address when its advertisement does not (or no longer) carry the lock id.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from ble_lock.wire.link.gatt import (
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
-__all__ = ["LockAdvert", "find_lock", "matches", "parse_advert", "parse_bleak", "scan"]
+__all__ = ["LockAdvert", "find_lock", "is_non_resolvable_private", "matches", "parse_advert",
+           "parse_bleak", "scan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,20 +49,37 @@ class LockAdvert:
     flags: StateFlags | None = None
     version: int | None = None
     rssi: int | None = None
+    connectable: bool = True
+    """False for an advertiser address no connection can be made to (see module doc)."""
 
     @property
     def lock_hex(self) -> str:
         return self.lock_id.hex().upper()
 
 
+def is_non_resolvable_private(address: str, address_type: str | None) -> bool:
+    """Whether ``address`` is a non-resolvable private address: a random address whose
+    two most significant bits are 00 (Core spec Vol 6 Part B 1.3.2.2). Public addresses
+    and ``address_type`` None (not BlueZ: unknown) are not."""
+    if address_type != "random":
+        return False
+    try:
+        top = int(address.split(":")[0], 16)
+    except ValueError:
+        return False
+    return top >> 6 == 0
+
+
 def parse_advert(*, address: str, name: str | None, manufacturer_data: Mapping[int, bytes],
-                 service_uuids: Iterable[str] = (), rssi: int | None = None
-                 ) -> LockAdvert | None:
+                 service_uuids: Iterable[str] = (), rssi: int | None = None,
+                 address_type: str | None = None) -> LockAdvert | None:
     """A :class:`LockAdvert` if this advertisement is a ble-lock's, else None.
 
     Manufacturer data under our company id wins; a malformed one is ignored (the name
     may still identify the lock). A device that names neither is not a lock.
+    ``address_type`` (BlueZ ``public``/``random``) marks non-connectable advertisers.
     """
+    connectable = not is_non_resolvable_private(address, address_type)
     payload = manufacturer_data.get(COMPANY_ID)
     if payload is not None:
         try:
@@ -63,18 +89,28 @@ def parse_advert(*, address: str, name: str | None, manufacturer_data: Mapping[i
         ours = SERVICE_UUID in {u.lower() for u in service_uuids}
         if adv is not None and (ours or (name and lock_id_from_name(name) == adv.lock_id)):
             return LockAdvert(lock_id=adv.lock_id, address=address, name=name, flags=adv.flags,
-                              version=adv.version, rssi=rssi)
+                              version=adv.version, rssi=rssi, connectable=connectable)
     lock_id = lock_id_from_name(name) if name else None
     if lock_id is None:
         return None
-    return LockAdvert(lock_id=lock_id, address=address, name=name, rssi=rssi)
+    return LockAdvert(lock_id=lock_id, address=address, name=name, rssi=rssi,
+                      connectable=connectable)
+
+
+def _address_type(device: BLEDevice) -> str | None:
+    details = device.details
+    if isinstance(details, dict) and isinstance(details.get("props"), dict):
+        value = details["props"].get("AddressType")
+        return str(value) if value is not None else None
+    return None
 
 
 def parse_bleak(device: BLEDevice, adv: Any) -> LockAdvert | None:
     """:func:`parse_advert` of what a bleak scanner callback got (device, advertisement data)."""
     return parse_advert(address=device.address, name=adv.local_name or device.name,
                         manufacturer_data=adv.manufacturer_data,
-                        service_uuids=adv.service_uuids, rssi=adv.rssi)
+                        service_uuids=adv.service_uuids, rssi=adv.rssi,
+                        address_type=_address_type(device))
 
 
 def matches(advert: LockAdvert, *, address: str | None = None, name: str | None = None,
@@ -93,7 +129,8 @@ def _bluez(adapter: str | None) -> dict[str, Any]:
 
 async def scan(*, timeout: float = 5.0, adapter: str | None = None,
                stop_after: int | None = None) -> list[LockAdvert]:
-    """Locks nearby, strongest first; returns early once ``stop_after`` locks were seen."""
+    """Locks nearby that can be connected to, strongest first; returns early once
+    ``stop_after`` locks were seen."""
     from bleak import BleakScanner
 
     seen: dict[str, LockAdvert] = {}
@@ -101,7 +138,7 @@ async def scan(*, timeout: float = 5.0, adapter: str | None = None,
 
     def found(device: BLEDevice, adv: Any) -> None:
         advert = parse_bleak(device, adv)
-        if advert is not None:
+        if advert is not None and advert.connectable:
             seen[advert.address] = advert
             if stop_after is not None and len(seen) >= stop_after:
                 enough.set()
@@ -118,19 +155,33 @@ async def scan(*, timeout: float = 5.0, adapter: str | None = None,
 
 async def find_lock(*, address: str | None = None, name: str | None = None,
                     lock_id: bytes | None = None, adapter: str | None = None,
-                    timeout: float = 10.0) -> tuple[BLEDevice, LockAdvert]:
-    """Scan until the lock asked for shows up; ``TransportError(LOCK_NOT_FOUND)`` after
-    ``timeout`` seconds."""
+                    timeout: float = 10.0, known_address: str | None = None
+                    ) -> tuple[BLEDevice, LockAdvert]:
+    """Scan until the lock asked for shows up, advertising connectably;
+    ``TransportError(LOCK_NOT_FOUND)`` after ``timeout`` seconds.
+
+    ``known_address``: where this phone last reached the lock (keystore). A device at
+    that address is taken when its advertisement does not name another lock, even if it
+    carries no lock id; the info characteristic confirms the id after connecting.
+    """
     from bleak import BleakScanner
 
     if address is None and name is None and lock_id is None:
         raise ValueError("find_lock needs an address, a name or a lock id")
     hits: dict[str, LockAdvert] = {}
 
+    known = known_address.upper() if known_address else None
+
     def wanted(device: BLEDevice, adv: Any) -> bool:
         advert = parse_bleak(device, adv)
-        if advert is None or not matches(advert, address=address, name=name,
-                                         lock_id=lock_id):
+        if (known is not None and device.address.upper() == known and lock_id is not None
+                and (advert is None or advert.lock_id == lock_id)):
+            hits[device.address] = advert or LockAdvert(
+                lock_id=lock_id, address=device.address, name=adv.local_name or device.name,
+                rssi=adv.rssi)
+            return True
+        if advert is None or not advert.connectable or not matches(
+                advert, address=address, name=name, lock_id=lock_id):
             return False
         hits[device.address] = advert
         return True

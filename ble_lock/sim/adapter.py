@@ -15,6 +15,7 @@ from typing import Any
 from dbus_fast import Message, MessageType, Variant
 
 from ble_lock.sim import att, ifaces
+from ble_lock.sim.advertising import AdvertisingController
 from ble_lock.sim.dbusobj import PROPS, DBusObject, ObjectServer, Reply
 from ble_lock.sim.device import RemoteDevice, device_path
 from ble_lock.sim.errors import BluezError, SimError
@@ -22,6 +23,9 @@ from ble_lock.sim.gatt_server import LocalGatt
 from ble_lock.sim.radio import Advertisement, Link, Radio
 
 ADV_IFACE = "org.bluez.LEAdvertisement1"
+SCAN_RSP_NAME_MAX = 29
+"""Bytes of a local name that fit a legacy scan response (31 minus the AD header);
+a longer name is cut and sent as the shortened name (BlueZ ``src/shared/ad.c``)."""
 _FILTER_KEYS = {
     "UUIDs",
     "RSSI",
@@ -99,6 +103,7 @@ class Adapter(DBusObject):
         *,
         preferred_mtu: int = att.MAX_MTU,
         max_adv_len: int = 31,
+        max_instances: int = 5,
     ) -> None:
         super().__init__(
             f"/org/bluez/{name}", [ifaces.ADAPTER, ifaces.GATT_MANAGER, ifaces.ADV_MANAGER]
@@ -114,9 +119,16 @@ class Adapter(DBusObject):
         self.devices: dict[str, RemoteDevice] = {}
         self._sessions: dict[str, _Filter | None] = {}
         self._filters: dict[str, _Filter] = {}
-        self._adverts: dict[tuple[str, str], Advertisement] = {}
+        self._adverts: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        """(owner, path) -> (kernel instance, the advertisement's properties)."""
+        self._link_instance: dict[Link, int] = {}
+        self.advertising = AdvertisingController(
+            address, rotation_s=lambda: radio.config.adv_rotation_s,
+            publish=lambda adv: radio.set_advertisement(address, adv),
+            max_instances=max_instances)
         self._server = server
         self._advertising = asyncio.Event()
+        server.on_signal(self._on_signal)
         self._gatt = LocalGatt(server, radio.config, self._incoming_device_path)
 
     # -- Node ----------------------------------------------------------------------------
@@ -141,7 +153,7 @@ class Adapter(DBusObject):
         report_all = any(not f.duplicate_data for f in matching)
         dev = self.devices.get(sender)
         if dev is None:
-            dev = RemoteDevice(self, sender)
+            dev = RemoteDevice(self, sender, address_type=adv.address_type)
             dev.update_from_advert(adv, rssi, report_all=False)
             self.devices[sender] = dev
             self._server.add(dev)
@@ -150,10 +162,14 @@ class Adapter(DBusObject):
 
     def on_link_up(self, link: Link) -> None:
         if link.peripheral is self:
+            self._link_instance[link] = self.advertising.connected()
             self._device(link.central.address).attach_incoming(link)
 
     def on_link_down(self, link: Link) -> None:
         if link.peripheral is self:
+            instance = self._link_instance.pop(link, None)
+            if instance is not None:
+                self.advertising.disconnected(instance)
             dev = self.devices.get(link.central.address)
             if dev is not None:
                 dev.on_link_down(link)
@@ -192,7 +208,7 @@ class Adapter(DBusObject):
         if iface == ifaces.ADV_MANAGER.name:
             return {
                 "ActiveInstances": len(self._adverts),
-                "SupportedInstances": 4,
+                "SupportedInstances": self.advertising.max_instances - len(self._adverts),
                 "SupportedIncludes": ["tx-power", "appearance", "local-name"],
                 "SupportedSecondaryChannels": [],
             }
@@ -232,8 +248,10 @@ class Adapter(DBusObject):
         elif member == "RegisterAdvertisement":
             await self._register_advert(sender, msg.body[0])
         elif member == "UnregisterAdvertisement":
-            if self._adverts.pop((sender, msg.body[0]), None) is None:
+            gone = self._adverts.pop((sender, msg.body[0]), None)
+            if gone is None:
                 raise BluezError("DoesNotExist", "Does Not Exist")
+            self.advertising.remove(gone[0])
             self._adverts_changed()
         return Reply()
 
@@ -279,7 +297,8 @@ class Adapter(DBusObject):
     async def _register_advert(self, sender: str, path: str) -> None:
         if (sender, path) in self._adverts:
             raise BluezError("AlreadyExists", "Already Exists")
-        if len(self._adverts) >= 4:
+        number = self.advertising.free_instance()
+        if number is None:
             raise BluezError("NotPermitted", "Maximum advertisements reached")
         reply = await self._server.call(
             Message(
@@ -294,11 +313,43 @@ class Adapter(DBusObject):
         )
         if reply.message_type != MessageType.METHOD_RETURN:
             raise BluezError("Failed", "Failed to parse advertisement.")
-        adv = self._parse_advert({k: v.value for k, v in reply.body[0].items()})
+        props = {k: v.value for k, v in reply.body[0].items()}
+        adv = self._parse_advert(props)
         if adv_data_length(adv) > self.max_adv_len:
             raise BluezError("InvalidLength", "Advertising data too long.")
-        self._adverts[(sender, path)] = adv
+        if (sender, path) in self._adverts:
+            raise BluezError("AlreadyExists", "Already Exists")
+        number = self.advertising.free_instance()  # again: another one may have come first
+        if number is None:
+            raise BluezError("NotPermitted", "Maximum advertisements reached")
+        self._adverts[(sender, path)] = (number, props)
+        await self._server.add_match(
+            f"type='signal',sender='{sender}',path='{path}',interface='{PROPS}',"
+            f"member='PropertiesChanged'")
+        self.advertising.add(number, adv)
         self._adverts_changed()
+
+    def _on_signal(self, msg: Message) -> None:
+        """bluetoothd watches a registered advertisement's properties: a change is parsed
+        and the same instance refreshed (``src/advertising.c``: ``properties_changed`` ->
+        ``refresh_advertisement`` -> ``MGMT_OP_ADD_ADVERTISING``)."""
+        if (msg.member != "PropertiesChanged" or msg.sender is None or msg.path is None
+                or not msg.body or msg.body[0] != ADV_IFACE):
+            return
+        entry = self._adverts.get((msg.sender, msg.path))
+        if entry is None:
+            return
+        number, props = entry
+        updated = dict(props)
+        updated.update({k: v.value for k, v in msg.body[1].items()})
+        try:
+            adv = self._parse_advert(updated)
+        except BluezError:
+            return  # bluetoothd ignores a property it cannot parse
+        if adv_data_length(adv) > self.max_adv_len:
+            return  # refresh_legacy_adv: "Advertising data too long", nothing changes
+        self._adverts[(msg.sender, msg.path)] = (number, updated)
+        self.advertising.add(number, adv)
 
     def _parse_advert(self, p: dict[str, Any]) -> Advertisement:
         kind = str(p.get("Type", "peripheral"))
@@ -309,7 +360,7 @@ class Adapter(DBusObject):
             self.alias or self.system_name if "local-name" in includes else None
         )
         return Advertisement(
-            local_name=str(name) if name else None,
+            local_name=_scan_response_name(str(name)) if name else None,
             service_uuids=tuple(att.uuid128(str(u)) for u in p.get("ServiceUUIDs", []) if u),
             manufacturer_data={
                 int(k): bytes(_unvariant(v)) for k, v in p.get("ManufacturerData", {}).items()
@@ -325,12 +376,13 @@ class Adapter(DBusObject):
 
     def _adverts_changed(self) -> None:
         current = list(self._adverts.values())
-        self.radio.set_advertisement(self.address, current[-1] if current else None)
         if current:
             self._advertising.set()
         else:
             self._advertising.clear()
-        self.changed(ifaces.ADV_MANAGER.name, {"ActiveInstances": len(current)})
+        self.changed(ifaces.ADV_MANAGER.name, {
+            "ActiveInstances": len(current),
+            "SupportedInstances": self.advertising.max_instances - len(current)})
 
     def is_advertising(self) -> bool:
         return bool(self._adverts)
@@ -351,15 +403,25 @@ class Adapter(DBusObject):
         self._filters.pop(name, None)
         self._gatt.unregister(name)
         if any(owner == name for owner, _ in self._adverts):
-            self._adverts = {k: v for k, v in self._adverts.items() if k[0] != name}
+            for key in [k for k in self._adverts if k[0] == name]:
+                self.advertising.remove(self._adverts.pop(key)[0])
             self._adverts_changed()
         for dev in list(self.devices.values()):
             with contextlib.suppress(Exception):
                 await dev.drop_sessions(name)
 
     async def close(self) -> None:
+        self.advertising.close()
         self.radio.detach(self)
         await self._gatt.close()
+
+
+def _scan_response_name(name: str) -> str:
+    """The name a scanner sees: cut to what fits the scan response (shortened name)."""
+    raw = name.encode()
+    if len(raw) <= SCAN_RSP_NAME_MAX:
+        return name
+    return raw[:SCAN_RSP_NAME_MAX].decode(errors="ignore")
 
 
 def _unvariant(value: Any) -> Any:

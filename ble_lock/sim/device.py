@@ -31,10 +31,12 @@ def device_path(adapter_path: str, address: str) -> str:
 
 
 class RemoteDevice(DBusObject):
-    def __init__(self, adapter: Adapter, address: str) -> None:
+    def __init__(self, adapter: Adapter, address: str, *, address_type: str = "public"
+                 ) -> None:
         super().__init__(device_path(adapter.path, address), [ifaces.DEVICE])
         self.adapter = adapter
         self.address = address
+        self.address_type = address_type
         self.name: str | None = None
         self.alias: str | None = None
         self.uuids: list[str] = []
@@ -62,7 +64,7 @@ class RemoteDevice(DBusObject):
     def props(self, iface: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "Address": self.address,
-            "AddressType": "public",
+            "AddressType": self.address_type,
             "Alias": self.alias or self.name or self.address.replace(":", "-"),
             "Paired": self.paired,
             "Bonded": self.paired,

@@ -31,6 +31,9 @@ class Advertisement:
     tx_power: int | None = None
     appearance: int | None = None
     connectable: bool = True
+    address: str | None = None
+    """The advertiser address on air when it is not the node's own (a private address)."""
+    address_type: str = "public"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -38,6 +41,8 @@ class RadioConfig:
     """Knobs of the medium. Change them at any time (tests, benchmarks)."""
 
     adv_interval_s: float = 0.1
+    adv_rotation_s: float = 1.0
+    """The kernel's advertising-instance rotation (``duration``; 2 s on Linux)."""
     att_latency_s: float = 0.0
     rssi: int = -50
     att_timeout_s: float = 30.0
@@ -161,7 +166,8 @@ class Radio:
                     continue
                 for sender, adv in list(self.adverts.items()):
                     if sender != scanner and self.in_range(scanner, sender):
-                        node.on_advertisement(sender, adv, self.rssi(scanner, sender))
+                        node.on_advertisement(adv.address or sender, adv,
+                                              self.rssi(scanner, sender))
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -197,11 +203,21 @@ class Radio:
 
     # -- connections ------------------------------------------------------------------------
 
+    def advertiser(self, address: str) -> str | None:
+        """The node advertising from ``address`` now (its own or a private address)."""
+        for node, adv in self.adverts.items():
+            if (adv.address or node) == address:
+                return node
+        return None
+
     def _reachable(self, central: str, peripheral: str) -> bool:
+        """Connectable advertising from that address, in range (a connection request
+        answers an advertisement: nothing on air, nothing to connect to)."""
         adv = self.adverts.get(peripheral)
         return (
             adv is not None
             and adv.connectable
+            and (adv.address or peripheral) == peripheral
             and peripheral in self.nodes
             and self.in_range(central, peripheral)
         )

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The real-BlueZ lane (docs/testing.md): boots a throw-away VM (virtme-ng, Debian's
+# linux-image-amd64) that shares this machine's files read-only, creates two virtual LE
+# controllers (btvirt over /dev/vhci), starts a system dbus-daemon and bluetoothd in it,
+# and runs the real-adapter tests (tests/real) with --ble-adapter hci0 hci1. (btvirt's
+# controllers hold one link each: BlueZ 5.66's emulator gives every connection handle 42,
+# so a third controller would not let two phones stay connected at once.)
+#
+#   scripts/test-real-bluez.sh [pytest arguments]
+#
+# Installs what is missing (apt: qemu-system-x86 linux-image-amd64 bluez
+# bluez-test-tools busybox-static; PyPI: virtme-ng into its own venv). Uses hardware KVM
+# when it can boot a stock kernel, software emulation (TCG) otherwise. Environment:
+#   BLE_REAL_ACCEL=kvm|tcg     force the accelerator
+#   BLE_REAL_LANE_TIMEOUT=S    whole-lane limit (default 3600 s)
+#   BLE_REAL_TIMEOUT=S         per-step limit for process starts and scans (default 600)
+#   BLE_REAL_VNG_VENV=DIR      where virtme-ng is installed (default ~/.cache/ble-lock/vng)
+#   BLE_REAL_MEMORY=2G         guest memory
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log() { printf '[lane %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# ------------------------------------------------------------------------------ the guest
+guest_rc=1
+guest() {
+  local out="$1"; shift
+  trap 'echo "$guest_rc" > "$out/rc"' EXIT
+  # The VM's console mangles long output: the guest's own log is the record.
+  exec > >(tee -a "$out/guest.log") 2>&1
+  # the lane's settings (the VM does not inherit the host's environment)
+  if [ -f "$out/env" ]; then set -a; source "$out/env"; set +a; fi
+  # Most host folders are read-only in the guest: scratch goes to a tmpfs.
+  local scratch=/run/ble-real
+  mkdir -p "$scratch" && mount -t tmpfs -o size=512m tmpfs "$scratch"
+  mkdir -p "$scratch/home" "$scratch/tmp" "$scratch/bt"
+  export HOME="$scratch/home" TMPDIR="$scratch/tmp" PYTHONDONTWRITEBYTECODE=1
+  export PYTHONUNBUFFERED=1
+
+  modprobe bluetooth 2>/dev/null || true
+  modprobe hci_vhci
+  mkdir -p /run/dbus /var/run/dbus
+  dbus-daemon --system --fork --nopidfile
+  log "system bus up"
+
+  local btd=/usr/libexec/bluetooth/bluetoothd
+  [ -x "$btd" ] || btd=/usr/lib/bluetooth/bluetoothd
+  mkdir -p /var/lib/bluetooth
+  "$btd" -n ${BLE_REAL_BTD_DEBUG:+-d} >"$scratch/bluetoothd.log" 2>&1 &
+  if command -v btmon >/dev/null; then btmon >"$scratch/btmon.log" 2>&1 & fi
+  log "bluetoothd started"
+
+  # Virtual controllers: under load btvirt can fail, or a controller stays in setup
+  # ("Invalid Index" from mgmt): start over, up to five times.
+  local try ok="" idx info
+  for try in 1 2 3 4 5; do
+    btvirt -L -l2 >"$scratch/btvirt.log" 2>&1 &
+    local btvirt_pid=$!
+    ok=""
+    # first let the kernel and bluetoothd set the controllers up (no mgmt commands yet)
+    for _ in $(seq 1 30); do
+      [ -e /sys/class/bluetooth/hci1 ] && break
+      sleep 1
+    done
+    for _ in $(seq 1 20); do
+      info="$(btmgmt info 2>/dev/null || true)"
+      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge 2 ] && { ok=1; break; }
+      sleep 2
+    done
+    if [ -z "$ok" ]; then  # bluetoothd powers adapters itself (AutoEnable); nudge once
+      for idx in 0 1; do btmgmt --index "$idx" power on >/dev/null 2>&1 || true; done
+      info="$(btmgmt info 2>/dev/null || true)"
+      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge 2 ] && ok=1
+    fi
+    [ -n "$ok" ] && break
+    log "controllers not ready (try $try): $(btmgmt info 2>&1 | grep -c 'current settings') of 2 listed; retrying"
+    kill "$btvirt_pid" 2>/dev/null || true
+    wait "$btvirt_pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do [ -e /sys/class/bluetooth/hci0 ] || break; sleep 1; done
+  done
+  if [ -z "$ok" ]; then
+    log "FAIL controllers: hci0 and hci1 not up and powered after 5 tries"
+    btmgmt info; ls -l /sys/class/bluetooth; cat "$scratch/btvirt.log" "$scratch/bluetoothd.log"
+    return 1
+  fi
+  log "controllers up (try $try)"
+  log "PASS controllers: hci0 hci1 powered"
+  if [ "${1:-}" = "--setup-only" ]; then
+    btmgmt info; ls /sys/class/bluetooth; guest_rc=0; return 0
+  fi
+
+  cd "$root"
+  set +e
+  "$root/.venv/bin/python" -m pytest -p no:cacheprovider -n 0 -s -v --log-level=DEBUG \
+    --basetemp="$scratch/pytest" --timeout=5400 tests/real \
+    --ble-adapter hci0 --ble-adapter hci1 "$@" 2>&1 | tee "$out/pytest.log"
+  guest_rc=${PIPESTATUS[0]}
+  set -e
+  cp "$scratch/bluetoothd.log" "$scratch/btmon.log" "$out/" 2>/dev/null || true
+  log "pytest exit status $guest_rc"
+  return 0
+}
+
+if [ "${1:-}" = "--guest" ]; then
+  shift
+  out="$1"; shift
+  guest "$out" "$@"
+  exit 0
+fi
+
+# ------------------------------------------------------------------------------- the host
+need_apt=()
+command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
+{ [ -x /usr/libexec/bluetooth/bluetoothd ] || [ -x /usr/lib/bluetooth/bluetoothd ]; } \
+  || need_apt+=(bluez)
+command -v btvirt >/dev/null || need_apt+=(bluez-test-tools)
+command -v busybox >/dev/null || need_apt+=(busybox-static)
+command -v dbus-daemon >/dev/null || need_apt+=(dbus-daemon)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+
+vng_venv="${BLE_REAL_VNG_VENV:-$HOME/.cache/ble-lock/vng}"
+if [ ! -x "$vng_venv/bin/vng" ]; then
+  log "installing virtme-ng into $vng_venv"
+  python3 -m venv "$vng_venv"
+  "$vng_venv/bin/pip" install --quiet virtme-ng
+fi
+if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c 'import ble_lock, bless, bleak' 2>/dev/null; then
+  log "creating the project venv"
+  ( source "$root/scripts/bootstrap.sh" )
+fi
+
+kernel="$(ls -1 /boot/vmlinuz-* | sort -V | tail -n 1)"
+accel="${BLE_REAL_ACCEL:-}"
+if [ -z "$accel" ]; then
+  # A PVM hypervisor (kvm_pvm) exposes /dev/kvm but cannot boot a stock kernel.
+  if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then
+    accel=kvm
+  else
+    accel=tcg
+  fi
+fi
+kvm_flag=()
+[ "$accel" = tcg ] && kvm_flag=(--disable-kvm)
+out="$(mktemp -d /tmp/ble-real-lane.XXXXXX)"
+log "kernel $kernel, accelerator $accel, results in $out"
+env | grep -E '^BLE_REAL_[A-Z_]+=' | sed -E "s/=(.*)/='\1'/" >"$out/env" || true
+
+start=$(date +%s)
+set +e
+PATH="$vng_venv/bin:$PATH" timeout "${BLE_REAL_LANE_TIMEOUT:-3600}" \
+  nice -n 10 "$vng_venv/bin/vng" -r "$kernel" "${kvm_flag[@]}" --cpus 2 \
+  --memory "${BLE_REAL_MEMORY:-2G}" --rwdir="$out" \
+  --exec "$root/scripts/test-real-bluez.sh --guest $out $*" >"$out/console.log" 2>&1
+vm_rc=$?
+set -e
+elapsed=$(( $(date +%s) - start ))
+grep -E '^\[lane ' "$out/guest.log" 2>/dev/null || tail -n 20 "$out/console.log"
+if [ -f "$out/pytest.log" ]; then
+  echo "---- steps"
+  grep -E 's\] (PASS|FAIL|SKIP) ' "$out/pytest.log" | awk '!seen[$0]++' || true
+fi
+rc="$(cat "$out/rc" 2>/dev/null || echo 1)"
+log "lane finished in ${elapsed} s (vm exit $vm_rc, tests exit $rc); logs in $out"
+[ "$rc" = 0 ] && [ "$vm_rc" = 0 ]
