@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from ble_lock.peripheral.client import AsyncPanelClient
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.discovery import LockAdvert, scan
 from ble_lock.central.keystore import Keystore
 from ble_lock.core.errors import TransportError
+from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
 
