@@ -1,22 +1,26 @@
 """Request bodies of the application protocol.
 
-One frozen, slotted, keyword-only dataclass per request. ``OPCODE`` is its wire opcode
-and ``RESPONSE`` the body type of its success response (an error response has no body);
-response, record and event bodies are in ``records.py``. Everything is
-re-exported by :mod:`ble_lock.wire.messages`. Byte layouts: ``codec.py``.
+One frozen, slotted, keyword-only dataclass per request, declared once with ``@wire``:
+``OPCODE`` is its wire opcode, ``RESPONSE`` the body type of its success response (an
+error response has no body) and the field annotations are its byte layout
+(:mod:`ble_lock.wire.messages.declare`). Response, record and event bodies are in
+``records.py``. Everything is re-exported by :mod:`ble_lock.wire.messages`.
+CONTRIBUTING.md walks through adding a request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from ble_lock.core.model import (
     CredentialKind,
     DoorDirection,
-    LockBody,
     Role,
     Trigger,
 )
+from ble_lock.wire.messages.declare import RequestBody, wire
+from ble_lock.wire.messages.fields import BytesField, Text
 from ble_lock.wire.messages.records import (
     CredentialInfo,
     CredentialPage,
@@ -38,9 +42,20 @@ from ble_lock.wire.messages.records import (
 from ble_lock.wire.messages.types import (
     ALWAYS,
     MAX_EVENTS_PER_PAGE,
+    CredentialId,
+    Int16,
+    Language,
+    LockBodyType,
+    LockId,
+    Name,
     Opcode,
-    RequestBody,
-    Schedule,
+    PublicKey,
+    Schedules,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    UserNumber,
     Validity,
 )
 
@@ -86,80 +101,90 @@ __all__ = [
 # ---------------------------------------------------------------- requests
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unlock(RequestBody):
     OPCODE = Opcode.UNLOCK
     RESPONSE = Unlocked
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lock(RequestBody):
     OPCODE = Opcode.LOCK
     RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SystemInfoGet(RequestBody):
     OPCODE = Opcode.SYSTEM_INFO
     RESPONSE = SystemInfo
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeSet(RequestBody):
     OPCODE = Opcode.TIME_SET
     RESPONSE = Done
-    now_ms: int
+    now_ms: UInt64
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventsGet(RequestBody):
     """Events with ``seq > after``, at most ``limit`` (capped by the page bound)."""
 
     OPCODE = Opcode.EVENTS_GET
     RESPONSE = EventPage
-    after: int = 0
-    limit: int = MAX_EVENTS_PER_PAGE
+    after: UInt64 = 0
+    limit: UInt8 = MAX_EVENTS_PER_PAGE
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserAdd(RequestBody):
     OPCODE = Opcode.USER_ADD
     RESPONSE = UserInfo
     role: Role
-    name: str
+    name: Name
     validity: Validity = ALWAYS
-    schedules: tuple[Schedule, ...] = ()
+    schedules: Schedules = ()
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserUpdate(RequestBody):
     """Fields left ``None`` are unchanged; ``schedules=()`` clears the schedules."""
 
     OPCODE = Opcode.USER_UPDATE
     RESPONSE = UserInfo
-    user_number: int
-    name: str | None = None
+    user_number: UserNumber
+    name: Name | None = None
     role: Role | None = None
     validity: Validity | None = None
-    schedules: tuple[Schedule, ...] | None = None
+    schedules: Schedules | None = None
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserDelete(RequestBody):
     OPCODE = Opcode.USER_DELETE
     RESPONSE = Done
-    user_number: int
+    user_number: UserNumber
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserGet(RequestBody):
     """One user: admins see anyone, a user sees themself."""
 
     OPCODE = Opcode.USER_GET
     RESPONSE = UserInfo
-    user_number: int
+    user_number: UserNumber
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WhoAmI(RequestBody):
     """The requesting phone's own user, after every check the lock makes."""
@@ -168,25 +193,28 @@ class WhoAmI(RequestBody):
     RESPONSE = UserInfo
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserList(RequestBody):
     """Users with a number above ``after``, one page."""
 
     OPCODE = Opcode.USER_LIST
     RESPONSE = UserPage
-    after: int = 0
+    after: UserNumber = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PinAdd(RequestBody):
     OPCODE = Opcode.PIN_ADD
     RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    pin: str = field(repr=False)
+    user_number: UserNumber
+    pin: Annotated[str, Text(20, low=1, digits=True)] = field(repr=False)
     duress: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CardAdd(RequestBody):
     """R-CRD-5: the first card sets the card security code; later cards must repeat it."""
@@ -194,38 +222,42 @@ class CardAdd(RequestBody):
     OPCODE = Opcode.CARD_ADD
     RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    card_uid: bytes = field(repr=False)
-    card_code: str = field(repr=False)
+    user_number: UserNumber
+    card_uid: Annotated[bytes, BytesField(4, 16)] = field(repr=False)
+    card_code: Annotated[str, Text(12, low=1, digits=True)] = field(repr=False)
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnrolBegin(RequestBody):
     """Start a biometric enrolment at the lock (R-APP-2, R-CRD-4)."""
 
     OPCODE = Opcode.ENROL_BEGIN
     RESPONSE = Enrolment
-    user_number: int
+    user_number: UserNumber
     kind: CredentialKind
     duress: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnrolStatus(RequestBody):
     OPCODE = Opcode.ENROL_STATUS
     RESPONSE = Enrolment
-    session_id: int
+    session_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnrolCancel(RequestBody):
     """Abandon an enrolment: nothing is stored (R-CRD-4)."""
 
     OPCODE = Opcode.ENROL_CANCEL
     RESPONSE = Enrolment
-    session_id: int
+    session_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoteAdd(RequestBody):
     """Pair a Bluetooth remote-control accessory to a user (R-CRD-1, R-APP-7)."""
@@ -233,28 +265,31 @@ class RemoteAdd(RequestBody):
     OPCODE = Opcode.REMOTE_ADD
     RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    remote_id: bytes = field(repr=False)
+    user_number: UserNumber
+    remote_id: Annotated[bytes, BytesField(4, 16)] = field(repr=False)
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CredentialDelete(RequestBody):
     OPCODE = Opcode.CREDENTIAL_DELETE
     RESPONSE = Done
-    credential_id: int
+    credential_id: CredentialId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CredentialDeleteKind(RequestBody):
     """R-CRD-7: delete all credentials of one kind of one user."""
 
     OPCODE = Opcode.CREDENTIAL_DELETE_KIND
     RESPONSE = Deleted
-    user_number: int
+    user_number: UserNumber
     kind: CredentialKind
     duress_only: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CredentialClear(RequestBody):
     """R-CRD-7: clear one kind lock-wide, sparing the requesting admin's own."""
@@ -264,17 +299,19 @@ class CredentialClear(RequestBody):
     kind: CredentialKind
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CredentialList(RequestBody):
     """Credentials with an id above ``after``, of one user or all; one page."""
 
     OPCODE = Opcode.CREDENTIAL_LIST
     RESPONSE = CredentialPage
-    user_number: int | None = None
+    user_number: UserNumber | None = None
     kind: CredentialKind | None = None
-    after: int = 0
+    after: CredentialId = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyInvite(RequestBody):
     """R-APP-3: an invite code for a Bluetooth key. For ``user_number``, or (None) for a
@@ -283,51 +320,57 @@ class KeyInvite(RequestBody):
 
     OPCODE = Opcode.KEY_INVITE
     RESPONSE = Invite
-    user_number: int | None = None
-    name: str = ""
+    user_number: UserNumber | None = None
+    name: Name = ""
     role: Role = Role.NORMAL
-    expires_at: int | None = None
+    expires_at: UInt64 | None = None
     validity: Validity = ALWAYS
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyList(RequestBody):
     """Bluetooth keys (phones included) with an id above ``after``."""
 
     OPCODE = Opcode.KEY_LIST
     RESPONSE = CredentialPage
-    after: int = 0
+    after: CredentialId = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyRevoke(RequestBody):
     OPCODE = Opcode.KEY_REVOKE
     RESPONSE = Done
-    credential_id: int
+    credential_id: CredentialId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InviteCancel(RequestBody):
     OPCODE = Opcode.INVITE_CANCEL
     RESPONSE = Done
-    invite_id: int
+    invite_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InviteList(RequestBody):
     """Pending invites with an id above ``after`` (never their codes)."""
 
     OPCODE = Opcode.INVITE_LIST
     RESPONSE = InvitePage
-    after: int = 0
+    after: UInt32 = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SettingsGet(RequestBody):
     OPCODE = Opcode.SETTINGS_GET
     RESPONSE = LockSettings
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SettingsSet(RequestBody):
     """Change some settings; fields left ``None`` are unchanged. Answers the new settings."""
@@ -339,23 +382,24 @@ class SettingsSet(RequestBody):
     dual_auth_mode: bool | None = None
     passage_mode: bool | None = None
     active_card_detection: bool | None = None
-    volume: int | None = None
-    doorbell_volume: int | None = None
+    volume: UInt8 | None = None
+    doorbell_volume: UInt8 | None = None
     door_direction: DoorDirection | None = None
-    lock_body: LockBody | None = None
-    language: str | None = None
-    keypad_sleep_s: int | None = None
+    lock_body: LockBodyType | None = None
+    language: Language | None = None
+    keypad_sleep_s: UInt16 | None = None
     face_trigger: Trigger | None = None
     palm_trigger: Trigger | None = None
     countdown_lock: bool | None = None
-    countdown_s: int | None = None
+    countdown_s: UInt16 | None = None
     auto_lock_on_close: bool | None = None
     lockout_enabled: bool | None = None
     sync_unlock: bool | None = None
-    sync_window_s: int | None = None
-    utc_offset_min: int | None = None
+    sync_window_s: UInt16 | None = None
+    utc_offset_min: Int16 | None = None
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockoutLift(RequestBody):
     """R-SEC-1: the app lifts a running lockout (switching it off is a setting)."""
@@ -364,6 +408,7 @@ class LockoutLift(RequestBody):
     RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FactoryReset(RequestBody):
     """R-SEC-5: erase all users and configuration."""
@@ -372,12 +417,14 @@ class FactoryReset(RequestBody):
     RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VisitorSecretGet(RequestBody):
     OPCODE = Opcode.VISITOR_SECRET_GET
     RESPONSE = VisitorSecret
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLinkSet(RequestBody):
     """R-SYN-1: link this lock to a peer lock, known by its id and static public key.
@@ -388,25 +435,28 @@ class SyncLinkSet(RequestBody):
 
     OPCODE = Opcode.SYNC_LINK_SET
     RESPONSE = Done
-    peer_lock_id: bytes
-    peer_public_key: bytes
-    window_s: int
-    confirm_s: int
+    peer_lock_id: LockId
+    peer_public_key: PublicKey
+    window_s: UInt16
+    confirm_s: UInt16
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLinkDelete(RequestBody):
     OPCODE = Opcode.SYNC_LINK_DELETE
     RESPONSE = Done
-    peer_lock_id: bytes
+    peer_lock_id: LockId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncLinkList(RequestBody):
     OPCODE = Opcode.SYNC_LINK_LIST
     RESPONSE = SyncLinks
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncStatementRelay(RequestBody):
     OPCODE = Opcode.SYNC_STATEMENT
