@@ -5,15 +5,15 @@ A body is declared once, as a frozen, slotted, keyword-only dataclass decorated 
 
     @wire
     @dataclass(frozen=True, slots=True, kw_only=True)
-    class TimeSet(RequestBody):
+    class TimeSet(RequestOf[Done]):   # Done: the body of its success response
         OPCODE = Opcode.TIME_SET      # the opcode on the wire
-        RESPONSE = Done               # the body of its success response
         now_ms: UInt64                # = Annotated[int, U64]: field, type and layout
 
-:func:`wire` derives the construct layout from the fields, in order, and registers the
-class: a request by its ``OPCODE``, an event by its ``EVENT``, a response or a nested
-record by its type. The codec (``codec.py``), the opcode/event tables and the generated
-tables of docs/protocol.md all read this registry; nothing restates a layout.
+:func:`wire` derives the construct layout from the fields, in order, sets a request's
+``RESPONSE`` from its ``RequestOf[...]`` base, and registers the class: a request by its
+``OPCODE``, an event by its ``EVENT``, a response or a nested record by its type. The
+codec (``codec.py``), the opcode/event tables and the generated tables of
+docs/protocol.md all read this registry; nothing restates a layout.
 
 A field's layout comes from its annotation:
 
@@ -30,7 +30,18 @@ from __future__ import annotations
 import dataclasses
 import types
 from enum import IntEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 from typing import get_type_hints as _hints
 
 import construct as c
@@ -43,16 +54,24 @@ if TYPE_CHECKING:
 __all__ = [
     "EventBody",
     "RequestBody",
+    "RequestOf",
     "ResponseBody",
     "body_layout",
     "event_classes",
     "layout_of",
     "request_classes",
     "response_classes",
+    "response_of",
     "wire",
 ]
 
 T = TypeVar("T")
+
+
+class ResponseBody:
+    """Base of success response bodies."""
+
+    __slots__ = ()
 
 
 class RequestBody:
@@ -70,8 +89,14 @@ class RequestBody:
     SECRET: ClassVar[bool] = False
 
 
-class ResponseBody:
-    """Base of success response bodies."""
+R = TypeVar("R", bound=ResponseBody)
+
+
+class RequestOf(RequestBody, Generic[R]):
+    """Base of a declared request body: ``R`` is the body of its success response.
+
+    :func:`wire` sets ``RESPONSE = R``; a client types its call by it
+    (:func:`response_of`)."""
 
     __slots__ = ()
 
@@ -103,15 +128,18 @@ def wire(cls: type[T]) -> type[T]:
         f.name / _field_layout(hints[f.name], f"{cls.__name__}.{f.name}")
         for f in dataclasses.fields(cls)
     ))
-    _LAYOUT[cls] = record
+    # Check everything before registering anything: a refused class leaves no trace.
     if issubclass(cls, RequestBody):
-        _register(_REQUESTS, int(cls.OPCODE), cls, "opcode")
-        if cls.RESPONSE not in _RESPONSES:
-            raise TypeError(f"{cls.__name__}.RESPONSE: {cls.RESPONSE!r} is not a response body")
+        response = _response(cls)
+        _free(_REQUESTS, int(cls.OPCODE), cls, "opcode")
+        cls.RESPONSE = response
+        _REQUESTS[int(cls.OPCODE)] = cls
     elif issubclass(cls, EventBody):
-        _register(_EVENTS, int(cls.EVENT), cls, "event type")
+        _free(_EVENTS, int(cls.EVENT), cls, "event type")
+        _EVENTS[int(cls.EVENT)] = cls
     elif issubclass(cls, ResponseBody):
         _RESPONSES.append(cls)
+    _LAYOUT[cls] = record
     if issubclass(cls, RequestBody | ResponseBody | EventBody):
         # A top-level body: the record, then end of input (no trailing bytes).
         _WHOLE[cls] = c.FocusedSeq("body", "body" / record, c.Terminated)
@@ -126,10 +154,20 @@ def _base_names() -> dict[str, Any]:
     return {"Opcode": t.Opcode, "EventType": t.EventType}
 
 
-def _register(table: dict[int, Any], key: int, cls: type[Any], what: str) -> None:
+def _free(table: dict[int, Any], key: int, cls: type[Any], what: str) -> None:
     if key in table:
         raise TypeError(f"{cls.__name__}: {what} {key:#04x} is {table[key].__name__}'s")
-    table[key] = cls
+
+
+def _response(cls: type[RequestBody]) -> type[ResponseBody]:
+    """``R`` of ``cls``'s ``RequestOf[R]`` base: a declared response body."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        if get_origin(base) is RequestOf:
+            (response,) = get_args(base)
+            if response in _RESPONSES:
+                return cast("type[ResponseBody]", response)
+            raise TypeError(f"{cls.__name__}: {response!r} is not a declared response body")
+    raise TypeError(f"{cls.__name__}: a request body derives from RequestOf[<response>]")
 
 
 def _field_layout(hint: Any, where: str) -> Any:
@@ -168,6 +206,11 @@ def request_classes() -> dict[Opcode, type[RequestBody]]:
 def response_classes() -> tuple[type[ResponseBody], ...]:
     """Every declared response body, in declaration order."""
     return tuple(_RESPONSES)
+
+
+def response_of(body: RequestOf[R]) -> type[R]:
+    """The type of the success response to ``body`` (its ``RequestOf[R]``)."""
+    return cast("type[R]", type(body).RESPONSE)
 
 
 def event_classes() -> dict[EventType, type[EventBody]]:

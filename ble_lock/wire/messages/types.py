@@ -21,6 +21,7 @@ from ble_lock.core.model import MAX_NAME, MAX_SCHEDULES, LockBody
 from ble_lock.wire.messages.declare import (
     EventBody,
     RequestBody,
+    RequestOf,
     ResponseBody,
     layout_of,
     wire,
@@ -44,6 +45,7 @@ __all__ = [
     "LockState",
     "Opcode",
     "RequestBody",
+    "RequestOf",
     "ResponseBody",
     "Schedule",
     "Validity",
