@@ -1,7 +1,7 @@
 """Render the message and error tables of docs/protocol.md from the code.
 
 ``python -m tests.wire._msg_docs`` prints the tables; the docs test checks that
-docs/protocol.md contains them verbatim, so the document cannot drift from the codec.
+docs/protocol.md contains them verbatim, so the document cannot drift from the declarations.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for every message body, derived from the codec's own layouts.
+"""Hypothesis strategies for every message body, derived from the declared layouts.
 
 Walking the construct layouts (instead of restating them) keeps the strategies in step
 with the catalogue: a new field or bound is generated the moment it is declared.
