@@ -11,8 +11,15 @@ import pytest
 from ble_lock.lockapp.handlers import HANDLERS, Context, handler
 from ble_lock.wire import messages as m
 from ble_lock.wire.messages import codec, declare
-from ble_lock.wire.messages.declare import RequestBody, RequestOf, ResponseBody, wire
-from ble_lock.wire.messages.types import UInt8, UInt16, UInt64
+from ble_lock.wire.messages.declare import wire
+from ble_lock.wire.messages.types import (
+    RequestBody,
+    RequestOf,
+    ResponseBody,
+    UInt8,
+    UInt16,
+    UInt64,
+)
 
 
 @wire

@@ -20,9 +20,10 @@ from ble_lock.core.model import (
     Role,
     Trigger,
 )
-from ble_lock.wire.messages.declare import RequestOf, wire
+from ble_lock.wire.messages.declare import wire
 from ble_lock.wire.messages.fields import BytesField, Text
 from ble_lock.wire.messages.records import (
+    ALWAYS,
     CredentialInfo,
     CredentialPage,
     Deleted,
@@ -32,16 +33,17 @@ from ble_lock.wire.messages.records import (
     Invite,
     InvitePage,
     LockSettings,
+    Schedules,
     SyncLinks,
     SyncStatement,
     SystemInfo,
     Unlocked,
     UserInfo,
     UserPage,
+    Validity,
     VisitorSecret,
 )
 from ble_lock.wire.messages.types import (
-    ALWAYS,
     MAX_EVENTS_PER_PAGE,
     CredentialId,
     Int16,
@@ -51,13 +53,12 @@ from ble_lock.wire.messages.types import (
     Name,
     Opcode,
     PublicKey,
-    Schedules,
+    RequestOf,
     UInt8,
     UInt16,
     UInt32,
     UInt64,
     UserNumber,
-    Validity,
 )
 
 __all__ = [

@@ -19,16 +19,16 @@ import construct as c
 # Importing the catalogue declares (registers) every body.
 from ble_lock.wire.messages import bodies as _bodies  # noqa: F401
 from ble_lock.wire.messages import records as _records  # noqa: F401
-from ble_lock.wire.messages.declare import (
+from ble_lock.wire.messages.declare import body_layout, event_classes, request_classes
+from ble_lock.wire.messages.fields import CodecError, why
+from ble_lock.wire.messages.types import (
+    MAX_DETAIL,
     EventBody,
+    EventType,
+    Opcode,
     RequestBody,
     ResponseBody,
-    body_layout,
-    event_classes,
-    request_classes,
 )
-from ble_lock.wire.messages.fields import CodecError, why
-from ble_lock.wire.messages.types import MAX_DETAIL, EventType, Opcode
 
 __all__ = [
     "MAX_DETAIL",

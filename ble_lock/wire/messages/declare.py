@@ -30,32 +30,22 @@ from __future__ import annotations
 import dataclasses
 import types
 from enum import IntEnum
-from typing import (
-    TYPE_CHECKING,
-    Annotated,
-    Any,
-    ClassVar,
-    Generic,
-    TypeVar,
-    Union,
-    cast,
-    get_args,
-    get_origin,
-)
+from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 from typing import get_type_hints as _hints
 
 import construct as c
 
 from ble_lock.wire.messages.fields import Bool, EnumField, Opt, Record
-
-if TYPE_CHECKING:
-    from ble_lock.wire.messages.types import EventType, Opcode
+from ble_lock.wire.messages.types import (
+    EventBody,
+    EventType,
+    Opcode,
+    RequestBody,
+    RequestOf,
+    ResponseBody,
+)
 
 __all__ = [
-    "EventBody",
-    "RequestBody",
-    "RequestOf",
-    "ResponseBody",
     "body_layout",
     "event_classes",
     "layout_of",
@@ -68,45 +58,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class ResponseBody:
-    """Base of success response bodies."""
-
-    __slots__ = ()
-
-
-class RequestBody:
-    """Base of request bodies: ``OPCODE`` and the type of the success response body.
-
-    ``SECRET``: the request carries a secret (a PIN, a card code, a credential id). Such a
-    request never rides in a handshake's first message, which has no forward secrecy
-    (docs/protocol.md, 0-RTT): the client refuses to put it there and the lock refuses to
-    apply it from there.
-    """
-
-    __slots__ = ()
-    OPCODE: ClassVar[Opcode]
-    RESPONSE: ClassVar[type[ResponseBody]]
-    SECRET: ClassVar[bool] = False
-
-
 R = TypeVar("R", bound=ResponseBody)
-
-
-class RequestOf(RequestBody, Generic[R]):
-    """Base of a declared request body: ``R`` is the body of its success response.
-
-    :func:`wire` sets ``RESPONSE = R``; a client types its call by it
-    (:func:`response_of`)."""
-
-    __slots__ = ()
-
-
-class EventBody:
-    """Base of lock-pushed event bodies: ``EVENT`` is the event type on the wire."""
-
-    __slots__ = ()
-    EVENT: ClassVar[EventType]
-
 
 _LAYOUT: dict[type[Any], Record] = {}
 _WHOLE: dict[type[Any], Any] = {}
@@ -123,7 +75,7 @@ def wire(cls: type[T]) -> type[T]:
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__}: @wire goes above @dataclass")
-    hints = _hints(cls, localns=_base_names(), include_extras=True)
+    hints = _hints(cls, include_extras=True)
     record = Record(cls, *(
         f.name / _field_layout(hints[f.name], f"{cls.__name__}.{f.name}")
         for f in dataclasses.fields(cls)
@@ -144,14 +96,6 @@ def wire(cls: type[T]) -> type[T]:
         # A top-level body: the record, then end of input (no trailing bytes).
         _WHOLE[cls] = c.FocusedSeq("body", "body" / record, c.Terminated)
     return cls
-
-
-def _base_names() -> dict[str, Any]:
-    """The names the base classes' annotations use (``types.py`` imports this module,
-    so they are looked up when the first body is declared, after the enums)."""
-    from ble_lock.wire.messages import types as t
-
-    return {"Opcode": t.Opcode, "EventType": t.EventType}
 
 
 def _free(table: dict[int, Any], key: int, cls: type[Any], what: str) -> None:

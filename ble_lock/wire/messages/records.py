@@ -15,6 +15,7 @@ import construct as c
 
 from ble_lock.core.model import (
     MAX_LINKS,
+    MAX_SCHEDULES,
     CredentialKind,
     DoorDirection,
     EnrolmentState,
@@ -23,10 +24,9 @@ from ble_lock.core.model import (
     Trigger,
     UnlockMethod,
 )
-from ble_lock.wire.messages.declare import EventBody, ResponseBody, layout_of, wire
+from ble_lock.wire.messages.declare import layout_of, wire
 from ble_lock.wire.messages.fields import BytesField, ListOf, Text
 from ble_lock.wire.messages.types import (
-    ALWAYS,
     MAX_CREDENTIALS_PER_PAGE,
     MAX_DETAIL,
     MAX_EVENTS_PER_PAGE,
@@ -34,6 +34,7 @@ from ble_lock.wire.messages.types import (
     MAX_INVITES_PER_PAGE,
     MAX_USERS_PER_PAGE,
     CredentialId,
+    EventBody,
     EventType,
     Int16,
     Label,
@@ -43,16 +44,16 @@ from ble_lock.wire.messages.types import (
     LockState,
     Name,
     PublicKey,
-    Schedules,
+    ResponseBody,
     UInt8,
     UInt16,
     UInt32,
     UInt64,
     UserNumber,
-    Validity,
 )
 
 __all__ = [
+    "ALWAYS",
 
     "Alarm",
     "CredentialInfo",
@@ -68,6 +69,7 @@ __all__ = [
     "InvitePage",
     "KindCount",
     "LockSettings",
+    "Schedule",
     "StateChanged",
     "SyncLinkInfo",
     "SyncLinks",
@@ -76,8 +78,39 @@ __all__ = [
     "Unlocked",
     "UserInfo",
     "UserPage",
+    "Validity",
     "VisitorSecret",
 ]
+
+# ---------------------------------------------------------------- records of several bodies
+
+
+@wire
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validity:
+    """A validity window in unix seconds (R-USR-7); ``None`` ends are open."""
+
+    valid_from: UInt64 | None = None
+    valid_until: UInt64 | None = None
+
+
+ALWAYS = Validity()
+"""No validity window: valid at all times."""
+
+
+@wire
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """A weekday schedule (Matter-style): ``days_mask`` bit 0 = Sunday ... bit 6 = Saturday;
+    the daily window [start_minute, end_minute) in minutes after local midnight."""
+
+    days_mask: UInt8
+    start_minute: UInt16
+    end_minute: UInt16
+
+
+Schedules = Annotated[tuple[Schedule, ...], ListOf(layout_of(Schedule), MAX_SCHEDULES)]
+
 
 # ---------------------------------------------------------------- response bodies
 

@@ -11,25 +11,15 @@ Roles, credential kinds, unlock methods and event kinds travel as the core's own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated
+from typing import Annotated, ClassVar, Generic, TypeVar
 
 import construct as c
 
 from ble_lock.core.model import MAX_NAME, MAX_SCHEDULES, LockBody
-from ble_lock.wire.messages.declare import (
-    EventBody,
-    RequestBody,
-    RequestOf,
-    ResponseBody,
-    layout_of,
-    wire,
-)
-from ble_lock.wire.messages.fields import U8, U16, U32, U64, BytesField, EnumField, ListOf, Text
+from ble_lock.wire.messages.fields import U8, U16, U32, U64, BytesField, EnumField, Text
 
 __all__ = [
-    "ALWAYS",
     "MAX_CREDENTIALS_PER_PAGE",
     "MAX_DETAIL",
     "MAX_EVENTS_PER_PAGE",
@@ -47,8 +37,6 @@ __all__ = [
     "RequestBody",
     "RequestOf",
     "ResponseBody",
-    "Schedule",
-    "Validity",
 ]
 # The field types (UInt8, Name, ...) are not re-exported: they are how a body is
 # declared, imported by bodies.py and records.py from here.
@@ -140,28 +128,41 @@ class LockState(IntEnum):
     UNLOCKED = 2
 
 
-@wire
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Validity:
-    """A validity window in unix seconds (R-USR-7); ``None`` ends are open."""
+class ResponseBody:
+    """Base of success response bodies."""
 
-    valid_from: UInt64 | None = None
-    valid_until: UInt64 | None = None
+    __slots__ = ()
 
 
-ALWAYS = Validity()
-"""No validity window: valid at all times."""
+class RequestBody:
+    """Base of request bodies: ``OPCODE`` and the type of the success response body.
+
+    ``SECRET``: the request carries a secret (a PIN, a card code, a credential id). Such a
+    request never rides in a handshake's first message, which has no forward secrecy
+    (docs/protocol.md, 0-RTT): the client refuses to put it there and the lock refuses to
+    apply it from there.
+    """
+
+    __slots__ = ()
+    OPCODE: ClassVar[Opcode]
+    RESPONSE: ClassVar[type[ResponseBody]]
+    SECRET: ClassVar[bool] = False
 
 
-@wire
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Schedule:
-    """A weekday schedule (Matter-style): ``days_mask`` bit 0 = Sunday ... bit 6 = Saturday;
-    the daily window [start_minute, end_minute) in minutes after local midnight."""
-
-    days_mask: UInt8
-    start_minute: UInt16
-    end_minute: UInt16
+R = TypeVar("R", bound=ResponseBody)
 
 
-Schedules = Annotated[tuple[Schedule, ...], ListOf(layout_of(Schedule), MAX_SCHEDULES)]
+class RequestOf(RequestBody, Generic[R]):
+    """Base of a declared request body: ``R`` is the body of its success response.
+
+    :func:`wire` sets ``RESPONSE = R``; a client types its call by it
+    (:func:`response_of`)."""
+
+    __slots__ = ()
+
+
+class EventBody:
+    """Base of lock-pushed event bodies: ``EVENT`` is the event type on the wire."""
+
+    __slots__ = ()
+    EVENT: ClassVar[EventType]
