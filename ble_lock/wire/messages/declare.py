@@ -56,8 +56,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
 R = TypeVar("R", bound=ResponseBody)
 
 _LAYOUT: dict[type[Any], Record] = {}
@@ -71,7 +69,8 @@ def wire(cls: type[T]) -> type[T]:
     """Derive ``cls``'s layout from its fields and register it (see the module docstring).
 
     ``TypeError`` at import for a field without a layout, an opcode or event type used
-    twice, or a request whose ``RESPONSE`` is not a declared response body.
+    twice, or a request not derived from ``RequestOf[R]`` with ``R`` a declared response
+    body.
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__}: @wire goes above @dataclass")
