@@ -96,7 +96,7 @@ _HINTS = typing.get_type_hints(m.SettingsSet)
 def _base_type(name: str) -> Any:
     hint = _HINTS[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if isinstance(hint, types.UnionType) and args else hint
+    return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and args else hint
 
 
 def parse_setting(item: str) -> tuple[str, Any]:

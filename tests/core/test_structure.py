@@ -72,11 +72,11 @@ def test_facade_delegates_with_the_service_signature() -> None:
 
 def test_bounds_are_declared_once_in_the_model() -> None:
     """MAX_NAME / MAX_SCHEDULES / MAX_LINKS live in core.model; the wire imports them."""
-    from ble_lock.wire.messages import codec as messages_codec
+    from ble_lock.wire.messages import records as messages_records
     from ble_lock.wire.messages import types as messages_types
 
-    assert messages_codec.MAX_NAME is model.MAX_NAME
-    assert messages_codec.MAX_LINKS is model.MAX_LINKS
+    assert messages_types.MAX_NAME is model.MAX_NAME
+    assert messages_records.MAX_LINKS is model.MAX_LINKS
     assert messages_types.MAX_SCHEDULES is model.MAX_SCHEDULES
 
 

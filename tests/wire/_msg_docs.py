@@ -1,7 +1,7 @@
 """Render the message and error tables of docs/protocol.md from the code.
 
 ``python -m tests.wire._msg_docs`` prints the tables; the docs test checks that
-docs/protocol.md contains them verbatim, so the document cannot drift from the codec.
+docs/protocol.md contains them verbatim, so the document cannot drift from the declarations.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.wire import messages as m
-from ble_lock.wire.messages import codec as codec
+from ble_lock.wire.messages import declare
 from ble_lock.wire.messages import fields as mf
-from tests.wire._msg_strategies import EVENT_TYPES, REQUEST_TYPES
+from tests.wire._msg_strategies import EVENT_TYPES, REQUEST_TYPES, RESPONSE_TYPES
 
+_BODIES = [*REQUEST_TYPES, *RESPONSE_TYPES, *EVENT_TYPES]
 _SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 
@@ -57,7 +58,7 @@ def layout_text(layout: Any) -> str:  # one case per construct kind
 
 
 def _fields(cls: type[Any]) -> str:
-    record = codec._BODY[cls].subcons[0].subcon
+    record = declare.layout_of(cls)
     parts = [layout_text(sub) for sub in record.subcon.subcons]
     return " · ".join(parts) if parts else "(empty)"
 
@@ -79,8 +80,8 @@ def _records() -> list[type[Any]]:
             for sub in layout.subcon.subcons:
                 walk(sub)
 
-    for body in codec._BODY.values():
-        for sub in body.subcons[0].subcon.subcon.subcons:
+    for body in _BODIES:
+        for sub in declare.layout_of(body).subcon.subcons:
             walk(sub)
     return seen
 
@@ -102,8 +103,8 @@ def _record_fields(cls: type[Any]) -> str:
                     return hit
         return None
 
-    for body in codec._BODY.values():
-        hit = find(body.subcons[0])
+    for body in _BODIES:
+        hit = find(declare.layout_of(body))
         if hit is not None:
             return " · ".join(layout_text(sub) for sub in hit.subcon.subcons)
     raise KeyError(cls)

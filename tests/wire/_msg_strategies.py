@@ -1,4 +1,4 @@
-"""Hypothesis strategies for every message body, derived from the codec's own layouts.
+"""Hypothesis strategies for every message body, derived from the declared layouts.
 
 Walking the construct layouts (instead of restating them) keeps the strategies in step
 with the catalogue: a new field or bound is generated the moment it is declared.
@@ -13,12 +13,12 @@ import construct as c
 from hypothesis import strategies as st
 
 from ble_lock.wire import messages as m
-from ble_lock.wire.messages import codec as codec
+from ble_lock.wire.messages import declare
 from ble_lock.wire.messages import fields as mf
 
-REQUEST_TYPES = sorted(codec._REQUESTS, key=lambda cls: cls.OPCODE)
-RESPONSE_TYPES = list(codec._RESPONSES)
-EVENT_TYPES = sorted(codec._EVENTS, key=lambda cls: cls.EVENT)
+REQUEST_TYPES = list(declare.request_classes().values())
+RESPONSE_TYPES = list(declare.response_classes())
+EVENT_TYPES = list(declare.event_classes().values())
 
 
 def _text(low: int, high: int, digits: bool) -> st.SearchStrategy[str]:
@@ -59,7 +59,7 @@ def strategy_for(layout: Any) -> st.SearchStrategy[Any]:
 
 
 def body_strategy(cls: type[Any]) -> st.SearchStrategy[Any]:
-    whole = codec._BODY[cls]
+    whole = declare.body_layout(cls)
     return strategy_for(whole.subcons[0])
 
 
@@ -131,7 +131,7 @@ def largest(layout: Any) -> Any:
 
 
 def largest_body(cls: type[Any]) -> Any:
-    return largest(codec._BODY[cls].subcons[0])
+    return largest(declare.body_layout(cls).subcons[0])
 
 
 def typical(layout: Any) -> Any:
@@ -162,4 +162,4 @@ def typical(layout: Any) -> Any:
 
 
 def typical_body(cls: type[Any]) -> Any:
-    return typical(codec._BODY[cls].subcons[0])
+    return typical(declare.body_layout(cls).subcons[0])

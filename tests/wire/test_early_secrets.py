@@ -26,14 +26,14 @@ SECRET_BODIES = [
 
 
 def test_exactly_the_secret_carrying_requests_are_marked() -> None:
-    marked = {cls.__name__ for cls in m.RequestBody.__subclasses__() if cls.SECRET}
+    marked = {cls.__name__ for cls in m.RequestOf.__subclasses__() if cls.SECRET}
     assert marked == {"PinAdd", "CardAdd", "RemoteAdd"}
 
 
 def test_secret_flag_agrees_with_the_fields_kept_out_of_repr() -> None:
     """A body with a field hidden from ``repr`` holds a secret, and vice versa: a new
     secret field cannot be added without the flag."""
-    for cls in m.RequestBody.__subclasses__():
+    for cls in m.RequestOf.__subclasses__():
         hidden = [f.name for f in dataclasses.fields(cls) if not f.repr]
         assert bool(hidden) == cls.SECRET, (cls.__name__, hidden)
 

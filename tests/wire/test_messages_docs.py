@@ -1,5 +1,5 @@
 """docs/protocol.md (## Messages, ## Errors) states what the code does: its tables are
-the ones rendered from the codec and from ErrorCode (tests/wire/_msg_docs.py).
+the ones rendered from the message declarations and from ErrorCode (tests/wire/_msg_docs.py).
 After a deliberate change (a new opcode, error code or enum value) run
 ``python -m tests.wire._msg_docs --write`` to refresh them."""
 

@@ -49,6 +49,7 @@ from ble_lock.wire.messages.codec import (
     event_type,
     request_type,
 )
+from ble_lock.wire.messages.declare import response_of
 from ble_lock.wire.messages.envelope import (
     KIND_EVENT,
     KIND_REQUEST,
@@ -94,6 +95,7 @@ __all__ = [
     "decode_from_lock",
     "decode_request",
     "encode",
+    "response_of",
 ]
 __all__ += messages_bodies.__all__
 __all__ += messages_records.__all__

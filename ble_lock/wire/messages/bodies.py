@@ -1,23 +1,29 @@
 """Request bodies of the application protocol.
 
-One frozen, slotted, keyword-only dataclass per request. ``OPCODE`` is its wire opcode
-and ``RESPONSE`` the body type of its success response (an error response has no body);
-response, record and event bodies are in ``records.py``. Everything is
-re-exported by :mod:`ble_lock.wire.messages`. Byte layouts: ``codec.py``.
+One frozen, slotted, keyword-only dataclass per request, declared once with ``@wire``:
+``RequestOf[R]`` names ``R``, the body type of its success response (an error response
+has no body; ``@wire`` sets ``RESPONSE = R``), ``OPCODE`` is its wire opcode and the
+field annotations are its byte layout
+(:mod:`ble_lock.wire.messages.declare`). Response, record and event bodies are in
+``records.py``. Everything is re-exported by :mod:`ble_lock.wire.messages`.
+CONTRIBUTING.md walks through adding a request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from ble_lock.core.model import (
     CredentialKind,
     DoorDirection,
-    LockBody,
     Role,
     Trigger,
 )
+from ble_lock.wire.messages.declare import wire
+from ble_lock.wire.messages.fields import BytesField, Text
 from ble_lock.wire.messages.records import (
+    ALWAYS,
     CredentialInfo,
     CredentialPage,
     Deleted,
@@ -27,21 +33,32 @@ from ble_lock.wire.messages.records import (
     Invite,
     InvitePage,
     LockSettings,
+    Schedules,
     SyncLinks,
     SyncStatement,
     SystemInfo,
     Unlocked,
     UserInfo,
     UserPage,
+    Validity,
     VisitorSecret,
 )
 from ble_lock.wire.messages.types import (
-    ALWAYS,
     MAX_EVENTS_PER_PAGE,
+    CredentialId,
+    Int16,
+    Language,
+    LockBodyType,
+    LockId,
+    Name,
     Opcode,
-    RequestBody,
-    Schedule,
-    Validity,
+    PublicKey,
+    RequestOf,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    UserNumber,
 )
 
 __all__ = [
@@ -86,300 +103,301 @@ __all__ = [
 # ---------------------------------------------------------------- requests
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unlock(RequestBody):
+class Unlock(RequestOf[Unlocked]):
     OPCODE = Opcode.UNLOCK
-    RESPONSE = Unlocked
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Lock(RequestBody):
+class Lock(RequestOf[Done]):
     OPCODE = Opcode.LOCK
-    RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SystemInfoGet(RequestBody):
+class SystemInfoGet(RequestOf[SystemInfo]):
     OPCODE = Opcode.SYSTEM_INFO
-    RESPONSE = SystemInfo
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TimeSet(RequestBody):
+class TimeSet(RequestOf[Done]):
     OPCODE = Opcode.TIME_SET
-    RESPONSE = Done
-    now_ms: int
+    now_ms: UInt64
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EventsGet(RequestBody):
+class EventsGet(RequestOf[EventPage]):
     """Events with ``seq > after``, at most ``limit`` (capped by the page bound)."""
 
     OPCODE = Opcode.EVENTS_GET
-    RESPONSE = EventPage
-    after: int = 0
-    limit: int = MAX_EVENTS_PER_PAGE
+    after: UInt64 = 0
+    limit: UInt8 = MAX_EVENTS_PER_PAGE
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserAdd(RequestBody):
+class UserAdd(RequestOf[UserInfo]):
     OPCODE = Opcode.USER_ADD
-    RESPONSE = UserInfo
     role: Role
-    name: str
+    name: Name
     validity: Validity = ALWAYS
-    schedules: tuple[Schedule, ...] = ()
+    schedules: Schedules = ()
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserUpdate(RequestBody):
+class UserUpdate(RequestOf[UserInfo]):
     """Fields left ``None`` are unchanged; ``schedules=()`` clears the schedules."""
 
     OPCODE = Opcode.USER_UPDATE
-    RESPONSE = UserInfo
-    user_number: int
-    name: str | None = None
+    user_number: UserNumber
+    name: Name | None = None
     role: Role | None = None
     validity: Validity | None = None
-    schedules: tuple[Schedule, ...] | None = None
+    schedules: Schedules | None = None
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserDelete(RequestBody):
+class UserDelete(RequestOf[Done]):
     OPCODE = Opcode.USER_DELETE
-    RESPONSE = Done
-    user_number: int
+    user_number: UserNumber
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserGet(RequestBody):
+class UserGet(RequestOf[UserInfo]):
     """One user: admins see anyone, a user sees themself."""
 
     OPCODE = Opcode.USER_GET
-    RESPONSE = UserInfo
-    user_number: int
+    user_number: UserNumber
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WhoAmI(RequestBody):
+class WhoAmI(RequestOf[UserInfo]):
     """The requesting phone's own user, after every check the lock makes."""
 
     OPCODE = Opcode.WHOAMI
-    RESPONSE = UserInfo
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UserList(RequestBody):
+class UserList(RequestOf[UserPage]):
     """Users with a number above ``after``, one page."""
 
     OPCODE = Opcode.USER_LIST
-    RESPONSE = UserPage
-    after: int = 0
+    after: UserNumber = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PinAdd(RequestBody):
+class PinAdd(RequestOf[CredentialInfo]):
     OPCODE = Opcode.PIN_ADD
-    RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    pin: str = field(repr=False)
+    user_number: UserNumber
+    pin: Annotated[str, Text(20, low=1, digits=True)] = field(repr=False)
     duress: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CardAdd(RequestBody):
+class CardAdd(RequestOf[CredentialInfo]):
     """R-CRD-5: the first card sets the card security code; later cards must repeat it."""
 
     OPCODE = Opcode.CARD_ADD
-    RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    card_uid: bytes = field(repr=False)
-    card_code: str = field(repr=False)
+    user_number: UserNumber
+    card_uid: Annotated[bytes, BytesField(4, 16)] = field(repr=False)
+    card_code: Annotated[str, Text(12, low=1, digits=True)] = field(repr=False)
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnrolBegin(RequestBody):
+class EnrolBegin(RequestOf[Enrolment]):
     """Start a biometric enrolment at the lock (R-APP-2, R-CRD-4)."""
 
     OPCODE = Opcode.ENROL_BEGIN
-    RESPONSE = Enrolment
-    user_number: int
+    user_number: UserNumber
     kind: CredentialKind
     duress: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnrolStatus(RequestBody):
+class EnrolStatus(RequestOf[Enrolment]):
     OPCODE = Opcode.ENROL_STATUS
-    RESPONSE = Enrolment
-    session_id: int
+    session_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnrolCancel(RequestBody):
+class EnrolCancel(RequestOf[Enrolment]):
     """Abandon an enrolment: nothing is stored (R-CRD-4)."""
 
     OPCODE = Opcode.ENROL_CANCEL
-    RESPONSE = Enrolment
-    session_id: int
+    session_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RemoteAdd(RequestBody):
+class RemoteAdd(RequestOf[CredentialInfo]):
     """Pair a Bluetooth remote-control accessory to a user (R-CRD-1, R-APP-7)."""
 
     OPCODE = Opcode.REMOTE_ADD
-    RESPONSE = CredentialInfo
     SECRET = True
-    user_number: int
-    remote_id: bytes = field(repr=False)
+    user_number: UserNumber
+    remote_id: Annotated[bytes, BytesField(4, 16)] = field(repr=False)
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CredentialDelete(RequestBody):
+class CredentialDelete(RequestOf[Done]):
     OPCODE = Opcode.CREDENTIAL_DELETE
-    RESPONSE = Done
-    credential_id: int
+    credential_id: CredentialId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CredentialDeleteKind(RequestBody):
+class CredentialDeleteKind(RequestOf[Deleted]):
     """R-CRD-7: delete all credentials of one kind of one user."""
 
     OPCODE = Opcode.CREDENTIAL_DELETE_KIND
-    RESPONSE = Deleted
-    user_number: int
+    user_number: UserNumber
     kind: CredentialKind
     duress_only: bool = False
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CredentialClear(RequestBody):
+class CredentialClear(RequestOf[Deleted]):
     """R-CRD-7: clear one kind lock-wide, sparing the requesting admin's own."""
 
     OPCODE = Opcode.CREDENTIAL_CLEAR
-    RESPONSE = Deleted
     kind: CredentialKind
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CredentialList(RequestBody):
+class CredentialList(RequestOf[CredentialPage]):
     """Credentials with an id above ``after``, of one user or all; one page."""
 
     OPCODE = Opcode.CREDENTIAL_LIST
-    RESPONSE = CredentialPage
-    user_number: int | None = None
+    user_number: UserNumber | None = None
     kind: CredentialKind | None = None
-    after: int = 0
+    after: CredentialId = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInvite(RequestBody):
+class KeyInvite(RequestOf[Invite]):
     """R-APP-3: an invite code for a Bluetooth key. For ``user_number``, or (None) for a
     new user created with ``name`` and ``role`` — ``role=ADMIN`` enrols a further admin
     phone. ``validity`` bounds the key; ``expires_at`` (default 24 h) the invite."""
 
     OPCODE = Opcode.KEY_INVITE
-    RESPONSE = Invite
-    user_number: int | None = None
-    name: str = ""
+    user_number: UserNumber | None = None
+    name: Name = ""
     role: Role = Role.NORMAL
-    expires_at: int | None = None
+    expires_at: UInt64 | None = None
     validity: Validity = ALWAYS
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class KeyList(RequestBody):
+class KeyList(RequestOf[CredentialPage]):
     """Bluetooth keys (phones included) with an id above ``after``."""
 
     OPCODE = Opcode.KEY_LIST
-    RESPONSE = CredentialPage
-    after: int = 0
+    after: CredentialId = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class KeyRevoke(RequestBody):
+class KeyRevoke(RequestOf[Done]):
     OPCODE = Opcode.KEY_REVOKE
-    RESPONSE = Done
-    credential_id: int
+    credential_id: CredentialId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InviteCancel(RequestBody):
+class InviteCancel(RequestOf[Done]):
     OPCODE = Opcode.INVITE_CANCEL
-    RESPONSE = Done
-    invite_id: int
+    invite_id: UInt32
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InviteList(RequestBody):
+class InviteList(RequestOf[InvitePage]):
     """Pending invites with an id above ``after`` (never their codes)."""
 
     OPCODE = Opcode.INVITE_LIST
-    RESPONSE = InvitePage
-    after: int = 0
+    after: UInt32 = 0
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SettingsGet(RequestBody):
+class SettingsGet(RequestOf[LockSettings]):
     OPCODE = Opcode.SETTINGS_GET
-    RESPONSE = LockSettings
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SettingsSet(RequestBody):
+class SettingsSet(RequestOf[LockSettings]):
     """Change some settings; fields left ``None`` are unchanged. Answers the new settings."""
 
     OPCODE = Opcode.SETTINGS_SET
-    RESPONSE = LockSettings
     anti_lock: bool | None = None
     privacy_mode: bool | None = None
     dual_auth_mode: bool | None = None
     passage_mode: bool | None = None
     active_card_detection: bool | None = None
-    volume: int | None = None
-    doorbell_volume: int | None = None
+    volume: UInt8 | None = None
+    doorbell_volume: UInt8 | None = None
     door_direction: DoorDirection | None = None
-    lock_body: LockBody | None = None
-    language: str | None = None
-    keypad_sleep_s: int | None = None
+    lock_body: LockBodyType | None = None
+    language: Language | None = None
+    keypad_sleep_s: UInt16 | None = None
     face_trigger: Trigger | None = None
     palm_trigger: Trigger | None = None
     countdown_lock: bool | None = None
-    countdown_s: int | None = None
+    countdown_s: UInt16 | None = None
     auto_lock_on_close: bool | None = None
     lockout_enabled: bool | None = None
     sync_unlock: bool | None = None
-    sync_window_s: int | None = None
-    utc_offset_min: int | None = None
+    sync_window_s: UInt16 | None = None
+    utc_offset_min: Int16 | None = None
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LockoutLift(RequestBody):
+class LockoutLift(RequestOf[Done]):
     """R-SEC-1: the app lifts a running lockout (switching it off is a setting)."""
 
     OPCODE = Opcode.LOCKOUT_LIFT
-    RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FactoryReset(RequestBody):
+class FactoryReset(RequestOf[Done]):
     """R-SEC-5: erase all users and configuration."""
 
     OPCODE = Opcode.FACTORY_RESET
-    RESPONSE = Done
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VisitorSecretGet(RequestBody):
+class VisitorSecretGet(RequestOf[VisitorSecret]):
     OPCODE = Opcode.VISITOR_SECRET_GET
-    RESPONSE = VisitorSecret
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncLinkSet(RequestBody):
+class SyncLinkSet(RequestOf[Done]):
     """R-SYN-1: link this lock to a peer lock, known by its id and static public key.
 
     ``confirm_s`` 10..300: the link is pending until an admin unlocks this door with a
@@ -387,28 +405,27 @@ class SyncLinkSet(RequestBody):
     by this admin session (the lock where the admin enabled sync unlock, A)."""
 
     OPCODE = Opcode.SYNC_LINK_SET
-    RESPONSE = Done
-    peer_lock_id: bytes
-    peer_public_key: bytes
-    window_s: int
-    confirm_s: int
+    peer_lock_id: LockId
+    peer_public_key: PublicKey
+    window_s: UInt16
+    confirm_s: UInt16
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncLinkDelete(RequestBody):
+class SyncLinkDelete(RequestOf[Done]):
     OPCODE = Opcode.SYNC_LINK_DELETE
-    RESPONSE = Done
-    peer_lock_id: bytes
+    peer_lock_id: LockId
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncLinkList(RequestBody):
+class SyncLinkList(RequestOf[SyncLinks]):
     OPCODE = Opcode.SYNC_LINK_LIST
-    RESPONSE = SyncLinks
 
 
+@wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SyncStatementRelay(RequestBody):
+class SyncStatementRelay(RequestOf[Done]):
     OPCODE = Opcode.SYNC_STATEMENT
-    RESPONSE = Done
     statement: SyncStatement

@@ -4,8 +4,9 @@ Each adapter checks its bound both when parsing (peer input) and when building (
 misuse), and decodes to a plain Python value: ``Bool`` 0/1 only, ``EnumField`` known
 values only, ``BytesField``/``Text`` length-prefixed (u8) within bounds, ``Opt`` a 0/1
 presence byte, ``ListOf`` a u8 count within bounds, ``Record`` a dataclass whose fields
-are the struct's fields in order. Used only by ``codec.py`` and
-``envelope.py``: construct objects never leave the codec modules.
+are the struct's fields in order. Used by the message modules only (the field types of
+``types.py``, ``declare.py``, ``codec.py``, ``envelope.py``): construct objects never
+leave ``wire/messages``.
 """
 
 from __future__ import annotations

@@ -1,24 +1,33 @@
-"""The application message catalogue's own enums, bounds and base classes (no construct).
+"""The application message catalogue's own enums, bounds and field types.
 
 Every request body names its opcode (``OPCODE``) and the body type of its success
-response (``RESPONSE``); the bodies are in ``bodies.py``, the byte layouts in
-``codec.py``, the tables in ``docs/protocol.md`` (## Messages). Roles, credential
-kinds, unlock methods and event kinds travel as the core's own enums (``core.model``).
+response (``RESPONSE``); the bodies are in ``bodies.py`` and ``records.py``, each
+declared once with :func:`~ble_lock.wire.messages.declare.wire`, which derives its byte
+layout from the field types below (``UInt16``, ``Name``...: ``Annotated[T, layout]``).
+The tables in ``docs/protocol.md`` (## Messages) are generated from those declarations.
+Roles, credential kinds, unlock methods and event kinds travel as the core's own enums
+(``core.model``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar, Generic, TypeVar
 
-from ble_lock.core.model import MAX_SCHEDULES
+import construct as c
+
+from ble_lock.core.model import MAX_NAME, MAX_SCHEDULES, LockBody
+from ble_lock.wire.messages.fields import U8, U16, U32, U64, BytesField, EnumField, Text
 
 __all__ = [
-    "ALWAYS",
     "MAX_CREDENTIALS_PER_PAGE",
+    "MAX_DETAIL",
     "MAX_EVENTS_PER_PAGE",
     "MAX_INVITES_PER_PAGE",
+    "MAX_INVITE_CODE",
+    "MAX_LABEL",
+    "MAX_LANGUAGE",
+    "MAX_LOCK_ID",
     "MAX_SCHEDULES",
     "MAX_USERS_PER_PAGE",
     "EventBody",
@@ -26,10 +35,11 @@ __all__ = [
     "LockState",
     "Opcode",
     "RequestBody",
+    "RequestOf",
     "ResponseBody",
-    "Schedule",
-    "Validity",
 ]
+# The field types (UInt8, Name, ...) are not re-exported: they are how a body is
+# declared, imported by bodies.py and records.py from here.
 
 # Bounds of every list on the wire (DESIGN: every parser is bounded). The worst case of each
 # page fits MAX_MESSAGE_SIZE; tests/wire/test_messages.py checks it.
@@ -37,6 +47,29 @@ MAX_USERS_PER_PAGE = 8
 MAX_CREDENTIALS_PER_PAGE = 16
 MAX_EVENTS_PER_PAGE = 8
 MAX_INVITES_PER_PAGE = 16
+# Bounds of the texts and byte strings on the wire (MAX_NAME is the core's).
+MAX_LABEL = 16
+MAX_LANGUAGE = 16
+MAX_DETAIL = 64
+MAX_INVITE_CODE = 32
+MAX_LOCK_ID = 32
+
+# ------------------------------------------------------------------ field types
+# ``Annotated[T, layout]``: the Python type of a field and its byte layout, in one name.
+
+UInt8 = Annotated[int, U8]
+UInt16 = Annotated[int, U16]
+UInt32 = Annotated[int, U32]
+UInt64 = Annotated[int, U64]
+Int16 = Annotated[int, c.Int16sb]
+UserNumber = Annotated[int, U16]
+CredentialId = Annotated[int, U32]
+Name = Annotated[str, Text(MAX_NAME)]
+Label = Annotated[str, Text(MAX_LABEL)]
+LockId = Annotated[bytes, BytesField(1, MAX_LOCK_ID)]
+PublicKey = Annotated[bytes, c.Bytes(32)]
+Language = Annotated[str, Text(MAX_LANGUAGE)]
+LockBodyType = Annotated[LockBody, EnumField(LockBody, U16)]
 
 
 class Opcode(IntEnum):
@@ -95,26 +128,10 @@ class LockState(IntEnum):
     UNLOCKED = 2
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Validity:
-    """A validity window in unix seconds (R-USR-7); ``None`` ends are open."""
+class ResponseBody:
+    """Base of success response bodies."""
 
-    valid_from: int | None = None
-    valid_until: int | None = None
-
-
-ALWAYS = Validity()
-"""No validity window: valid at all times."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Schedule:
-    """A weekday schedule (Matter-style): ``days_mask`` bit 0 = Sunday ... bit 6 = Saturday;
-    the daily window [start_minute, end_minute) in minutes after local midnight."""
-
-    days_mask: int
-    start_minute: int
-    end_minute: int
+    __slots__ = ()
 
 
 class RequestBody:
@@ -132,8 +149,14 @@ class RequestBody:
     SECRET: ClassVar[bool] = False
 
 
-class ResponseBody:
-    """Base of success response bodies."""
+R = TypeVar("R", bound=ResponseBody)
+
+
+class RequestOf(RequestBody, Generic[R]):
+    """Base of a declared request body: ``R`` is the body of its success response.
+
+    :func:`wire` sets ``RESPONSE = R``; a client types its call by it
+    (:func:`response_of`)."""
 
     __slots__ = ()
 
