@@ -58,7 +58,7 @@ class Operations(abc.ABC):
         return (await self._ask(m.Unlock())).user_number
 
     async def lock(self) -> None:
-        await self._ask(m.Lock())
+        await self._ask(m.LockDoor())
 
     # ------------------------------------------------------------------ users
 

@@ -92,7 +92,7 @@ def _unlock(c: Context, b: m.Unlock) -> m.Unlocked:
 
 
 @handler
-def _lock(c: Context, b: m.Lock) -> m.Done:
+def _lock(c: Context, b: m.LockDoor) -> m.Done:
     outcome = c.lock.lock_bluetooth(c.actor)
     if not outcome.granted:
         decision(outcome)

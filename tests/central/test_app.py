@@ -61,7 +61,7 @@ def test_unknown_code_from_a_newer_lock_is_still_an_error() -> None:
 
 def test_unmatched_and_duplicate_responses_are_dropped() -> None:
     client = _client()
-    rid, _ = client.request(m.Lock())
+    rid, _ = client.request(m.LockDoor())
     done = _resp(rid, opcode=m.Opcode.LOCK, body=m.Done())
     assert len(client.receive(done)) == 1
     assert client.receive(done) == []  # a late duplicate
@@ -71,7 +71,7 @@ def test_unmatched_and_duplicate_responses_are_dropped() -> None:
 
 def test_response_for_another_opcode_is_a_protocol_error() -> None:
     client = _client()
-    rid, _ = client.request(m.Lock())
+    rid, _ = client.request(m.LockDoor())
     with pytest.raises(m.RemoteProtocolError):
         client.receive(_resp(rid, opcode=m.Opcode.UNLOCK, body=m.Unlocked(user_number=1)))
 

@@ -10,7 +10,7 @@ PEER_KEY = bytes(range(32))
 
 SAMPLE_REQUESTS: dict[type[m.RequestBody], m.RequestBody] = {
     m.Unlock: m.Unlock(),
-    m.Lock: m.Lock(),
+    m.LockDoor: m.LockDoor(),
     m.SystemInfoGet: m.SystemInfoGet(),
     m.TimeSet: m.TimeSet(now_ms=1_767_225_600_000),
     m.EventsGet: m.EventsGet(after=0, limit=8),

@@ -144,7 +144,7 @@ def test_third_party_noise_phone_unlocks_in_hs1_and_talks_in_data() -> None:
     assert whoami.body.user_number == 1
 
     # And another request after the lock's pushes: the nonces stay in step.
-    data = conn.encrypt(_request(b"L" * 8, m.Lock()))
+    data = conn.encrypt(_request(b"L" * 8, m.LockDoor()))
     down = radio.exchange(bytes([MsgType.DATA]) + data)
     plain = [conn.decrypt(d[1:]) for d in down]
     assert _responses(plain)[b"L" * 8].ok

@@ -94,7 +94,7 @@ def test_guest_key_outside_its_window_is_denied() -> None:
     assert _denied(guest, m.Unlock()) is ErrorCode.KEY_EXPIRED  # not yet
     world.clock.advance(120)
     guest.call(m.Unlock(), m.Unlocked)
-    guest.call(m.Lock(), m.Done)
+    guest.call(m.LockDoor(), m.Done)
     world.clock.advance(3600)
     assert _denied(guest, m.Unlock()) is ErrorCode.KEY_EXPIRED  # no longer
     assert world.lock.locked

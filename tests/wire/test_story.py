@@ -79,7 +79,7 @@ def test_guest_key_unlocks_and_locks_in_one_round_trip(
     unlocked = guest.call(m.Unlock(), m.Unlocked)
     assert unlocked.user_number == carl
     assert not world.lock.locked
-    guest.call(m.Lock(), m.Done)
+    guest.call(m.LockDoor(), m.Done)
     assert world.lock.locked
     # the guest is a normal user: management is refused inside the lock
     with pytest.raises(PermissionDeniedError) as info:
@@ -90,7 +90,7 @@ def test_guest_key_unlocks_and_locks_in_one_round_trip(
 def test_events_are_read_back_in_pages(story: tuple[MemoryLock, Phone, Phone, Phone, int]) -> None:
     _world, owner, _, guest, carl = story
     guest.call(m.Unlock(), m.Unlocked)
-    guest.call(m.Lock(), m.Done)
+    guest.call(m.LockDoor(), m.Done)
     records: list[m.EventRecord] = []
     after = 0
     while True:

@@ -77,7 +77,7 @@ __all__ = [
     "KeyInvite",
     "KeyList",
     "KeyRevoke",
-    "Lock",
+    "LockDoor",
     "LockoutLift",
     "PinAdd",
     "RemoteAdd",
@@ -111,7 +111,7 @@ class Unlock(RequestOf[Unlocked]):
 
 @wire
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Lock(RequestOf[Done]):
+class LockDoor(RequestOf[Done]):
     OPCODE = Opcode.LOCK
 
 
