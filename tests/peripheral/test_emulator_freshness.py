@@ -12,6 +12,7 @@ from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import EventKind
 from ble_lock.lockapp.service import LockService
+from ble_lock.peripheral.clock import ManualClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.phone import PhonePairing
@@ -25,8 +26,8 @@ from tests.peripheral.test_emulator_unit import START, LinkClock
 class Rig:
     """An emulator whose notifications come back to one phone object at a time."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.clock = LinkClock(START)
+    def __init__(self, tmp_path: Path, clock: ManualClock | None = None) -> None:
+        self.clock = clock or LinkClock(START)
         self.emu = Emulator(EmulatorConfig(state_dir=tmp_path / "lock", clock=self.clock))
         self.emu.build()
         self.out: list[bytes] = []
@@ -42,15 +43,19 @@ class Rig:
                 answers = list(self.out)
                 self.out.clear()
                 for answer in answers:
-                    peer.receive_data(answer, self.clock.link)
+                    peer.receive_data(answer, self.phone_now())
 
     def claim(self) -> None:
         pairing = claim_pairing(lock_id=self.qr.lock_id, setup_code=self.qr.setup_code,
                                 phone=self.phone, rng=os_rng,
                                 lock_fingerprint=self.qr.fingerprint, mtu=100)
-        pairing.start(self.clock.link)
+        pairing.start(self.phone_now())
         self.exchange(pairing)
         assert pairing.lock_public == self.emu.static_public
+
+    def phone_now(self) -> float:
+        """The phone's clock: the emulator's link clock (monotonic seconds)."""
+        return self.clock.mono()
 
     def link(self, counter: int) -> LockLink:
         return LockLink.open(app=AppClient(rng=os_rng), lock_id=self.qr.lock_id,

@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.peripheral.clock import ManualClock, RealClock
-from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.testing import START
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import Timeouts
-from ble_lock.wire.endpoints.phone import PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.link.framing import START as FRAME_START
-from ble_lock.wire.security.crypto import KeyPair, os_rng
 from ble_lock.wire.security.freshness import MAX_AGE
-from ble_lock.wire.security.pairing import QrPayload
+from tests.peripheral.test_emulator_freshness import Rig as FreshnessRig
 
 
 def test_advance_moves_the_lock_clock_and_the_link_clock_alike() -> None:
@@ -41,41 +37,15 @@ def test_advance_moves_the_lock_clock_and_the_link_clock_alike() -> None:
     assert 0 < delay <= 5
 
 
-class Rig:
-    """An emulator on a manual clock (no timer task running), one phone."""
+class Rig(FreshnessRig):
+    """An emulator on a manual clock (no timer task running), one phone whose own clock
+    stands still (its timers are not under test here)."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.clock = ManualClock(START)
-        self.emu = Emulator(EmulatorConfig(state_dir=tmp_path / "lock", clock=self.clock))
-        self.emu.build()
-        self.out: list[bytes] = []
-        self.emu.send_frame = self.out.append  # type: ignore[method-assign]
-        self.phone = KeyPair.generate(os_rng)
-        assert self.emu.label is not None
-        self.qr = QrPayload.parse(self.emu.label.qr)
+        super().__init__(tmp_path, ManualClock(START))
 
-    def exchange(self, peer: PhonePairing | LockLink) -> None:
-        while frames := peer.data_to_send():
-            for frame in frames:
-                self.emu.receive_frame(frame)
-                answers = list(self.out)
-                self.out.clear()
-                for answer in answers:
-                    peer.receive_data(answer, 0.0)
-
-    def claim(self) -> None:
-        pairing = claim_pairing(lock_id=self.qr.lock_id, setup_code=self.qr.setup_code,
-                                phone=self.phone, rng=os_rng,
-                                lock_fingerprint=self.qr.fingerprint, mtu=100)
-        pairing.start(0.0)
-        self.exchange(pairing)
-        assert pairing.lock_public == self.emu.static_public
-
-    def link(self, counter: int) -> LockLink:
-        return LockLink.open(app=AppClient(rng=os_rng), lock_id=self.qr.lock_id,
-                             lock_public=self.emu.static_public, phone=self.phone,
-                             counter=counter, rng=os_rng, fresh=self.emu.fresh().fresh,
-                             mtu=100)
+    def phone_now(self) -> float:
+        return 0.0
 
     def advance(self, seconds: float) -> None:
         panel = self.emu.panel
