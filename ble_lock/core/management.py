@@ -169,7 +169,7 @@ class Management:
             window=profile.lockout_window_s,
             duration=profile.lockout_duration_s,
         )
-        self._request_digest: bytes | None = None
+        self._request_digest: bytes | Callable[[], bytes] | None = None
         self._reloads: list[Callable[[], None]] = []
         self.load()
         for barrier, counter in self._lockout_counters():  # R-SEC-1 survives a restart
@@ -229,11 +229,14 @@ class Management:
         self._pending.clear()
 
     @contextmanager
-    def request_scope(self, digest: bytes) -> Iterator[None]:
+    def request_scope(self, digest: bytes | Callable[[], bytes]) -> Iterator[None]:
         """Bind the request ids of the management calls made inside to ``digest``, what
         the request asks (the protocol passes a hash of its opcode and body). Without a
-        scope a request id is bound to the operation called (e.g. ``add_user``)."""
-        previous, self._request_digest = self._request_digest, bytes(digest)
+        scope a request id is bound to the operation called (e.g. ``add_user``).
+        ``digest`` may be a function computing it: it is called only if a management
+        mutation runs in the scope (an unlock, the hot path, never needs it)."""
+        bound = digest if callable(digest) else bytes(digest)
+        previous, self._request_digest = self._request_digest, bound
         try:
             yield
         finally:
@@ -247,7 +250,8 @@ class Management:
         reusing the id is refused (``REQUEST_ID_REUSED``), never answered from a record
         of something else. ``replayed`` adjusts a recorded result before a repeat
         returns it (an invite's code is re-derived, never stored)."""
-        asked = self._request_digest
+        scoped = self._request_digest
+        asked = scoped() if callable(scoped) else scoped
         if asked is None:
             asked = hashlib.sha256(fn.__qualname__.encode()).digest()
         # Keyed (R-SEC-4): a request may carry a PIN; its record must not allow a
