@@ -241,10 +241,21 @@ TABLE: dict[Path, Row] = {
     Path.SYNC_RELOCK: _AUTOMATIC_LOCK,  # R-SYN-3
 }
 
+#: The rules of each row in :data:`RULE_ORDER`, derived from :data:`TABLE` once (the
+#: decision runs on every attempt: no per-call walk over the rules a row lacks).
+_ORDERED_CELLS: dict[Path, tuple[tuple[Rule, Cell], ...]] = {
+    path: tuple((rule, row.cells[rule]) for rule in RULE_ORDER if rule in row.cells)
+    for path, row in TABLE.items()}
+
+#: Each path's unlock method of the same name (derived once from the two enums).
+_UNLOCK_METHODS: dict[Path, UnlockMethod | None] = {
+    path: UnlockMethod.__members__.get(path.name) for path in Path}
+
+
 def unlock_method(path: Path) -> UnlockMethod | None:
     """The unlock method of the same name as ``path`` (None: a path that is no unlock
     method of its own: passage, the inside handle and button, the locks)."""
-    return UnlockMethod.__members__.get(path.name)
+    return _UNLOCK_METHODS[path]
 
 
 def input_path(path: Path) -> InputPath | None:
@@ -376,10 +387,7 @@ def decide(s: Situation) -> Outcome:
     """The outcome of ``s``: the rules of ``TABLE[s.path]`` in :data:`RULE_ORDER`."""
     row = TABLE[s.path]
     ends_passage = alarm = dual_complete = False
-    for rule in RULE_ORDER:
-        cell = row.cells.get(rule)
-        if cell is None:
-            continue
+    for rule, cell in _ORDERED_CELLS[s.path]:
         if rule is Rule.VALIDITY and row.unidentified is not None and not s.identified:
             return Outcome(verdict=Verdict.DENY, reason=row.unidentified,
                            counts_failure=row.counts_unidentified)

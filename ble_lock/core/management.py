@@ -24,7 +24,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -83,6 +83,8 @@ SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
 #: KeyedHasher domain of idempotency bindings (credential kinds use their own values).
 REQUEST_DIGEST_DOMAIN = 255
+#: A transaction joined by a nested ``tx()`` (stateless, so one serves every nesting).
+_JOINED: AbstractContextManager[None] = nullcontext()
 #: The largest counter a store keeps (SQLite's signed 64-bit INTEGER). Counters from the
 #: wire (64-bit) are range-checked against it before they reach the store.
 MAX_COUNTER = 2**63 - 1
@@ -209,12 +211,15 @@ class Management:
         self.hasher = KeyedHasher(key)
         self.index = Index()
 
-    @contextmanager
-    def tx(self) -> Iterator[None]:
-        """One store transaction per mutation; on failure the memory state is reloaded."""
+    def tx(self) -> AbstractContextManager[None]:
+        """One store transaction per mutation; on failure the memory state is reloaded.
+        Inside one, a nested call joins it (the outer one commits or rolls back)."""
         if self._tx_depth:
-            yield
-            return
+            return _JOINED
+        return self._outer_tx()
+
+    @contextmanager
+    def _outer_tx(self) -> Iterator[None]:
         self._tx_depth = 1
         try:
             with self.store.transaction():
