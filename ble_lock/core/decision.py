@@ -292,7 +292,8 @@ class Situation:
     identified: bool = True  # False: a credential was presented and matched nothing
     user: User | None = None
     credential: Credential | None = None
-    #: The identified user's electronic keys (R-USR-8 needs two).
+    #: The identified user's electronic keys (R-USR-8 needs two; only a DUAL_AUTH user's
+    #: are read).
     user_keys: tuple[Credential, ...] = ()
     dual_pending: DualPending | None = None
     #: R-USR-8: seconds a first key waits for the second (the profile's).
