@@ -233,19 +233,19 @@ class Management:
         self.notifications.extend(self._pending)
         self._pending.clear()
 
-    @contextmanager
-    def request_scope(self, digest: bytes | Callable[[], bytes]) -> Iterator[None]:
+    def request_scope(self, digest: bytes | Callable[[], bytes]
+                      ) -> AbstractContextManager[None]:
         """Bind the request ids of the management calls made inside to ``digest``, what
         the request asks (the protocol passes a hash of its opcode and body). Without a
         scope a request id is bound to the operation called (e.g. ``add_user``).
         ``digest`` may be a function computing it: it is called only if a management
         mutation runs in the scope (an unlock, the hot path, never needs it)."""
-        bound = digest if callable(digest) else bytes(digest)
-        previous, self._request_digest = self._request_digest, bound
-        try:
-            yield
-        finally:
-            self._request_digest = previous
+        return _RequestScope(self, digest if callable(digest) else bytes(digest))
+
+    def _bind_request(self, digest: bytes | Callable[[], bytes] | None
+                      ) -> bytes | Callable[[], bytes] | None:
+        previous, self._request_digest = self._request_digest, digest
+        return previous
 
     def mutate(self, actor: Actor, request_id: bytes | None, fn: Callable[[], R], *,
                replayed: Callable[[Any], Any] | None = None) -> R:
@@ -447,3 +447,21 @@ def _decode_result(data: bytes, digest: bytes) -> Any:
         raise ConflictError("request id already used for another request",
                             code=ErrorCode.REQUEST_ID_REUSED)
     return value
+
+
+class _RequestScope:
+    """:meth:`Management.request_scope`: binds on entry, restores the outer binding on
+    exit (exceptions pass through). A plain class: it wraps every request."""
+
+    __slots__ = ("_digest", "_mgmt", "_previous")
+
+    def __init__(self, mgmt: Management, digest: bytes | Callable[[], bytes]) -> None:
+        self._mgmt = mgmt
+        self._digest = digest
+        self._previous: bytes | Callable[[], bytes] | None = None
+
+    def __enter__(self) -> None:
+        self._previous = self._mgmt._bind_request(self._digest)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._mgmt._bind_request(self._previous)
