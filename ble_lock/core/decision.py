@@ -405,6 +405,10 @@ _ORDERED_CELLS: dict[Path, tuple[tuple[Rule, Cell, Callable[[Situation], bool]],
     for path, row in TABLE.items()}
 
 
+#: A row's base verdict with no effects, one (frozen) instance per verdict.
+_PLAIN_OUTCOMES = {verdict: Outcome(verdict=verdict) for verdict in Verdict}
+
+
 def decide(s: Situation) -> Outcome:
     """The outcome of ``s``: the rules of ``TABLE[s.path]`` in :data:`RULE_ORDER`."""
     row = TABLE[s.path]
@@ -433,6 +437,8 @@ def decide(s: Situation) -> Outcome:
     if row.unidentified is not None and not s.identified:  # a row without a validity cell
         return Outcome(verdict=Verdict.DENY, reason=row.unidentified,
                        counts_failure=row.counts_unidentified)
+    if not (ends_passage or alarm or dual_complete):
+        return _PLAIN_OUTCOMES[row.base]  # immutable: the common case is not rebuilt
     return Outcome(verdict=row.base, ends_passage=ends_passage, alarm=alarm,
                    dual_complete=dual_complete)
 
