@@ -45,6 +45,7 @@ Decisions taken here (issue 11):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -241,10 +242,15 @@ TABLE: dict[Path, Row] = {
     Path.SYNC_RELOCK: _AUTOMATIC_LOCK,  # R-SYN-3
 }
 
+#: Each path's unlock method of the same name (derived once from the two enums).
+_UNLOCK_METHODS: dict[Path, UnlockMethod | None] = {
+    path: UnlockMethod.__members__.get(path.name) for path in Path}
+
+
 def unlock_method(path: Path) -> UnlockMethod | None:
     """The unlock method of the same name as ``path`` (None: a path that is no unlock
     method of its own: passage, the inside handle and button, the locks)."""
-    return UnlockMethod.__members__.get(path.name)
+    return _UNLOCK_METHODS[path]
 
 
 def input_path(path: Path) -> InputPath | None:
@@ -286,7 +292,8 @@ class Situation:
     identified: bool = True  # False: a credential was presented and matched nothing
     user: User | None = None
     credential: Credential | None = None
-    #: The identified user's electronic keys (R-USR-8 needs two).
+    #: The identified user's electronic keys (R-USR-8 needs two; only a DUAL_AUTH user's
+    #: are read).
     user_keys: tuple[Credential, ...] = ()
     dual_pending: DualPending | None = None
     #: R-USR-8: seconds a first key waits for the second (the profile's).
@@ -334,31 +341,48 @@ def _validity_reason(s: Situation) -> ErrorCode | None:
     return validity_denial(s.credential, s.user, s.wall, s.settings.utc_offset_min)
 
 
-def _holds(rule: Rule, s: Situation) -> bool:
-    """Whether ``rule``'s condition holds in ``s``."""
-    settings = s.settings
-    if rule is Rule.LOCKOUT:
-        return s.locked_out is not None
-    if rule is Rule.VALIDITY:
-        return _validity_reason(s) is not None
-    if rule is Rule.PRIVACY:
-        return _mode_on(s, Feature.PRIVACY_MODE, settings.privacy_mode) and _not_admin(s)
-    if rule is Rule.ANTI_LOCK:
-        return (_mode_on(s, Feature.ANTI_LOCK, settings.anti_lock) and s.thumb_turn_locked
-                and _not_admin(s))
-    if rule is Rule.DUAL_AUTH:
-        return (s.user is not None and s.user.role is Role.DUAL_AUTH
-                and s.credential is not None and s.credential.kind in FACTOR_KINDS
-                and _mode_on(s, Feature.DUAL_AUTH, settings.dual_auth_mode))
-    if rule is Rule.PASSAGE:
-        return _mode_on(s, Feature.PASSAGE_MODE, settings.passage_mode)
-    return s.credential is not None and s.credential.duress  # Rule.DURESS
+def _locked_out(s: Situation) -> bool:
+    return s.locked_out is not None
+
+
+def _invalid(s: Situation) -> bool:
+    return _validity_reason(s) is not None
+
+
+def _private(s: Situation) -> bool:
+    return s.settings.privacy_mode and Feature.PRIVACY_MODE in s.features and _not_admin(s)
+
+
+def _anti_locked(s: Situation) -> bool:
+    return (s.settings.anti_lock and s.thumb_turn_locked and Feature.ANTI_LOCK in s.features
+            and _not_admin(s))
+
+
+def _dual_user(s: Situation) -> bool:
+    return (s.user is not None and s.user.role is Role.DUAL_AUTH
+            and s.credential is not None and s.credential.kind in FACTOR_KINDS
+            and _mode_on(s, Feature.DUAL_AUTH, s.settings.dual_auth_mode))
+
+
+def _passage(s: Situation) -> bool:
+    return _mode_on(s, Feature.PASSAGE_MODE, s.settings.passage_mode)
+
+
+def _duress(s: Situation) -> bool:
+    return s.credential is not None and s.credential.duress
+
+
+#: Each rule's condition (a lookup, not a chain of comparisons: it runs on every attempt).
+_CONDITIONS: dict[Rule, Callable[[Situation], bool]] = {
+    Rule.LOCKOUT: _locked_out, Rule.VALIDITY: _invalid, Rule.PRIVACY: _private,
+    Rule.ANTI_LOCK: _anti_locked, Rule.DUAL_AUTH: _dual_user, Rule.PASSAGE: _passage,
+    Rule.DURESS: _duress}
 
 
 def _dual(s: Situation, cell: Cell) -> Outcome | None:
     """R-USR-8: None when ``s`` completes a pair (a different key of the same user within
     the window, at least one of the two at the door); else the first step."""
-    assert s.user is not None  # _holds checked both
+    assert s.user is not None  # _dual_user checked both
     assert s.credential is not None
     cred, pending = s.credential, s.dual_pending
     if len({c.id for c in s.user_keys if c.kind in FACTOR_KINDS}) < 2:
@@ -372,18 +396,28 @@ def _dual(s: Situation, cell: Cell) -> Outcome | None:
                                           kind=cred.kind, until=s.now + s.dual_window))
 
 
+#: The rules of each row in :data:`RULE_ORDER` with their conditions, derived from
+#: :data:`TABLE` once (the decision runs on every attempt: no per-call walk over the
+#: rules a row lacks).
+_ORDERED_CELLS: dict[Path, tuple[tuple[Rule, Cell, Callable[[Situation], bool]], ...]] = {
+    path: tuple((rule, row.cells[rule], _CONDITIONS[rule])
+                for rule in RULE_ORDER if rule in row.cells)
+    for path, row in TABLE.items()}
+
+
+#: A row's base verdict with no effects, one (frozen) instance per verdict.
+_PLAIN_OUTCOMES = {verdict: Outcome(verdict=verdict) for verdict in Verdict}
+
+
 def decide(s: Situation) -> Outcome:
     """The outcome of ``s``: the rules of ``TABLE[s.path]`` in :data:`RULE_ORDER`."""
     row = TABLE[s.path]
     ends_passage = alarm = dual_complete = False
-    for rule in RULE_ORDER:
-        cell = row.cells.get(rule)
-        if cell is None:
-            continue
+    for rule, cell, holds in _ORDERED_CELLS[s.path]:
         if rule is Rule.VALIDITY and row.unidentified is not None and not s.identified:
             return Outcome(verdict=Verdict.DENY, reason=row.unidentified,
                            counts_failure=row.counts_unidentified)
-        if not _holds(rule, s):
+        if not holds(s):
             continue
         if rule is Rule.DUAL_AUTH:
             step = _dual(s, cell)
@@ -403,6 +437,8 @@ def decide(s: Situation) -> Outcome:
     if row.unidentified is not None and not s.identified:  # a row without a validity cell
         return Outcome(verdict=Verdict.DENY, reason=row.unidentified,
                        counts_failure=row.counts_unidentified)
+    if not (ends_passage or alarm or dual_complete):
+        return _PLAIN_OUTCOMES[row.base]  # immutable: the common case is not rebuilt
     return Outcome(verdict=row.base, ends_passage=ends_passage, alarm=alarm,
                    dual_complete=dual_complete)
 

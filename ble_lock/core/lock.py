@@ -46,6 +46,7 @@ unlock is a :class:`~ble_lock.core.model.Decision`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -161,7 +162,8 @@ class Lock:
         """Whether the bolt is thrown."""
         return self.bolt is BoltState.LOCKED
 
-    def request_scope(self, digest: bytes) -> AbstractContextManager[None]:
+    def request_scope(self, digest: bytes | Callable[[], bytes]
+                      ) -> AbstractContextManager[None]:
         """Bind the request ids of the management calls made inside to ``digest`` (see
         :meth:`Management.request_scope`)."""
         return self.context.request_scope(digest)

@@ -24,7 +24,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -83,6 +83,8 @@ SECRET_VISITOR = "visitor_secret"  # noqa: S105 - a store key name, not a secret
 NOTIFICATION_QUEUE = 256
 #: KeyedHasher domain of idempotency bindings (credential kinds use their own values).
 REQUEST_DIGEST_DOMAIN = 255
+#: A transaction joined by a nested ``tx()`` (stateless, so one serves every nesting).
+_JOINED: AbstractContextManager[None] = nullcontext()
 #: The largest counter a store keeps (SQLite's signed 64-bit INTEGER). Counters from the
 #: wire (64-bit) are range-checked against it before they reach the store.
 MAX_COUNTER = 2**63 - 1
@@ -169,7 +171,7 @@ class Management:
             window=profile.lockout_window_s,
             duration=profile.lockout_duration_s,
         )
-        self._request_digest: bytes | None = None
+        self._request_digest: bytes | Callable[[], bytes] | None = None
         self._reloads: list[Callable[[], None]] = []
         self.load()
         for barrier, counter in self._lockout_counters():  # R-SEC-1 survives a restart
@@ -209,12 +211,15 @@ class Management:
         self.hasher = KeyedHasher(key)
         self.index = Index()
 
-    @contextmanager
-    def tx(self) -> Iterator[None]:
-        """One store transaction per mutation; on failure the memory state is reloaded."""
+    def tx(self) -> AbstractContextManager[None]:
+        """One store transaction per mutation; on failure the memory state is reloaded.
+        Inside one, a nested call joins it (the outer one commits or rolls back)."""
         if self._tx_depth:
-            yield
-            return
+            return _JOINED
+        return self._outer_tx()
+
+    @contextmanager
+    def _outer_tx(self) -> Iterator[None]:
         self._tx_depth = 1
         try:
             with self.store.transaction():
@@ -228,16 +233,19 @@ class Management:
         self.notifications.extend(self._pending)
         self._pending.clear()
 
-    @contextmanager
-    def request_scope(self, digest: bytes) -> Iterator[None]:
+    def request_scope(self, digest: bytes | Callable[[], bytes]
+                      ) -> AbstractContextManager[None]:
         """Bind the request ids of the management calls made inside to ``digest``, what
         the request asks (the protocol passes a hash of its opcode and body). Without a
-        scope a request id is bound to the operation called (e.g. ``add_user``)."""
-        previous, self._request_digest = self._request_digest, bytes(digest)
-        try:
-            yield
-        finally:
-            self._request_digest = previous
+        scope a request id is bound to the operation called (e.g. ``add_user``).
+        ``digest`` may be a function computing it: it is called only if a management
+        mutation runs in the scope (an unlock, the hot path, never needs it)."""
+        return _RequestScope(self, digest if callable(digest) else bytes(digest))
+
+    def _bind_request(self, digest: bytes | Callable[[], bytes] | None
+                      ) -> bytes | Callable[[], bytes] | None:
+        previous, self._request_digest = self._request_digest, digest
+        return previous
 
     def mutate(self, actor: Actor, request_id: bytes | None, fn: Callable[[], R], *,
                replayed: Callable[[Any], Any] | None = None) -> R:
@@ -247,7 +255,8 @@ class Management:
         reusing the id is refused (``REQUEST_ID_REUSED``), never answered from a record
         of something else. ``replayed`` adjusts a recorded result before a repeat
         returns it (an invite's code is re-derived, never stored)."""
-        asked = self._request_digest
+        scoped = self._request_digest
+        asked = scoped() if callable(scoped) else scoped
         if asked is None:
             asked = hashlib.sha256(fn.__qualname__.encode()).digest()
         # Keyed (R-SEC-4): a request may carry a PIN; its record must not allow a
@@ -438,3 +447,21 @@ def _decode_result(data: bytes, digest: bytes) -> Any:
         raise ConflictError("request id already used for another request",
                             code=ErrorCode.REQUEST_ID_REUSED)
     return value
+
+
+class _RequestScope:
+    """:meth:`Management.request_scope`: binds on entry, restores the outer binding on
+    exit (exceptions pass through). A plain class: it wraps every request."""
+
+    __slots__ = ("_digest", "_mgmt", "_previous")
+
+    def __init__(self, mgmt: Management, digest: bytes | Callable[[], bytes]) -> None:
+        self._mgmt = mgmt
+        self._digest = digest
+        self._previous: bytes | Callable[[], bytes] | None = None
+
+    def __enter__(self) -> None:
+        self._previous = self._mgmt._bind_request(self._digest)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._mgmt._bind_request(self._previous)

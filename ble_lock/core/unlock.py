@@ -41,6 +41,7 @@ from ble_lock.core.model import (
     EventDetail,
     EventKind,
     Note,
+    Role,
     SyncSource,
     SyncTarget,
     UnlockMethod,
@@ -49,6 +50,11 @@ from ble_lock.core.profile import Feature
 from ble_lock.core.rules.lockout import path_of_method
 
 __all__ = ["Unlock"]
+
+#: R-SEC-1: the paths a lockout refuses (a LOCKOUT cell in the decision table), each with
+#: the input path whose run it answers to; derived once, asked on every attempt.
+_LOCKOUT_RUNS = {path: input_path(path) for path, row in TABLE.items()
+                 if Rule.LOCKOUT in row.cells}
 
 _PIN = CredentialKind.PIN
 
@@ -102,9 +108,9 @@ class Unlock:
         asks the lockout: the keypad, sensors and card answer to the system lockout, and
         so do Bluetooth keys and sync statements (no run of their own); the remote
         control to the system lockout and its own limiter (``lockout.py``)."""
-        if Rule.LOCKOUT not in TABLE[path].cells:
+        if path not in _LOCKOUT_RUNS:
             return None
-        return self._ctx.locked_out(input_path(path))
+        return self._ctx.locked_out(_LOCKOUT_RUNS[path])
 
     def verified(self, path: Path) -> None:
         """R-SEC-1: a successful verification on ``path`` ends that path's run of failures
@@ -117,7 +123,8 @@ class Unlock:
                    identified: bool = True,
                    code_denial: ErrorCode | None = None) -> Situation:
         user = None if cred is None else self._ctx.user(cred.user_number)
-        keys = () if user is None else tuple(
+        # Only the dual-auth rule reads the keys, and only for a DUAL_AUTH user (R-USR-8).
+        keys = () if user is None or user.role is not Role.DUAL_AUTH else tuple(
             c for c in self._ctx.index.of_user(user.number) if c.kind in FACTOR_KINDS)
         return Situation(
             path=path, features=self._ctx.profile.features, settings=self._ctx.settings,

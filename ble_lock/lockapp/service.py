@@ -115,7 +115,8 @@ class LockService:
         ctx = Context(lock=self._lock, actor=actor, request_id=request.request_id,
                       verify_statement=self._verify_statement)
         try:
-            with self._lock.request_scope(request_digest(request)):
+            # Lazily: only a management mutation needs what was asked (not an unlock).
+            with self._lock.request_scope(lambda: request_digest(request)):
                 body = handler(ctx, request.body)
         except LockError as exc:
             return m.Response(request_id=request.request_id, opcode=request.opcode,

@@ -141,3 +141,28 @@ def test_a_lost_answer_is_retried_with_the_same_id_over_the_transport() -> None:
     assert info.name == "Dan"
     names = [u.name for u in world.lock.list_users(Actor.phone(owner.key.public))]
     assert names.count("Dan") == 1
+
+
+def test_a_lazy_scope_digest_is_computed_only_for_a_mutation() -> None:
+    """The digest of what was asked may be passed as a function: an unlock in the scope
+    never computes it (the hot path, issue 10 lock CPU), a management mutation does and
+    binds the id to it exactly like the digest itself."""
+    _, lock, _ = _service()
+    admin = Actor.phone(OWNER)
+    asked: list[bytes] = []
+
+    def digest() -> bytes:
+        asked.append(b"asked: Eve")
+        return b"asked: Eve"
+
+    with lock.request_scope(digest):
+        assert lock.unlock_bluetooth(admin).granted
+    assert asked == []
+    with lock.request_scope(digest):
+        lock.add_user(admin, name="Eve", request_id=b"r3")
+    assert asked == [b"asked: Eve"]
+    with lock.request_scope(b"asked: Eve"):  # the same request: answered from its record
+        lock.add_user(admin, name="Eve", request_id=b"r3")
+    assert _names(lock).count("Eve") == 1
+    with lock.request_scope(b"asked: Fay"), pytest.raises(ConflictError):
+        lock.add_user(admin, name="Fay", request_id=b"r3")
