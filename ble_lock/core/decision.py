@@ -278,9 +278,12 @@ class DualPending:
     until: float  # injected clock
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Situation:
-    """Everything the decision looks at; built by the lock for each attempt."""
+    """Everything the decision looks at; built by the lock for each attempt. Nothing
+    changes it after it is built (:func:`decide` only reads it); not ``frozen``: a frozen
+    dataclass sets each of its 16 fields through ``object.__setattr__``, which more than
+    doubled its construction on every unlock (issue 10 lock CPU)."""
 
     path: Path
     features: frozenset[Feature]
@@ -405,15 +408,21 @@ _ORDERED_CELLS: dict[Path, tuple[tuple[Rule, Cell, Callable[[Situation], bool]],
     for path, row in TABLE.items()}
 
 
+#: Each path's row with its ordered cells: one lookup per decision (an enum's hash is a
+#: Python-level call).
+_ROWS: dict[Path, tuple[Row, tuple[tuple[Rule, Cell, Callable[[Situation], bool]], ...]]] = {
+    path: (row, _ORDERED_CELLS[path]) for path, row in TABLE.items()}
+
+
 #: A row's base verdict with no effects, one (frozen) instance per verdict.
 _PLAIN_OUTCOMES = {verdict: Outcome(verdict=verdict) for verdict in Verdict}
 
 
 def decide(s: Situation) -> Outcome:
     """The outcome of ``s``: the rules of ``TABLE[s.path]`` in :data:`RULE_ORDER`."""
-    row = TABLE[s.path]
+    row, cells = _ROWS[s.path]
     ends_passage = alarm = dual_complete = False
-    for rule, cell, holds in _ORDERED_CELLS[s.path]:
+    for rule, cell, holds in cells:
         if rule is Rule.VALIDITY and row.unidentified is not None and not s.identified:
             return Outcome(verdict=Verdict.DENY, reason=row.unidentified,
                            counts_failure=row.counts_unidentified)

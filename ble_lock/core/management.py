@@ -23,9 +23,10 @@ import hashlib
 import json
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, TypeVar
 
 from ble_lock.core.clock import Clock, Rng
@@ -216,20 +217,19 @@ class Management:
         Inside one, a nested call joins it (the outer one commits or rolls back)."""
         if self._tx_depth:
             return _JOINED
-        return self._outer_tx()
+        return _OuterTx(self)
 
-    @contextmanager
-    def _outer_tx(self) -> Iterator[None]:
-        self._tx_depth = 1
-        try:
-            with self.store.transaction():
-                yield
-        except BaseException:
-            self._pending.clear()
-            self.load()
-            raise
-        finally:
-            self._tx_depth = 0
+    def _end_tx(self, failed: bool) -> None:
+        """The outer transaction ended (the store's committed or rolled back): on failure
+        the memory state is reloaded and nothing is pushed, else its events are queued."""
+        if failed:
+            try:
+                self._pending.clear()
+                self.load()
+            finally:
+                self._tx_depth = 0
+            return
+        self._tx_depth = 0
         self.notifications.extend(self._pending)
         self._pending.clear()
 
@@ -447,6 +447,36 @@ def _decode_result(data: bytes, digest: bytes) -> Any:
         raise ConflictError("request id already used for another request",
                             code=ErrorCode.REQUEST_ID_REUSED)
     return value
+
+
+class _OuterTx:
+    """:meth:`Management.tx` when no transaction is open: the store's transaction around
+    the block, then :meth:`Management._end_tx`. A plain class, not a generator: every
+    unlock and every event runs one."""
+
+    __slots__ = ("_mgmt", "_store_tx")
+
+    def __init__(self, mgmt: Management) -> None:
+        self._mgmt = mgmt
+        self._store_tx = mgmt.store.transaction()
+
+    def __enter__(self) -> None:
+        self._mgmt._tx_depth = 1
+        try:
+            self._store_tx.__enter__()
+        except BaseException:
+            self._mgmt._end_tx(failed=True)
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        try:
+            suppressed = bool(self._store_tx.__exit__(exc_type, exc, tb))
+        except BaseException:
+            self._mgmt._end_tx(failed=True)
+            raise
+        self._mgmt._end_tx(failed=exc_type is not None and not suppressed)
+        return suppressed
 
 
 class _RequestScope:

@@ -47,14 +47,15 @@ from ble_lock.core.model import (
     UnlockMethod,
 )
 from ble_lock.core.profile import Feature
-from ble_lock.core.rules.lockout import path_of_method
+from ble_lock.core.rules.lockout import InputPath, path_of_method
 
 __all__ = ["Unlock"]
 
 #: R-SEC-1: the paths a lockout refuses (a LOCKOUT cell in the decision table), each with
-#: the input path whose run it answers to; derived once, asked on every attempt.
-_LOCKOUT_RUNS = {path: input_path(path) for path, row in TABLE.items()
-                 if Rule.LOCKOUT in row.cells}
+#: the input path whose run it answers to (in a 1-tuple: that path may be None, no run);
+#: derived once, asked on every attempt.
+_LOCKOUT_RUNS: dict[Path, tuple[InputPath | None]] = {
+    path: (input_path(path),) for path, row in TABLE.items() if Rule.LOCKOUT in row.cells}
 
 _PIN = CredentialKind.PIN
 
@@ -108,9 +109,10 @@ class Unlock:
         asks the lockout: the keypad, sensors and card answer to the system lockout, and
         so do Bluetooth keys and sync statements (no run of their own); the remote
         control to the system lockout and its own limiter (``lockout.py``)."""
-        if path not in _LOCKOUT_RUNS:
+        run = _LOCKOUT_RUNS.get(path)  # one lookup: an enum's hash is a Python call
+        if run is None:
             return None
-        return self._ctx.locked_out(_LOCKOUT_RUNS[path])
+        return self._ctx.locked_out(run[0])
 
     def verified(self, path: Path) -> None:
         """R-SEC-1: a successful verification on ``path`` ends that path's run of failures

@@ -200,8 +200,12 @@ class Lockouts:
     def denial(self, path: InputPath | None, now: float) -> float | None:
         """Seconds left of the longest lockout that refuses an attempt on ``path``
         (:func:`refused_by`), or None."""
-        left = [t for b in refused_by(path) if (t := self.of(b).retry_after(now)) is not None]
-        return max(left) if left else None
+        left: float | None = None
+        for barrier in refused_by(path):  # no list per attempt: this runs on every unlock
+            t = self.of(barrier).retry_after(now)
+            if t is not None and (left is None or t > left):
+                left = t
+        return left
 
     def next_end(self) -> float | None:
         """The earliest end of a running lockout (a timer deadline), or None."""
