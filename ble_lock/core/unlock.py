@@ -124,16 +124,18 @@ class Unlock:
     def situation(self, path: Path, cred: Credential | None = None, *,
                    identified: bool = True,
                    code_denial: ErrorCode | None = None) -> Situation:
-        user = None if cred is None else self._ctx.user(cred.user_number)
+        ctx, dev = self._ctx, self._dev
+        user = None if cred is None else ctx.user(cred.user_number)
         # Only the dual-auth rule reads the keys, and only for a DUAL_AUTH user (R-USR-8).
         keys = () if user is None or user.role is not Role.DUAL_AUTH else tuple(
-            c for c in self._ctx.index.of_user(user.number) if c.kind in FACTOR_KINDS)
+            c for c in ctx.index.of_user(user.number) if c.kind in FACTOR_KINDS)
+        profile = ctx.profile
         return Situation(
-            path=path, features=self._ctx.profile.features, settings=self._ctx.settings,
-            wall=self._ctx.wall(), now=self._ctx.now(), locked_out=self.lockout_for(path),
-            thumb_turn_locked=self._dev.thumb_turn_locked, identified=identified, user=user,
-            credential=cred, user_keys=keys, dual_pending=self._dev.dual_pending,
-            dual_window=self._ctx.profile.dual_auth_window_s, code_denial=code_denial)
+            path=path, features=profile.features, settings=ctx.settings,
+            wall=ctx.wall(), now=ctx.now(), locked_out=self.lockout_for(path),
+            thumb_turn_locked=dev.thumb_turn_locked, identified=identified, user=user,
+            credential=cred, user_keys=keys, dual_pending=dev.dual_pending,
+            dual_window=profile.dual_auth_window_s, code_denial=code_denial)
 
     def decide(self, path: Path, cred: Credential | None = None, *,
                      identified: bool = True,
@@ -149,8 +151,8 @@ class Unlock:
         """Decide an attempt to open on ``path`` and carry the outcome out. ``verified``
         (default: a credential was identified) ends a run of failures (R-SEC-1);
         ``on_grant`` runs in the grant's transaction."""
-        outcome = self.decide(path, cred, identified=identified,
-                                    code_denial=code_denial)
+        outcome = decide(self.situation(path, cred, identified=identified,
+                                         code_denial=code_denial))
         user = None if cred is None else cred.user_number
         if outcome.verdict is Verdict.SECOND_FACTOR:
             assert outcome.dual_first is not None
@@ -167,9 +169,14 @@ class Unlock:
         if outcome.dual_complete:
             self._dev.dual_pending = None
             method = UnlockMethod.DUAL_AUTH
+        if on_grant is None:  # the grant opens its own transaction
+            return self._grant(method, path, user_number=user,
+                               credential_id=None if cred is None else cred.id,
+                               duress=outcome.alarm, outside=outside,
+                               ends_passage=outcome.ends_passage, detail=detail,
+                               verified=cred is not None if verified is None else verified)
         with self._ctx.tx():
-            if on_grant is not None:
-                on_grant()
+            on_grant()
             return self._grant(method, path, user_number=user,
                                credential_id=None if cred is None else cred.id,
                                duress=outcome.alarm, outside=outside,
@@ -261,7 +268,8 @@ class Unlock:
     def _trigger_sync(self) -> None:
         """R-SYN-2: an outside unlock asks every linked lock to open too (the emulator
         sends the statement; the event is how it learns, and the log shows it, R-SYN-4)."""
-        if not (self._ctx.profile.has(Feature.SYNC_UNLOCK) and self._ctx.settings.sync_unlock):
+        # The setting first: a plain attribute, and off on most locks.
+        if not (self._ctx.settings.sync_unlock and self._ctx.profile.has(Feature.SYNC_UNLOCK)):
             return
         for link in self._links.confirmed():  # R-SYN-1: a pending link triggers nothing
             self._ctx.emit(EventKind.SYNC_TRIGGER, detail=SyncTarget(peer=link.peer_lock_id))
