@@ -137,3 +137,53 @@ def test_lock_reassembly_timer_closes_the_channel(bed: Testbed) -> None:
     assert isinstance(events[0], SessionClosed)
     assert isinstance(events[0].error, ReassemblyTimeoutError)
     assert bed.lock.next_timer() is None
+
+
+def _construct_parse(raw: bytes) -> Frame | None:
+    """The frame as the declared construct layout reads it (None: not a frame)."""
+    import struct
+
+    import construct
+
+    from ble_lock.wire.link import framing
+
+    if len(raw) < 3:
+        return None
+    try:
+        p = framing._FRAME.parse(raw)
+    except (construct.ConstructError, struct.error):
+        return None
+    start = bool(p.ctl & START)
+    if not p.chunk or p.channel == 0:
+        return None
+    return Frame(channel=p.channel, start=start, index=p.ctl & 0x7F,
+                 total=p.total if start else None, chunk=p.chunk)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=24))
+def test_hand_parsed_header_matches_the_declared_layout(raw: bytes) -> None:
+    """parse_frame reads the header by hand (issue 10): same frames, same refusals."""
+    want = _construct_parse(raw)
+    if want is None:
+        with pytest.raises(FramingError):
+            parse_frame(raw)
+    else:
+        assert parse_frame(raw) == want
+
+
+@settings(max_examples=300)
+@given(st.integers(1, 255), st.booleans(), st.integers(0, 127), st.integers(0, 0xFFFF),
+       st.binary(min_size=1, max_size=20))
+def test_hand_built_frame_matches_the_declared_layout(
+        channel: int, start: bool, index: int, total: int, chunk: bytes) -> None:
+    """build_frame writes the header by hand (issue 10): byte-identical to the layout."""
+    from ble_lock.wire.link import framing
+
+    frame = Frame(channel=channel, start=start, index=index,
+                  total=total if start else None, chunk=chunk)
+    ctl = (START if start else 0) | index
+    want = bytes(framing._FRAME.build({"channel": channel, "ctl": ctl,
+                                       "total": frame.total, "chunk": chunk}))
+    assert build_frame(frame) == want
+    assert parse_frame(want) == frame

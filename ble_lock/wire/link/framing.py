@@ -21,10 +21,9 @@ message is being assembled, more bytes than declared, an empty chunk -- raises a
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
-from construct import ConstructError, GreedyBytes, If, Int8ub, Int16ub, Struct, this
+from construct import GreedyBytes, If, Int8ub, Int16ub, Struct, this
 
 from ble_lock.wire.errors import (
     FragmentError,
@@ -82,32 +81,40 @@ class Frame:
 
 def parse_frame(data: bytes) -> Frame:
     """Decode one frame; a frame too short for its header is a :class:`FramingError`."""
-    if len(data) < CONT_OVERHEAD + 1:
-        raise FramingError(f"frame of {len(data)} bytes is shorter than a header and a byte")
-    try:
-        parsed = _FRAME.parse(data)
-    except (ConstructError, struct.error) as exc:
-        raise FramingError("truncated frame header") from exc
-    start = bool(parsed.ctl & START)
-    chunk: bytes = parsed.chunk
+    size = len(data)
+    if size < CONT_OVERHEAD + 1:
+        raise FramingError(f"frame of {size} bytes is shorter than a header and a byte")
+    # The header by hand: the layout of ``_FRAME``, without a construct parse per
+    # fragment (the lock's CPU per unlock, issue 10); the vectors pin both to one format.
+    ctl = data[1]
+    start = bool(ctl & START)
+    if start:
+        if size < START_OVERHEAD:
+            raise FramingError("truncated frame header")
+        total: int | None = (data[2] << 8) | data[3]
+        chunk = bytes(data[START_OVERHEAD:])
+    else:
+        total = None
+        chunk = bytes(data[CONT_OVERHEAD:])
     if not chunk:
         raise FramingError("frame carries no message bytes")
-    if parsed.channel == 0:
+    if data[0] == 0:
         raise FramingError("channel 0 is reserved")
-    return Frame(
-        channel=parsed.channel,
-        start=start,
-        index=parsed.ctl & INDEX_MASK,
-        total=parsed.total if start else None,
-        chunk=chunk,
-    )
+    return Frame(channel=data[0], start=start, index=ctl & INDEX_MASK, total=total, chunk=chunk)
 
 
 def build_frame(frame: Frame) -> bytes:
     ctl = (START if frame.start else 0) | frame.index
+    channel, total, chunk = frame.channel, frame.total, frame.chunk
+    if type(chunk) is bytes and 0 <= channel <= 0xFF and 0 <= ctl <= 0xFF:
+        # The common case by hand (the layout of ``_FRAME``; issue 10's CPU per unlock);
+        # anything out of range goes through construct and fails as it always did.
+        if not ctl & START:
+            return bytes((channel, ctl)) + chunk
+        if total is not None and 0 <= total <= 0xFFFF:
+            return bytes((channel, ctl, total >> 8, total & 0xFF)) + chunk
     return bytes(
-        _FRAME.build({"channel": frame.channel, "ctl": ctl, "total": frame.total,
-                      "chunk": frame.chunk})
+        _FRAME.build({"channel": channel, "ctl": ctl, "total": total, "chunk": chunk})
     )
 
 
