@@ -34,6 +34,7 @@ from ble_lock.core.profile import FACE_PALM, Profile
 from ble_lock.core.store import MemoryStore, Store
 from ble_lock.lockapp.service import LockServer
 from ble_lock.testing import START
+from ble_lock.testing.waiting import yield_to_loop
 from ble_lock.wire.endpoints.phone import PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.link.gatt import FreshValue, LockInfo, StateFlags
@@ -99,7 +100,7 @@ class MemoryLink:
                 self.drop()
 
     async def write(self, frame: bytes) -> None:
-        await asyncio.sleep(0)  # a write is I/O: let other tasks run
+        await yield_to_loop()  # a write is I/O: let other tasks run
         if not self._up:
             raise TransportError("write on a dropped link", code=ErrorCode.DISCONNECTED)
         self._lock.trace.append(AttOp(link=self.number, op="write", size=len(frame)))
@@ -117,7 +118,7 @@ class MemoryLink:
         self._on_notify(frame)
 
     async def read_info(self) -> bytes:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         if not self._up:
             raise TransportError("read on a dropped link", code=ErrorCode.DISCONNECTED)
         self._lock.trace.append(AttOp(link=self.number, op="read", size=0))
@@ -125,7 +126,7 @@ class MemoryLink:
         return self._lock.info().encode()
 
     async def read_fresh(self) -> bytes:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         if not self._up:
             raise TransportError("read on a dropped link", code=ErrorCode.DISCONNECTED)
         self._lock.trace.append(AttOp(link=self.number, op="read", size=0))
@@ -201,7 +202,7 @@ class MemoryLock:
     def connector(self, *, mtu: int | None = None) -> Connector:
         async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback
                           ) -> GattLink:
-            await asyncio.sleep(0)
+            await yield_to_loop()
             link = MemoryLink(self, len(self.links), on_notify, on_disconnect,
                               mtu if mtu is not None else self.mtu)
             self.links.append(link)

@@ -11,9 +11,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["eventually"]
+__all__ = ["eventually", "yield_to_loop"]
 
 POLL_INTERVAL_S = 0.02
+
+
+async def yield_to_loop(turns: int = 1) -> None:
+    """Give every ready task ``turns`` turns of the event loop.
+
+    A scheduling point, not a wait: no time passes on any clock. The in-memory links call
+    it where a real link's write, read or connect would yield to the loop, and a test
+    calls it to let a task it just started reach its own first ``await``.
+    """
+    for _ in range(turns):
+        await asyncio.sleep(0)
 
 
 async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 10.0) -> None:

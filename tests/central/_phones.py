@@ -4,6 +4,7 @@ real ``LockServer`` and the real client, only the radio is a list of callbacks."
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -21,12 +22,23 @@ class Phones:
         self.lock = lock
         self.root = root
         self._stack = stack
+        self._phones = 0
+
+    def _channels(self) -> Callable[[], int]:
+        """Each phone its own band of channel ids, used in turn: phones sharing the lock's
+        channel table never collide by chance, so a test's retry counts are deterministic
+        (a collision, CLOSE(UNKNOWN_MESSAGE) and a retry, is tested on purpose elsewhere
+        with an explicit ``pick_channel``)."""
+        band = 1 + (self._phones * 40) % 240
+        self._phones += 1
+        return itertools.cycle(range(band, band + 40)).__next__
 
     async def new(self, name: str, *, mtu: int | None = None, timeout: float = 5.0,
                   pick_channel: Callable[[], int] | None = None) -> LockClient:
         client = LockClient(self.lock.connector(mtu=mtu), keystore=Keystore(self.root / name),
                             lock_id=self.lock.lock_id, timeout=timeout,
-                            pick_channel=pick_channel, max_retries=3, retry_delay=0.0)
+                            pick_channel=pick_channel or self._channels(), max_retries=3,
+                            retry_delay=0.0)
         return await self._stack.enter_async_context(client)
 
     async def owner(self) -> LockClient:

@@ -21,6 +21,7 @@ from ble_lock.core.errors import (
 )
 from ble_lock.core.profile import DL20VC
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.waiting import yield_to_loop
 from ble_lock.wire import messages as m
 from ble_lock.wire.errors import UnsupportedVersionError
 from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
@@ -296,7 +297,7 @@ async def test_pushed_events_as_an_async_iterator(tmp_path: Path) -> None:
         await owner.listen()
         stream = owner.pushed()
         first = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0)  # the iterator registers its listener before it waits
+        await yield_to_loop()  # the iterator registers its listener before it waits
         assert lock.lock.enter_pin("135790").granted
         lock.panel()
         got = [await first, await anext(stream)]  # the unlock, then the silent alarm

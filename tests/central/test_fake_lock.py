@@ -8,7 +8,6 @@ so one tap gave the attacker four working unlocks to replay whenever it liked.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from ble_lock.central.transport import DisconnectCallback, GattLink, NotifyCallb
 from ble_lock.core.errors import ErrorCode, LockError
 from ble_lock.core.model import EventKind
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.waiting import yield_to_loop
 from ble_lock.wire.link.framing import Reassembler, fragment, parse_frame
 from ble_lock.wire.link.transport_messages import Close, Hs1, decode, encode
 from ble_lock.wire.security.crypto import DeterministicRng
@@ -41,7 +41,7 @@ class FakeLink:
         self.connected = True
 
     async def write(self, frame: bytes) -> None:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         self._fake.frames.append(frame)
         r = self._reassemblers.setdefault(frame[0], Reassembler())
         message = r.feed(parse_frame(frame), 0.0)
@@ -54,11 +54,11 @@ class FakeLink:
                 self._on_notify(note)
 
     async def read_info(self) -> bytes:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         return self._fake.real.info().encode()
 
     async def read_fresh(self) -> bytes:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         self._fake.fresh_reads += 1
         return self._fake.real.fresh().encode()
 

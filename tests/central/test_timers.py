@@ -18,6 +18,7 @@ from ble_lock.central.transport import DisconnectCallback, GattLink, NotifyCallb
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.testing.memory_lock import MemoryLock
 from ble_lock.testing.testbed import Testbed, make_testbed
+from ble_lock.testing.waiting import yield_to_loop
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhoneState
@@ -106,7 +107,7 @@ class _SilentLink:
         self.connected = True
 
     async def write(self, frame: bytes) -> None:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         self._frames.append(frame)
 
     async def read_info(self) -> bytes:

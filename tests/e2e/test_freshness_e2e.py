@@ -298,6 +298,7 @@ async def test_a_channel_flood_over_the_air_keeps_a_valid_phone_out_for_no_round
         client = attacker.client(target)
         await client.connect()
         stop = asyncio.Event()
+        under_way = asyncio.Event()  # 50 flood frames written before the owner taps
         sent = 0
 
         async def flood() -> None:
@@ -312,11 +313,12 @@ async def test_a_channel_flood_over_the_air_keeps_a_valid_phone_out_for_no_round
                 for frame in frames:
                     await client.write_gatt_char(COMMAND_UUID, frame, response=False)
                     sent += 1
+                    if sent >= 50:
+                        under_way.set()
 
         task = asyncio.create_task(flood())
         try:
-            while sent < 50:  # the flood is under way before the owner taps
-                await asyncio.sleep(0)
+            await asyncio.wait_for(under_way.wait(), 60)
             retries, opened = owner.engine.retries, owner.engine.sessions_opened
             during = sent
             for _ in range(3):

@@ -28,6 +28,7 @@ from ble_lock.core.errors import TransportError
 from ble_lock.peripheral.panel_client import AsyncPanelClient
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.process import HostProcess
+from ble_lock.testing.waiting import yield_to_loop
 
 pytestmark = [pytest.mark.ble_adapter, pytest.mark.timeout(5400)]
 
@@ -194,7 +195,7 @@ async def test_lock_story_on_real_bluez(ble_hosts: BleHarness, ble_adapters: lis
         async def drop_mid_request() -> None:
             before = len(await asyncio.wait_for(guest.list_users(), OP))
             task = asyncio.create_task(guest.add_user("dropped"))
-            await asyncio.sleep(0)  # the request is on its way
+            await yield_to_loop()  # the request is on its way
             await _drop_link(phone_b, address)
             await asyncio.wait_for(task, OP)
             users = await asyncio.wait_for(guest.list_users(), OP)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ble_lock.sim.harness import BleHarness
+from ble_lock.testing.waiting import yield_to_loop
 
 PERIPHERAL = f"{Path(__file__).parent / 'echo_peripheral.py'}:main"
 
@@ -35,8 +36,7 @@ async def cycle() -> None:
     finally:
         await harness.close()
     # Let the bus's reader run (it would see EOF now), then collect the client and its bus.
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await yield_to_loop(5)
     del client
     gc.collect()
 

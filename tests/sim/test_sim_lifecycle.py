@@ -15,6 +15,7 @@ from dbus_fast.aio import MessageBus
 from ble_lock.sim.errors import SimError
 from ble_lock.sim.harness import BleHarness
 from ble_lock.sim.simulator import Simulator
+from ble_lock.testing.waiting import yield_to_loop
 
 PERIPHERAL = f"{Path(__file__).parent / 'echo_peripheral.py'}:main"
 
@@ -60,7 +61,7 @@ async def test_hundred_start_stop_cycles_leak_nothing() -> None:
         bus.disconnect()
         await bus.wait_for_disconnect()
         await sim.stop()
-    await asyncio.sleep(0)
+    await yield_to_loop()
     assert open_fds() == fds
     assert children() == kids
 

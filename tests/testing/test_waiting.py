@@ -7,14 +7,14 @@ import asyncio
 
 import pytest
 
-from ble_lock.testing.waiting import eventually
+from ble_lock.testing.waiting import eventually, yield_to_loop
 
 
 async def test_eventually_returns_once_another_task_made_it_true() -> None:
     done: list[int] = []
 
     async def later() -> None:
-        await asyncio.sleep(0)
+        await yield_to_loop()
         done.append(1)
 
     task = asyncio.create_task(later())
