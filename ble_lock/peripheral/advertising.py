@@ -75,6 +75,12 @@ def _advert_class() -> Any:
         def _manufacturer(self) -> dict[int, Any]:
             return {COMPANY_ID: Variant("ay", self._payload)}
 
+        # Why the ignores below: dbus-next takes each property's D-Bus signature from the
+        # method's return annotation ("s", "as", "a{qv}"), which is a signature string, not
+        # a Python type, so mypy (name-defined / valid-type) and ruff (F821 / F722) must be
+        # told to leave it; and dbus-next ships no type hints (untyped-decorator). This is
+        # dbus-next's documented way to declare a ServiceInterface.
+
         @dbus_property(access=PropertyAccess.READ)  # type: ignore[untyped-decorator]
         def Type(self) -> "s":  # type: ignore[name-defined]  # noqa: F821
             return "peripheral"
