@@ -119,7 +119,7 @@ async def _pins(story: Story, a: DemoLock, owner: LockClient) -> int:
     story.line(f"added user {carl.user_number} Carl with PIN 135790")
     story.line(f"keypad 135790#      -> {_outcome(await a.press('135790#'))}")
     story.line(f"keypad 4213579088#  -> {_outcome(await a.press('4213579088#'))}"
-               "   (virtual PIN: the PIN hidden among other digits, R-PIN-3)")
+               "   (virtual PIN: the PIN hidden among other digits)")  # R-PIN-3
     await a.panel.call("inside_button")
     return carl.user_number
 

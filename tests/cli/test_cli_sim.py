@@ -172,7 +172,7 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
     carl = json.loads(await cli("users", "add", "front", "Carl", "--json"))["user_number"]
     enrol = await start(ble_sim, 2, admin, "--timeout", "10", "credentials", "add", "front",
                         str(carl), "--palm")
-    await enrol.expect("capture 0/", 30)
+    await enrol.expect("capture 1/", 30)
     while True:
         out = await panel(home_a, "palm", "carl-left")
         if "credential" in out:
