@@ -33,6 +33,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.CHANNEL_BUSY: "the lock is busy with another pairing or session (an unfinished "
                             "one frees itself within 30 s): wait and try again",
     ErrorCode.PAIRING_FAILED: "check the code (setup code from the label, or the invite)",
+    ErrorCode.INVITE_USED: "this invite was redeemed already (each works once): ask an admin "
+                           "for a new one (`ble-lock key issue`)",
     ErrorCode.IDENTITY_MISMATCH: "the lock's key does not match the fingerprint: wrong lock, "
                                  "or someone in the middle",
     ErrorCode.PERMISSION_DENIED: "this phone's role may not do that: ask an admin",

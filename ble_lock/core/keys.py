@@ -299,13 +299,20 @@ class Keys:
     def _pending_invite(self, invite_id: int) -> Invite:
         invite = self._invites.get(invite_id)
         if invite is None:
+            if self._invites.spent(invite_id) is not None:
+                raise PermissionDeniedError(f"invite {invite_id} was redeemed already",
+                                            code=ErrorCode.INVITE_USED)
             raise NotFoundError(f"no invite {invite_id}", code=ErrorCode.UNKNOWN_KEY)
         if self._ctx.wall() >= invite.expires_at:
             raise PermissionDeniedError("invite expired", code=ErrorCode.KEY_EXPIRED)
         return invite
 
     def invite_secret(self, invite_id: int) -> bytes:
-        """The derived secret of a pending invite, for the protocol's PAKE."""
+        """The derived secret of an invite, for the protocol's PAKE: a pending one, or one
+        redeemed already (so that its holder gets ``INVITE_USED`` after the PAKE)."""
+        spent = self._invites.spent(invite_id)
+        if spent is not None and self._ctx.wall() < spent.expires_at:
+            return spent.secret
         return self._pending_invite(invite_id).secret
 
     def redeem_invite(self, invite_id: int, phone_key: bytes, *, label: str = "",
@@ -317,7 +324,7 @@ class Keys:
 
         def apply() -> Credential:
             invite = self._pending_invite(invite_id)
-            self._invites.delete(invite_id)
+            self._invites.spend(invite_id, key)
             return self._add_phone_credential(
                 invite.user_number, key, label=label, valid_from=invite.key_valid_from,
                 valid_until=invite.key_valid_until,

@@ -78,6 +78,23 @@ def test_invite_with_a_code_of_the_wrong_shape_is_refused_locally(owned: Cli,
     assert len(owned.backend.clients) == sessions
 
 
+def test_a_used_invite_says_invite_used_not_wrong_code(owned: Cli, door: MemoryLock,
+                                                      tmp_path: Path) -> None:
+    """A second phone with an invite already redeemed hears INVITE_USED (exit 55) and
+    costs no guess; a wrong code on that invite is still a wrong code (no oracle)."""
+    issued = owned.json("key", "issue", "door", "--name", "Eve")
+    owned.ok("key", "redeem", "-", home=tmp_path / "eve", input=issued["invite"] + "\n")
+    err = owned.fails(ErrorCode.INVITE_USED, "key", "redeem", "-", home=tmp_path / "mallory",
+                      input=issued["invite"] + "\n")
+    assert "redeemed already" in err
+    assert "ask an admin for a new one" in err
+    assert "wrong code" not in err
+    assert door.lock.lockout_remaining(InputPath.PAIRING) is None
+    forged = issued["invite"].replace(issued["code"], "0" * len(issued["code"]))
+    owned.fails(ErrorCode.PAIRING_FAILED, "key", "redeem", "-", home=tmp_path / "trudy",
+                input=forged + "\n")
+
+
 # ---------------------------------------------------------------- item 9: numbers
 
 
