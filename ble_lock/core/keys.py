@@ -84,6 +84,13 @@ class Keys:
         """True while the SET button's pairing mode lasts (120 s, R-APP-1)."""
         return self._dev.pairing_until is not None and self._ctx.now() < self._dev.pairing_until
 
+    def pairing_mode_left(self) -> float | None:
+        """Seconds of pairing mode left (R-APP-1), or None outside it."""
+        if not self.pairing_mode:
+            return None
+        assert self._dev.pairing_until is not None
+        return self._dev.pairing_until - self._ctx.now()
+
     def enter_pairing_mode(self) -> None:
         """Panel: SET held (face-palm shows the QR code). Ends after ``pairing_mode_s``."""
         self._dev.pairing_until = self._ctx.now() + self._ctx.profile.pairing_mode_s

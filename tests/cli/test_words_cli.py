@@ -95,6 +95,28 @@ def test_a_used_invite_says_invite_used_not_wrong_code(owned: Cli, door: MemoryL
                 input=forged + "\n")
 
 
+def test_pairing_lockout_says_the_time_left_and_that_pairing_mode_ends_first(
+        cli: Cli, door: MemoryLock) -> None:
+    """R-SEC-1 "announces the time left": five wrong setup codes lock pairing out for
+    180 s; the refusal says how long, and that pairing mode (120 s, R-APP-1) ends first."""
+    wrong = "1" * 9 + ("2" if door.setup_code != "1" * 9 + "2" else "3")
+    claim = ("claim", "0BADC0DE", "--code", "-", "--accept-new-fingerprint")
+    for _ in range(5):
+        cli.fails(ErrorCode.PAIRING_FAILED, *claim, input=wrong + "\n")
+    err = cli.fails(ErrorCode.LOCKED_OUT, *claim, input=door.setup_code + "\n")
+    assert "retry in 180 s" in err, err
+    assert "pairing mode ends in 120 s, before the wait does: press SET" in err, err
+    assert err.count("LOCKED_OUT") == 1
+    door.clock.advance(150)  # pairing mode is over, the lockout is not
+    err = cli.fails(ErrorCode.LOCKED_OUT, *claim, input=door.setup_code + "\n")
+    assert "retry in 30 s" in err, err
+    assert "pairing mode is off: press SET on the lock after the wait" in err, err
+    door.clock.advance(31)
+    cli.fails(ErrorCode.NOT_IN_PAIRING_MODE, *claim, input=door.setup_code + "\n")
+    door.lock.enter_pairing_mode()
+    cli.ok(*claim, input=door.setup_code + "\n")
+
+
 # ---------------------------------------------------------------- item 9: numbers
 
 
