@@ -136,3 +136,21 @@ def test_demo_in_process_keeps_its_state(tmp_path: Path) -> None:
 def test_sim_arguments() -> None:
     assert CliRunner().invoke(main, ["sim", "--hosts", "0"]).exit_code == 2
     assert "--adapters" in CliRunner().invoke(main, ["sim", "--help"]).stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_as_docs_cli_md_says(shell: str) -> None:
+    """Issue 14 item 11: completion through click's _BLE_LOCK_COMPLETE, documented in
+    docs/cli.md for bash, zsh and fish; the script and a completion answer both work."""
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    assert f"_BLE_LOCK_COMPLETE={shell}_source ble-lock" in docs
+    cli = [sys.executable, "-m", "ble_lock.cli"]
+    script = subprocess.run(cli, env={**os.environ, "_BLE_LOCK_COMPLETE": f"{shell}_source"},
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "_BLE_LOCK_COMPLETE" in script
+    if shell == "bash":
+        answer = subprocess.run(
+            cli, env={**os.environ, "_BLE_LOCK_COMPLETE": "bash_complete",
+                      "COMP_WORDS": "ble-lock se", "COMP_CWORD": "1"},
+            capture_output=True, text=True, timeout=60, check=True).stdout
+        assert answer.split() == ["plain,settings"]
