@@ -42,6 +42,13 @@ async def test_r_usr_8_dual_auth_phone_is_one_key_of_two(ble_sim: BleHarness,
     async def panel(*args: str) -> str:
         return await must(lock_home, "panel", *args)
 
+    async def pending_pin() -> str:
+        """The first key of two at the keypad: the door stays locked, so `panel` exits
+        with the refusal's code (DUAL_AUTH_PENDING), as `unlock` does (issue 14)."""
+        rc, out, err = await cli(lock_home, "panel", "pin", "135790")
+        assert rc == int(ErrorCode.DUAL_AUTH_PENDING), (out, err)
+        return out
+
     async def bolt() -> str:
         return str(json.loads(await panel("--json", "status"))["display"]["bolt"])
 
@@ -62,12 +69,12 @@ async def test_r_usr_8_dual_auth_phone_is_one_key_of_two(ble_sim: BleHarness,
     assert (await panel("pin", "135790")).strip() == f"opened (user {bob}) by DUAL_AUTH"
     await panel("button")
     # PIN first, then the phone
-    assert "present the second credential" in await panel("pin", "135790")
+    assert "present the second credential" in await pending_pin()
     assert json.loads(await must(guest, "unlock", "office", "--json")) == {
         "unlocked": True, "user": bob}
     await panel("button")
     # the window ends: the phone after it is a first key again
-    assert "present the second credential" in await panel("pin", "135790")
+    assert "present the second credential" in await pending_pin()
     await panel("clock", "11")
     rc, _, err = await cli(guest, "unlock", "office")
     assert rc == int(ErrorCode.DUAL_AUTH_PENDING), err
