@@ -14,7 +14,7 @@ from ble_lock.central.keystore import LockRecord
 from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, record_of
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
-from ble_lock.cli.output import emit, json_option, progress, table, to_json
+from ble_lock.cli.output import emit, json_option, name_word, progress, table, to_json, word
 from ble_lock.cli.secret_input import Secret, read_secret
 from ble_lock.cli.trust import (
     PendingKeystore,
@@ -78,15 +78,16 @@ async def info(app: App, lock_name: str, as_json: bool) -> None:
                        fingerprint=fingerprint_text(client.fingerprint),
                        system=to_json(system))
 
-    def human() -> None:
+    def human() -> None:  # the CLI's words: `locked`, not LOCKED (output.word)
         for key, value in out.items():
             if key != "system":
-                click.echo(f"{key:17} {value}")
+                click.echo(f"{key:17} {word(value)}")
         system = out.get("system")
         if isinstance(system, dict):
             for key in ("model", "serial", "firmware_version", "battery_percent", "state",
                         "users"):
-                click.echo(f"{key:17} {system[key]}")
+                value = system[key]
+                click.echo(f"{key:17} {name_word(value) if key == 'state' else word(value)}")
             counts = ", ".join(f"{c['kind'].lower()} {c['count']}/{c['capacity']}"
                                for c in system["credentials"])
             click.echo(f"{'credentials':17} {counts}")
