@@ -137,7 +137,7 @@ async def test_r_mod_2_r_mod_4_sync_statement_obeys_lock_b_modes(ble_sim: BleHar
     assert await bolt(home_b) == "locked"
     records = json.loads(await cli("events", "gate", "--json"))
     refused = [r for r in records if r["kind"] == "UNLOCK_FAILED" and r["method"] == "SYNC"]
-    assert [r["reason"] for r in refused] == [int(ErrorCode.PRIVACY_MODE)] * 2
+    assert [r["reason"] for r in refused] == ["PRIVACY_MODE"] * 2  # by name (issue 14)
 
     # R-MOD-4 with R-SYN-3: passage mode on B, a statement, then B's window ends
     await cli("settings", "set", "gate", "privacy_mode=off", "passage_mode=on")
