@@ -31,6 +31,7 @@ __all__ = ["DemoLock", "run_demo"]
 TARGET = "ble_lock.peripheral.process:main"
 START = 1_767_258_000.0  # 2026-01-01 09:00 UTC on the locks' manual clocks
 Say = Callable[[str], None]
+SHOWN_EVENTS = 14  # the end of the front door's log: the story's last steps
 
 
 @dataclass(slots=True, kw_only=True)
@@ -119,7 +120,7 @@ async def _pins(story: Story, a: DemoLock, owner: LockClient) -> int:
     story.line(f"added user {carl.user_number} Carl with PIN 135790")
     story.line(f"keypad 135790#      -> {_outcome(await a.press('135790#'))}")
     story.line(f"keypad 4213579088#  -> {_outcome(await a.press('4213579088#'))}"
-               "   (virtual PIN: the PIN hidden among other digits, R-PIN-3)")
+               "   (virtual PIN: the PIN hidden among other digits)")  # R-PIN-3
     await a.panel.call("inside_button")
     return carl.user_number
 
@@ -153,16 +154,20 @@ async def _duress_and_lockout(story: Story, a: DemoLock, b: DemoLock,
 async def _bluetooth_key(story: Story, a: DemoLock, owner: LockClient, carl: int) -> None:
     story.title("A Bluetooth key for Carl's phone")
     invite = await owner.issue_key(carl)
-    story.line(f"owner issues invite {invite.invite_id} for user {carl}")
+    story.line(f"owner issues invite {invite.invite_id} for user {carl} (an invite number: "
+               "the key it becomes gets its own)")
     async with await story.phone(a, Keystore(story.work / "carl-phone"), "hci1") as guest:
         record = await guest.redeem(invite.invite_id, invite.code,
                                     lock_fingerprint=owner.fingerprint)
-        story.line(f"Carl's phone redeems it: user {record.user_no} ({record.role})")
+        keys = [k for k in await owner.list_keys() if k.user_number == carl]
+        key = keys[-1].credential_id
+        story.line(f"Carl's phone redeems invite {invite.invite_id}: user {record.user_no} "
+                   f"({record.role}), Bluetooth key {key} (key numbers count every "
+                   "credential: PINs too)")
         story.line(f"Carl's phone: unlock -> opened for user {await guest.unlock()}")
         await guest.lock()
-        keys = [k for k in await owner.list_keys() if k.user_number == carl]
-        await owner.revoke_key(keys[-1].credential_id)
-        story.line(f"owner revokes key {keys[-1].credential_id}")
+        await owner.revoke_key(key)
+        story.line(f"owner revokes key {key} (`ble-lock key revoke front-door {key}`)")
         try:
             await guest.unlock()
             raise InternalError("a revoked key opened the door", code=ErrorCode.INTERNAL)
@@ -208,7 +213,11 @@ async def _sync(story: Story, a: DemoLock, b: DemoLock, owner_a: LockClient,
 async def _events(story: Story, owner: LockClient, names: dict[str, str]) -> None:
     story.title("The front door's event log")
     records = await owner.events()
-    for record in records[-14:]:
+    shown = records[-SHOWN_EVENTS:]
+    if len(shown) < len(records):  # say why the log starts at #21, not #1
+        story.line(f"(the last {len(shown)} of {len(records)} events: #{shown[0].seq} on; "
+                   "`ble-lock events front-door` lists them all)")
+    for record in shown:
         story.line(f"#{record.seq:<3} {describe_event(record, names)}")
 
 

@@ -14,7 +14,7 @@ from ble_lock.central.keystore import LockRecord
 from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, record_of
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
-from ble_lock.cli.output import emit, json_option, progress, table, to_json
+from ble_lock.cli.output import emit, json_option, name_word, progress, table, to_json, word
 from ble_lock.cli.secret_input import Secret, read_secret
 from ble_lock.cli.trust import (
     PendingKeystore,
@@ -22,10 +22,13 @@ from ble_lock.cli.trust import (
     fingerprint_text,
     parse_fingerprint,
 )
-from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.core.errors import ErrorCode, InvalidInputError, TransportError
+from ble_lock.core.hashing import normalize_code
+from ble_lock.core.lock import SETUP_CODE_DIGITS
 from ble_lock.wire import messages as m
 from ble_lock.wire.link.gatt import StateFlags
 from ble_lock.wire.security.crypto import fingerprint as crypto_fingerprint
+from ble_lock.wire.security.pairing import QrPayload
 
 __all__ = ["claim", "fetch_visitor_secret", "info", "lock", "phones", "scan", "unlock"]
 
@@ -75,15 +78,16 @@ async def info(app: App, lock_name: str, as_json: bool) -> None:
                        fingerprint=fingerprint_text(client.fingerprint),
                        system=to_json(system))
 
-    def human() -> None:
+    def human() -> None:  # the CLI's words: `locked`, not LOCKED (output.word)
         for key, value in out.items():
             if key != "system":
-                click.echo(f"{key:17} {value}")
+                click.echo(f"{key:17} {word(value)}")
         system = out.get("system")
         if isinstance(system, dict):
             for key in ("model", "serial", "firmware_version", "battery_percent", "state",
                         "users"):
-                click.echo(f"{key:17} {system[key]}")
+                value = system[key]
+                click.echo(f"{key:17} {name_word(value) if key == 'state' else word(value)}")
             counts = ", ".join(f"{c['kind'].lower()} {c['count']}/{c['capacity']}"
                                for c in system["credentials"])
             click.echo(f"{'credentials':17} {counts}")
@@ -109,8 +113,29 @@ SETUP_CODE = Secret(option="--code", what="setup code")
 QR_TEXT = Secret(option="--qr", what="QR text")
 
 
+def saved_as(record: LockRecord, name: str | None) -> str:
+    """Which name the keystore keeps for the lock, said out loud when the user chose none."""
+    if name:
+        return f"saved as {record.name!r}"
+    return (f"saved as {record.name!r} (no --name given: the default name; use it as LOCK, "
+            "or claim/redeem with --name NAME to choose one)")
+
+
+def check_setup_code(code: str) -> None:
+    """Refuse a setup code of the wrong shape here, before any radio: a pairing with it
+    would only cost a guess at the lock's limiter (the label's code is 10 digits)."""
+    try:
+        normal = normalize_code(code)
+    except InvalidInputError:
+        normal = ""
+    if not (normal.isdigit() and len(normal) == SETUP_CODE_DIGITS):
+        raise CliError(f"a setup code is {SETUP_CODE_DIGITS} digits (the setup-code line of "
+                       f"the lock's label), not {len(code.strip())} characters",
+                       hint="nothing was sent to the lock; check the label and try again")
+
+
 @click.command()
-@click.argument("lock_name", metavar="LOCK")
+@click.argument("lock_name", metavar="LOCK", required=False)
 @SETUP_CODE.options("the setup code from the lock's label")
 @click.option("--trust-fingerprint", "--fingerprint", "fingerprint", metavar="FP",
               help="with --code: the lock's key fingerprint from its label (32 hex digits, "
@@ -123,18 +148,21 @@ QR_TEXT = Secret(option="--qr", what="QR text")
 @json_option
 @pass_app
 @command_runner
-async def claim(app: App, lock_name: str, code: str | None, code_file: Path | None,
+async def claim(app: App, lock_name: str | None, code: str | None, code_file: Path | None,
                 fingerprint: str | None, accept_new_fingerprint: bool, qr: str | None,
                 qr_file: Path | None, name: str | None, as_json: bool) -> None:
     """Claim a factory-fresh lock: this phone becomes its first admin.
 
     With the setup code alone, the lock's key fingerprint is shown and must be confirmed
     before this phone keeps the key (or pass --trust-fingerprint / --accept-new-fingerprint).
+    With --qr, LOCK may be left out: the QR text names the lock.
     """
     pinned = parse_fingerprint(fingerprint, "--trust-fingerprint") if fingerprint else None
     with_code = code is not None or code_file is not None
     if with_code == (qr is not None or qr_file is not None):
         raise CliError("give the setup code (--code) or the QR text (--qr)")
+    if lock_name is None and with_code:
+        raise click.UsageError("Missing argument 'LOCK' (only --qr names the lock itself)")
     if not with_code and (pinned is not None or accept_new_fingerprint):
         raise CliError("the QR text carries the fingerprint: --trust-fingerprint and "
                        "--accept-new-fingerprint go with --code")
@@ -148,6 +176,11 @@ async def claim(app: App, lock_name: str, code: str | None, code_file: Path | No
                             "the lock's label) or --accept-new-fingerprint")
     setup_code = read_secret(app, SETUP_CODE, code, code_file)
     qr_text = read_secret(app, QR_TEXT, qr, qr_file)
+    if setup_code is not None:
+        check_setup_code(setup_code)
+    if qr_text is not None and lock_name is None:
+        lock_name = QrPayload.parse(qr_text).lock_id.hex().upper()
+    assert lock_name is not None
     keystore = app.keystore()
     staged = PendingKeystore(keystore) if ask else None
     async with connected(app, lock_name, keystore=staged or keystore) as client:
@@ -164,7 +197,7 @@ async def claim(app: App, lock_name: str, code: str | None, code_file: Path | No
         "fingerprint": fingerprint_text(crypto_fingerprint(record.lock_public_key))}
     emit(as_json, out, lambda: click.echo(
         f"claimed lock {record.lock_id} as user {record.user_no} ({record.role}); "
-        f"saved as {record.name!r}\nkey fingerprint {out['fingerprint']}"))
+        f"{saved_as(record, name)}\nkey fingerprint {out['fingerprint']}"))
 
 
 @click.command()
@@ -197,7 +230,8 @@ async def lock(app: App, lock_name: str, as_json: bool) -> None:
 
 @click.group()
 def phones() -> None:
-    """Admin phones of a lock (R-APP-3): invite one more, list, remove."""
+    # R-APP-3: the app issues Bluetooth keys; admins' phones are keys of admin users
+    """Admin phones of a lock: invite one more, list, remove."""
 
 
 @phones.command("add")
@@ -215,7 +249,8 @@ async def phones_add(app: App, lock_name: str, name: str, user_number: int | Non
         invite = await client.enrol_phone(user_number, name=name)
         text = InviteText(lock_id=_id(client), invite_id=invite.invite_id, code=invite.code,
                           fingerprint=client.fingerprint)
-    emit(as_json, invite_json(invite, text), lambda: show_invite(invite, text, "admin phone"))
+    emit(as_json, invite_json(invite, text),
+         lambda: show_invite(invite, text, "admin phone", lock_name))
 
 
 def _id(client: LockClient) -> bytes:

@@ -12,7 +12,7 @@ import click
 
 from ble_lock.cli.app import App, command_runner, pass_app
 from ble_lock.cli.errors import CliError
-from ble_lock.cli.output import emit, json_option, qr_lines
+from ble_lock.cli.output import emit, json_option, name_word, qr_lines, word
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
@@ -115,13 +115,34 @@ def _describe(reply: dict[str, Any]) -> str:
     return text
 
 
+def _json_word(value: Any) -> str:
+    """A display value from the panel's JSON in the CLI's words (:func:`word`): on/off,
+    none, enum names in lower case (``FACTORY_FRESH`` -> ``factory-fresh``)."""
+    if isinstance(value, str) and value.isupper():
+        return name_word(value)
+    if isinstance(value, list):
+        return ",".join(_json_word(v) for v in value) or "none"
+    return word(value)
+
+
 def _show_display(reply: dict[str, Any]) -> None:
     display = reply.get("display") or {}
     for key, value in display.items():
         if key == "enrolling" and isinstance(value, dict):
-            value = (f"{value['kind'].lower()} for user {value['user']}: "
-                     f"{value['captured']}/{value['needed']}, {value['next_step']}")
-        click.echo(f"  {key:13} {value}")
+            text = (f"{name_word(value['kind'])} for user {value['user']}: "
+                    f"{value['captured']}/{value['needed']} captured, next {value['next_step']}")
+        else:
+            text = _json_word(value)
+        click.echo(f"  {key:13} {text}")
+
+
+def _refusal(reply: dict[str, Any]) -> ErrorCode | None:
+    """The code of a decision the lock refused (a wrong PIN, a lockout...), else None."""
+    if reply.get("outcome") != "denied":
+        return None
+    reason = reply.get("reason")
+    known = ErrorCode.__members__.get(reason) if isinstance(reason, str) else None
+    return known if known is not None else ErrorCode.PERMISSION_DENIED
 
 
 async def _panel_call(state_dir: Path, as_json: bool, op: str, *, full: bool = False,
@@ -145,6 +166,9 @@ async def _panel_call(state_dir: Path, as_json: bool, op: str, *, full: bool = F
             _show_display(reply)
 
     emit(as_json, reply, human)
+    refused = _refusal(reply)
+    if refused is not None:  # the lock said no: a script must see it (exit = the code)
+        raise click.exceptions.Exit(int(refused))
 
 
 @click.group()
@@ -292,7 +316,8 @@ def panel_claim(pin: str, as_json: bool) -> None:
 @json_option
 def panel_menu(pin: str | None, card: str | None, finger: str | None, leave: bool,
                as_json: bool) -> None:
-    """Enter the admin menu with the master's PIN, card or fingerprint (R-USR-1)."""
+    # R-USR-1: only an admin (DL20VC "master") enters management
+    """Enter the admin menu with the master's PIN, card or fingerprint."""
     if leave:
         _op("menu_exit", as_json)
         return

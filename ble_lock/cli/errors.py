@@ -5,6 +5,7 @@ adds the traceback."""
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 import click
@@ -32,6 +33,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.CHANNEL_BUSY: "the lock is busy with another pairing or session (an unfinished "
                             "one frees itself within 30 s): wait and try again",
     ErrorCode.PAIRING_FAILED: "check the code (setup code from the label, or the invite)",
+    ErrorCode.INVITE_USED: "this invite was redeemed already (each works once): ask an admin "
+                           "for a new one (`ble-lock key issue`)",
     ErrorCode.IDENTITY_MISMATCH: "the lock's key does not match the fingerprint: wrong lock, "
                                  "or someone in the middle",
     ErrorCode.PERMISSION_DENIED: "this phone's role may not do that: ask an admin",
@@ -42,8 +45,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.UNKNOWN_USER: "`ble-lock users list LOCK` shows the user numbers",
     ErrorCode.UNKNOWN_CREDENTIAL: "`ble-lock credentials list LOCK` shows the credential ids",
     ErrorCode.UNKNOWN_KEY: "`ble-lock key list LOCK` shows the keys",
-    ErrorCode.WEAK_PIN: "choose a PIN that is not all one digit or a run (R-PIN-2)",
-    ErrorCode.MALFORMED_PIN: "digits only, of the length the model takes (R-PIN-1)",
+    ErrorCode.WEAK_PIN: "choose a PIN that is not all one digit or a run",  # R-PIN-2
+    ErrorCode.MALFORMED_PIN: "digits only, of the length the model takes",  # R-PIN-1
     ErrorCode.CAPACITY_FULL: "remove something first",
     ErrorCode.LAST_ADMIN: "add another admin first",
     ErrorCode.UNSUPPORTED_BY_PROFILE: "this lock model does not have that",
@@ -71,10 +74,20 @@ def from_foreign(exc: BaseException) -> LockError | None:
     return None
 
 
+def _without_code(message: str, name: str) -> str:
+    """``message`` without the code's name, which the line adds once in brackets
+    ("pairing refused: NOT_IN_PAIRING_MODE" reads "pairing refused (NOT_IN_PAIRING_MODE)")."""
+    text = re.sub(rf"\(?\b{re.escape(name)}\b\)?", "", message)
+    text = re.sub(r"\s*([:;,]\s*)+$", "", text.strip())  # a separator left dangling
+    text = re.sub(r"^[:;,\s]+", "", text)
+    text = re.sub(r"\s*([:;,])(\s*[:;,])*", r"\1", text)
+    return text or name.lower().replace("_", " ")
+
+
 def format_error(exc: LockError) -> str:
-    """``error: <what> (<CODE>) - <what to do>`` on one line."""
+    """``error: <what> (<CODE>) - <what to do>`` on one line, each part said once."""
     hint = exc.hint or HINTS.get(exc.code)
-    line = f"error: {exc.message} ({exc.code.name})"
+    line = f"error: {_without_code(exc.message, exc.code.name)} ({exc.code.name})"
     if hint:
         line += f" - {hint}"
     return " ".join(line.split())

@@ -9,6 +9,8 @@ import click
 
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import fmt_time, qr_lines
+from ble_lock.core.errors import InvalidInputError
+from ble_lock.core.hashing import normalize_code
 from ble_lock.wire import messages as m
 
 __all__ = ["InviteText", "show_invite"]
@@ -34,12 +36,19 @@ class InviteText:
             if len(parts) != 5 or parts[0].upper() != PREFIX:
                 raise ValueError(PREFIX)
             lock_id, fp = bytes.fromhex(parts[1]), bytes.fromhex(parts[4])
-            if len(lock_id) != 4 or len(fp) != 16 or not parts[3]:
+            if len(lock_id) != 4 or len(fp) != 16:
                 raise ValueError("length")
-            return cls(lock_id=lock_id, invite_id=int(parts[2]), code=parts[3], fingerprint=fp)
+            invite = cls(lock_id=lock_id, invite_id=int(parts[2]), code=parts[3],
+                         fingerprint=fp)
         except ValueError:
             raise CliError(f"not an invite: expected {PREFIX}:<lock id>:<invite id>:<code>:"
                            "<fingerprint> as printed by `ble-lock key issue`") from None
+        try:
+            normalize_code(invite.code)  # a code of the wrong shape costs no guess at the lock
+        except InvalidInputError:
+            raise CliError("the invite's code is not a code (4-32 letters or digits): "
+                           "copy the whole invite again") from None
+        return invite
 
 
 def invite_json(invite: m.Invite, text: InviteText) -> dict[str, object]:
@@ -49,9 +58,14 @@ def invite_json(invite: m.Invite, text: InviteText) -> dict[str, object]:
             "invite": text.text()}
 
 
-def show_invite(invite: m.Invite, text: InviteText, what: str) -> None:
+def show_invite(invite: m.Invite, text: InviteText, what: str, lock_name: str) -> None:
+    """The invite for people: its number is an *invite* number (``key revoke --invite``
+    withdraws it); the key made when it is redeemed gets its own number (``key list``)."""
     click.echo(f"{what} for user {invite.user_number}: invite {invite.invite_id}, "
                f"code {invite.code}, expires {fmt_time(invite.expires_at)}")
+    click.echo(f"(invite {invite.invite_id} is not a key number: once redeemed, the key gets "
+               f"its own number in `ble-lock key list {lock_name}`; to withdraw the invite "
+               f"before then: ble-lock key revoke {lock_name} --invite {invite.invite_id})")
     click.echo(f"invite {text.text()}")
     for line in qr_lines(text.text()):
         click.echo(f"   {line}")

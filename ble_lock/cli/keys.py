@@ -20,7 +20,7 @@ from ble_lock.cli.app import (
     resolve_lock,
     run_sync,
 )
-from ble_lock.cli.door import fetch_visitor_secret, key_rows, lock_hex
+from ble_lock.cli.door import fetch_visitor_secret, key_rows, lock_hex, saved_as
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table
@@ -62,7 +62,8 @@ async def key_issue(app: App, lock_name: str, user_number: int | None, name: str
                                         validity=validity)
         text = InviteText(lock_id=bytes.fromhex(lock_hex(client)), invite_id=invite.invite_id,
                           code=invite.code, fingerprint=client.fingerprint)
-    emit(as_json, invite_json(invite, text), lambda: show_invite(invite, text, "Bluetooth key"))
+    emit(as_json, invite_json(invite, text),
+         lambda: show_invite(invite, text, "Bluetooth key", lock_name))
 
 
 INVITE = Secret(option="INVITE", what="invite", file="--invite-file",
@@ -99,7 +100,7 @@ async def key_redeem(app: App, invite_arg: str | None, invite_file: Path | None,
            "role": record.role}
     emit(as_json, out, lambda: click.echo(
         f"paired with lock {record.lock_id} as user {record.user_no} ({record.role}); "
-        f"saved as {record.name!r}"))
+        f"{saved_as(record, name)}"))
 
 
 @key.command("list")
@@ -129,14 +130,29 @@ async def key_list(app: App, lock_name: str, as_json: bool) -> None:
 
 @key.command("revoke")
 @click.argument("lock_name", metavar="LOCK")
-@click.argument("credential_id", type=int, metavar="KEY")
+@click.argument("credential_id", type=int, metavar="[KEY]", required=False)
+@click.option("--invite", "invite_id", type=int, metavar="N",
+              help="withdraw pending invite N instead (the number `key issue` printed)")
 @pass_app
 @command_runner
-async def key_revoke(app: App, lock_name: str, credential_id: int) -> None:
-    """Revoke a Bluetooth key (KEY: its id from `key list`); that phone is denied."""
+async def key_revoke(app: App, lock_name: str, credential_id: int | None,
+                     invite_id: int | None) -> None:
+    """Revoke a Bluetooth key (KEY: the key number from `key list`); that phone is denied.
+
+    An invite not yet redeemed has an invite number, not a key number: withdraw it with
+    --invite N.
+    """
+    if (credential_id is None) == (invite_id is None):
+        raise click.UsageError("give KEY (a key number from `key list`) or --invite N "
+                               "(an invite number from `key issue`)")
     async with paired(app, lock_name) as client:
-        await client.revoke_key(credential_id)
-    click.echo(f"key {credential_id} revoked")
+        if invite_id is not None:
+            await client.cancel_invite(invite_id)
+        else:
+            assert credential_id is not None
+            await client.revoke_key(credential_id)
+    click.echo(f"invite {invite_id} withdrawn" if invite_id is not None
+               else f"key {credential_id} revoked")
 
 
 # ---------------------------------------------------------------- visitor codes
@@ -168,7 +184,8 @@ def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
 
 @click.group()
 def code() -> None:
-    """Visitor passwords, made offline (R-APP-4): one-time or periodic."""
+    # R-APP-4: one-time or periodic visitor passwords, made while the lock is offline
+    """Visitor passwords, made offline: one-time or periodic."""
 
 
 def _show_code(as_json: bool, lock_id: str, digits: str, secret: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import difflib
 import enum
 import json
 import types
@@ -26,8 +27,8 @@ from ble_lock.central.sync import (
 )
 from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
 from ble_lock.cli.errors import CliError
-from ble_lock.cli.output import emit, json_option, table, to_json
-from ble_lock.core.errors import ErrorCode, StateError
+from ble_lock.cli.output import Columns, emit, json_option, table, to_json, word
+from ble_lock.core.errors import ErrorCode, StateError, code_of
 from ble_lock.core.profile import PROFILES, Feature
 from ble_lock.wire import messages as m
 
@@ -42,24 +43,36 @@ def _event_row(r: m.EventRecord) -> list[Any]:
     return [r.seq, when, what]
 
 
-_EVENT_HEADERS = ["seq", "time (utc)", "event"]
+def _event_columns() -> Columns:
+    """The one column layout of ``events`` and ``events --follow`` (header once)."""
+    return Columns(["seq", "time (utc)", "event"], [6, 19])
 
 
-def _print_event(r: m.EventRecord, as_json: bool) -> None:
+def event_json(r: m.EventRecord) -> dict[str, Any]:
+    """An event as JSON: enums by name, ``reason`` too (the ErrorCode's name; a number
+    this version does not know stays a number)."""
+    data: dict[str, Any] = to_json(r)
+    if r.reason is not None:
+        known = code_of(r.reason)
+        data["reason"] = known.name if known is not None else r.reason
+    return data
+
+
+def _print_event(r: m.EventRecord, as_json: bool, columns: Columns) -> None:
     if as_json:
-        click.echo(json.dumps(to_json(r)))
+        click.echo(json.dumps(event_json(r)))
     else:
-        click.echo("  ".join("-" if c is None else str(c) for c in _event_row(r)))
+        columns.echo(_event_row(r))
 
 
-async def _follow(client: LockClient, after: int, as_json: bool) -> None:
+async def _follow(client: LockClient, after: int, as_json: bool, columns: Columns) -> None:
     """Print new events as the lock pushes (one line each) until interrupted."""
     wake = asyncio.Event()
     client.on_event(lambda _body: wake.set())
     await client.listen()
     while True:
         async for record in client.iter_events(after):
-            _print_event(record, as_json)
+            _print_event(record, as_json, columns)
             after = record.seq
         wake.clear()
         # poll now and then too: a push may race with the page read
@@ -79,12 +92,15 @@ async def events(app: App, lock_name: str, since: int, follow: bool, as_json: bo
     async with paired(app, lock_name) as client:
         records = await client.events(since)
         if follow:
+            columns = _event_columns()
+            if not as_json:
+                columns.start()  # the header now, even before the first event
             for record in records:
-                _print_event(record, as_json)
-            await _follow(client, records[-1].seq if records else since, as_json)
+                _print_event(record, as_json, columns)
+            await _follow(client, records[-1].seq if records else since, as_json, columns)
             return
-    emit(as_json, records, lambda: table([_event_row(r) for r in records], _EVENT_HEADERS,
-                                         empty="no events"))
+    emit(as_json, [event_json(r) for r in records],
+         lambda: _event_columns().table([_event_row(r) for r in records], empty="no events"))
 
 
 # ---------------------------------------------------------------- settings
@@ -99,12 +115,28 @@ def _base_type(name: str) -> Any:
     return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and args else hint
 
 
+def _usage(message: str) -> click.BadParameter:
+    """A NAME=VALUE mistake: a usage error (exit 2), found before any radio."""
+    return click.BadParameter(message, ctx=click.get_current_context(silent=True),
+                              param_hint="'NAME=VALUE'")
+
+
+def _did_you_mean(word_: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word_, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]}? " if close else ""
+
+
 def parse_setting(item: str) -> tuple[str, Any]:
-    """``name=value`` as the typed value of that SettingsSet field."""
+    """``name=value`` as the typed value of that SettingsSet field; a mistake is a usage
+    error (exit 2) that suggests the closest name or lists the values."""
     name, sep, raw = item.partition("=")
     name = name.strip().replace("-", "_")
-    if not sep or name not in _FIELDS:
-        raise CliError(f"{item!r}: expected NAME=VALUE, NAME one of: {', '.join(_FIELDS)}")
+    if not sep:
+        raise _usage(f"{item!r} is not NAME=VALUE ({_did_you_mean(name, list(_FIELDS))}"
+                     f"NAME one of: {', '.join(_FIELDS)})")
+    if name not in _FIELDS:
+        raise _usage(f"no setting {name!r}: {_did_you_mean(name, list(_FIELDS))}"
+                     f"(NAME one of: {', '.join(_FIELDS)})")
     kind = _base_type(name)
     raw = raw.strip()
     try:
@@ -118,9 +150,13 @@ def parse_setting(item: str) -> tuple[str, Any]:
             return name, kind[raw.upper().replace("-", "_")]
         return name, raw
     except (ValueError, KeyError):
-        choices = (f" ({', '.join(e.name.lower() for e in kind)})"
-                   if isinstance(kind, type) and issubclass(kind, enum.Enum) else "")
-        raise CliError(f"bad value for {name}: {raw!r}{choices}") from None
+        if kind is bool:
+            choices = " (on, off)"
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            choices = f" ({', '.join(word(e) for e in kind)})"
+        else:
+            choices = " (a whole number)" if kind is int else ""
+        raise _usage(f"bad value for {name}: {raw!r}{choices}") from None
 
 
 @click.group()
@@ -131,9 +167,9 @@ def settings() -> None:
 def _show_settings(as_json: bool, current: m.LockSettings) -> None:
     data = to_json(current)
 
-    def human() -> None:
-        for k, v in data.items():
-            click.echo(f"{k:22} {v}")
+    def human() -> None:  # the words `settings set` takes: on/off, left, zh-tw
+        for f in dataclasses.fields(current):
+            click.echo(f"{f.name:22} {word(getattr(current, f.name))}")
 
     emit(as_json, data, human)
 
@@ -158,7 +194,7 @@ async def settings_get(app: App, lock_name: str, as_json: bool) -> None:
 @command_runner
 async def settings_set(app: App, lock_name: str, items: tuple[str, ...], as_json: bool) -> None:
     """Change settings: `privacy_mode=on volume=2 lockout_enabled=off` (admins)."""
-    changes = dict(parse_setting(item) for item in items)
+    changes = dict(parse_setting(item) for item in items)  # before any radio
     async with paired(app, lock_name) as client:
         current = await client.set_settings(m.SettingsSet(**changes))
     _show_settings(as_json, current)
@@ -169,7 +205,8 @@ async def settings_set(app: App, lock_name: str, items: tuple[str, ...], as_json
 
 @click.group()
 def sync() -> None:
-    """Sync unlock between two locks (R-SYN-*): link, unlink, status, relay."""
+    # R-SYN-1..4
+    """Sync unlock between two locks: link, unlink, status, relay."""
 
 
 def _model(client: LockClient) -> str:
@@ -186,7 +223,7 @@ def _has_sync(client: LockClient) -> bool:
 def _require_sync(client: LockClient, lock_name: str) -> None:
     if not _has_sync(client):
         raise StateError(f"lock {lock_name} ({_model(client).upper()}) does not support sync "
-                       "unlock (R-SYN-*)", code=ErrorCode.UNSUPPORTED_BY_PROFILE,
+                       "unlock", code=ErrorCode.UNSUPPORTED_BY_PROFILE,
                        hint="sync unlock links two locks of a model that has it (face-palm)")
 
 
@@ -201,7 +238,8 @@ def _require_sync(client: LockClient, lock_name: str) -> None:
 @pass_app
 @command_runner
 async def sync_link(app: App, lock_a: str, lock_b: str, window: int, countdown: int) -> None:
-    """Link two locks: an outside unlock of either opens the other (R-SYN-1).
+    # R-SYN-1 (link, confirmed at door B within a countdown), R-SYN-2
+    """Link two locks: an outside unlock of either opens the other.
 
     Confirm at door B: unlock it with an admin credential (PIN, fingerprint, card, face,
     palm) before the countdown ends.

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["FC", "emit", "fmt_time", "json_option", "progress", "qr_lines", "table",
-           "to_json"]
+__all__ = ["FC", "Columns", "Spinner", "emit", "fmt_time", "json_option", "name_word",
+           "progress", "qr_lines", "table", "to_json", "word"]
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -54,14 +54,34 @@ def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
         human()
 
 
+def word(value: Any) -> str:
+    """One value for people, in the words ``settings set`` takes back: on/off for a
+    switch, ``none`` for nothing, enum names in lower case with hyphens (``zh-tw``),
+    lists joined with commas. ``settings get``, ``panel status`` and tables share it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, enum.Enum):
+        return value.name.lower().replace("_", "-")
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(word(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {word(v)}" for k, v in value.items())
+    return str(value)
+
+
+def name_word(name: str) -> str:
+    """An enum name as received in JSON (``FACTORY_FRESH``) in the same words."""
+    return name.lower().replace("_", "-")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, enum.Enum):
-        return value.name.lower()
-    return str(value)
+    return word(value)
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *,
@@ -76,6 +96,48 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *,
                .rstrip())
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+class Columns:
+    """Fixed-width columns for rows printed one at a time (``events --follow``), where a
+    :func:`table` cannot measure every row first. The header is printed once, before the
+    first row; the last column takes the rest of the line."""
+
+    def __init__(self, headers: Sequence[str], widths: Sequence[int]) -> None:
+        if len(widths) != len(headers) - 1:
+            raise ValueError("one width per column but the last")
+        self.headers = [h.upper() for h in headers]
+        self.widths = list(widths)
+        self._started = False
+
+    def line(self, row: Sequence[Any]) -> str:
+        """One row as text (cells wider than their column push the rest right)."""
+        cells = [_cell(v) for v in row]
+        head = "  ".join(c.ljust(w) for c, w in zip(cells, self.widths, strict=False))
+        return f"{head}  {cells[-1]}".rstrip()
+
+    def header(self) -> str:
+        return self.line(self.headers)
+
+    def start(self) -> None:
+        """Print the header, once."""
+        if not self._started:
+            click.echo(self.header())
+            self._started = True
+
+    def echo(self, row: Sequence[Any]) -> None:
+        """Print ``row`` (and the header before the first)."""
+        self.start()
+        click.echo(self.line(row))
+
+    def table(self, rows: Iterable[Sequence[Any]], *, empty: str = "(none)") -> None:
+        """Every row of a finished listing, in the same columns."""
+        any_row = False
+        for row in rows:
+            self.echo(row)
+            any_row = True
+        if not any_row:
+            click.echo(empty)
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -100,23 +162,43 @@ def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
+class Spinner:
+    """The handle :func:`progress` yields: :meth:`echo` prints a line to stdout without
+    leaving the spinner's text behind on a terminal (the spinner line is cleared first
+    and redrawn on its next turn)."""
+
+    def __init__(self, message: str, active: bool) -> None:
+        self.message = message
+        self.active = active
+
+    def clear(self) -> None:
+        if self.active:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def echo(self, text: str) -> None:
+        """Print ``text`` on its own line, above the spinner."""
+        self.clear()
+        click.echo(text)
+
+
 @asynccontextmanager
-async def progress(message: str) -> AsyncIterator[None]:
+async def progress(message: str) -> AsyncIterator[Spinner]:
     """A spinner with ``message`` on stderr while the block runs (terminals only)."""
-    if not _interactive():
-        yield
+    spinner = Spinner(message, _interactive())
+    if not spinner.active:
+        yield spinner
         return
 
     async def spin() -> None:
         for frame in itertools.cycle(_FRAMES):
-            sys.stderr.write(f"\r{frame} {message}…")
+            sys.stderr.write(f"\r\033[K{frame} {spinner.message}…")
             sys.stderr.flush()
             await asyncio.sleep(0.1)
 
     task = asyncio.create_task(spin())
     try:
-        yield
+        yield spinner
     finally:
         task.cancel()
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
+        spinner.clear()

@@ -233,11 +233,13 @@ async def credentials_list(app: App, lock_name: str, user_number: int | None,
 
 
 def _step_line(step: m.Enrolment) -> str:
+    """Where the enrolment stands, counting captures from 1: the capture asked for next
+    (``capture 1/5: straight``), then done or cancelled."""
     if step.state is m.EnrolmentState.DONE:
         return f"  done: credential {step.credential_id}"
     if step.state is m.EnrolmentState.CANCELLED:
         return "  cancelled"
-    return f"  capture {step.captured}/{step.captures_needed}: {step.next_step}"
+    return f"  capture {step.captured + 1}/{step.captures_needed}: {step.next_step}"
 
 
 PIN = Secret(option="--pin", what="PIN", confirm=True)
@@ -301,11 +303,12 @@ async def credentials_add(app: App, lock_name: str, user_number: int, pin: str |
                                "the lock")
                     assert run.state is not None
                     click.echo(_step_line(run.state))
-                async with asyncio.timeout(enrol_timeout), progress("waiting for the lock"):
+                async with (asyncio.timeout(enrol_timeout),
+                            progress("waiting for the lock") as spinner):
                     async for step in run:
                         steps.append(step)
                         if not as_json:
-                            click.echo(_step_line(step))
+                            spinner.echo(_step_line(step))  # clears the spinner's line
             final = run.state
             if final is None or final.credential_id is None:
                 raise StateError("the enrolment did not finish", code=ErrorCode.NO_ENROLMENT)

@@ -84,6 +84,13 @@ class Keys:
         """True while the SET button's pairing mode lasts (120 s, R-APP-1)."""
         return self._dev.pairing_until is not None and self._ctx.now() < self._dev.pairing_until
 
+    def pairing_mode_left(self) -> float | None:
+        """Seconds of pairing mode left (R-APP-1), or None outside it."""
+        if not self.pairing_mode:
+            return None
+        assert self._dev.pairing_until is not None
+        return self._dev.pairing_until - self._ctx.now()
+
     def enter_pairing_mode(self) -> None:
         """Panel: SET held (face-palm shows the QR code). Ends after ``pairing_mode_s``."""
         self._dev.pairing_until = self._ctx.now() + self._ctx.profile.pairing_mode_s
@@ -299,13 +306,20 @@ class Keys:
     def _pending_invite(self, invite_id: int) -> Invite:
         invite = self._invites.get(invite_id)
         if invite is None:
+            if self._invites.spent(invite_id) is not None:
+                raise PermissionDeniedError(f"invite {invite_id} was redeemed already",
+                                            code=ErrorCode.INVITE_USED)
             raise NotFoundError(f"no invite {invite_id}", code=ErrorCode.UNKNOWN_KEY)
         if self._ctx.wall() >= invite.expires_at:
             raise PermissionDeniedError("invite expired", code=ErrorCode.KEY_EXPIRED)
         return invite
 
     def invite_secret(self, invite_id: int) -> bytes:
-        """The derived secret of a pending invite, for the protocol's PAKE."""
+        """The derived secret of an invite, for the protocol's PAKE: a pending one, or one
+        redeemed already (so that its holder gets ``INVITE_USED`` after the PAKE)."""
+        spent = self._invites.spent(invite_id)
+        if spent is not None and self._ctx.wall() < spent.expires_at:
+            return spent.secret
         return self._pending_invite(invite_id).secret
 
     def redeem_invite(self, invite_id: int, phone_key: bytes, *, label: str = "",
@@ -317,7 +331,7 @@ class Keys:
 
         def apply() -> Credential:
             invite = self._pending_invite(invite_id)
-            self._invites.delete(invite_id)
+            self._invites.spend(invite_id, key)
             return self._add_phone_credential(
                 invite.user_number, key, label=label, valid_from=invite.key_valid_from,
                 valid_until=invite.key_valid_until,

@@ -297,6 +297,10 @@ class Lock:
         """See :meth:`~ble_lock.core.keys.Keys.pairing_mode`."""
         return self.keys.pairing_mode
 
+    def pairing_mode_left(self) -> float | None:
+        """See :meth:`~ble_lock.core.keys.Keys.pairing_mode_left`."""
+        return self.keys.pairing_mode_left()
+
     def enter_pairing_mode(self) -> None:
         """Panel: SET held (face-palm shows the QR code)
         (:meth:`~ble_lock.core.keys.Keys.enter_pairing_mode`)."""

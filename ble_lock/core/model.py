@@ -315,7 +315,9 @@ class CaptureResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invite:
-    """A pending Bluetooth-key invite (R-APP-3). Only a derived secret is kept."""
+    """A Bluetooth-key invite (R-APP-3). Only a derived secret is kept. ``redeemed_by``
+    (a phone's public key) marks an invite already redeemed, kept until it expires so that
+    the phone holding its code hears ``INVITE_USED``, not "wrong code"."""
 
     id: int
     user_number: int
@@ -326,6 +328,7 @@ class Invite:
     key_valid_until: float | None = None
     issued_by: int | None = None
     created_at: float = 0.0
+    redeemed_by: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

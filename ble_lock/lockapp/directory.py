@@ -26,6 +26,7 @@ from ble_lock.core.rules.lockout import InputPath
 from ble_lock.wire.endpoints.directory import (
     INVITE_REF_SIZE,
     SETUP_CODE_REF,
+    PairingWait,
     invite_code_ref,
 )
 from ble_lock.wire.security.pairing import (
@@ -105,6 +106,19 @@ class CoreDirectory:
             if lock.profile.has(Feature.CLAIM_NEEDS_PAIRING_MODE) and not lock.pairing_mode:
                 return ErrorCode.NOT_IN_PAIRING_MODE
         return None
+
+    def pairing_wait(self, code_ref: bytes, now: float) -> PairingWait | None:
+        """While pairing is locked out: its time left, and pairing mode's when a claim
+        needs it (R-SEC-1 announces the time left; R-APP-1 pairing mode may end first)."""
+        lock = self._lock
+        left = lock.lockout_remaining(InputPath.PAIRING)
+        if not left:
+            return None
+        mode: float | None = None
+        if code_ref == SETUP_CODE_REF and not lock.claimed \
+                and lock.profile.has(Feature.CLAIM_NEEDS_PAIRING_MODE):
+            mode = lock.pairing_mode_left() or 0.0
+        return PairingWait(retry_after=left, pairing_mode_left=mode)
 
     def pairing_secret(self, code_ref: bytes) -> bytes | None:
         try:

@@ -41,9 +41,9 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
         done = await run(ble_sim, 1, home, *args, input=input)
         return done.rc, done.out, done.err
 
-    async def panel(*args: str) -> str:
+    async def panel(*args: str, refused: ErrorCode | None = None) -> str:
         rc, out, err = await cli(lock_home, "panel", *args)
-        assert rc == 0, err
+        assert rc == (0 if refused is None else int(refused)), err  # refusals: their code
         return out
 
     scan = json.loads((await cli(owner, "scan", "--for", "2", "--json"))[1])
@@ -113,10 +113,10 @@ async def test_story_claim_admin_pin_key_revoke_duress_lockout_events(
     assert json.loads(line)["user_number"] == dora
     await follow.stop()
 
-    for _ in range(5):
-        out = await panel("pin", "975310")
+    for _ in range(5):  # the fifth wrong PIN is still NO_MATCH; it starts the lockout
+        out = await panel("pin", "975310", refused=ErrorCode.NO_MATCH)
     assert "try again in 180 s" in out
-    assert "[LOCKED_OUT]" in await panel("pin", "135790")
+    assert "[LOCKED_OUT]" in await panel("pin", "135790", refused=ErrorCode.LOCKED_OUT)
     await panel("clock", "181")
     assert (await panel("pin", "135790")).startswith(f"opened (user {carl})")
 
@@ -172,7 +172,7 @@ async def test_sync_enrol_visitor_by_command_line(ble_sim: BleHarness, tmp_path:
     carl = json.loads(await cli("users", "add", "front", "Carl", "--json"))["user_number"]
     enrol = await start(ble_sim, 2, admin, "--timeout", "10", "credentials", "add", "front",
                         str(carl), "--palm")
-    await enrol.expect("capture 0/", 30)
+    await enrol.expect("capture 1/", 30)
     while True:
         out = await panel(home_a, "palm", "carl-left")
         if "credential" in out:

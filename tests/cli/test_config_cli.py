@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ble_lock.cli import lockcfg
+from ble_lock.cli.output import to_json
 from ble_lock.core.errors import ErrorCode
 from ble_lock.testing.memory_lock import MemoryLock
 from tests.cli._memory import Cli, MemoryBackend
@@ -39,17 +40,43 @@ def test_settings_get_set(owned: Cli) -> None:
                          "door-direction=left")
     assert (changed["privacy_mode"], changed["volume"], changed["door_direction"]) == (
         True, 1, "LEFT")
-    assert "privacy_mode           True" in owned.ok("settings", "get", "door")
+    assert "privacy_mode           on" in owned.ok("settings", "get", "door")
 
 
-def test_settings_errors(owned: Cli) -> None:
-    err = owned.fails(ErrorCode.INVALID_ARGUMENT, "settings", "set", "door", "colour=red")
-    assert "NAME one of" in err
-    owned.fails(ErrorCode.INVALID_ARGUMENT, "settings", "set", "door", "privacy_mode=maybe")
-    err = owned.fails(ErrorCode.INVALID_ARGUMENT, "settings", "set", "door",
-                      "door_direction=up")
-    assert "(left, right)" in err
+def test_settings_errors_are_usage_errors_before_any_radio(owned: Cli) -> None:
+    """Issue 14 item 8: a mistyped NAME=VALUE is a usage error (exit 2), found before
+    the lock is reached, with the closest name suggested (difflib) or the values listed."""
+    sessions = len(owned.backend.clients)
+    result = owned("settings", "set", "door", "privcy_mode=on")
+    assert result.exit_code == 2, result.output
+    assert "did you mean privacy_mode?" in result.stderr
+    result = owned("settings", "set", "door", "colour=red")
+    assert result.exit_code == 2
+    assert "NAME one of" in result.stderr
+    assert "did you mean" not in result.stderr
+    result = owned("settings", "set", "door", "privacy_mode=maybe")
+    assert (result.exit_code, "(on, off)" in result.stderr) == (2, True)
+    result = owned("settings", "set", "door", "door_direction=up")
+    assert (result.exit_code, "(left, right)" in result.stderr) == (2, True)
     assert owned("settings", "set", "door").exit_code == 2
+    assert len(owned.backend.clients) == sessions  # no connection was made
+
+
+def test_settings_get_speaks_the_words_set_takes(owned: Cli) -> None:
+    """Issue 14 item 10: `settings get` prints on/off and lower-case names, never Python
+    values, and every line it prints is accepted back by `settings set` unchanged."""
+    owned.ok("settings", "set", "door", "door_direction=left")
+    before = owned.json("settings", "get", "door")
+    lines = [line.split() for line in owned.ok("settings", "get", "door").splitlines()]
+    assert all(len(parts) == 2 for parts in lines), lines
+    words = {value for _, value in lines}
+    assert not words & {"True", "False", "None", "LEFT"}, words
+    assert dict(lines)["door_direction"] == "left"
+    assert dict(lines)["privacy_mode"] == "off"
+    for name, value in lines:  # the model refuses some settings; the words all parse
+        parsed_name, parsed = lockcfg.parse_setting(f"{name}={value}")
+        assert (parsed_name, to_json(parsed)) == (name, before[name])
+    owned.ok("settings", "set", "door", "privacy_mode=on", "door_direction=right")
 
 
 @pytest.fixture

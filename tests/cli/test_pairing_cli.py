@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from ble_lock.central.keystore import Keystore
@@ -43,6 +44,7 @@ def test_claim_with_code_and_fingerprint_then_info(cli: Cli, door: MemoryLock,
     human = cli.ok("info", "0B:AD:C0:DE:00:01")  # LOCK by address
     assert "model" in human
     assert "credentials" in human
+    assert re.search(r"^state +locked$", human, re.M), human  # words, not LOCKED (issue 14)
 
 
 def test_claim_with_qr_json(cli: Cli, door: MemoryLock) -> None:

@@ -25,6 +25,12 @@ def test_panel_status_label_and_set(cli: Cli, emulator: Emulator) -> None:
     human = cli.ok("panel", "status")
     assert human.splitlines()[0] == "ready"
     assert "  bolt          locked" in human
+    # issue 14 item 10: the words of the rest of the CLI, never Python values
+    assert "  claimed       off" in human
+    assert "  enrolling     none" in human
+    assert "  flags         factory-fresh" in human
+    for python in ("True", "False", "None", "['", "FACTORY_FRESH"):
+        assert python not in human, (python, human)
     label = cli.ok("panel", "label")
     assert emulator.label is not None
     assert f"setup_code  {emulator.label.setup_code}" in label
@@ -38,8 +44,10 @@ def test_panel_claim_pin_lockout_clock(cli: Cli, emulator: Emulator, tmp_path: P
     assert cli.ok("panel", *state, "claim", "135790").startswith("admin user 1 added")
     assert cli.ok("panel", "pin", "135790").strip() == "opened (user 1) by PIN"
     assert cli.ok("panel", "button").startswith("locked")
-    for _ in range(5):
-        out = cli.ok("panel", "pin", "975310")
+    for _ in range(5):  # a refusal prints what the lock said and exits with its code
+        result = cli("panel", "pin", "975310")
+        assert result.exit_code in (int(ErrorCode.NO_MATCH), int(ErrorCode.LOCKED_OUT))
+    out = result.stdout
     assert "try again in 180 s" in out
     assert "[LOCKED_OUT]" in out or "[NO_MATCH]" in out
     cli.ok("panel", "clock", "181")
@@ -55,7 +63,9 @@ def test_panel_every_input(cli: Cli, emulator: Emulator) -> None:
         (("finger", "7"), "[NO_MATCH]"), (("palm", "me"), "[NO_MATCH]"),
     ]:
         result = cli("panel", *args)
-        assert result.exit_code == 0, (args, result.output)
+        refused = "[NO_MATCH]" in expect
+        assert result.exit_code == (int(ErrorCode.NO_MATCH) if refused else 0), (
+            args, result.output)
         assert expect in result.stdout, (args, result.stdout)
     assert emulator.lock is not None
     assert emulator.lock.battery_percent == 15
@@ -85,5 +95,7 @@ def test_panel_json_on_each_input(cli: Cli, emulator: Emulator) -> None:
     reply = json.loads(cli.ok("panel", "pin", "135790", "--json"))
     assert (reply["outcome"], reply["user"], reply["method"]) == ("granted", 1, "PIN")
     assert json.loads(cli.ok("panel", "status", "--json"))["display"]["bolt"] == "unlocked"
-    palm = json.loads(cli.ok("panel", "palm", "x", "--json"))
+    refused = cli("panel", "palm", "x", "--json")
+    assert refused.exit_code == int(ErrorCode.NO_MATCH)  # the reply is printed all the same
+    palm = json.loads(refused.stdout)
     assert palm["outcome"] == "denied"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import Actor, CredentialKind
 from ble_lock.peripheral.emulator import Emulator
 from tests.cli._memory import Cli, running_panel
@@ -48,7 +49,9 @@ def test_r_usr_1_panel_menu_with_pin_card_or_finger(cli: Cli, dl20: Emulator) ->
 
     bob = lock.add_user(master, name="bob")
     lock.add_pin(master, bob.number, "246801")
-    assert cli.ok("panel", "menu", "--pin", "246801").startswith("not a master credential")
+    refused = cli("panel", "menu", "--pin", "246801")  # a refusal exits with its code
+    assert refused.exit_code == int(ErrorCode.PERMISSION_DENIED), refused.output
+    assert refused.stdout.startswith("not a master credential")
     assert _menu_user(cli) is None
 
 

@@ -123,8 +123,8 @@ def test_credentials_enrol_finger_progress_step_by_step(owned: Cli, door: Memory
     assert out[0] == "enrolling a fingerprint for user 2: present it at the lock"
     captures = [line for line in out if line.strip().startswith("capture ")]
     needed = int(captures[0].split("/")[1].split(":")[0])
-    assert [c.split(":")[0].strip() for c in captures] == [
-        f"capture {i}/{needed}" for i in range(len(captures))]
+    assert [c.split(":")[0].strip() for c in captures] == [  # counted from 1 (issue 14)
+        f"capture {i}/{needed}" for i in range(1, len(captures) + 1)]
     assert out[-2].strip().startswith("done: credential ")
     assert out[-1].startswith("added fingerprint credential ")
     decision = door.lock.present_biometric(CredentialKind.FINGERPRINT, b"finger-7")

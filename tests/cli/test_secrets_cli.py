@@ -290,7 +290,8 @@ def test_pending_keystore_keeps_records_in_memory_until_commit(tmp_path: Path) -
 def test_sync_on_a_model_without_sync_unlock_names_lock_and_model(dl20vc: Cli) -> None:
     """R-SYN-*: sync unlock is a face-palm feature; a DL20VC says so, never "off"."""
     err = dl20vc.fails(ErrorCode.UNSUPPORTED_BY_PROFILE, "sync", "link", "door", "door")
-    assert err.startswith("error: lock door (DL20VC) does not support sync unlock (R-SYN-*)")
+    assert err.startswith("error: lock door (DL20VC) does not support sync unlock "
+                          "(UNSUPPORTED_BY_PROFILE)")  # no rule ids for people (issue 14)
     assert dl20vc.ok("sync", "status", "door").strip() == \
         "sync unlock not supported by this model (DL20VC)"
     assert dl20vc.json("sync", "status", "door") == {

@@ -70,9 +70,16 @@ def test_r_app_3_invite_for_new_user_redeemed_once(env: Env) -> None:
     assert info is not None
     assert (info.user_number, info.role, info.revoked) == (issued.user_number, Role.NORMAL, False)
     assert lock.unlock_bluetooth(Actor.phone(GUEST)).granted
-    with pytest.raises(NotFoundError) as again:
+    # issue 14: a redeemed invite names its cause (INVITE_USED), and its secret stays for
+    # the PAKE until it expires, so only a holder of its code learns it is spent
+    with pytest.raises(PermissionDeniedError) as again:
         lock.redeem_invite(issued.invite_id, OTHER)
-    assert again.value.code is ErrorCode.UNKNOWN_KEY
+    assert again.value.code is ErrorCode.INVITE_USED
+    assert lock.invite_secret(issued.invite_id) == derive_code_secret(
+        issued.code, invite_context(issued.invite_id))
+    assert issued.invite_id not in [i.id for i in lock.list_invites(env.admin)]
+    env.clock.advance(86_400.0)  # expired: forgotten, like a pending invite
+    lock.list_invites(env.admin)
     with pytest.raises(NotFoundError):
         lock.invite_secret(issued.invite_id)
 

@@ -148,3 +148,35 @@ def test_r_sec_1_each_paths_lockout_survives_a_restart(
         clock.advance(90)
         assert third.lockout_remaining(InputPath.PAIRING) is None
         assert third.lockout_remaining() == 60.0
+
+
+@pytest.mark.parametrize("stores", [memory_stores, sqlite_stores], ids=["memory", "sqlite"])
+def test_a_redeemed_invite_is_remembered_across_a_restart(
+        tmp_path: Path, stores: Callable[..., object]) -> None:
+    """Issue 14 item 8: a redeemed invite says INVITE_USED, also after a restart (its
+    ``redeemed_by`` is stored), until it expires; at most SPENT_KEPT are kept."""
+    from ble_lock.core.errors import PermissionDeniedError
+    from ble_lock.core.invites import SPENT_KEPT
+
+    clock = FakeClock(START)
+    with stores(tmp_path) as reopen:
+        store = reopen()
+        provision(store, FakeRng(1))
+        lock = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(2))
+        lock.press_set_button()
+        lock.claim(phone_key=ADMIN)
+        admin = Actor.phone(ADMIN)
+        guest = lock.add_user(admin, name="guest")
+        first = lock.issue_invite(admin, user_number=guest.number)
+        lock.redeem_invite(first.invite_id, b"\x01" * 32)
+        store = reopen()
+        again = Lock(store=store, profile=FACE_PALM, clock=clock, rng=FakeRng(3))
+        with pytest.raises(PermissionDeniedError) as used:
+            again.redeem_invite(first.invite_id, b"\x02" * 32)
+        assert used.value.code is ErrorCode.INVITE_USED
+        for n in range(SPENT_KEPT):  # more redeemed invites: the oldest is forgotten
+            issued = again.issue_invite(admin, user_number=guest.number)
+            again.redeem_invite(issued.invite_id, bytes([0x10 + n]) * 32)
+        kept = [i for i in store.load_invites() if i.redeemed_by is not None]
+        assert len(kept) == SPENT_KEPT
+        assert first.invite_id not in [i.id for i in kept]

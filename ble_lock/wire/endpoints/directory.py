@@ -20,6 +20,7 @@ __all__ = [
     "SETUP_CODE_REF",
     "InMemoryDirectory",
     "InMemoryPeer",
+    "PairingWait",
     "PeerDirectory",
     "invite_code_ref",
 ]
@@ -34,6 +35,16 @@ INVITE_REF_SIZE = 4
 def invite_code_ref(invite_id: int) -> bytes:
     """The pairing ``code_ref`` naming an invite (the setup code's is ``b""``)."""
     return invite_id.to_bytes(INVITE_REF_SIZE, "big")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairingWait:
+    """While pairing is locked out: seconds until it ends, and the seconds of pairing mode
+    left when the refused pairing (a claim on a model that needs it) needs pairing mode
+    (0: it is off; None: not needed). The lock's CLOSE carries both, for the user."""
+
+    retry_after: float
+    pairing_mode_left: float | None = None
 
 
 class PeerDirectory(Protocol):
@@ -70,6 +81,11 @@ class PeerDirectory(Protocol):
         """Why pairing with ``code_ref`` is refused right now (``LOCKED_OUT`` after too
         many failures, ``NOT_IN_PAIRING_MODE``, ``ALREADY_CLAIMED``...), or None."""
         ...
+
+    # Optional (added later; the endpoint works without it):
+    #   def pairing_wait(self, code_ref: bytes, now: float) -> PairingWait | None
+    # while pairing_refusal() says LOCKED_OUT: how long it lasts (and pairing mode's
+    # time left), sent in the CLOSE so the user is told when to try again.
 
     def pairing_secret(self, code_ref: bytes) -> bytes | None:
         """The CPace PRS (:func:`~ble_lock.wire.security.pairing.pairing_secret` of the code)
@@ -139,6 +155,12 @@ class InMemoryDirectory:
     def pairing_refusal(self, code_ref: bytes, now: float) -> ErrorCode | None:
         if now < self.locked_until:
             return ErrorCode.LOCKED_OUT
+        return None
+
+    def pairing_wait(self, code_ref: bytes, now: float) -> PairingWait | None:
+        """The lockout's time left (this directory has no pairing mode)."""
+        if now < self.locked_until:
+            return PairingWait(retry_after=self.locked_until - now)
         return None
 
     def pairing_secret(self, code_ref: bytes) -> bytes | None:

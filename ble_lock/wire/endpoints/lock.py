@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 
 from ble_lock.core.errors import ErrorCode, InternalError
-from ble_lock.wire.endpoints.directory import PeerDirectory
+from ble_lock.wire.endpoints.directory import PairingWait, PeerDirectory
 from ble_lock.wire.errors import (
     ChannelBusyError,
     FramingError,
@@ -60,6 +60,7 @@ from ble_lock.wire.link.framing import Limits, Reassembler, check_mtu, fragment,
 from ble_lock.wire.link.transport_messages import (
     DATA_OVERHEAD,
     HS2_OVERHEAD,
+    NO_PAIRING_MODE,
     Close,
     Data,
     Hs1,
@@ -86,6 +87,11 @@ _log = logging.getLogger(__name__)
 
 _DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 
+
+def _seconds(value: float) -> int:
+    """Seconds for a CLOSE wait field: rounded up, below :data:`NO_PAIRING_MODE`."""
+    whole = int(value) + (value > int(value))
+    return max(0, min(whole, NO_PAIRING_MODE - 1))
 
 class ChannelState(Enum):
     IDLE = auto()  # nothing yet (or a message being reassembled)
@@ -340,7 +346,16 @@ class LockEndpoint:
             raise ChannelBusyError("another pairing is in progress")
         refusal = self._directory.pairing_refusal(msg.code_ref, now)
         if refusal is not None:
-            raise PairingError.with_reason(f"pairing refused: {refusal.name}", refusal)
+            err = PairingError.with_reason(f"pairing refused: {refusal.name}", refusal)
+            wait = self._pairing_wait(msg.code_ref, now) if refusal is ErrorCode.LOCKED_OUT \
+                else None
+            if wait is None:
+                raise err
+            # R-SEC-1 "announces the time left": the CLOSE tells the user when to retry
+            # (and whether pairing mode runs out first); advice only, unauthenticated.
+            self._send(ch, wait)
+            self._fail(ch.cid, ch, err, events, send_close=False)
+            return
         prs = self._directory.pairing_secret(msg.code_ref)
         # Unknown invite id: run CPace with a random secret, indistinguishable from a
         # wrong code (no oracle for which invite ids exist), and count the failure.
@@ -351,6 +366,16 @@ class LockEndpoint:
         self._pairing_channel = ch.cid
         self._send(ch, pair2)
         events.append(PairingRequested(channel=ch.cid, code_ref=msg.code_ref))
+
+    def _pairing_wait(self, code_ref: bytes, now: float) -> Close | None:
+        ask = getattr(self._directory, "pairing_wait", None)  # optional (directory.py)
+        wait = ask(code_ref, now) if ask is not None else None
+        if not isinstance(wait, PairingWait):
+            return None
+        mode = (NO_PAIRING_MODE if wait.pairing_mode_left is None
+                else _seconds(wait.pairing_mode_left))
+        return Close(code=int(ErrorCode.LOCKED_OUT), retry_after=_seconds(wait.retry_after),
+                     pairing_mode_left=mode)
 
     def _on_pair3(self, ch: _Channel, msg: Message, now: float,
                   events: list[EndpointEvent]) -> None:

@@ -39,6 +39,7 @@ from ble_lock.wire.link.framing import Limits, Reassembler, check_mtu, fragment,
 from ble_lock.wire.link.transport_messages import (
     DATA_OVERHEAD,
     HS1_OVERHEAD,
+    NO_PAIRING_MODE,
     Close,
     Data,
     Hs2,
@@ -58,7 +59,8 @@ from ble_lock.wire.security.handshake import (
 )
 from ble_lock.wire.security.pairing import LOCK_ID_LEN, PairingInitiator, pairing_secret
 
-__all__ = ["ANSWER_TIMEOUT", "PhonePairing", "PhoneSession", "PhoneState", "random_channel"]
+__all__ = ["ANSWER_TIMEOUT", "PhonePairing", "PhoneSession", "PhoneState", "close_text",
+           "random_channel"]
 
 _DATA_AD = DATA_AD  # wire-spec: DATA is sealed as Noise transport messages
 MAX_COUNTER = 2**64 - 1
@@ -71,6 +73,20 @@ answer. Monotonic seconds, like every ``now`` here. The I/O layer drives these t
 (:meth:`next_timer` / :meth:`handle_timer`, aioquic's ``get_timer``/``handle_timer``);
 it keeps no timeout of its own (``docs/central.md``, "Timeouts")."""
 
+
+def close_text(msg: Close) -> str:
+    """What a CLOSE from the lock says; with a pairing lockout's wait, when to retry and
+    whether pairing mode ends first (R-SEC-1: the lock announces the time left)."""
+    if msg.retry_after is None or msg.pairing_mode_left is None:
+        return "the lock closed the channel"
+    text = f"pairing locked out: retry in {msg.retry_after} s"
+    mode = msg.pairing_mode_left
+    if mode == 0:
+        text += "; pairing mode is off: press SET on the lock after the wait"
+    elif mode != NO_PAIRING_MODE and mode < msg.retry_after:
+        text += (f"; pairing mode ends in {mode} s, before the wait does: press SET on the "
+                 "lock again after the wait")
+    return text
 
 class PhoneState(Enum):
     NEW = auto()
@@ -155,8 +171,7 @@ class _PhoneChannel(abc.ABC):
             if message is not None:
                 msg = decode(message)
                 if isinstance(msg, Close):
-                    err = remote_error_for_code(msg.code, "the lock closed the channel",
-                                                self._close_error)
+                    err = remote_error_for_code(msg.code, close_text(msg), self._close_error)
                     self.state = PhoneState.CLOSED
                     raise err
                 self._handle(msg, now, events)

@@ -12,7 +12,9 @@ type   name        direction  body
 0x11   PAIR2       ->phone    Yb[32], confirm_lock[48]
 0x12   PAIR3       phone->    confirm_phone[48]
 0x13   PAIR4       ->phone    done[17]
-0x7F   CLOSE       both       error code u8 (unauthenticated: it only ends a channel)
+0x7F   CLOSE       both       error code u8 (unauthenticated: it only ends a channel);
+                              after a PAIR1 refused with LOCKED_OUT also retry_after u16,
+                              pairing_mode_left u16 (advice for the user, never trusted)
 =====  ==========  =========  ==========================================================
 """
 
@@ -24,7 +26,16 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Prefixed, Struct
+from construct import (
+    Bytes,
+    ConstructError,
+    GreedyBytes,
+    Int8ub,
+    Int16ub,
+    Optional,
+    Prefixed,
+    Struct,
+)
 
 from ble_lock.wire.errors import (
     FramingError,
@@ -38,6 +49,7 @@ __all__ = [
     "FRESH_LEN",
     "HS1_OVERHEAD",
     "HS2_OVERHEAD",
+    "NO_PAIRING_MODE",
     "PROTOCOL_VERSION",
     "Close",
     "Data",
@@ -126,9 +138,19 @@ class Pair4:
     done: bytes
 
 
+NO_PAIRING_MODE = 0xFFFF
+"""``Close.pairing_mode_left`` when the refused pairing needs no pairing mode."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Close:
+    """``retry_after`` and ``pairing_mode_left`` (seconds, both or neither) only with
+    ``LOCKED_OUT`` refusing a PAIR1: when the pairing lockout ends, and how long the
+    pairing mode a claim needs still runs (0: off; :data:`NO_PAIRING_MODE`: not needed)."""
+
     code: int
+    retry_after: int | None = None
+    pairing_mode_left: int | None = None
 
 
 Message = Hs1 | Hs2 | Data | Pair1 | Pair2 | Pair3 | Pair4 | Close
@@ -144,7 +166,8 @@ _LAYOUTS: dict[MsgType, Any] = {
     MsgType.PAIR2: Struct("yb" / Bytes(32), "confirm" / Bytes(48)),
     MsgType.PAIR3: Struct("confirm" / Bytes(48)),
     MsgType.PAIR4: Struct("done" / Bytes(17)),
-    MsgType.CLOSE: Struct("code" / Int8ub),
+    MsgType.CLOSE: Struct("code" / Int8ub, "retry_after" / Optional(Int16ub),
+                          "pairing_mode_left" / Optional(Int16ub)),
 }
 _COMPILED = {t: s.compile() for t, s in _LAYOUTS.items()}
 _CLASSES: dict[MsgType, type[Message]] = {
@@ -193,6 +216,8 @@ def _check(mtype: MsgType, msg: Message, body: bytes) -> None:
         greedy = msg.ciphertext if isinstance(msg, Data) else getattr(msg, "enc_payload", b"")
         if len(greedy) < minimum:
             raise FramingError(f"{mtype.name} ciphertext too short")
+    if isinstance(msg, Close) and (msg.retry_after is None) != (msg.pairing_mode_left is None):
+        raise FramingError("CLOSE wait fields come both or neither")
     if isinstance(msg, Pair1) and len(msg.code_ref) > MAX_CODE_REF:
         raise FramingError(f"code reference longer than {MAX_CODE_REF} bytes")
 
