@@ -15,13 +15,11 @@ import os
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ble_lock.core.clock import Rng
-from ble_lock.wire.errors import DecryptError, HandshakeError
+from ble_lock.wire.errors import DecryptError, HandshakeError, LocalProtocolError
 
 __all__ = [
     "DATA_AD",
@@ -36,10 +34,12 @@ __all__ = [
     "fingerprint",
     "hkdf",
     "os_rng",
+    "public_key",
     "sha256",
 ]
 
 KEY_LEN = 32
+_HASH_LEN = 32  # SHA-256
 TAG_LEN = 16
 MAX_NONCE = 2**64 - 1
 DATA_AD = b""
@@ -90,8 +90,17 @@ def sha256(data: bytes) -> bytes:
 
 
 def hkdf(salt: bytes, ikm: bytes, length: int, info: bytes = b"") -> bytes:
-    """HKDF-SHA256 (RFC 5869)."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+    """HKDF-SHA256 (RFC 5869), on one-shot HMACs (``hmac.digest``, OpenSSL's HMAC):
+    the same bytes as ``cryptography``'s ``HKDF`` (pinned by a test), without building
+    an algorithm and a KDF object per call (four calls per handshake)."""
+    if not 0 < length <= 255 * _HASH_LEN:
+        raise LocalProtocolError("HKDF output length out of range")
+    prk = hmac.digest(salt, ikm, "sha256")  # an empty salt is HashLen zeros (HMAC pads)
+    out, block = b"", b""
+    for i in range(1, -(-length // _HASH_LEN) + 1):
+        block = hmac.digest(prk, block + info + bytes((i,)), "sha256")
+        out += block
+    return out[:length]
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -124,10 +133,21 @@ class KeyPair:
         return self.private.private_bytes_raw()
 
 
-def dh(private: X25519PrivateKey, public: bytes) -> bytes:
-    """X25519; a low-order peer point (all-zero result) is a :class:`HandshakeError`."""
+def public_key(raw: bytes) -> X25519PublicKey:
+    """Import a peer's 32-byte X25519 public key once, for several :func:`dh` calls."""
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(public))
+        return X25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise HandshakeError("invalid public key") from exc
+
+
+def dh(private: X25519PrivateKey, public: bytes | X25519PublicKey) -> bytes:
+    """X25519; a low-order peer point (all-zero result) is a :class:`HandshakeError`.
+    ``public``: raw bytes, or a key imported by :func:`public_key` (imported once)."""
+    try:
+        if isinstance(public, bytes):
+            public = X25519PublicKey.from_public_bytes(public)
+        return private.exchange(public)
     except ValueError as exc:
         raise HandshakeError("invalid public key (low-order point)") from exc
 

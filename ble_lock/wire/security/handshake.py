@@ -24,10 +24,19 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from ble_lock.wire.errors import FramingError, HandshakeError, LocalProtocolError
 from ble_lock.wire.link.transport_messages import FRESH_LEN, PROTOCOL_VERSION, Hs1, Hs2
-from ble_lock.wire.security.crypto import CipherState, KeyPair, Rng, dh, hkdf, sha256
+from ble_lock.wire.security.crypto import (
+    CipherState,
+    KeyPair,
+    Rng,
+    dh,
+    hkdf,
+    public_key,
+    sha256,
+)
 
 __all__ = [
     "PROTOCOL_NAME",
@@ -36,6 +45,7 @@ __all__ = [
     "InitiatorHandshake",
     "ReplyPayload",
     "ResponderHandshake",
+    "SsCache",
     "TransportKeys",
     "prologue",
     "write_e_es_s_ss",
@@ -204,11 +214,16 @@ class InitiatorHandshake:
             raise HandshakeError("HS2 before HS1")
         ss = self._ss
         ss.mix_hash(msg.e)
-        ss.mix_key(dh(self._e.private, msg.e))
-        ss.mix_key(dh(self._phone.private, msg.e))
+        lock_e = public_key(msg.e)  # imported once for ee and se
+        ss.mix_key(dh(self._e.private, lock_e))
+        ss.mix_key(dh(self._phone.private, lock_e))
         reply = ReplyPayload.decode(ss.decrypt_and_hash(msg.enc_payload))
         send, recv = ss.split()
         return reply, TransportKeys(send=send, recv=recv, handshake_hash=ss.h)
+
+
+SsCache = dict[bytes, tuple[bytes, X25519PublicKey]]
+"""A lock's cache: phone static key -> (DH(lock static, phone static), the imported key)."""
 
 
 class ResponderHandshake:
@@ -217,45 +232,51 @@ class ResponderHandshake:
     __slots__ = ("_lock", "_phone_e", "_phone_s", "_rng", "_ss", "_ss_cache")
 
     def __init__(self, *, lock_id: bytes, lock: KeyPair, rng: Rng, fresh: bytes,
-                 ss_cache: dict[bytes, bytes] | None = None) -> None:
+                 ss_cache: SsCache | None = None) -> None:
         """``fresh``: the value HS1 names in clear (the caller judges whether it is
         still accepted; the prologue makes HS1 decrypt only under that value)."""
         self._ss = SymmetricState(prologue(lock_id, fresh), lock.public)
-        self._ss_cache = ss_cache  # phone static key -> DH(lock static, phone static)
+        self._ss_cache = ss_cache
         self._lock = lock
         self._rng = rng
-        self._phone_e: bytes | None = None
-        self._phone_s: bytes | None = None
+        self._phone_e: X25519PublicKey | None = None
+        self._phone_s: X25519PublicKey | None = None
 
     def read_msg1(self, msg: Hs1) -> tuple[bytes, FirstPayload]:
         """Returns the phone's static public key and the decrypted first payload."""
         ss = self._ss
         ss.mix_hash(msg.e)
-        ss.mix_key(dh(self._lock.private, msg.e))
+        phone_e = public_key(msg.e)  # imported once: es now, ee in HS2
+        ss.mix_key(dh(self._lock.private, phone_e))
         phone_s = ss.decrypt_and_hash(msg.enc_s)
-        ss.mix_key(self._static_dh(phone_s))
+        shared, phone_s_key = self._static_dh(phone_s)
+        ss.mix_key(shared)
         first = FirstPayload.decode(ss.decrypt_and_hash(msg.enc_payload))
-        self._phone_e, self._phone_s = msg.e, phone_s
+        self._phone_e, self._phone_s = phone_e, phone_s_key
         return phone_s, first
 
-    def _static_dh(self, phone_s: bytes) -> bytes:
-        """``ss`` is the same every session with this phone: a lock may cache it."""
+    def _static_dh(self, phone_s: bytes) -> tuple[bytes, X25519PublicKey]:
+        """``ss`` is the same every session with this phone: a lock may cache it (with
+        the imported key, which ``se`` uses in HS2)."""
         cache = self._ss_cache
-        if cache is None:
-            return dh(self._lock.private, phone_s)
-        shared = cache.get(phone_s)
-        if shared is None:
-            shared = dh(self._lock.private, phone_s)
-            if len(cache) >= SS_CACHE_SIZE:
-                cache.pop(next(iter(cache)))
-            cache[phone_s] = shared
-        return shared
+        entry = None if cache is None else cache.get(phone_s)
+        if entry is None:
+            key = public_key(phone_s)
+            entry = (dh(self._lock.private, key), key)
+            if cache is not None:
+                if len(cache) >= SS_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[phone_s] = entry
+        return entry
 
-    def write_msg2(self, reply: ReplyPayload) -> tuple[Hs2, TransportKeys]:
+    def write_msg2(self, reply: ReplyPayload, ephemeral: KeyPair | None = None
+                   ) -> tuple[Hs2, TransportKeys]:
+        """``ephemeral``: the lock's fresh key for this session if one was prepared
+        while idle (``LockEndpoint.prepare_idle``); else one is generated now. Used once."""
         if self._phone_e is None or self._phone_s is None:
             raise HandshakeError("HS2 before HS1")
         ss = self._ss
-        e = KeyPair.generate(self._rng)
+        e = ephemeral if ephemeral is not None else KeyPair.generate(self._rng)
         ss.mix_hash(e.public)
         ss.mix_key(dh(e.private, self._phone_e))
         ss.mix_key(dh(e.private, self._phone_s))
