@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ble_lock.core.clock import FakeClock, FakeRng
@@ -37,13 +39,17 @@ from ble_lock.core.lock import Lock, provision
 from ble_lock.core.profile import DL20VC
 from ble_lock.core.store import MemoryStore
 from ble_lock.lockapp.service import LockService
-from ble_lock.testing.testbed import Testbed, make_testbed
+from ble_lock.testing.testbed import TEST_SETUP_CODE, Testbed, make_testbed
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.directory import InMemoryPeer
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
 from ble_lock.wire.events import EndpointEvent, MessageReceived, RequestReceived
 from ble_lock.wire.security.crypto import KeyPair
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol_floors as floors
+from protocol_floors import Stats
 
 FRESH_READ_PDUS = 2  # ATT Read Request + Read Response of the fresh characteristic
 CONNECT_PDUS = 2 + 2 + 2  # MTU exchange, CCCD write request/response, info read
@@ -86,23 +92,24 @@ def _deliver(phone: PhonePairing | PhoneSession, frames: list[bytes], now: float
     return [e for f in frames for e in phone.receive_data(f, now)]
 
 
-def _unlock_cpu(bed: Testbed, runs: int) -> float:
-    samples = []
-    for i in range(runs):
-        s = bed.session(counter=1000 + i, now=float(i))
-        s.start(UNLOCK_REQUEST, float(i))
-        out, ns = _lock_turn(bed.lock, s.data_to_send(), float(i))
-        got = _deliver(s, out, float(i))
-        if not _unlocked(got):
-            raise RuntimeError("unlock failed")
-        s.close()
-        _lock_turn(bed.lock, s.data_to_send(), float(i))
-        samples.append(ns)
-    return statistics.median(samples) / 1000
+def _unlock_sample(bed: Testbed, i: int, *, prepared: bool) -> int:
+    """One unlock; the lock's CPU in ns. ``prepared``: the lock generated its next
+    ephemeral key while idle before HS1 arrived (what the emulator does)."""
+    s = bed.session(counter=1000 + i, now=float(i))
+    s.start(UNLOCK_REQUEST, float(i))
+    if prepared:
+        bed.lock.prepare_idle()
+    out, ns = _lock_turn(bed.lock, s.data_to_send(), float(i))
+    if not _unlocked(_deliver(s, out, float(i))):
+        raise RuntimeError("unlock failed")
+    s.close()
+    _lock_turn(bed.lock, s.data_to_send(), float(i))
+    return ns
 
 
-def _bogus_hs1_cpu(bed: Testbed, runs: int) -> float:
-    """A captured HS1 replayed after its value expired, on a fresh channel each time."""
+def _bogus_hs1_cpu(bed: Testbed, runs: int) -> Stats:
+    """A captured HS1 replayed after its value expired, on a fresh channel each time
+    (no key prepared: a flood leaves the lock no idle time)."""
     s = bed.session(counter=10**6, now=0.0)
     s.start(UNLOCK_REQUEST, 0.0)
     captured = s.data_to_send()
@@ -114,22 +121,33 @@ def _bogus_hs1_cpu(bed: Testbed, runs: int) -> float:
         bed.lock.close(1 + i % 200)
         bed.lock.data_to_send()
         samples.append(ns)
-    return statistics.median(samples) / 1000
+    return Stats.of(samples)
 
 
-def _pair_cpu(bed: Testbed, runs: int) -> float:
-    samples = []
-    for i in range(runs):
-        p = bed.pairing(phone=KeyPair.generate(bed.rng))
-        p.start(float(i))
-        out, ns1 = _lock_turn(bed.lock, p.data_to_send(), float(i))
-        _deliver(p, out, float(i))
-        out, ns2 = _lock_turn(bed.lock, p.data_to_send(), float(i))
-        _deliver(p, out, float(i))
-        if p.lock_public is None:
-            raise RuntimeError("pairing failed")
-        samples.append(ns1 + ns2)
-    return statistics.median(samples) / 1000
+def _pair_sample(bed: Testbed, i: int, *, prepared: bool) -> int:
+    p = bed.pairing(phone=KeyPair.generate(bed.rng))
+    p.start(float(i))
+    if prepared:
+        bed.lock.prepare_idle()
+    out, ns1 = _lock_turn(bed.lock, p.data_to_send(), float(i))
+    _deliver(p, out, float(i))
+    out, ns2 = _lock_turn(bed.lock, p.data_to_send(), float(i))
+    _deliver(p, out, float(i))
+    if p.lock_public is None:
+        raise RuntimeError("pairing failed")
+    return ns1 + ns2
+
+
+def _reply_size(bed: Testbed) -> int:
+    """HS2's plaintext for an unlock: status, fresh value, its lifetime, the response."""
+    reply = SERVICE[0].handle(bed.phone_key.public, UNLOCK_REQUEST)
+    return 1 + 16 + 1 + len(reply)
+
+
+def _timed(fn: Callable[[], object]) -> int:
+    t0 = time.process_time_ns()
+    fn()
+    return time.process_time_ns() - t0
 
 
 def measure(mtu: int, runs: int) -> dict[str, Any]:
@@ -144,7 +162,28 @@ def measure(mtu: int, runs: int) -> dict[str, Any]:
     session.close()
     bed.link.run([session], 1.0)
     pdus = unlock.writes + unlock.notifications
-    return {
+    ik = floors.IkFloor.capture(bed.lock.lock_id, bed.lock_key, bed.phone_key,
+                                bed.lock.freshness(0.0)[0], UNLOCK_REQUEST,
+                                reply_size=_reply_size(bed))
+    cpace = floors.CpaceFloor.capture(bed.lock.lock_id, bed.lock_key, bed.phone_key,
+                                      TEST_SETUP_CODE)
+    if ik.run(prepared=False) != ik.expected or cpace.run(prepared=False) != bed.phone_key.public:
+        raise RuntimeError("a floor does not do the protocol's crypto")
+    # Figure and floor alternate, sample by sample: a load that comes and goes on the
+    # shared machine weighs on both alike.
+    u: dict[str, list[int]] = {k: [] for k in ("hot", "floor", "cold", "floor_cold")}
+    for i in range(runs):
+        u["hot"].append(_unlock_sample(bed, 2 * i, prepared=True))
+        u["floor"].append(_timed(lambda: ik.run(prepared=True)))
+        u["cold"].append(_unlock_sample(bed, 2 * i + 1, prepared=False))
+        u["floor_cold"].append(_timed(lambda: ik.run(prepared=False)))
+    p: dict[str, list[int]] = {k: [] for k in ("hot", "floor", "cold", "floor_cold")}
+    for i in range(max(20, runs // 5)):
+        p["hot"].append(_pair_sample(bed, 2 * i, prepared=True))
+        p["floor"].append(_timed(lambda: cpace.run(prepared=True)))
+        p["cold"].append(_pair_sample(bed, 2 * i + 1, prepared=False))
+        p["floor_cold"].append(_timed(lambda: cpace.run(prepared=False)))
+    out: dict[str, Any] = {
         "mtu": mtu,
         "unlock_round_trips": unlock.round_trips,
         "unlock_att_writes": unlock.writes,
@@ -154,11 +193,35 @@ def measure(mtu: int, runs: int) -> dict[str, Any]:
         "connect_to_unlocked_att_pdus": CONNECT_PDUS + FRESH_READ_PDUS + pdus,
         "unlock_bytes_up": unlock.bytes_up,
         "unlock_bytes_down": unlock.bytes_down,
-        "unlock_lock_cpu_us": round(_unlock_cpu(bed, runs), 1),
-        "bogus_hs1_lock_cpu_us": round(_bogus_hs1_cpu(bed, max(20, runs // 5)), 1),
         "pair_round_trips": pair_stats.round_trips,
-        "pair_lock_cpu_us": round(_pair_cpu(bed, max(20, runs // 5)), 1),
     }
+    out.update(_figure("unlock_lock_cpu", u["hot"], "unlock_crypto_floor", u["floor"]))
+    out.update(_figure("unlock_lock_cpu_cold", u["cold"], "unlock_crypto_floor_cold",
+                       u["floor_cold"]))
+    out.update(_figure("pair_lock_cpu", p["hot"], "pair_crypto_floor", p["floor"]))
+    out.update(_figure("pair_lock_cpu_cold", p["cold"], "pair_crypto_floor_cold",
+                       p["floor_cold"]))
+    bogus = _bogus_hs1_cpu(bed, max(20, runs // 5))
+    out.update(bogus.keys("bogus_hs1_lock_cpu"))
+    return out
+
+
+def _figure(name: str, samples: list[int], floor_name: str, floor: list[int]
+            ) -> dict[str, float]:
+    fig, flo = Stats.of(samples), Stats.of(floor)
+    ratio_key = name.replace("_lock_cpu", "") + "_ratio"
+    return {**fig.keys(name), **flo.keys(floor_name),
+            ratio_key: round(fig.median / flo.median, 2)}
+
+
+ROWS = [("unlock_lock_cpu", "unlock_crypto_floor", "unlock_ratio"),
+        ("unlock_lock_cpu_cold", "unlock_crypto_floor_cold", "unlock_cold_ratio"),
+        ("pair_lock_cpu", "pair_crypto_floor", "pair_ratio"),
+        ("pair_lock_cpu_cold", "pair_crypto_floor_cold", "pair_cold_ratio")]
+
+
+def _span(r: dict[str, Any], name: str) -> str:
+    return f"{r[name + '_us']:.1f} [{r[name + '_min_us']:.1f}-{r[name + '_max_us']:.1f}]"
 
 
 def main() -> None:
@@ -167,13 +230,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="unlocks timed per MTU")
     args = parser.parse_args()
     results = [measure(mtu, args.runs) for mtu in (23, 247)]
+    report: dict[str, Any] = {"results": results}
     if args.json:
-        print(json.dumps({"results": results}))
+        print(json.dumps(report))
         return
-    keys = list(results[0])
+    keys = [k for k in results[0] if not k.startswith(("unlock_lock", "unlock_crypto",
+                                                        "pair_lock", "pair_crypto",
+                                                        "bogus")) and "ratio" not in k]
     print(" ".join(f"{k:>22}" for k in keys))
     for r in results:
         print(" ".join(f"{r[k]!s:>22}" for k in keys))
+    print()
+    print(f"{'mtu':>4} {'figure (us)':<22} {'median [min-max]':>24} {'floor median [min-max]':>26}"
+          f" {'ratio':>6}")
+    for r in results:
+        for fig, flo, ratio in ROWS:
+            print(f"{r['mtu']:>4} {fig:<22} {_span(r, fig):>24} {_span(r, flo):>26}"
+                  f" {r[ratio]:>6}")
+        print(f"{r['mtu']:>4} {'bogus_hs1_lock_cpu':<22} {_span(r, 'bogus_hs1_lock_cpu'):>24}")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,12 @@
 
 * the one-exponentiation Elligator2 map (RFC 9380 G.2.1) equals the textbook map with
   two exponentiations (a Fermat inversion and a Legendre symbol) that it replaced;
-* HKDF on one-shot HMACs equals ``cryptography``'s HKDF;
 * the lock's ephemeral key prepared while idle is used by the next HS2 / PAIR2 and
   never twice.
 """
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +18,7 @@ from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
 from ble_lock.wire.events import MessageReceived
 from ble_lock.wire.security.cpace import elligator2_curve25519, map_to_curve_elligator2_curve25519
-from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint, hkdf
+from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint
 
 P = 2**255 - 19
 A = 486662
@@ -62,14 +59,6 @@ def test_straight_line_map_gives_a_point_on_curve25519(r: int) -> None:
 def reference_x1(r: int) -> int:
     tv = (1 + 2 * r * r) % P
     return (-A * pow(tv, P - 2, P)) % P or (-A % P)
-
-
-@given(salt=st.binary(max_size=80), ikm=st.binary(max_size=80), info=st.binary(max_size=40),
-       length=st.integers(min_value=1, max_value=200))
-def test_hkdf_equals_cryptography_hkdf(salt: bytes, ikm: bytes, info: bytes, length: int) -> None:
-    expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None,
-                    info=info).derive(ikm)
-    assert hkdf(salt, ikm, length, info) == expected
 
 
 class CountingRng:
