@@ -49,6 +49,7 @@ from ble_lock.wire.security.crypto import KeyPair
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import protocol_floors as floors
+from protocol_codec import measure_codec
 from protocol_floors import Stats
 
 FRESH_READ_PDUS = 2  # ATT Read Request + Read Response of the fresh characteristic
@@ -228,9 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--runs", type=int, default=300, help="unlocks timed per MTU")
+    parser.add_argument("--codec-calls", type=int, default=2000,
+                        help="codec calls timed per case and round")
     args = parser.parse_args()
     results = [measure(mtu, args.runs) for mtu in (23, 247)]
-    report: dict[str, Any] = {"results": results}
+    report: dict[str, Any] = {"results": results,
+                              "codec": measure_codec(calls=args.codec_calls)}
     if args.json:
         print(json.dumps(report))
         return
@@ -248,6 +252,17 @@ def main() -> None:
             print(f"{r['mtu']:>4} {fig:<22} {_span(r, fig):>24} {_span(r, flo):>26}"
                   f" {r[ratio]:>6}")
         print(f"{r['mtu']:>4} {'bogus_hs1_lock_cpu':<22} {_span(r, 'bogus_hs1_lock_cpu'):>24}")
+    codec = report["codec"]
+    print()
+    print(f"{'codec (us per call)':<22} {'median [min-max]':>22} {'struct by hand':>22}"
+          f" {'ratio':>6}")
+    for case in ("event_page_encode", "event_page_decode", "unlocked_encode", "unlocked_decode"):
+        ours = f"{codec[case + '_us']} [{codec[case + '_min_us']}-{codec[case + '_max_us']}]"
+        ref = (f"{codec[case + '_struct_us']} [{codec[case + '_struct_min_us']}-"
+               f"{codec[case + '_struct_max_us']}]")
+        print(f"{case:<22} {ours:>22} {ref:>22} {codec[case + '_ratio']:>6}")
+    print(f"{'(construct, interpreted: event_page_decode)':<44} "
+          f"{codec['event_page_decode_construct_us']}")
 
 
 if __name__ == "__main__":
