@@ -16,7 +16,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from ble_lock.core.errors import StorageError
 from ble_lock.core.events import LockEvent
 from ble_lock.core.index import Index
-from ble_lock.core.model import Credential, Invite, Role, Settings, SyncLink, User
+from ble_lock.core.model import (
+    Credential,
+    CredentialKind,
+    Invite,
+    Role,
+    Settings,
+    SyncLink,
+    User,
+)
 from ble_lock.core.store import codec
 
 RECORDS = [User, Credential, Settings, Invite, SyncLink, LockEvent]
@@ -32,6 +40,19 @@ def test_generated_decoder_equals_from_jsonable(record: Any) -> None:
     assert type(got) is cls
     assert codec.dumps(got) == codec.dumps(expected) == blob  # NaN-proof equality
     assert [codec.dumps(r) for r in codec.loads_many(cls, [blob] * 3)] == [blob] * 3
+
+
+def test_decoded_records_equal_the_constructed_ones() -> None:
+    user = User(number=7, name="ann", role=Role.ADMIN, valid_from=1.5, created_at=3.0)
+    cred = Credential(id=9, kind=CredentialKind.BLUETOOTH_KEY, user_number=7, digest=b"d" * 16,
+                      public_key=b"k" * 32, label="phone", valid_until=9.0)
+    for record in (user, cred):
+        got = codec.decoder(type(record))(json.loads(codec.dumps(record)))
+        assert got == record
+        assert hash(got) == hash(record)
+        assert repr(got) == repr(record)
+        with pytest.raises(AttributeError):  # still frozen
+            got.created_at = 1.0  # type: ignore[misc]
 
 
 def test_an_older_blob_without_a_field_gets_its_default() -> None:
