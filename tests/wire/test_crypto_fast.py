@@ -3,11 +3,16 @@
 * the one-exponentiation Elligator2 map (RFC 9380 G.2.1) equals the textbook map with
   two exponentiations (a Fermat inversion and a Legendre symbol) that it replaced;
 * the lock's ephemeral key prepared while idle is used by the next HS2 / PAIR2 and
-  never twice.
+  never twice;
+* the handshake payloads, read and written by hand, equal their declared layouts.
 """
 
 from __future__ import annotations
 
+import struct
+
+import pytest
+from construct import ConstructError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,9 +21,18 @@ from ble_lock.testing.testbed import TEST_LOCK_ID, TEST_SETUP_CODE, echo_app
 from ble_lock.wire.endpoints.directory import InMemoryDirectory
 from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.endpoints.phone import PhonePairing, PhoneSession
+from ble_lock.wire.errors import FramingError, HandshakeError
 from ble_lock.wire.events import MessageReceived
 from ble_lock.wire.security.cpace import elligator2_curve25519, map_to_curve_elligator2_curve25519
 from ble_lock.wire.security.crypto import DeterministicRng, KeyPair, fingerprint
+from ble_lock.wire.security.handshake import (
+    _COUNTER,
+    _FIRST,
+    _REPLY,
+    FirstPayload,
+    HsStatus,
+    ReplyPayload,
+)
 
 P = 2**255 - 19
 A = 486662
@@ -130,3 +144,60 @@ def test_without_preparation_the_turn_draws_its_own_key() -> None:
     link.run([pairing], 0.0)
     assert pairing.lock_public == lock_key.public
     assert rng.drawn == before + 32  # yb drawn in the turn
+
+
+# -- the handshake payloads: read and written by hand, pinned to their declared layouts
+
+
+@given(counter=st.integers(0, 2**64 - 1), payload=st.binary(max_size=40))
+def test_first_payload_by_hand_equals_its_layout(counter: int, payload: bytes) -> None:
+    data = FirstPayload(counter=counter, payload=payload).encode()
+    assert data == _FIRST.build({"counter": counter, "payload": payload})
+    parsed = _FIRST.parse(data)
+    assert FirstPayload.decode(data) == FirstPayload(counter=parsed.counter,
+                                                     payload=parsed.payload)
+
+
+@given(st.binary(max_size=12))
+def test_short_first_payloads_are_refused_like_the_layout(data: bytes) -> None:
+    try:
+        _FIRST.parse(data)
+    except (ConstructError, struct.error):
+        with pytest.raises(FramingError):
+            FirstPayload.decode(data)
+    else:
+        assert FirstPayload.decode(data).counter == _FIRST.parse(data).counter
+
+
+@given(status=st.sampled_from(HsStatus), fresh=st.binary(min_size=16, max_size=16),
+       fresh_for=st.integers(0, 255), counter=st.integers(0, 2**64 - 1),
+       payload=st.binary(max_size=40))
+def test_reply_payload_by_hand_equals_its_layout(status: HsStatus, fresh: bytes,
+                                                 fresh_for: int, counter: int,
+                                                 payload: bytes) -> None:
+    resync = status is HsStatus.RESYNC
+    reply = ReplyPayload(status=status, fresh=fresh, fresh_for=fresh_for,
+                         lock_counter=counter if resync else None, payload=payload)
+    rest = (_COUNTER.build({"counter": counter}) if resync else b"") + payload
+    data = reply.encode()
+    assert data == _REPLY.build({"status": status, "fresh": fresh, "fresh_for": fresh_for,
+                                 "rest": rest})
+    assert ReplyPayload.decode(data) == reply
+
+
+@given(st.binary(max_size=30))
+def test_any_reply_bytes_are_judged_like_the_layout(data: bytes) -> None:
+    try:
+        parsed = _REPLY.parse(data)
+        status = HsStatus(parsed.status)
+    except (ConstructError, struct.error, ValueError):
+        with pytest.raises(HandshakeError):
+            ReplyPayload.decode(data)
+        return
+    if status is HsStatus.RESYNC and len(parsed.rest) < 8:
+        with pytest.raises(FramingError):
+            ReplyPayload.decode(data)
+        return
+    got = ReplyPayload.decode(data)
+    assert (got.status, got.fresh, got.fresh_for) == (status, parsed.fresh, parsed.fresh_for)
+    assert got.payload == (parsed.rest[8:] if status is HsStatus.RESYNC else parsed.rest)

@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from construct import Bytes, ConstructError, GreedyBytes, Int8ub, Int64ub, Struct
+from construct import Bytes, GreedyBytes, Int8ub, Int64ub, Struct
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from ble_lock.wire.errors import FramingError, HandshakeError, LocalProtocolError
@@ -57,6 +57,10 @@ _FIRST = Struct("counter" / Int64ub, "payload" / GreedyBytes).compile()
 _REPLY = Struct("status" / Int8ub, "fresh" / Bytes(FRESH_LEN), "fresh_for" / Int8ub,
                 "rest" / GreedyBytes).compile()
 _COUNTER = Struct("counter" / Int64ub).compile()
+# The hot path reads and writes these layouts by hand (tests/wire/test_crypto_fast.py
+# pins the hand-written code to the declarations above, both ways).
+_U64 = struct.Struct(">Q")
+_REPLY_HEAD = 1 + FRESH_LEN + 1
 
 
 class HsStatus(IntEnum):
@@ -130,15 +134,16 @@ class FirstPayload:
     payload: bytes = field(repr=False)
 
     def encode(self) -> bytes:
-        return bytes(_FIRST.build({"counter": self.counter, "payload": self.payload}))
+        # By hand on the hot path; ``_FIRST`` is the declared layout (a test pins both).
+        if not 0 <= self.counter < 1 << 64 or type(self.payload) is not bytes:
+            return bytes(_FIRST.build({"counter": self.counter, "payload": self.payload}))
+        return _U64.pack(self.counter) + self.payload
 
     @classmethod
     def decode(cls, data: bytes) -> FirstPayload:
-        try:
-            parsed = _FIRST.parse(data)
-        except (ConstructError, struct.error) as exc:
-            raise FramingError("HS1 payload shorter than its counter") from exc
-        return cls(counter=parsed.counter, payload=parsed.payload)
+        if len(data) < _U64.size:
+            raise FramingError("HS1 payload shorter than its counter")
+        return cls(counter=_U64.unpack_from(data)[0], payload=bytes(data[_U64.size:]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,25 +161,30 @@ class ReplyPayload:
         rest = self.payload
         if self.status is HsStatus.RESYNC:
             assert self.lock_counter is not None
-            rest = bytes(_COUNTER.build({"counter": self.lock_counter})) + rest
-        return bytes(_REPLY.build({"status": self.status, "fresh": self.fresh,
-                                   "fresh_for": self.fresh_for, "rest": rest}))
+            rest = _U64.pack(self.lock_counter) + rest
+        if len(self.fresh) != FRESH_LEN or not 0 <= self.fresh_for < 256:
+            # Out of its layout: construct's build raises the declared error.
+            return bytes(_REPLY.build({"status": self.status, "fresh": self.fresh,
+                                       "fresh_for": self.fresh_for, "rest": rest}))
+        # By hand on the hot path; ``_REPLY`` is the declared layout (a test pins both).
+        return bytes((self.status,)) + self.fresh + bytes((self.fresh_for,)) + rest
 
     @classmethod
     def decode(cls, data: bytes) -> ReplyPayload:
+        if len(data) < _REPLY_HEAD:
+            raise HandshakeError("HS2 carries an unknown status")
         try:
-            parsed = _REPLY.parse(data)
-            status = HsStatus(parsed.status)
-        except (ConstructError, struct.error, ValueError) as exc:
+            status = HsStatus(data[0])
+        except ValueError as exc:
             raise HandshakeError("HS2 carries an unknown status") from exc
-        fresh, fresh_for = bytes(parsed.fresh), int(parsed.fresh_for)
+        fresh, fresh_for = bytes(data[1:1 + FRESH_LEN]), data[1 + FRESH_LEN]
+        rest = bytes(data[_REPLY_HEAD:])
         if status is not HsStatus.RESYNC:
-            return cls(status=status, fresh=fresh, fresh_for=fresh_for, payload=parsed.rest)
-        if len(parsed.rest) < 8:
+            return cls(status=status, fresh=fresh, fresh_for=fresh_for, payload=rest)
+        if len(rest) < _U64.size:
             raise FramingError("HS2 resync without a counter")
-        counter = _COUNTER.parse(parsed.rest[:8]).counter
-        return cls(status=status, fresh=fresh, fresh_for=fresh_for, lock_counter=counter,
-                   payload=parsed.rest[8:])
+        return cls(status=status, fresh=fresh, fresh_for=fresh_for,
+                   lock_counter=_U64.unpack_from(rest)[0], payload=rest[_U64.size:])
 
 
 def write_e_es_s_ss(ss: SymmetricState, e: KeyPair, s: KeyPair, rs: bytes,
