@@ -12,6 +12,7 @@ import heapq
 from collections import Counter
 
 from ble_lock.core.model import Credential, CredentialKind, Role, User
+from ble_lock.core.store.codec import gc_paused
 
 __all__ = ["Index"]
 
@@ -41,10 +42,11 @@ class Index:
     @classmethod
     def build(cls, users: list[User], credentials: list[Credential]) -> Index:
         index = cls()
-        for user in users:
-            index.put_user(user)
-        for credential in credentials:
-            index.put_credential(credential)
+        with gc_paused():  # a bulk load: see gc_paused
+            for user in users:
+                index.put_user(user)
+            for credential in credentials:
+                index.put_credential(credential)
         return index
 
     def put_user(self, user: User) -> None:

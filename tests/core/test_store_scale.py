@@ -119,3 +119,24 @@ class Numbering(RuleBasedStateMachine):
 
 TestNumbering = Numbering.TestCase
 TestNumbering.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_gc_is_paused_during_a_bulk_load_and_restored() -> None:
+    import gc
+
+    seen: list[bool] = []
+    assert gc.isenabled()
+    with codec.gc_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with codec.gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), codec.gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()
