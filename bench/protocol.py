@@ -31,6 +31,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,19 @@ def _unlocked(got: list[Any]) -> bool:
                and isinstance(r.body, m.Unlocked) for e in got)
 
 
-def _lock_turn(lock: LockEndpoint, frames: list[bytes], now: float) -> tuple[list[bytes], int]:
-    t0 = time.process_time_ns()
-    for frame in frames:
-        for event in lock.receive_data(frame, now):
-            _answer(lock, event)
-    out = lock.data_to_send()
-    return out, time.process_time_ns() - t0
+def _lock_turn(lock: LockEndpoint, frames: list[bytes], now: float, *, metered: bool = True
+               ) -> tuple[list[bytes], int]:
+    with METER[0]() if metered else nullcontext():
+        t0 = time.process_time_ns()
+        for frame in frames:
+            for event in lock.receive_data(frame, now):
+                _answer(lock, event)
+        out = lock.data_to_send()
+        return out, time.process_time_ns() - t0
+
+
+METER: list[Callable[[], AbstractContextManager[object]]] = [nullcontext]
+"""What the lock's turns run inside: nothing, or callgrind's collection (--instructions)."""
 
 
 def _deliver(phone: PhonePairing | PhoneSession, frames: list[bytes], now: float) -> list[Any]:
@@ -104,7 +111,7 @@ def _unlock_sample(bed: Testbed, i: int, *, prepared: bool) -> int:
     if not _unlocked(_deliver(s, out, float(i))):
         raise RuntimeError("unlock failed")
     s.close()
-    _lock_turn(bed.lock, s.data_to_send(), float(i))
+    _lock_turn(bed.lock, s.data_to_send(), float(i), metered=False)
     return ns
 
 
@@ -139,6 +146,45 @@ def _pair_sample(bed: Testbed, i: int, *, prepared: bool) -> int:
     return ns1 + ns2
 
 
+def _instruction_subject(n: int) -> None:
+    """Run under callgrind (``--instructions``): the lock's turns and the floors at MTU
+    247, each region ``n`` times, collection on only inside them."""
+    import callgrind
+
+    bed, _, _, ik, cpace = _setup(247)
+    METER[0] = callgrind.collecting
+    for prepared, tag in ((True, ""), (False, "_cold")):
+        for i in range(n):
+            _unlock_sample(bed, i if prepared else n + i, prepared=prepared)
+        callgrind.dump(f"unlock_lock{tag}")
+        for _ in range(n):
+            with callgrind.collecting():
+                ik.run(prepared=prepared)
+        callgrind.dump(f"unlock_crypto_floor{tag}")
+        for i in range(n):
+            _pair_sample(bed, 2 * i, prepared=prepared)
+        callgrind.dump(f"pair_lock{tag}")
+        for _ in range(n):
+            with callgrind.collecting():
+                cpace.run(prepared=prepared)
+        callgrind.dump(f"pair_crypto_floor{tag}")
+
+
+def _instructions(n: int) -> dict[str, Any]:
+    """Instructions per operation (callgrind), and the ratios to the floors."""
+    import callgrind
+
+    totals = callgrind.count([__file__, "--instruction-subject", str(n)])
+    out: dict[str, Any] = {"mtu": 247, "n": n}
+    for name, total in totals.items():
+        out[f"{name}_instructions"] = total // n
+    for fig, floor in (("unlock_lock", "unlock_crypto_floor"), ("pair_lock", "pair_crypto_floor")):
+        for tag in ("", "_cold"):
+            out[f"{fig.replace('_lock', '')}{tag}_instructions_ratio"] = round(
+                out[f"{fig}{tag}_instructions"] / out[f"{floor}{tag}_instructions"], 2)
+    return out
+
+
 def _reply_size(bed: Testbed) -> int:
     """HS2's plaintext for an unlock: status, fresh value, its lifetime, the response."""
     reply = SERVICE[0].handle(bed.phone_key.public, UNLOCK_REQUEST)
@@ -151,7 +197,9 @@ def _timed(fn: Callable[[], object]) -> int:
     return time.process_time_ns() - t0
 
 
-def measure(mtu: int, runs: int) -> dict[str, Any]:
+def _setup(mtu: int) -> tuple[Testbed, Any, Any, Any, Any]:
+    """The bench's lock (phone paired), one unlock and one pairing run through the
+    link, and the two floors captured and checked."""
     bed = make_testbed(mtu=mtu, seed=b"bench", app=_answer)
     SERVICE[:] = [_service_for(bed.phone_key.public)]
     pairing = bed.pairing()
@@ -162,7 +210,6 @@ def measure(mtu: int, runs: int) -> dict[str, Any]:
     unlock = bed.link.run([session], 1.0)
     session.close()
     bed.link.run([session], 1.0)
-    pdus = unlock.writes + unlock.notifications
     ik = floors.IkFloor.capture(bed.lock.lock_id, bed.lock_key, bed.phone_key,
                                 bed.lock.freshness(0.0)[0], UNLOCK_REQUEST,
                                 reply_size=_reply_size(bed))
@@ -170,6 +217,12 @@ def measure(mtu: int, runs: int) -> dict[str, Any]:
                                       TEST_SETUP_CODE)
     if ik.run(prepared=False) != ik.expected or cpace.run(prepared=False) != bed.phone_key.public:
         raise RuntimeError("a floor does not do the protocol's crypto")
+    return bed, pair_stats, unlock, ik, cpace
+
+
+def measure(mtu: int, runs: int) -> dict[str, Any]:
+    bed, pair_stats, unlock, ik, cpace = _setup(mtu)
+    pdus = unlock.writes + unlock.notifications
     # Figure and floor alternate, sample by sample: a load that comes and goes on the
     # shared machine weighs on both alike.
     u: dict[str, list[int]] = {k: [] for k in ("hot", "floor", "cold", "floor_cold")}
@@ -231,10 +284,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="unlocks timed per MTU")
     parser.add_argument("--codec-calls", type=int, default=2000,
                         help="codec calls timed per case and round")
+    parser.add_argument("--instructions", type=int, default=0, metavar="N",
+                        help="also count instructions per unlock / pairing and per floor "
+                             "under callgrind, N of each at MTU 247 (slow: minutes)")
+    parser.add_argument("--instruction-subject", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instruction_subject:
+        _instruction_subject(args.instruction_subject)
+        return
     results = [measure(mtu, args.runs) for mtu in (23, 247)]
     report: dict[str, Any] = {"results": results,
                               "codec": measure_codec(calls=args.codec_calls)}
+    if args.instructions:
+        report["instructions"] = _instructions(args.instructions)
     if args.json:
         print(json.dumps(report))
         return
@@ -263,6 +325,10 @@ def main() -> None:
         print(f"{case:<22} {ours:>22} {ref:>22} {codec[case + '_ratio']:>6}")
     print(f"{'(construct, interpreted: event_page_decode)':<44} "
           f"{codec['event_page_decode_construct_us']}")
+    if args.instructions:
+        print()
+        for key, value in report["instructions"].items():
+            print(f"{key:<40} {value}")
 
 
 if __name__ == "__main__":
