@@ -79,7 +79,7 @@ def prologue(lock_id: bytes, fresh: bytes) -> bytes:
 class SymmetricState:
     """Noise's SymmetricState (ck, h, k, n) on SHA-256 and ChaCha20-Poly1305."""
 
-    __slots__ = ("cipher", "ck", "h")
+    __slots__ = ("_cipher", "_k", "ck", "h")
 
     def __init__(self, prologue_bytes: bytes, responder_static: bytes,
                  protocol_name: bytes = PROTOCOL_NAME) -> None:
@@ -87,7 +87,8 @@ class SymmetricState:
         self.h = protocol_name.ljust(32, b"\0") if len(protocol_name) <= 32 else sha256(
             protocol_name)
         self.ck = self.h
-        self.cipher: CipherState | None = None
+        self._k: bytes | None = None
+        self._cipher: CipherState | None = None
         self.mix_hash(prologue_bytes)
         self.mix_hash(responder_static)
 
@@ -97,16 +98,25 @@ class SymmetricState:
     def mix_key(self, ikm: bytes) -> None:
         out = hkdf(self.ck, ikm, 64)
         self.ck = out[:32]
-        self.cipher = CipherState(out[32:])
+        # InitializeKey(k): the AEAD object is made on first use (IK's ``ee`` key is
+        # never used before ``se`` replaces it: one key set-up saved per handshake).
+        self._k, self._cipher = out[32:], None
+
+    @property
+    def cipher(self) -> CipherState:
+        """The CipherState of the current key (nonce from 0 after each ``mix_key``)."""
+        if self._cipher is None:
+            if self._k is None:
+                raise HandshakeError("no key yet")
+            self._cipher = CipherState(self._k)
+        return self._cipher
 
     def encrypt_and_hash(self, plaintext: bytes) -> bytes:
-        assert self.cipher is not None
         ct = self.cipher.encrypt(self.h, plaintext)
         self.mix_hash(ct)
         return ct
 
     def decrypt_and_hash(self, ciphertext: bytes) -> bytes:
-        assert self.cipher is not None
         pt = self.cipher.decrypt(self.h, ciphertext)
         self.mix_hash(ciphertext)
         return pt
