@@ -196,9 +196,7 @@ class Users:
                      schedules: tuple[WeekdaySchedule, ...] = ()) -> User:
         if len(self._ctx.index.users) >= self._ctx.profile.max_users:
             raise CapacityError("user capacity full", code=ErrorCode.CAPACITY_FULL)
-        number = 1
-        while number in self._ctx.index.users:
-            number += 1
+        number = self._ctx.index.lowest_free_number()  # R-USR-3, O(log N)
         user = User(number=number, name=name, role=role, valid_from=valid_from,
                     valid_until=valid_until, schedules=tuple(schedules),
                     created_at=self._ctx.wall())

@@ -376,6 +376,7 @@ class Emulator:
         stuck = 0
         while True:
             self._wake.clear()
+            self._prepare_idle()
             delay = self._delay()
             if delay is not None and delay <= 0 and stuck >= 3:
                 delay = 0.5  # a deadline tick() did not clear: do not spin on it
@@ -386,6 +387,14 @@ class Emulator:
             else:
                 stuck += 1
             self.run_timers()
+
+    def _prepare_idle(self) -> None:
+        """The input's frames are notified: generate the next ephemeral key now rather
+        than while the next phone waits (``LockEndpoint.prepare_idle``)."""
+        try:
+            self._server().endpoint.prepare_idle()
+        except Exception:  # a bug must not stop the lock's timers for good
+            _log.exception("preparing the next ephemeral key failed")
 
     def run_timers(self) -> None:
         try:

@@ -313,7 +313,9 @@ class SqliteStore:
 
     def _load(self, cls: type[T], table: str, order: str) -> list[T]:
         sql = f"SELECT record FROM {table} ORDER BY {order}"  # noqa: S608 -- see above
-        return [codec.loads(cls, _as_bytes(r[0])) for r in self._rows(f"read {table}", sql)]
+        # One JSON parse and generated decoders for the whole table (issue 15: opening
+        # a lock with 10,000 users and 40,000 credentials).
+        return codec.loads_many(cls, [_as_bytes(r[0]) for r in self._rows(f"read {table}", sql)])
 
     # -- users and credentials (R-USR-*, R-CRD-*) ------------------------------------------
 

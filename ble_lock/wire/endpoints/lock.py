@@ -77,6 +77,7 @@ from ble_lock.wire.security.handshake import (
     HsStatus,
     ReplyPayload,
     ResponderHandshake,
+    SsCache,
     TransportKeys,
 )
 from ble_lock.wire.security.pairing import LOCK_ID_LEN, PairingResponder
@@ -150,7 +151,8 @@ class LockEndpoint:
         self._channels: dict[int, _Channel] = {}
         self._pairing_channel: int | None = None
         self._out: list[bytes] = []
-        self._ss_cache: dict[bytes, bytes] = {}
+        self._ss_cache: SsCache = {}
+        self._spare_key: KeyPair | None = None  # prepare_idle(): the next ephemeral
         self._fresh = freshness if freshness is not None else Freshness(rng)
         self._seq = 0
         self.internal_errors = 0
@@ -202,6 +204,21 @@ class LockEndpoint:
         """Notifications to send, each at most the channel's MTU-3 bytes, in order."""
         out, self._out = self._out, []
         return out
+
+    def prepare_idle(self) -> bool:
+        """Generate the lock's next ephemeral key now, off the critical path: the IO
+        layer calls this when it has nothing else to do (after sending a turn's frames).
+        The next HS2 (its ``e``) or PAIR2 (CPace's ``yb``) uses it, once, instead of
+        generating one while the phone waits. Returns False if one is already ready."""
+        if self._spare_key is not None:
+            return False
+        self._spare_key = KeyPair.generate(self._rng)
+        return True
+
+    def _take_key(self) -> KeyPair:
+        """The prepared ephemeral key (consumed: never used twice), or a new one."""
+        key, self._spare_key = self._spare_key, None
+        return key if key is not None else KeyPair.generate(self._rng)
 
     def set_mtu(self, mtu: int, channel: int | None = None) -> None:
         """The ATT MTU for new channels, or for one channel. Notifications reach every
@@ -360,7 +377,8 @@ class LockEndpoint:
         # Unknown invite id: run CPace with a random secret, indistinguishable from a
         # wrong code (no oracle for which invite ids exist), and count the failure.
         responder = PairingResponder(lock_id=self.lock_id, lock=self._static, rng=self._rng)
-        pair2 = responder.read_pair1(msg, prs if prs is not None else self._rng.token_bytes(32))
+        pair2 = responder.read_pair1(msg, prs if prs is not None else self._rng.token_bytes(32),
+                                     self._take_key())
         ch.pairing, ch.code_ref = responder, msg.code_ref
         ch.state, ch.deadline = ChannelState.PAIRING, now + self._timeouts.handshake
         self._pairing_channel = ch.cid
@@ -446,7 +464,7 @@ class LockEndpoint:
 
     def _send_hs2(self, ch: _Channel, reply: ReplyPayload) -> None:
         assert ch.handshake is not None
-        hs2, keys = ch.handshake.write_msg2(reply)
+        hs2, keys = ch.handshake.write_msg2(reply, self._take_key())
         ch.keys, ch.handshake = keys, None
         self._send(ch, hs2)
 

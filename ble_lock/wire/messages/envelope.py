@@ -69,6 +69,11 @@ class Envelope:
 
 
 def pack(env: Envelope) -> bytes:
+    fast = _pack_by_hand(env)
+    return fast if fast is not None else _pack_declared(env)
+
+
+def _pack_declared(env: Envelope) -> bytes:
     layout = _HEADS.get(env.kind)
     if layout is None:
         raise CodecError(f"envelope: unknown kind {env.kind}")
@@ -83,7 +88,60 @@ def pack(env: Envelope) -> bytes:
     return data
 
 
+# Every message goes through the envelope: the hot path writes and reads the layouts
+# above by hand (``tests/wire/test_messages_compiled.py`` pins both to ``_HEADS``). Any
+# value out of range goes to construct, which raises the declared error.
+
+
+def _pack_by_hand(env: Envelope) -> bytes | None:
+    kind, body = env.kind, env.body
+    if type(body) is not bytes:
+        return None
+    if kind == KIND_EVENT:
+        return bytes((KIND_EVENT, env.event)) + body if 0 <= env.event < 256 else None
+    rid = env.request_id
+    if type(rid) is not bytes or len(rid) != REQUEST_ID_SIZE or not 0 <= env.opcode < 256:
+        return None
+    if kind == KIND_REQUEST:
+        return bytes((KIND_REQUEST,)) + rid + bytes((env.opcode,)) + body
+    if kind != KIND_RESPONSE or type(env.text) is not str or not 0 <= env.status < 256:
+        return None
+    try:
+        text = env.text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if len(text) > MAX_TEXT:
+        return None
+    return (bytes((KIND_RESPONSE,)) + rid + bytes((env.opcode, env.status, len(text))) + text
+            + body)
+
+
+def _unpack_by_hand(data: bytes) -> Envelope | None:
+    size = len(data)
+    kind = data[0] if size else 0
+    if kind == KIND_REQUEST and size >= _HEAD_SIZE[KIND_REQUEST]:
+        return Envelope(kind=kind, request_id=data[1:9], opcode=data[9], body=data[10:])
+    if kind == KIND_EVENT and size >= _HEAD_SIZE[KIND_EVENT]:
+        return Envelope(kind=kind, event=data[1], body=data[2:])
+    if kind == KIND_RESPONSE and size >= _HEAD_SIZE[KIND_RESPONSE]:
+        end = 12 + data[11]
+        if data[11] > MAX_TEXT or end > size:
+            return None
+        try:
+            text = data[12:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return Envelope(kind=kind, request_id=data[1:9], opcode=data[9], status=data[10],
+                        text=text, body=data[end:])
+    return None
+
+
 def unpack(data: bytes) -> Envelope:
+    fast = _unpack_by_hand(data) if type(data) is bytes else None
+    return fast if fast is not None else _unpack_declared(data)
+
+
+def _unpack_declared(data: bytes) -> Envelope:
     layout = _HEADS.get(data[0]) if data else None
     if layout is None:
         raise CodecError("envelope: unknown message kind")

@@ -36,10 +36,12 @@ __all__ = [
     "fingerprint",
     "hkdf",
     "os_rng",
+    "public_key",
     "sha256",
 ]
 
 KEY_LEN = 32
+_SHA256 = hashes.SHA256()
 TAG_LEN = 16
 MAX_NONCE = 2**64 - 1
 DATA_AD = b""
@@ -90,8 +92,9 @@ def sha256(data: bytes) -> bytes:
 
 
 def hkdf(salt: bytes, ikm: bytes, length: int, info: bytes = b"") -> bytes:
-    """HKDF-SHA256 (RFC 5869)."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+    """HKDF-SHA256 (RFC 5869). ``cryptography``'s one call beats three one-shot
+    ``hmac.digest`` calls (3.5 against 5.6 us for 64 bytes): OpenSSL's HMAC setup per call."""
+    return HKDF(algorithm=_SHA256, length=length, salt=salt, info=info).derive(ikm)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -124,10 +127,21 @@ class KeyPair:
         return self.private.private_bytes_raw()
 
 
-def dh(private: X25519PrivateKey, public: bytes) -> bytes:
-    """X25519; a low-order peer point (all-zero result) is a :class:`HandshakeError`."""
+def public_key(raw: bytes) -> X25519PublicKey:
+    """Import a peer's 32-byte X25519 public key once, for several :func:`dh` calls."""
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(public))
+        return X25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise HandshakeError("invalid public key") from exc
+
+
+def dh(private: X25519PrivateKey, public: bytes | X25519PublicKey) -> bytes:
+    """X25519; a low-order peer point (all-zero result) is a :class:`HandshakeError`.
+    ``public``: raw bytes, or a key imported by :func:`public_key` (imported once)."""
+    try:
+        if isinstance(public, bytes):
+            public = X25519PublicKey.from_public_bytes(public)
+        return private.exchange(public)
     except ValueError as exc:
         raise HandshakeError("invalid public key (low-order point)") from exc
 

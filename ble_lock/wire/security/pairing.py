@@ -22,6 +22,8 @@ import base64
 import hmac
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from ble_lock.core.errors import ErrorCode, InvalidInputError
 from ble_lock.core.hashing import (
     derive_code_secret,
@@ -151,7 +153,7 @@ class PairingInitiator:
         self._lock_id, self._prs, self._code_ref = lock_id, prs, code_ref
         self._phone, self._rng, self._expected_fp = phone, rng, expected_fingerprint
         self._sid = b""
-        self._ya = b""
+        self._ya: X25519PrivateKey | None = None
         self._ya_pub = b""
         self._send: CipherState | None = None
         self._recv: CipherState | None = None
@@ -159,15 +161,15 @@ class PairingInitiator:
 
     def write_pair1(self) -> Pair1:
         self._sid = self._rng.token_bytes(16)
-        self._ya = self._rng.token_bytes(KEY_LEN)
+        ya = self._ya = X25519PrivateKey.from_private_bytes(self._rng.token_bytes(KEY_LEN))
         g = calculate_generator(self._prs, _ci(self._lock_id), self._sid)
-        self._ya_pub = scalar_mult(self._ya, g)
+        self._ya_pub = scalar_mult(ya, g)  # imported once: PAIR2's Yb is the second
         return Pair1(version=PROTOCOL_VERSION, code_ref=self._code_ref, sid=self._sid,
                      ya=self._ya_pub)
 
     def read_pair2(self, msg: Pair2) -> bytes:
         """Returns the lock's static public key, confirmed by the PAKE key."""
-        if not self._ya:
+        if self._ya is None:
             raise HandshakeError("PAIR2 before PAIR1")
         k = scalar_mult(self._ya, msg.yb)
         isk = isk_ir(self._sid, k, self._ya_pub, self._code_ref, msg.yb, self._lock_id)
@@ -208,9 +210,13 @@ class PairingResponder:
         self._send: CipherState | None = None
         self._recv: CipherState | None = None
 
-    def read_pair1(self, msg: Pair1, prs: bytes) -> Pair2:
+    def read_pair1(self, msg: Pair1, prs: bytes, ephemeral: KeyPair | None = None) -> Pair2:
+        """``ephemeral``: a key prepared while idle (``LockEndpoint.prepare_idle``) whose
+        private scalar becomes CPace's ``yb`` (its public half, ``yb * base``, is not
+        used); else ``yb`` is drawn now. Imported once for both multiplications."""
         g = calculate_generator(prs, _ci(self._lock_id), msg.sid)
-        yb = self._rng.token_bytes(KEY_LEN)
+        yb = (ephemeral if ephemeral is not None
+              else KeyPair.generate(self._rng)).private
         yb_pub = scalar_mult(yb, g)
         k = scalar_mult(yb, msg.ya)  # low-order Ya aborts here
         isk = isk_ir(msg.sid, k, msg.ya, msg.code_ref, yb_pub, self._lock_id)
