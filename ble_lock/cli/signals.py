@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -51,30 +52,39 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def pipe_closed() -> bool:
-    """Whether stdout or stderr is a pipe whose reader has gone (a flush fails with EPIPE).
-    Tells a closed output pipe from a ``BrokenPipeError`` of a Bluetooth/D-Bus socket."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            return True
-        except (OSError, ValueError, AttributeError):
-            continue
+def _reader_gone(stream: object) -> bool:
+    """Whether ``stream`` is the write end of a pipe whose read end is closed: poll(2)
+    reports POLLERR for it (Linux, macOS); elsewhere, whether a flush fails with EPIPE."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    try:
+        stream.flush()  # type: ignore[attr-defined]
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        pass
     return False
 
 
+def pipe_closed() -> bool:
+    """Whether stdout or stderr is a pipe whose reader has gone. Tells a closed output
+    pipe from a ``BrokenPipeError`` of a Bluetooth/D-Bus socket."""
+    return _reader_gone(sys.stdout) or _reader_gone(sys.stderr)
+
+
 def silence_closed_pipes() -> None:
-    """Point stdout and stderr at /dev/null when their pipe is closed, so the flush at exit
-    does not fail again ("Exception ignored ... BrokenPipeError"). Python's documented
-    remedy (the ``signal`` module docs, "Note on SIGPIPE")."""
+    """Point stdout and stderr at /dev/null when their reader has gone, so the flush at
+    exit does not fail again ("Exception ignored ... BrokenPipeError"): Python's
+    documented remedy (the ``signal`` module docs, "Note on SIGPIPE")."""
     for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
+        if _reader_gone(stream):
+            with contextlib.suppress(OSError, ValueError):
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, stream.fileno())
                 os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            continue
