@@ -5,7 +5,6 @@ coroutine with the one-line error handling of :mod:`ble_lock.cli.errors`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import difflib
 import logging
@@ -145,6 +144,8 @@ def _failed(exc: Exception, app: App) -> click.exceptions.Exit:
 def run(app: App, coro: Coroutine[Any, Any, T]) -> T:
     """Run one command's coroutine; a failure becomes one line and its exit status, a
     Ctrl-C exit 130 after the coroutine's ``finally`` blocks ran (:mod:`.signals`)."""
+    import asyncio  # here: offline commands (`code one-time`) never load it
+
     try:
         with interruptible():
             return asyncio.run(coro)

@@ -3,7 +3,6 @@ spinner on stderr (only on a terminal) while scanning, connecting and enrolling.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -103,6 +102,8 @@ def _interactive() -> bool:
 @asynccontextmanager
 async def progress(message: str) -> AsyncIterator[None]:
     """A spinner with ``message`` on stderr while the block runs (terminals only)."""
+    import asyncio  # here: offline commands (`code one-time`) never load asyncio
+
     if not _interactive():
         yield
         return

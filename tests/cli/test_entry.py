@@ -29,7 +29,8 @@ pytestmark = pytest.mark.timeout(120)
 
 #: packages a command that needs no Bluetooth must not load (R: issue 14 item 12)
 HEAVY = ("bleak", "bless", "construct", "dbus_fast", "dbus_next", "ble_lock.sim",
-         "ble_lock.peripheral", "ble_lock.wire", "ble_lock.lockapp", "segno")
+         "ble_lock.peripheral", "ble_lock.wire", "ble_lock.lockapp", "segno",
+         "cryptography", "asyncio")
 
 _SITECUSTOMIZE = '''
 import os, signal, sys

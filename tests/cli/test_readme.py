@@ -25,14 +25,14 @@ def _example() -> str:
 def _pytest(folder: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "BLE_LOCK"))}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                           "-p", "no:xdist", "test_readme_example.py"], cwd=folder, env=env,
+                           "-p", "no:xdist", "test_lock.py"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=150, check=False)
 
 
 def test_readme_example_passes_in_a_fresh_folder(tmp_path: Path) -> None:
     """Exactly the README block, as a newcomer's test file in a folder with no pytest
     configuration (pytest-asyncio in its default strict mode): the plugin marks it."""
-    (tmp_path / "test_readme_example.py").write_text(_example())
+    (tmp_path / "test_lock.py").write_text(_example())
     done = _pytest(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
@@ -43,7 +43,7 @@ def test_readme_example_passes_in_a_fresh_folder(tmp_path: Path) -> None:
 def test_without_the_plugins_marking_strict_mode_refuses_it(tmp_path: Path) -> None:
     """The test above can fail: the same file with the plugin's marking switched off
     (``-p no:ble_lock_sim`` drops the fixtures too) is what a newcomer saw before."""
-    (tmp_path / "test_readme_example.py").write_text(_example())
+    (tmp_path / "test_lock.py").write_text(_example())
     (tmp_path / "conftest.py").write_text(
         "import ble_lock.testing.pytest_plugin as plugin\n"
         "plugin._ASYNC_FIXTURES = frozenset()\n")
