@@ -8,7 +8,8 @@ dbus-fast fails to connect with an ``OSError`` (``ENOENT``, ``ECONNREFUSED``); w
 usable adapter bleak raises ``BleakBluetoothNotAvailableError``. :func:`reaching_bluetooth`
 turns each into one :class:`~ble_lock.core.errors.BluetoothUnavailableError`
 (``BLUETOOTH_UNAVAILABLE``) naming the cause, where a scan starts
-(:mod:`ble_lock.central.discovery`): any later failure is about the lock or the link.
+(:mod:`ble_lock.central.discovery`; any later failure is about the lock or the link), and
+where the emulator starts its GATT server (bless: dbus-next's errors are read too).
 """
 
 from __future__ import annotations
@@ -39,14 +40,30 @@ def system_bus() -> str:
     return os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or DEFAULT_SYSTEM_BUS
 
 
+def _dbus_error_name(exc: BaseException) -> str | None:
+    """The D-Bus error name of a bleak (dbus-fast) or bless (dbus-next) D-Bus error."""
+    from bleak.exc import BleakDBusError
+
+    if isinstance(exc, BleakDBusError):
+        return exc.dbus_error
+    try:
+        from dbus_next.errors import DBusError as NextDBusError  # bless's D-Bus library
+    except ImportError:  # pragma: no cover - bless not on this platform's D-Bus
+        return None
+    if isinstance(exc, NextDBusError):
+        return str(exc.type)
+    return None
+
+
 def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailableError | None:
-    """``exc`` (raised while starting a scan) as the missing piece it shows, else None."""
-    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
+    """``exc`` (raised while starting a scan, or bless's GATT server) as the missing piece
+    it shows, else None."""
+    from bleak.exc import BleakBluetoothNotAvailableError
     from dbus_fast.errors import InvalidAddressError
 
     if isinstance(exc, BleakBluetoothNotAvailableError):
         return BluetoothUnavailableError(f"no Bluetooth adapter to use: {exc.args[0]}")
-    if isinstance(exc, BleakDBusError) and exc.dbus_error in _NO_SERVICE:
+    if _dbus_error_name(exc) in _NO_SERVICE:
         return BluetoothUnavailableError(
             f"BlueZ (org.bluez) is not running on the system D-Bus {system_bus()}")
     if isinstance(exc, InvalidAddressError):

@@ -55,19 +55,24 @@ async def _follow(ble: BleHarness, owner: Path, stdout: Any) -> asyncio.subproce
 
 
 async def test_a_bus_without_bluez_names_the_cause_and_both_fixes(tmp_path: Path) -> None:
-    """Item 4: a system bus where nobody owns org.bluez (bluetoothd not running)."""
+    """Item 4: a system bus where nobody owns org.bluez (bluetoothd not running), for
+    the phone side (`scan`) and the lock side (`emulate`, bless)."""
     bus = BusDaemon("no-bluez")
     address = await bus.start()
     try:
         env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
-        rc, _, err = await _cli(env, "--home", str(tmp_path), "scan", "--for", "1")
+        scanned = await _cli(env, "--home", str(tmp_path), "scan", "--for", "1")
+        emulated = await _cli(env, "--home", str(tmp_path), "emulate")
     finally:
         await bus.stop()
-    assert rc == int(ErrorCode.BLUETOOTH_UNAVAILABLE), err
-    assert err.count("\n") == 1
-    assert f"BlueZ (org.bluez) is not running on the system D-Bus {address}" in err
-    assert "systemctl start bluetooth" in err
-    assert "ble-lock sim" in err
+    for rc, _, err in (scanned, emulated):
+        assert rc == int(ErrorCode.BLUETOOTH_UNAVAILABLE), err
+        line = err.splitlines()[-1]
+        assert line.startswith("error: BlueZ (org.bluez) is not running on the system "
+                               f"D-Bus {address} (BLUETOOTH_UNAVAILABLE)")
+        assert "systemctl start bluetooth" in line
+        assert "ble-lock sim" in line
+    assert scanned[2].count("\n") == 1
 
 
 @pytest.mark.ble_sim(hosts=2)
