@@ -53,7 +53,8 @@ def _secret(keystore: Keystore, lock_name: str) -> tuple[str, bytes]:
     return record.lock_id, stored_secret(keystore, lock_id)
 @click.group()
 def code() -> None:
-    """Visitor passwords, made offline (R-APP-4): one-time or periodic."""
+    # R-APP-4: one-time or periodic visitor passwords, made while the lock is offline
+    """Visitor passwords, made offline: one-time or periodic."""
 
 
 def _show_code(as_json: bool, lock_id: str, digits: str, secret: bytes) -> None:

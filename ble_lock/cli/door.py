@@ -197,7 +197,8 @@ async def lock(app: App, lock_name: str, as_json: bool) -> None:
 
 @click.group()
 def phones() -> None:
-    """Admin phones of a lock (R-APP-3): invite one more, list, remove."""
+    # R-APP-3: the app issues Bluetooth keys; admins' phones are keys of admin users
+    """Admin phones of a lock: invite one more, list, remove."""
 
 
 @phones.command("add")

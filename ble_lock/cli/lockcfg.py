@@ -169,7 +169,8 @@ async def settings_set(app: App, lock_name: str, items: tuple[str, ...], as_json
 
 @click.group()
 def sync() -> None:
-    """Sync unlock between two locks (R-SYN-*): link, unlink, status, relay."""
+    # R-SYN-1..4
+    """Sync unlock between two locks: link, unlink, status, relay."""
 
 
 def _model(client: LockClient) -> str:

@@ -102,8 +102,6 @@ def _interactive() -> bool:
 @asynccontextmanager
 async def progress(message: str) -> AsyncIterator[None]:
     """A spinner with ``message`` on stderr while the block runs (terminals only)."""
-    import asyncio  # here: offline commands (`code one-time`) never load asyncio
-
     if not _interactive():
         yield
         return
@@ -113,6 +111,8 @@ async def progress(message: str) -> AsyncIterator[None]:
             sys.stderr.write(f"\r{frame} {message}…")
             sys.stderr.flush()
             await asyncio.sleep(0.1)
+
+    import asyncio  # here, not at the top: offline commands (`code one-time`) never load it
 
     task = asyncio.create_task(spin())
     try:
