@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ble_lock.central.availability import reaching_bluetooth
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.wire.errors import RemoteProtocolError
 from ble_lock.wire.link.gatt import (
@@ -143,12 +144,14 @@ async def scan(*, timeout: float = 5.0, adapter: str | None = None,
             if stop_after is not None and len(seen) >= stop_after:
                 enough.set()
 
-    async with BleakScanner(found, **_bluez(adapter)):
-        try:
-            async with asyncio.timeout(timeout):
-                await enough.wait()
-        except TimeoutError:
-            pass
+    # no bus / BlueZ / adapter: BLUETOOTH_UNAVAILABLE, not "move closer"
+    with reaching_bluetooth():
+        async with BleakScanner(found, **_bluez(adapter)):
+            try:
+                async with asyncio.timeout(timeout):
+                    await enough.wait()
+            except TimeoutError:
+                pass
     return sorted(seen.values(), key=lambda a: (-(a.rssi if a.rssi is not None else -999),
                                                 a.lock_hex))
 
@@ -186,8 +189,9 @@ async def find_lock(*, address: str | None = None, name: str | None = None,
         hits[device.address] = advert
         return True
 
-    device = await BleakScanner.find_device_by_filter(wanted, timeout=timeout,
-                                                      **_bluez(adapter))
+    with reaching_bluetooth():  # no bus / BlueZ / adapter: BLUETOOTH_UNAVAILABLE
+        device = await BleakScanner.find_device_by_filter(wanted, timeout=timeout,
+                                                          **_bluez(adapter))
     if device is None:
         what = ", ".join(f"{k}={v}" for k, v in (("address", address), ("name", name),
                          ("lock id", lock_id.hex().upper() if lock_id else None)) if v)

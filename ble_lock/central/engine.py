@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ble_lock.central.app import AppClient, Failed, LockLink, Pushed, Succeeded
-from ble_lock.central.keystore import Keystore, LockRecord
+from ble_lock.central.keystore import Keystore, LockRecord, lock_key
 from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, future
 from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
@@ -89,11 +89,6 @@ among them."""
 FRESH_MARGIN = 2.0
 """The phone stops using a freshness value this many seconds before the lock would stop
 accepting it (time for the HS1 to reach the lock), and reads the fresh characteristic."""
-
-
-def lock_key(lock_id: bytes) -> str:
-    """The keystore's name for a lock id (upper-case hex, as on the lock's label)."""
-    return lock_id.hex().upper()
 
 
 def _final_error(err: RemoteProtocolError) -> LockError:

@@ -45,12 +45,18 @@ __all__ = [
     "LockRecord",
     "PhoneIdentity",
     "default_home",
+    "lock_key",
 ]
 
 ENV_HOME = "BLE_LOCK_HOME"
 _FORMAT = "ble-lock-keystore"
 _VERSION = 1
 _FILE = "keystore.json"
+
+
+def lock_key(lock_id: bytes) -> str:
+    """The keystore's name for a lock id (upper-case hex, as on the lock's label)."""
+    return lock_id.hex().upper()
 
 
 class KeystoreError(TransportError):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from ble_lock.central.engine import lock_key
-from ble_lock.central.keystore import Keystore
+from ble_lock.central.keystore import Keystore, lock_key
 from ble_lock.core.errors import ErrorCode, TransportError
 from ble_lock.core.rules.visitor import (
     ONE_TIME_NONCES,

@@ -1,55 +1,49 @@
 """The ``ble-lock`` command line (click); thin over the library. Reference: docs/cli.md.
 
-One module per command group; :mod:`~ble_lock.cli.app` holds the shared options, LOCK
-resolution and error handling, :mod:`~ble_lock.cli.output` tables, ``--json`` and QR codes.
+:func:`entry` is the console script. The group itself, :data:`main`, lives in
+:mod:`~ble_lock.cli.root` and loads each command's module only when that command runs, so
+start-up stays close to ``import click`` (``bench/cli.py``). :mod:`~ble_lock.cli.app` holds
+the shared options, LOCK resolution and error handling, :mod:`~ble_lock.cli.output`
+tables, ``--json`` and QR codes.
+
+This module imports only ``os`` and ``signal`` at load time: the console script imports it
+first, and a Ctrl-C must be handled from the first instruction of :func:`entry` on.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import signal
+from types import FrameType
+from typing import TYPE_CHECKING
 
-import click
+if TYPE_CHECKING:
+    from ble_lock.cli.root import main
 
-from ble_lock import __version__
-from ble_lock.cli.app import App, setup_logging
-from ble_lock.cli.demo_cmd import demo, sim
-from ble_lock.cli.door import claim, info, lock, phones, scan, unlock
-from ble_lock.cli.emulate import emulate, panel
-from ble_lock.cli.gateway_cmd import gateway
-from ble_lock.cli.keys import code, key
-from ble_lock.cli.lockcfg import events, settings, sync
-from ble_lock.cli.people import credentials, users
-
-__all__ = ["main"]
+__all__ = ["entry", "exit_at_once", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ble-lock")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path),
-              envvar="BLE_LOCK_HOME", show_envvar=True,
-              help="folder of the keystore and emulator state (default: the platform's "
-                   "user data folder)")
-@click.option("--timeout", type=click.FloatRange(0.5, 600), default=10.0, show_default=True,
-              help="seconds to find a lock and for each answer")
-@click.option("--adapter", envvar="BLE_ADAPTER", help="Bluetooth adapter (hciN on Linux)")
-@click.option("-v", "--verbose", count=True, help="log to stderr (-vv: debug)")
-@click.pass_context
-def main(ctx: click.Context, home: Path | None, timeout: float, adapter: str | None,
-         verbose: int) -> None:
-    """Provision, emulate and test Bluetooth Low Energy smart locks.
+def entry() -> None:
+    """Run ``ble-lock``: a Ctrl-C while it starts (imports, parsing, ``--help``) exits 130
+    at once and quietly; inside a command it is handled by the command
+    (:mod:`ble_lock.cli.signals`)."""
+    signal.signal(signal.SIGINT, exit_at_once)
+    from ble_lock.cli.root import main
 
-    LOCK is a Bluetooth address, a lock id (8 hex digits), the name given when pairing,
-    or an advertised name. Failures print one line and exit with the error's code.
-    """
-    app = ctx.ensure_object(App)
-    if home is not None:
-        app.home = home
-    app.timeout = timeout
-    app.adapter = adapter or None
-    app.verbose = verbose
-    setup_logging(verbose)
+    main(prog_name="ble-lock")
 
 
-for _command in (emulate, panel, scan, info, claim, phones, unlock, lock, users, credentials,
-                 key, code, sync, events, settings, gateway, sim, demo):
-    main.add_command(_command)
+def exit_at_once(signum: int, frame: FrameType | None) -> None:
+    """SIGINT handler for start-up: exit 130 now, printing nothing (nothing is changed yet,
+    and a ``KeyboardInterrupt`` raised inside an import would print a traceback)."""
+    os._exit(128 + signum)
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562: ``from ble_lock.cli import main`` (tests, embedding) without loading click
+    # at ``import ble_lock.cli``.
+    if name == "main":
+        from ble_lock.cli.root import main
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ble_lock.cli import main
+from ble_lock.cli import entry
 
-main(prog_name="ble-lock")
+entry()

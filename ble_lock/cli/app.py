@@ -5,7 +5,8 @@ coroutine with the one-line error handling of :mod:`ble_lock.cli.errors`."""
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
+import difflib
 import logging
 import re
 import sys
@@ -13,17 +14,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import click
 
-from ble_lock.central.client import LockClient
-from ble_lock.central.discovery import LockAdvert, scan
-from ble_lock.central.engine import lock_key
-from ble_lock.central.keystore import Keystore, LockRecord
+from ble_lock.central.keystore import Keystore, KeystoreError, LockRecord, lock_key
 from ble_lock.cli.errors import CliError, exit_for
 from ble_lock.cli.output import progress
-from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.cli.signals import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    interruptible,
+    pipe_closed,
+    silence_closed_pipes,
+)
+from ble_lock.core.errors import ErrorCode, LockError, TransportError
+
+if TYPE_CHECKING:  # loaded when a command reaches a lock: `--help` and offline commands
+    # never import bleak (tests/cli/test_entry.py)
+    from ble_lock.central.client import LockClient
+    from ble_lock.central.discovery import LockAdvert
 
 __all__ = [
     "App",
@@ -33,9 +43,11 @@ __all__ = [
     "command_runner",
     "connected",
     "paired",
+    "parse_time",
     "pass_app",
     "resolve_lock",
     "run",
+    "run_sync",
 ]
 
 P = ParamSpec("P")
@@ -43,6 +55,10 @@ T = TypeVar("T")
 
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _LOCK_ID = re.compile(r"^[0-9A-Fa-f]{8}$")
+#: what a lock advertises before its lock id unless given another name (``emulate --name``):
+#: ``ble_lock.wire.link.gatt.NAME_PREFIX``, not imported so that offline commands do not load
+#: the wire codec (tests/cli/test_entry.py checks the two agree)
+ADVERTISED_PREFIX = "BLELOCK-"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,10 +84,14 @@ class BleBackend:
     """Bluetooth through bleak (BlueZ, macOS, Windows, or the simulator's BlueZ)."""
 
     async def scan(self, *, timeout: float, adapter: str | None) -> list[LockAdvert]:
+        from ble_lock.central.discovery import scan
+
         return await scan(timeout=timeout, adapter=adapter)
 
     async def client(self, target: Target, *, keystore: Keystore, timeout: float,
                      adapter: str | None) -> LockClient:
+        from ble_lock.central.client import LockClient
+
         return await LockClient.find(address=target.address, name=target.name,
                                      lock_id=target.lock_id, adapter=adapter,
                                      scan_timeout=timeout, keystore=keystore, timeout=timeout)
@@ -112,16 +132,31 @@ def setup_logging(verbose: int) -> None:
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
+def _failed(exc: Exception, app: App) -> click.exceptions.Exit:
+    """The exit for a failed command: quiet 141 when its output pipe closed (a
+    ``BrokenPipeError`` of stdout/stderr, not of a Bluetooth socket), else the one line."""
+    if isinstance(exc, BrokenPipeError) and pipe_closed():
+        silence_closed_pipes()
+        return click.exceptions.Exit(EXIT_BROKEN_PIPE)
+    return click.exceptions.Exit(exit_for(exc, app.verbose))
+
+
 def run(app: App, coro: Coroutine[Any, Any, T]) -> T:
-    """Run one command's coroutine; a failure becomes one line and its exit status."""
+    """Run one command's coroutine; a failure becomes one line and its exit status, a
+    Ctrl-C exit 130 after the coroutine's ``finally`` blocks ran (:mod:`.signals`)."""
+    import asyncio  # here: offline commands (`code one-time`) never load it
+
     try:
-        return asyncio.run(coro)
+        with interruptible():
+            return asyncio.run(coro)
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
     except KeyboardInterrupt:
-        raise click.Abort() from None
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # every failure ends as one line + exit status, by design
-        raise click.exceptions.Exit(exit_for(exc, app.verbose)) from None
+        raise _failed(exc, app) from None
+    finally:
+        coro.close()  # never started (a Ctrl-C before the loop ran it): no warning
 
 
 def command_runner(func: Callable[P, Awaitable[None]]) -> Callable[P, None]:
@@ -143,35 +178,88 @@ def command_runner(func: Callable[P, Awaitable[None]]) -> Callable[P, None]:
 def run_sync(app: App, func: Callable[[], None]) -> None:
     """Run a command that needs no event loop with the same error handling."""
     try:
-        func()
+        with interruptible():
+            func()
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # every failure ends as one line + exit status, by design
-        raise click.exceptions.Exit(exit_for(exc, app.verbose)) from None
+        raise _failed(exc, app) from None
 
 
-def resolve_lock(text: str, keystore: Keystore) -> Target:
+def parse_time(text: str) -> int:
+    """Unix seconds, or an ISO date/time (UTC unless it says otherwise)."""
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{text!r} is not a time: give unix seconds or an ISO date "
+                       "(2026-01-31T18:00)", code=ErrorCode.INVALID_ARGUMENT) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp())
+
+
+def _not_paired(text: str, keystore: Keystore) -> LockError:
+    """LOCK names no lock of the keystore: say which folder was looked in and what it
+    holds (a typo, or the wrong --home), without scanning for 10 s first."""
+    home = keystore.home
+    if not home.exists():
+        return KeystoreError(f"the keystore folder {home} does not exist",
+                             hint="check --home / $BLE_LOCK_HOME; `ble-lock claim` or "
+                                  "`ble-lock key redeem` create it")
+    names = [record.name or record.lock_id for record in keystore.locks()]
+    if not names:
+        return TransportError(f"this phone is paired with no lock yet ({home}), so "
+                              f"not with {text!r}", code=ErrorCode.NOT_PAIRED)
+    close = difflib.get_close_matches(text, names, n=1)
+    hint = (f"did you mean {close[0]!r}? " if close else "") + "this phone knows " + \
+        ", ".join(repr(n) for n in names) + " (`ble-lock scan` shows the locks nearby)"
+    return TransportError(f"no lock {text!r} in the keystore ({home})",
+                          code=ErrorCode.NOT_PAIRED, hint=hint)
+
+
+def resolve_lock(text: str, keystore: Keystore, *, paired_only: bool = False) -> Target:
     """LOCK: a Bluetooth address, 8 hex digits of lock id, the name given at pairing
-    (keystore), or an advertised name."""
+    (keystore), or an advertised name.
+
+    ``paired_only``: the command needs a lock this phone is paired with, so a LOCK that
+    names no keystore record fails at once (``NOT_PAIRED`` listing the known names, or
+    ``KEYSTORE_ERROR`` naming a missing keystore folder) instead of after a scan. Only an
+    address is still looked for (a lock's address may have changed since it was stored).
+    """
     text = text.strip()
     if not text:
         raise CliError("LOCK is empty: give an address, a name or a lock id")
     if _ADDRESS.match(text):
+        if paired_only and not keystore.home.exists():
+            raise _not_paired(text, keystore)
         return Target(text=text, address=text.upper())
     if _LOCK_ID.match(text):
+        if paired_only and (not keystore.home.exists()
+                            or keystore.get(text.upper()) is None):
+            raise _not_paired(text, keystore)
         return Target(text=text, lock_id=bytes.fromhex(text))
-    for record in keystore.locks():
-        if record.name == text:
+    records = keystore.locks() if keystore.home.exists() else []
+    for record in records:
+        if text in (record.name, f"{ADVERTISED_PREFIX}{record.lock_id}"):
             return Target(text=text, lock_id=bytes.fromhex(record.lock_id))
-    return Target(text=text, name=text)
+    if paired_only:
+        raise _not_paired(text, keystore)
+    return Target(text=text, name=text)  # an advertised name (`emulate --name`: any text)
 
 
 @asynccontextmanager
-async def connected(app: App, lock: str, *, keystore: Keystore | None = None
-                    ) -> AsyncIterator[LockClient]:
-    """A connected client for LOCK (spinner while scanning and connecting)."""
+async def connected(app: App, lock: str, *, keystore: Keystore | None = None,
+                    paired_only: bool = False) -> AsyncIterator[LockClient]:
+    """A connected client for LOCK (spinner while scanning and connecting);
+    ``paired_only``: see :func:`resolve_lock`."""
     ks = keystore if keystore is not None else app.keystore()
-    target = resolve_lock(lock, ks)
+    target = resolve_lock(lock, ks, paired_only=paired_only)
     async with progress(f"looking for {lock}"):
         client = await app.backend.client(target, keystore=ks, timeout=app.timeout,
                                           adapter=app.adapter)
@@ -196,6 +284,6 @@ def record_of(client: LockClient, lock: str) -> LockRecord:
 async def paired(app: App, lock: str, *, keystore: Keystore | None = None
                  ) -> AsyncIterator[LockClient]:
     """A connected client for a lock this phone is paired with (else NOT_PAIRED)."""
-    async with connected(app, lock, keystore=keystore) as client:
+    async with connected(app, lock, keystore=keystore, paired_only=True) as client:
         record_of(client, lock)
         yield client

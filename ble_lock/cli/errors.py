@@ -10,6 +10,7 @@ import traceback
 
 import click
 
+from ble_lock.cli.signals import silence_closed_pipes
 from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, TransportError
 
 __all__ = ["HINTS", "CliError", "exit_for", "format_error", "from_foreign"]
@@ -22,6 +23,8 @@ HINTS: dict[ErrorCode, str] = {
     ErrorCode.CONNECTION_FAILED: "move closer and try again; `-v` shows the details",
     ErrorCode.DISCONNECTED: "the link dropped; try again",
     ErrorCode.TIMEOUT: "the lock did not answer in time; try again or raise --timeout",
+    ErrorCode.BLUETOOTH_UNAVAILABLE: "start BlueZ (`sudo systemctl start bluetooth`), or try "
+                                     "it without a radio: `ble-lock sim` prints what to export",
     ErrorCode.KEYSTORE_ERROR: "check the keystore folder (--home / $BLE_LOCK_HOME)",
     ErrorCode.NOT_PAIRED: "claim it (`ble-lock claim LOCK --code`: asks for the setup code) "
                           "or redeem a key (`ble-lock key redeem`: asks for the invite) first",
@@ -93,14 +96,22 @@ def format_error(exc: LockError) -> str:
     return " ".join(line.split())
 
 
+def _say(text: str) -> None:
+    """One line on stderr; nothing if stderr is a closed pipe (the status still tells)."""
+    try:
+        click.echo(text, err=True)
+    except BrokenPipeError:
+        silence_closed_pipes()
+
+
 def exit_for(exc: BaseException, verbose: int) -> int:
     """Print the one line for ``exc`` and return the exit status."""
     lock_error = exc if isinstance(exc, LockError) else from_foreign(exc)
     if verbose:
-        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+        _say("".join(traceback.format_exception(exc)).rstrip())
     if lock_error is None:
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (INTERNAL) - run with -v "
-                   "for the traceback and report it", err=True)
+        _say(f"error: unexpected {type(exc).__name__}: {exc} (INTERNAL) - run with -v "
+             "for the traceback and report it")
         return int(ErrorCode.INTERNAL)
-    click.echo(format_error(lock_error), err=True)
+    _say(format_error(lock_error))
     return int(lock_error.code)

@@ -3,7 +3,6 @@ spinner on stderr (only on a terminal) while scanning, connecting and enrolling.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -195,6 +194,8 @@ async def progress(message: str) -> AsyncIterator[Spinner]:
             sys.stderr.write(f"\r\033[K{frame} {spinner.message}…")
             sys.stderr.flush()
             await asyncio.sleep(0.1)
+
+    import asyncio  # here, not at the top: offline commands (`code one-time`) never load it
 
     task = asyncio.create_task(spin())
     try:

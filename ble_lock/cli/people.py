@@ -4,13 +4,12 @@ card, fingerprint, face, palm; enrolment progress shown step by step)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ble_lock.cli.app import App, command_runner, paired, pass_app
+from ble_lock.cli.app import App, command_runner, paired, parse_time, pass_app
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table, to_json
 from ble_lock.cli.secret_input import Secret, read_secret
@@ -21,22 +20,6 @@ __all__ = ["credentials", "parse_time", "users"]
 
 _ROLES = {"admin": m.Role.ADMIN, "normal": m.Role.NORMAL, "dual-auth": m.Role.DUAL_AUTH}
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def parse_time(text: str) -> int:
-    """Unix seconds, or an ISO date/time (UTC unless it says otherwise)."""
-    try:
-        return int(float(text))
-    except ValueError:
-        pass
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"{text!r} is not a time: give unix seconds or an ISO date "
-                       "(2026-01-31T18:00)", code=ErrorCode.INVALID_ARGUMENT) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return int(when.timestamp())
 
 
 def _validity(valid_from: str | None, valid_until: str | None) -> m.Validity | None:

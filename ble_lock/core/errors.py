@@ -27,6 +27,7 @@ from enum import Enum, IntEnum
 from typing import Any, ClassVar
 
 __all__ = [
+    "BluetoothUnavailableError",
     "CapacityError",
     "Category",
     "ChannelBusyError",
@@ -161,6 +162,7 @@ class ErrorCode(IntEnum):
     TIMEOUT = 83, _C.TRANSPORT
     KEYSTORE_ERROR = 84, _C.TRANSPORT
     NOT_PAIRED = 85, _C.TRANSPORT
+    BLUETOOTH_UNAVAILABLE = 86, _C.TRANSPORT
     # -- storage and internal
     STORAGE_ERROR = 90, _C.STORAGE
     STORAGE_VERSION = 91, _C.STORAGE
@@ -265,6 +267,11 @@ class TransportError(LockError, category=Category.TRANSPORT):
     """The Bluetooth link or the client machinery failed."""
 
     default_code = ErrorCode.CONNECTION_FAILED
+
+
+class BluetoothUnavailableError(TransportError, code=ErrorCode.BLUETOOTH_UNAVAILABLE):
+    """This machine's Bluetooth stack cannot be reached: no system D-Bus, no BlueZ
+    (``org.bluez``) on it, or no usable adapter. Nothing was sent to any lock."""
 
 
 class StorageError(LockError, category=Category.STORAGE):

@@ -133,6 +133,10 @@ class Emulator:
         except LockError:
             raise
         except Exception as exc:  # dbus, BlueZ or CoreBluetooth errors: one typed error
+            from ble_lock.central.availability import bluetooth_unavailable
+
+            if (unavailable := bluetooth_unavailable(exc)) is not None:
+                raise unavailable from exc  # BLUETOOTH_UNAVAILABLE: no bus, BlueZ, adapter
             raise TransportError(f"cannot start the Bluetooth GATT server: {exc}",
                                  code=ErrorCode.CONNECTION_FAILED) from exc
         assert self.panel is not None

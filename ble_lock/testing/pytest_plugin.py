@@ -11,12 +11,18 @@ Fixtures (async, function scope; need pytest-asyncio):
 
 Tests marked ``ble_adapter`` need real radios: skipped unless ``--ble-adapter`` is given.
 
+An ``async def`` test that asks for ``ble_sim`` or ``ble_hosts`` is marked
+``@pytest.mark.asyncio`` by the plugin, so it runs in pytest-asyncio's default *strict* mode
+too: a project needs no ``asyncio_mode = "auto"`` for it (README's example, run in a fresh
+folder by tests/cli/test_readme.py).
+
 The simulator (and with it ``dbus_fast``) is imported only when a fixture runs, so pytest
 starts, and ``pytest tests/core`` runs, without the D-Bus libraries installed.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +66,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "ble_adapter" in item.keywords:
             item.add_marker(skip)
+
+
+_ASYNC_FIXTURES = frozenset({"ble_sim", "ble_hosts"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark an ``async def`` test using this plugin's fixtures ``asyncio`` before
+    pytest-asyncio looks at it (in strict mode it runs marked coroutines only)."""
+    if not _HAVE_ASYNCIO or not inspect.iscoroutinefunction(obj):
+        return
+    try:
+        wanted = set(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):
+        return
+    marks = getattr(obj, "pytestmark", [])
+    if wanted & _ASYNC_FIXTURES and not any(
+            getattr(mark, "name", None) == "asyncio" for mark in marks):
+        pytest.mark.asyncio(obj)
 
 
 def _shape(request: pytest.FixtureRequest) -> dict[str, Any]:

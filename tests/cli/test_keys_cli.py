@@ -83,9 +83,11 @@ def test_code_one_time_and_periodic_offline(owned: Cli, door: MemoryLock) -> Non
 def test_code_errors(owned: Cli, cli: Cli, tmp_path: Path) -> None:
     owned.fails(ErrorCode.INVALID_ARGUMENT, "code", "periodic", "door", "--from", "2026-01-02",
                 "--until", "2026-01-01")
+    (tmp_path / "stranger").mkdir()  # an empty keystore; a missing folder: tests/cli/test_entry.py
     result = cli("code", "one-time", "door", home=tmp_path / "stranger")
     assert result.exit_code == int(ErrorCode.NOT_PAIRED)
-    assert result.stderr.startswith("error: this phone is not paired with door")
+    assert result.stderr.startswith("error: this phone is paired with no lock yet")
+    assert "'door'" in result.stderr
     ks = Keystore(owned.home)
     ks.update("0BADC0DE", visitor_secret=None)
     err = owned.fails(ErrorCode.PERMISSION_DENIED, "code", "one-time", "door")

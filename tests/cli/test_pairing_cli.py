@@ -96,6 +96,7 @@ def test_unlock_lock_json_and_not_paired(owned: Cli, cli: Cli, tmp_path: Path) -
     assert owned.json("unlock", "door") == {"unlocked": True, "user": 1}
     assert owned.ok("lock", "door").strip() == "locked"
     assert owned.json("lock", "door") == {"locked": True}
+    (tmp_path / "other").mkdir()  # an empty keystore (a missing one: KEYSTORE_ERROR)
     err = _fails_home(cli, tmp_path / "other", ErrorCode.NOT_PAIRED, "unlock", "0BADC0DE")
     assert "claim it" in err
 
@@ -141,7 +142,9 @@ def test_phones_add_human_prints_invite_and_qr(owned: Cli) -> None:
 
 
 def test_bad_lock_and_bad_invite(owned: Cli) -> None:
-    owned.fails(ErrorCode.LOCK_NOT_FOUND, "unlock", "nowhere")
+    # issue 14 item 7: a name the keystore does not know fails before any scan
+    assert "this phone knows 'door'" in owned.fails(ErrorCode.NOT_PAIRED, "unlock", "nowhere")
+    owned.fails(ErrorCode.LOCK_NOT_FOUND, "info", "nowhere")  # may be an advertised name
     owned.fails(ErrorCode.INVALID_ARGUMENT, "unlock", "  ")
     owned.fails(ErrorCode.INVALID_ARGUMENT, "key", "redeem", "-", input="BLEKEY1:nothex\n")
 
