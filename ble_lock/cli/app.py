@@ -17,13 +17,13 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 import click
 
-from ble_lock.central.client import LockClient
+from ble_lock.central.client import NOT_BOUND_CODES, LockClient
 from ble_lock.central.discovery import LockAdvert, scan
 from ble_lock.central.engine import lock_key
 from ble_lock.central.keystore import Keystore, LockRecord
 from ble_lock.cli.errors import CliError, exit_for
 from ble_lock.cli.output import progress
-from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.core.errors import ErrorCode, LockError, TransportError
 
 __all__ = [
     "App",
@@ -195,7 +195,25 @@ def record_of(client: LockClient, lock: str) -> LockRecord:
 @asynccontextmanager
 async def paired(app: App, lock: str, *, keystore: Keystore | None = None
                  ) -> AsyncIterator[LockClient]:
-    """A connected client for a lock this phone is paired with (else NOT_PAIRED)."""
+    """A connected client for a lock this phone is paired with (else NOT_PAIRED). A
+    pairing left pending by an interrupted claim or redemption is completed first (one
+    session: docs/protocol.md, "Interrupted pairing")."""
     async with connected(app, lock, keystore=keystore) as client:
-        record_of(client, lock)
+        record = record_of(client, lock)
+        if record.pending or record.user_no is None:
+            await finish_pending(client, lock)
         yield client
+
+
+async def finish_pending(client: LockClient, lock: str) -> None:
+    """Complete the pairing this phone holds as pending; a lock that never took it says
+    so as NOT_PAIRED (the record stays: only a new claim or redemption replaces it)."""
+    try:
+        await client.finish_pairing()
+    except LockError as exc:
+        if exc.code not in NOT_BOUND_CODES:
+            raise
+        raise TransportError(
+            f"this phone is not paired with lock {lock}: its last pairing with it did not "
+            f"complete ({exc.code.name})", code=ErrorCode.NOT_PAIRED,
+            hint="claim it again, or redeem the invite again") from None
