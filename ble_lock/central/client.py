@@ -50,6 +50,14 @@ async def _step(hook: StepHook | None, step: PairingStep) -> None:
     if hook is not None:
         await hook(step)
 
+
+class _NotTaken(Exception):
+    """Internal: PAIR3 left, and a session with the new key was refused as unknown."""
+
+    def __init__(self, error: LockError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
 __all__ = ["NOT_BOUND_CODES", "KeyCheck", "LockClient", "check_version", "load_identity"]
 
 B = TypeVar("B", bound=m.ResponseBody)
@@ -269,13 +277,29 @@ class LockClient(Operations):
         3. PAIR3, PAIR4; then a session with the new key confirms it (final record).
 
         Interrupted before PAIR3 left, the pending record is undone (the lock bound
-        nothing); after, it is kept, and :meth:`finish_pairing` completes it."""
+        nothing); after, it is kept, and :meth:`finish_pairing` completes it. PAIR3 sent
+        but the lock then says it does not hold the key (PAIR3 lost with the link): one
+        more pairing, at once."""
         key = lock_key(self._lock_id())
-        existing = self.keystore.get(key)
-        if existing is not None:
+        if self.keystore.get(key) is not None:
             done = await self._already_paired(name, on_step)
             if done is not None:
                 return done
+        try:
+            return await self._pair_once(make, key, name, check_key, on_step)
+        except _NotTaken:
+            # The "no" is unauthenticated (a CLOSE): it costs one more attempt, never the
+            # record, which stays until a new pairing replaces it.
+            pass
+        try:
+            return await self._pair_once(make, key, name, check_key, on_step)
+        except _NotTaken as again:
+            raise again.error from None
+
+    async def _pair_once(self, make: Callable[[int], PhonePairing], key: str,
+                         name: str | None, check_key: KeyCheck | None,
+                         on_step: StepHook | None) -> LockRecord:
+        before = self.keystore.get(key)
         saved: LockRecord | None = None
 
         async def keep(lock_public: bytes) -> None:
@@ -284,9 +308,9 @@ class LockClient(Operations):
             if check_key is not None:
                 await check_key(lock_public)
             record = LockRecord(
-                lock_id=key, name=name or (existing.name if existing else f"BLELOCK-{key}"),
+                lock_id=key, name=name or (before.name if before else f"BLELOCK-{key}"),
                 lock_public_key=lock_public, address=self.address,
-                counter=existing.counter if existing is not None else 0,
+                counter=before.counter if before is not None else 0,
                 paired_at=time.time(), pending=True)
             self.keystore.put(record)  # durable (fsync) before PAIR3 goes
             saved = record
@@ -298,7 +322,7 @@ class LockClient(Operations):
             return await self._settle(doubt.error, name, on_step)
         except BaseException:
             if saved is not None and not self.engine.pair3_sent:
-                self.keystore.discard_pending(key, saved.lock_public_key, restore=existing)
+                self.keystore.discard_pending(key, saved.lock_public_key, restore=before)
             raise
         return await self.finish_pairing(name=name, on_step=on_step)
 
@@ -321,11 +345,13 @@ class LockClient(Operations):
             return await self.finish_pairing(name=name, on_step=on_step)
         except LockError as exc:
             if exc.code in NOT_BOUND_CODES:
-                raise error_for(error.code, f"{error.message} (the lock did not take the "
-                                "pairing)", hint=error.hint) from None
+                raise _NotTaken(error_for(error.code, f"{error.message} (the lock did not "
+                                          "take the pairing)", hint=error.hint)) from None
             raise error_for(exc.code, exc.message, hint=(
                 "this phone keeps the pairing as pending: the next command with this lock "
                 "completes it")) from None
+
+
     # ------------------------------------------------------------------ pushes
 
     def on_event(self, listener: Listener) -> Callable[[], None]:

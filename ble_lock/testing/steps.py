@@ -4,7 +4,8 @@ The interruption tests (``tests/cli/test_atomic_pairing.py``) run ``ble-lock cla
 ``ble-lock key redeem`` as real processes and interrupt them at each
 :class:`~ble_lock.central.app.PairingStep` deterministically: with
 ``BLE_LOCK_PAUSE_AT=<step name>`` in its environment the command stops when it reaches
-that step, writes ``ble-lock: paused at <STEP>`` on stderr and waits for ``SIGUSR1``.
+that step (the first time), writes ``ble-lock: paused at <STEP>`` on stderr and waits for
+``SIGUSR1``.
 Meanwhile the test interrupts it (SIGINT, SIGKILL), drops the Bluetooth link in the
 simulator or restarts the lock, then resumes it with ``SIGUSR1``. No sleep decides
 where the interruption lands.
@@ -43,9 +44,12 @@ def pause_hook_from_env() -> StepHook | None:
         raise ValueError(f"{ENV_PAUSE}={wanted!r}: not one of "
                          f"{', '.join(s.name for s in PairingStep)}") from None
 
+    paused: list[PairingStep] = []
+
     async def pause(reached: PairingStep) -> None:
-        if reached is not step:
+        if reached is not step or paused:  # once: a pairing retried reaches it again
             return
+        paused.append(reached)
         loop = asyncio.get_running_loop()
         resumed: asyncio.Future[None] = loop.create_future()
 
