@@ -524,8 +524,8 @@ class Engine(LinkKeeper):
     async def _committed(self, pairing: PhonePairing, fut: asyncio.Future[bytes],
                          on_step: StepHook | None) -> bytes:
         """Phase two: PAIR3 goes; the lock binds the phone when it reads it."""
+        pairing.commit(self._now())  # PAIR3 queued
         self.pair3_sent = True
-        pairing.commit(self._now())
         try:
             await self._flush(pairing)
             await _step(on_step, PairingStep.PAIR3_SENT)

@@ -322,3 +322,19 @@ async def test_a_pending_record_of_a_pairing_the_lock_never_took_is_replaced(
         record = await client.claim(lock.setup_code, lock_fingerprint=lock.fingerprint)
         assert (record.name, record.pending, record.user_no) == ("door", False, 1)
         assert record.counter >= 3  # never lowered
+
+
+async def test_a_stale_record_of_a_reset_lock_does_not_stop_a_new_claim(
+        tmp_path: Path) -> None:
+    """A final record from before a factory reset (the lock has another key now): the
+    session with it fails the handshake, and the claim pairs afresh."""
+    lock = MemoryLock()
+    home = tmp_path / "phone"
+    async with phones_for(lock, tmp_path) as phones:
+        client = await phones.new("phone")
+        Keystore(home).put(LockRecord(lock_id=LOCK, name="door", user_no=1, role="admin",
+                                      lock_public_key=b"\x09" * 32, counter=2))
+        record = await client.claim(lock.setup_code, lock_fingerprint=lock.fingerprint)
+        assert (record.lock_public_key, record.pending, record.user_no) == (
+            lock.key.public, False, 1)
+        assert await client.unlock() == 1
