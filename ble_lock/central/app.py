@@ -13,7 +13,9 @@ applies a request id at most once (idempotency, docs/protocol.md ## Flows).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TypeVar
 
 from ble_lock.core.errors import LockError, error_for_code
@@ -36,7 +38,9 @@ __all__ = [
     "Failed",
     "LinkEvent",
     "LockLink",
+    "PairingStep",
     "Pushed",
+    "StepHook",
     "Succeeded",
     "claim_pairing",
     "invite_pairing",
@@ -168,24 +172,52 @@ class AppClient:
 # ------------------------------------------------------------------ pairing helpers
 
 
+class PairingStep(IntEnum):
+    """The steps of a claim or an invite redemption, in order (docs/protocol.md,
+    "Interrupted pairing"). Each is reported to the caller's :data:`StepHook` when it
+    is reached; where an interruption leaves phone and lock follows from the step."""
+
+    PAIR1_SENT = 1
+    """PAIR1 written. Nothing kept anywhere (the lock counts an abandoned attempt as one
+    failed guess once it answered, R-SEC-1's pairing limiter)."""
+    KEY_RECEIVED = 2
+    """PAIR2 verified: the lock's key is known (confirmed by the code, and by the QR
+    fingerprint when given); nothing saved, the lock has bound nothing."""
+    KEY_SAVED = 3
+    """The pending record is in the keystore (fsync); PAIR3 not sent yet."""
+    PAIR3_SENT = 4
+    """PAIR3 handed to the link: the lock binds the phone when it reads it (R-USR-2
+    claim, R-APP-3 invite). From here the phone never forgets the pending record."""
+    PAIRED = 5
+    """PAIR4 verified: the lock bound the phone."""
+    CONFIRMED = 6
+    """A session with the new key answered (key confirmation): the record is final."""
+
+
+StepHook = Callable[[PairingStep], Awaitable[None]]
+"""Called (awaited) as each :class:`PairingStep` is reached; progress displays and
+tests that interrupt a pairing at one step use it."""
+
+
 def claim_pairing(*, lock_id: bytes, setup_code: str, phone: KeyPair, rng: Rng,
                   lock_fingerprint: bytes | None = None, mtu: int = 23,
-                  timeout: float = ANSWER_TIMEOUT) -> PhonePairing:
+                  timeout: float = ANSWER_TIMEOUT, hold: bool = False) -> PhonePairing:
     """Claim a factory-fresh lock (first admin, R-USR-2) with its setup code; the lock id
     and ``lock_fingerprint`` come from the same QR code (the fingerprint detects a man in
-    the middle)."""
+    the middle). ``hold``: two-phase, PAIR3 waits for ``commit`` (``PhonePairing``)."""
     return PhonePairing(lock_id=lock_id, code=setup_transport_code(setup_code, lock_id),
                         phone=phone, rng=rng, expected_fingerprint=lock_fingerprint, mtu=mtu,
-                        timeout=timeout)
+                        timeout=timeout, hold=hold)
 
 
 def invite_pairing(*, lock_id: bytes, invite_id: int, code: str, phone: KeyPair, rng: Rng,
                    lock_fingerprint: bytes | None = None, mtu: int = 23,
-                   timeout: float = ANSWER_TIMEOUT) -> PhonePairing:
+                   timeout: float = ANSWER_TIMEOUT, hold: bool = False) -> PhonePairing:
     """Redeem an invite (a Bluetooth key, or a further admin phone, R-APP-3)."""
     return PhonePairing(lock_id=lock_id, code=invite_transport_code(invite_id, code),
                         code_ref=invite_code_ref(invite_id), phone=phone, rng=rng,
-                        expected_fingerprint=lock_fingerprint, mtu=mtu, timeout=timeout)
+                        expected_fingerprint=lock_fingerprint, mtu=mtu, timeout=timeout,
+                        hold=hold)
 
 
 # ------------------------------------------------------------------ a session with requests

@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ble_lock.central.app import claim_pairing, invite_pairing
+from ble_lock.central.app import PairingStep, StepHook, claim_pairing, invite_pairing
 from ble_lock.central.discovery import LockAdvert, find_lock
-from ble_lock.central.engine import Engine, Listener, lock_key
+from ble_lock.central.engine import Engine, Listener, PairingInDoubt, lock_key
 from ble_lock.central.enrolment import EnrolmentRun
 from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
 from ble_lock.central.operations import Operations
 from ble_lock.central.transport import Connector, bleak_connector
-from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for
 from ble_lock.wire import messages as m
-from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT
+from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError, UnsupportedVersionError
 from ble_lock.wire.link.gatt import LockInfo
 from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
@@ -45,9 +45,31 @@ from ble_lock.wire.security.pairing import QrPayload
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
-__all__ = ["LockClient", "check_version", "load_identity"]
+
+async def _step(hook: StepHook | None, step: PairingStep) -> None:
+    if hook is not None:
+        await hook(step)
+
+
+class _NotTaken(Exception):
+    """Internal: PAIR3 left, and a session with the new key was refused as unknown."""
+
+    def __init__(self, error: LockError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+__all__ = ["NOT_BOUND_CODES", "KeyCheck", "LockClient", "check_version", "load_identity"]
 
 B = TypeVar("B", bound=m.ResponseBody)
+
+KeyCheck = Callable[[bytes], Awaitable[None]]
+"""A caller's look at the lock's static key between PAIR2 and PAIR3 (the CLI compares its
+fingerprint with a person); raising refuses it: the lock binds nothing."""
+
+NOT_BOUND_CODES = frozenset({ErrorCode.UNKNOWN_PEER, ErrorCode.HANDSHAKE_FAILED,
+                             ErrorCode.DECRYPT_FAILED, ErrorCode.KEY_REVOKED})
+"""How a session with a stored record ends when the lock does not hold that key (never
+bound, factory reset - a new lock key -, revoked): the record cannot be completed."""
 
 
 def load_identity(keystore: Keystore, rng: Rng = os_rng) -> KeyPair:
@@ -191,46 +213,144 @@ class LockClient(Operations):
     # ------------------------------------------------------------------ pairing
 
     async def claim(self, setup_code: str, *, lock_fingerprint: bytes | None = None,
-                    name: str | None = None) -> LockRecord:
+                    name: str | None = None, check_key: KeyCheck | None = None,
+                    on_step: StepHook | None = None) -> LockRecord:
         """Claim a factory-fresh lock with its setup code: this phone becomes user 1,
         admin (R-USR-2). With ``lock_fingerprint`` (from the QR) a man in the middle
-        fails the pairing with ``IDENTITY_MISMATCH``."""
+        fails the pairing with ``IDENTITY_MISMATCH``; ``check_key`` sees the lock's key
+        before anything is kept. Two-phase and resumable: see :meth:`finish_pairing`."""
         lock_id = self._lock_id()
         engine = self.engine
-        public = await engine.pair(lambda mtu: claim_pairing(
+        return await self._pair(lambda mtu: claim_pairing(
             lock_id=lock_id, setup_code=setup_code, phone=engine.phone, rng=engine.rng,
-            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout))
-        return await self._paired(public, name)
+            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout, hold=True),
+            name=name, check_key=check_key, on_step=on_step)
 
-    async def claim_qr(self, qr_text: str, *, name: str | None = None) -> LockRecord:
+    async def claim_qr(self, qr_text: str, *, name: str | None = None,
+                       on_step: StepHook | None = None) -> LockRecord:
         """Claim with the text of the lock's QR code (lock id, setup code, fingerprint)."""
         qr = QrPayload.parse(qr_text)
         if qr.lock_id != self._lock_id():
             raise TransportError(f"the QR code is for lock {lock_key(qr.lock_id)}, not "
                                  f"{lock_key(self._lock_id())}", code=ErrorCode.LOCK_NOT_FOUND)
-        return await self.claim(qr.setup_code, lock_fingerprint=qr.fingerprint, name=name)
+        return await self.claim(qr.setup_code, lock_fingerprint=qr.fingerprint, name=name,
+                                on_step=on_step)
 
     async def redeem(self, invite_id: int, code: str, *, lock_fingerprint: bytes | None = None,
-                     name: str | None = None) -> LockRecord:
-        """Redeem an invite (a Bluetooth key, or one more phone of an admin, R-APP-3)."""
+                     name: str | None = None, on_step: StepHook | None = None) -> LockRecord:
+        """Redeem an invite (a Bluetooth key, or one more phone of an admin, R-APP-3).
+        Two-phase and resumable like :meth:`claim`."""
         lock_id = self._lock_id()
         engine = self.engine
-        public = await engine.pair(lambda mtu: invite_pairing(
+        return await self._pair(lambda mtu: invite_pairing(
             lock_id=lock_id, invite_id=invite_id, code=code, phone=engine.phone, rng=engine.rng,
-            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout))
-        return await self._paired(public, name)
+            lock_fingerprint=lock_fingerprint, mtu=mtu, timeout=engine.timeout, hold=True),
+            name=name, check_key=None, on_step=on_step)
 
-    async def _paired(self, lock_public: bytes, name: str | None) -> LockRecord:
-        lock_id = self._lock_id()
-        old = self.keystore.get(lock_key(lock_id))
-        record = LockRecord(lock_id=lock_key(lock_id), name=name or f"BLELOCK-{lock_key(lock_id)}",
-                            lock_public_key=lock_public, address=self.address,
-                            counter=old.counter if old is not None else 0,
-                            paired_at=time.time())
-        self.keystore.put(record)
+    async def finish_pairing(self, *, name: str | None = None,
+                             on_step: StepHook | None = None) -> LockRecord:
+        """Complete what the keystore holds for this lock: one session with its key (the
+        lock answering it is the key confirmation: the engine marks a pending record
+        final), then the user number and role are written.
+
+        A claim or redemption interrupted after PAIR3 left ends here on the next run, and
+        any command does it (``docs/protocol.md``, "Interrupted pairing"). A lock that
+        does not hold the key ends the session with one of :data:`NOT_BOUND_CODES`."""
+        key = lock_key(self._lock_id())
         me = await self.whoami()
-        return self.keystore.update(lock_key(lock_id), user_no=me.user_number,
-                                    role=me.role.name.lower())
+        await _step(on_step, PairingStep.CONFIRMED)
+        changes: dict[str, Any] = {"user_no": me.user_number, "role": me.role.name.lower(),
+                                   "pending": False}
+        if name:
+            changes["name"] = name
+        return self.keystore.update(key, **changes)
+
+    async def _pair(self, make: Callable[[int], PhonePairing], *, name: str | None,
+                    check_key: KeyCheck | None, on_step: StepHook | None) -> LockRecord:
+        """The two-phase pairing (``docs/protocol.md``, "Interrupted pairing"):
+
+        0. a record for this lock already (an interrupted run, or paired before): a
+           session with it first; if the lock answers, this phone is paired - done;
+        1. PAIR1, PAIR2: the lock's key, confirmed by the code (``check_key``);
+        2. the pending record is written (fsync) *before* PAIR3, the message whose
+           reading makes the lock bind this phone (write-ahead);
+        3. PAIR3, PAIR4; then a session with the new key confirms it (final record).
+
+        Interrupted before PAIR3 left, the pending record is undone (the lock bound
+        nothing); after, it is kept, and :meth:`finish_pairing` completes it. PAIR3 sent
+        but the lock then says it does not hold the key (PAIR3 lost with the link): one
+        more pairing, at once."""
+        key = lock_key(self._lock_id())
+        if self.keystore.get(key) is not None:
+            done = await self._already_paired(name, on_step)
+            if done is not None:
+                return done
+        try:
+            return await self._pair_once(make, key, name, check_key, on_step)
+        except _NotTaken:
+            # The "no" is unauthenticated (a CLOSE): it costs one more attempt, never the
+            # record, which stays until a new pairing replaces it.
+            pass
+        try:
+            return await self._pair_once(make, key, name, check_key, on_step)
+        except _NotTaken as again:
+            raise again.error from None
+
+    async def _pair_once(self, make: Callable[[int], PhonePairing], key: str,
+                         name: str | None, check_key: KeyCheck | None,
+                         on_step: StepHook | None) -> LockRecord:
+        before = self.keystore.get(key)
+        saved: LockRecord | None = None
+
+        async def keep(lock_public: bytes) -> None:
+            nonlocal saved
+            await _step(on_step, PairingStep.KEY_RECEIVED)
+            if check_key is not None:
+                await check_key(lock_public)
+            record = LockRecord(
+                lock_id=key, name=name or (before.name if before else f"BLELOCK-{key}"),
+                lock_public_key=lock_public, address=self.address,
+                counter=before.counter if before is not None else 0,
+                paired_at=time.time(), pending=True)
+            self.keystore.put(record)  # durable (fsync) before PAIR3 goes
+            saved = record
+            await _step(on_step, PairingStep.KEY_SAVED)
+
+        try:
+            await self.engine.pair(make, on_key=keep, on_step=on_step)
+        except PairingInDoubt as doubt:
+            return await self._settle(doubt.error, name, on_step)
+        except BaseException:
+            if saved is not None and not self.engine.pair3_sent:
+                self.keystore.discard_pending(key, saved.lock_public_key, restore=before)
+            raise
+        return await self.finish_pairing(name=name, on_step=on_step)
+
+    async def _already_paired(self, name: str | None,
+                              on_step: StepHook | None) -> LockRecord | None:
+        """A session with the record in hand: the lock answers (paired: the record,
+        completed) or does not hold the key (None: pair)."""
+        try:
+            return await self.finish_pairing(name=name, on_step=on_step)
+        except LockError as exc:
+            if exc.code in NOT_BOUND_CODES:
+                return None
+            raise
+
+    async def _settle(self, error: LockError, name: str | None,
+                      on_step: StepHook | None) -> LockRecord:
+        """PAIR3 left and PAIR4 did not verify (``error``): a session with the new key
+        says whether the lock bound this phone."""
+        try:
+            return await self.finish_pairing(name=name, on_step=on_step)
+        except LockError as exc:
+            if exc.code in NOT_BOUND_CODES:
+                raise _NotTaken(error_for(error.code, f"{error.message} (the lock did not "
+                                          "take the pairing)", hint=error.hint)) from None
+            raise error_for(exc.code, exc.message, hint=(
+                "this phone keeps the pairing as pending: the next command with this lock "
+                "completes it")) from None
+
 
     # ------------------------------------------------------------------ pushes
 

@@ -26,6 +26,10 @@ phone objects (:class:`~ble_lock.central.app.LockLink`,
   and from every HS2; a value the lock no longer accepts costs a round trip
   (``STALE``), never an unlock.
 * **Pushes** (state changes, alarms, enrolment steps) go to listeners.
+* **Two-phase pairing** (docs/protocol.md, "Interrupted pairing"): with ``on_key``, PAIR3
+  (which makes the lock bind the phone) waits until the caller kept the lock's key; a
+  pairing is retried from PAIR1 only while PAIR3 has not left; a session established
+  with a pending record confirms it in the keystore (the lock answered the new key).
 * **Timeouts are the protocol's own.** The engine keeps no timer: while it waits it
   sleeps until the phone object's ``next_timer()`` (monotonic, the injected ``clock``)
   and calls its ``handle_timer(now)``, like aioquic's ``get_timer``/``handle_timer``. A
@@ -39,11 +43,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ble_lock.central.app import AppClient, Failed, LockLink, Pushed, Succeeded
-from ble_lock.central.keystore import Keystore, LockRecord, lock_key
+from ble_lock.central.app import (
+    AppClient,
+    Failed,
+    LockLink,
+    PairingStep,
+    Pushed,
+    StepHook,
+    Succeeded,
+)
+from ble_lock.central.keystore import Keystore, KeystoreError, LockRecord, lock_key
 from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, future
 from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
@@ -56,12 +68,12 @@ from ble_lock.wire.endpoints.phone import (
     random_channel,
 )
 from ble_lock.wire.errors import RemoteProtocolError, SessionTimeoutError
-from ble_lock.wire.events import PairingSucceeded, SessionEstablished
+from ble_lock.wire.events import PairingKeyReceived, PairingSucceeded, SessionEstablished
 from ble_lock.wire.link.gatt import FreshValue
 from ble_lock.wire.security.crypto import KeyPair, Rng
 
 __all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener",
-           "lock_key"]
+           "PairingInDoubt", "lock_key"]
 
 _log = logging.getLogger(__name__)
 B = TypeVar("B", bound=m.ResponseBody)
@@ -89,6 +101,21 @@ among them."""
 FRESH_MARGIN = 2.0
 """The phone stops using a freshness value this many seconds before the lock would stop
 accepting it (time for the HS1 to reach the lock), and reads the fresh characteristic."""
+
+
+class PairingInDoubt(Exception):
+    """Internal to the phone side: PAIR3 left and no PAIR4 verified (a drop, a timeout, a
+    CLOSE - unauthenticated, so not proof of anything). Whether the lock bound the phone
+    is learnt from a session with the new key (``LockClient`` tries one)."""
+
+    def __init__(self, error: LockError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def _step(hook: StepHook | None, step: PairingStep) -> None:
+    if hook is not None:
+        await hook(step)
 
 
 def _final_error(err: RemoteProtocolError) -> LockError:
@@ -124,7 +151,12 @@ class Engine(LinkKeeper):
         self._lk: LockLink | None = None
         self._pairing: PhonePairing | None = None
         self._established: asyncio.Future[None] | None = None
+        self._pair_key: asyncio.Future[bytes] | None = None
         self._pair_done: asyncio.Future[bytes] | None = None
+        self._unconfirmed: tuple[LockLink, LockRecord] | None = None
+        self.pair3_sent = False
+        """Whether the last :meth:`pair` handed PAIR3 to the link (the lock may have
+        bound the phone): a pending record is kept from then on."""
         self._waiters: dict[bytes, asyncio.Future[None]] = {}
         self._listeners: list[Listener] = []
         self._op_lock = asyncio.Lock()
@@ -148,7 +180,8 @@ class Engine(LinkKeeper):
         for chan in (lk, self._pairing):
             if chan is not None:
                 self._orphan(chan)
-        for fut in (self._established, self._pair_done, *self._waiters.values()):
+        for fut in (self._established, self._pair_key, self._pair_done,
+                    *self._waiters.values()):
             if fut is not None and not fut.done():
                 fut.set_exception(Retry(error))
         self._maybe_relisten()
@@ -176,20 +209,25 @@ class Engine(LinkKeeper):
         self._spawn(self._flush(lk))  # a CLOSE, or the request re-sent after a RESYNC
 
     def _feed_pairing(self, pairing: PhonePairing, data: bytes, now: float) -> None:
-        fut = self._pair_done
+        key, fut = self._pair_key, self._pair_done
         try:
             events = pairing.receive_data(data, now)
         except RemoteProtocolError as err:
-            if fut is not None and not fut.done():
-                fut.set_exception(Retry(err))
+            for waiting in (key, fut):
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(Retry(err))
         else:
             for event in events:
+                if isinstance(event, PairingKeyReceived) and key is not None \
+                        and not key.done():
+                    key.set_result(event.lock_public)
                 if isinstance(event, PairingSucceeded) and fut is not None and not fut.done():
                     fut.set_result(event.lock_public)
         self._spawn(self._flush(pairing))
 
     def _dispatch(self, lk: LockLink, event: object) -> None:
         if isinstance(event, SessionEstablished):
+            self._confirm_pairing(lk)
             if lk.session.lock_fresh is not None and self._link is not None:
                 value, fresh_for = lk.session.lock_fresh
                 self.note_fresh(value, fresh_for, self._link)
@@ -207,6 +245,20 @@ class Engine(LinkKeeper):
                     listener(event.body)
                 except Exception:  # a listener's bug must not break the link
                     _log.exception("push listener failed")
+
+    def _confirm_pairing(self, lk: LockLink) -> None:
+        """Key confirmation: the lock answered an HS1 from the key of a pending record, so
+        it bound that key (it finds no peer otherwise): the record is final."""
+        unconfirmed, self._unconfirmed = self._unconfirmed, None
+        if unconfirmed is None or unconfirmed[0] is not lk:
+            self._unconfirmed = unconfirmed
+            return
+        record = unconfirmed[1]
+        try:
+            self.keystore.confirm_pending(record.lock_id, record.lock_public_key)
+        except KeystoreError as exc:  # stays pending: the next session confirms it again
+            _log.warning("cannot mark the pairing with lock %s confirmed: %s",
+                         record.lock_id, exc)
 
     def _session_failed(self, lk: LockLink, err: RemoteProtocolError) -> None:
         _log.debug("session on channel %d failed: %r", lk.channel, err)
@@ -276,6 +328,7 @@ class Engine(LinkKeeper):
             self.early_requests += 1
         lk = LockLink(app=self.app, session=session)
         self._lk = lk
+        self._unconfirmed = (lk, record) if record.pending else None
         self._established = future(asyncio.get_running_loop())
         self.sessions_opened += 1
         session.start(first, self._now())
@@ -390,10 +443,20 @@ class Engine(LinkKeeper):
 
     # ------------------------------------------------------------------ pairing
 
-    async def pair(self, make: Callable[[int], PhonePairing]) -> bytes:
+    async def pair(self, make: Callable[[int], PhonePairing], *,
+                   on_key: Callable[[bytes], Awaitable[None]] | None = None,
+                   on_step: StepHook | None = None) -> bytes:
         """Run a pairing (``make(mtu)`` builds it); returns the lock's static public key.
-        Retried only when the link drops or the lock is busy with another pairing."""
+        Retried only when the link drops or the lock is busy with another pairing.
+
+        Two-phase with ``on_key`` (``make`` then builds the pairing with ``hold=True``):
+        once PAIR2 verified, ``on_key(lock_public)`` is awaited - the caller keeps the
+        key durably, or raises and the lock binds nothing (a CLOSE goes instead of
+        PAIR3). Then PAIR3 goes (:attr:`pair3_sent`), and from there nothing is retried:
+        a drop, a timeout or a CLOSE raises :class:`PairingInDoubt`. ``on_step`` hears
+        ``PAIR1_SENT``, ``PAIR3_SENT`` and ``PAIRED``."""
         async with self._op_lock:
+            self.pair3_sent = False
             failures = 0
             while True:
                 try:
@@ -402,13 +465,20 @@ class Engine(LinkKeeper):
                     failures = await self._after_failure(retry, failures)
                     continue
                 pairing = make(link.mtu)
-                fut: asyncio.Future[bytes] = future(asyncio.get_running_loop())
-                self._pairing, self._pair_done = pairing, fut
+                loop = asyncio.get_running_loop()
+                key: asyncio.Future[bytes] = future(loop)
+                fut: asyncio.Future[bytes] = future(loop)
+                self._pairing, self._pair_key, self._pair_done = pairing, key, fut
                 try:
                     pairing.start(self._now())
                     await self._flush(pairing)
+                    await _step(on_step, PairingStep.PAIR1_SENT)
+                    if on_key is not None:
+                        await self._held(pairing, key, fut, on_key)
+                        return await self._committed(pairing, fut, on_step)
                     public: bytes = await self._wait(
                         fut, pairing, "the lock did not answer the pairing in time")
+                    await _step(on_step, PairingStep.PAIRED)
                     return public
                 except Retry as retry:
                     err = retry.error
@@ -421,8 +491,49 @@ class Engine(LinkKeeper):
                             await self._flush(pairing)
                         raise _final_error(err) from None
                     failures = await self._after_failure(retry, failures)
+                except BaseException:  # cancelled (Ctrl-C), or the caller's hook raised
+                    await self._abandon(pairing)
+                    raise
                 finally:
-                    self._pairing, self._pair_done = None, None
+                    self._pairing, self._pair_key, self._pair_done = None, None, None
+
+    async def _abandon(self, pairing: PhonePairing) -> None:
+        """A pairing left midway: its CLOSE frees the lock's one pairing slot now, not at
+        its handshake timeout (a no-op once the pairing ended)."""
+        if pairing.state in (PhoneState.DONE, PhoneState.CLOSED):
+            return
+        pairing.close()
+        with contextlib.suppress(Exception):
+            await self._flush(pairing)
+
+    async def _held(self, pairing: PhonePairing, key: asyncio.Future[bytes],
+                    fut: asyncio.Future[bytes],
+                    on_key: Callable[[bytes], Awaitable[None]]) -> None:
+        """Phase one: PAIR2 verified, the caller keeps the key; PAIR3 not sent."""
+        public: bytes = await self._wait(key, pairing,
+                                         "the lock did not answer the pairing in time")
+        await on_key(public)  # raising: pair() closes it, the lock binds nothing
+        if fut.done():  # the lock closed the pairing or the link dropped meanwhile
+            fut.result()  # raises its Retry
+
+    async def _committed(self, pairing: PhonePairing, fut: asyncio.Future[bytes],
+                         on_step: StepHook | None) -> bytes:
+        """Phase two: PAIR3 goes; the lock binds the phone when it reads it."""
+        pairing.commit(self._now())  # PAIR3 queued
+        self.pair3_sent = True
+        try:
+            await self._flush(pairing)
+            await _step(on_step, PairingStep.PAIR3_SENT)
+            public: bytes = await self._wait(fut, pairing,
+                                             "the lock did not answer the pairing in time")
+        except Retry as retry:
+            with contextlib.suppress(LockError):
+                await self._flush(pairing)  # the CLOSE, if one is queued
+            raise PairingInDoubt(retry.error) from None
+        except LockError as exc:  # TIMEOUT
+            raise PairingInDoubt(exc) from None
+        await _step(on_step, PairingStep.PAIRED)
+        return public
 
     # ------------------------------------------------------------------ pushes
 

@@ -11,7 +11,8 @@ File format (``keystore.json``, UTF-8 JSON, mode 0600, documented in
         "<lock id>": {
           "lock_id": "...", "name": "...", "address": "AA:BB:..." | null,
           "lock_public_key": "<hex>", "user_no": 1 | null, "role": "admin" | null,
-          "counter": 17, "visitor_secret": "<hex>" | null, "paired_at": 1732190000.0
+          "counter": 17, "visitor_secret": "<hex>" | null, "paired_at": 1732190000.0,
+          "pending": false
         }
       }
     }
@@ -21,7 +22,9 @@ of the folder) under an exclusive lock of a sibling ``.lock`` file, so two proce
 the same keystore never lose each other's updates and a crash leaves either the old or the
 new file, never a torn one. ``counter`` is the phone's replay counter for 1-round-trip
 unlocks with that lock: :meth:`Keystore.next_counter` persists the increment *before* it
-returns, so a counter value is never sent twice.
+returns, so a counter value is never sent twice. ``pending`` marks a pairing in doubt: the
+record was written before the message that makes the lock bind this phone (PAIR3), and no
+session has proven it yet (``docs/keystore.md``, "Pending pairings").
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ class LockRecord:
     counter: int = 0
     visitor_secret: bytes | None = field(default=None, repr=False)
     paired_at: float = 0.0
+    pending: bool = False
+    """Written before PAIR3 left (two-phase pairing); False once a session with this key
+    was established, which proves the lock bound it (docs/keystore.md)."""
 
 
 def default_home() -> Path:
@@ -126,6 +132,7 @@ def _record_to_json(rec: LockRecord) -> dict[str, Any]:
         "counter": rec.counter,
         "visitor_secret": _hex(rec.visitor_secret),
         "paired_at": rec.paired_at,
+        "pending": rec.pending,
     }
 
 
@@ -144,6 +151,7 @@ def _record_from_json(raw: Any) -> LockRecord:
             counter=int(raw.get("counter", 0)),
             visitor_secret=None if secret is None else _unhex(secret, "visitor_secret"),
             paired_at=float(raw.get("paired_at", 0.0)),
+            pending=raw.get("pending", False) is True,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise KeystoreError(f"keystore lock entry is malformed: {exc}") from exc
@@ -315,3 +323,35 @@ class Keystore:
             raw = _entry(data, lock_id)
             raw["counter"] = max(int(raw.get("counter", 0)), at_least)
             return int(raw["counter"])
+
+    # -- pending pairings (docs/keystore.md, "Pending pairings") ---------------------------
+
+    def confirm_pending(self, lock_id: str, lock_public_key: bytes) -> bool:
+        """Key confirmation: a session with the pending record of ``lock_id`` (lock key
+        ``lock_public_key``) was answered, so the lock bound this phone; the record is
+        final. Returns whether a pending record changed (a record replaced meanwhile, or
+        already final, is left alone)."""
+        with self._mutate() as data:
+            raw = data["locks"].get(lock_id)
+            if not isinstance(raw, dict) or raw.get("pending") is not True \
+                    or raw.get("lock_public_key") != lock_public_key.hex():
+                return False
+            raw["pending"] = False
+            return True
+
+    def discard_pending(self, lock_id: str, lock_public_key: bytes,
+                        restore: LockRecord | None = None) -> bool:
+        """Undo a pending record whose PAIR3 never left (the lock cannot have bound this
+        phone): put back ``restore`` (the record it replaced) or remove it. A record
+        replaced or confirmed meanwhile is left alone. Returns whether it was undone."""
+        with self._mutate() as data:
+            raw = data["locks"].get(lock_id)
+            if not isinstance(raw, dict) or raw.get("pending") is not True \
+                    or raw.get("lock_public_key") != lock_public_key.hex():
+                return False
+            if restore is None:
+                del data["locks"][lock_id]
+            else:
+                data["locks"][lock_id] = _record_to_json(
+                    replace(restore, counter=max(restore.counter, int(raw.get("counter", 0)))))
+            return True

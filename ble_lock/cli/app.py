@@ -283,7 +283,27 @@ def record_of(client: LockClient, lock: str) -> LockRecord:
 @asynccontextmanager
 async def paired(app: App, lock: str, *, keystore: Keystore | None = None
                  ) -> AsyncIterator[LockClient]:
-    """A connected client for a lock this phone is paired with (else NOT_PAIRED)."""
+    """A connected client for a lock this phone is paired with (else NOT_PAIRED). A
+    pairing left pending by an interrupted claim or redemption is completed first (one
+    session: docs/protocol.md, "Interrupted pairing")."""
     async with connected(app, lock, keystore=keystore, paired_only=True) as client:
-        record_of(client, lock)
+        record = record_of(client, lock)
+        if record.pending or record.user_no is None:
+            await finish_pending(client, lock)
         yield client
+
+
+async def finish_pending(client: LockClient, lock: str) -> None:
+    """Complete the pairing this phone holds as pending; a lock that never took it says
+    so as NOT_PAIRED (the record stays: only a new claim or redemption replaces it)."""
+    from ble_lock.central.client import NOT_BOUND_CODES  # bleak: only when a lock is reached
+
+    try:
+        await client.finish_pairing()
+    except LockError as exc:
+        if exc.code not in NOT_BOUND_CODES:
+            raise
+        raise TransportError(
+            f"this phone is not paired with lock {lock}: its last pairing with it did not "
+            f"complete ({exc.code.name})", code=ErrorCode.NOT_PAIRED,
+            hint="claim it again, or redeem the invite again") from None

@@ -3,26 +3,32 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ble_lock.central.client import LockClient
-from ble_lock.central.engine import lock_key
-from ble_lock.central.keystore import LockRecord
+from ble_lock.central.keystore import LockRecord, lock_key
 from ble_lock.cli.app import App, command_runner, connected, paired, pass_app, record_of
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, json_option, name_word, progress, table, to_json, word
 from ble_lock.cli.secret_input import Secret, read_secret
 from ble_lock.cli.trust import (
-    PendingKeystore,
-    confirm_fingerprint,
+    FingerprintCheck,
     fingerprint_text,
     parse_fingerprint,
+    step_hook,
 )
-from ble_lock.core.errors import ErrorCode, InvalidInputError, TransportError
+from ble_lock.core.errors import (
+    ErrorCode,
+    InvalidInputError,
+    LockError,
+    TransportError,
+    error_for,
+)
 from ble_lock.core.hashing import normalize_code
 from ble_lock.core.lock import SETUP_CODE_DIGITS
 from ble_lock.wire import messages as m
@@ -156,6 +162,7 @@ async def claim(app: App, lock_name: str | None, code: str | None, code_file: Pa
     With the setup code alone, the lock's key fingerprint is shown and must be confirmed
     before this phone keeps the key (or pass --trust-fingerprint / --accept-new-fingerprint).
     With --qr, LOCK may be left out: the QR text names the lock.
+    Interrupted, it is safe to run again: it completes or starts over.
     """
     pinned = parse_fingerprint(fingerprint, "--trust-fingerprint") if fingerprint else None
     with_code = code is not None or code_file is not None
@@ -181,23 +188,37 @@ async def claim(app: App, lock_name: str | None, code: str | None, code_file: Pa
     if qr_text is not None and lock_name is None:
         lock_name = QrPayload.parse(qr_text).lock_id.hex().upper()
     assert lock_name is not None
-    keystore = app.keystore()
-    staged = PendingKeystore(keystore) if ask else None
-    async with connected(app, lock_name, keystore=staged or keystore) as client:
-        async with progress("pairing"):
-            if qr_text is not None:
-                record = await client.claim_qr(qr_text, name=name)
-            else:
-                assert setup_code is not None
-                record = await client.claim(setup_code, lock_fingerprint=pinned, name=name)
-        if staged is not None:
-            await confirm_fingerprint(client, staged, record, lock_name)
+    hook = step_hook()
+    async with connected(app, lock_name) as client:
+        if qr_text is not None:
+            async with progress("pairing"):
+                record = await client.claim_qr(qr_text, name=name, on_step=hook)
+        else:
+            assert setup_code is not None
+            check = FingerprintCheck(lock_hex(client), lock_name) if ask else None
+            try:
+                # no spinner under the fingerprint question, which comes mid-pairing
+                async with progress("pairing") if check is None else nullcontext():
+                    record = await client.claim(setup_code, lock_fingerprint=pinned,
+                                                name=name, check_key=check, on_step=hook)
+            except LockError as exc:
+                raise _pin_hint(exc, check) from None
         await fetch_visitor_secret(client)
     out = _paired_json(record) | {
         "fingerprint": fingerprint_text(crypto_fingerprint(record.lock_public_key))}
     emit(as_json, out, lambda: click.echo(
         f"claimed lock {record.lock_id} as user {record.user_no} ({record.role}); "
         f"{saved_as(record, name)}\nkey fingerprint {out['fingerprint']}"))
+
+
+def _pin_hint(exc: LockError, check: FingerprintCheck | None) -> LockError:
+    """A claim that failed after the person confirmed the fingerprint (the lock stopped
+    waiting while they compared, the link dropped): the next run need not ask again."""
+    if check is None or not check.confirmed or exc.code is ErrorCode.IDENTITY_MISMATCH:
+        return exc
+    return error_for(exc.code, exc.message, hint=(
+        f"claim again; the fingerprint you confirmed can be pinned: --trust-fingerprint "
+        f"{check.confirmed[-1]}"))
 
 
 @click.command()

@@ -20,6 +20,7 @@ from ble_lock.cli.invites import InviteText, invite_json, show_invite
 from ble_lock.cli.output import emit, fmt_time, json_option, progress, table
 from ble_lock.cli.people import parse_time
 from ble_lock.cli.secret_input import ASK, Secret, read_secret
+from ble_lock.cli.trust import step_hook
 from ble_lock.wire import messages as m
 
 __all__ = ["key"]
@@ -77,7 +78,8 @@ async def key_redeem(app: App, invite_arg: str | None, invite_file: Path | None,
     """Redeem an invite (a Bluetooth key or an admin phone) on this phone.
 
     The invite (BLEKEY1:...) holds a secret code: it is asked for (hidden), read from
-    stdin with '-', or from --invite-file; never given as an argument.
+    stdin with '-', or from --invite-file; never given as an argument. Interrupted, it is
+    safe to run again: it completes or starts over.
     """
     asked = ASK if invite_arg is None and invite_file is None else invite_arg
     invite_text = read_secret(app, INVITE, asked, invite_file)
@@ -86,7 +88,8 @@ async def key_redeem(app: App, invite_arg: str | None, invite_file: Path | None,
     async with (connected(app, lock_name or invite.lock_id.hex().upper()) as client,
                 progress("pairing")):
         record = await client.redeem(invite.invite_id, invite.code,
-                                     lock_fingerprint=invite.fingerprint, name=name)
+                                     lock_fingerprint=invite.fingerprint, name=name,
+                                     on_step=step_hook())
         await fetch_visitor_secret(client)
     out = {"lock_id": record.lock_id, "name": record.name, "user": record.user_no,
            "role": record.role}

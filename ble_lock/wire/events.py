@@ -16,6 +16,7 @@ __all__ = [
     "EndpointEvent",
     "MessageReceived",
     "PairingCompleted",
+    "PairingKeyReceived",
     "PairingRequested",
     "PairingSucceeded",
     "RequestReceived",
@@ -78,6 +79,18 @@ class SessionClosed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PairingKeyReceived:
+    """PAIR2 verified: the lock's static key, confirmed by the code (and by the QR
+    fingerprint when one was given). Nothing is bound at the lock yet. A pairing started
+    with ``hold=True`` waits here: the phone keeps the key durably, then calls
+    :meth:`~ble_lock.wire.endpoints.phone.PhonePairing.commit` (PAIR3: the lock binds
+    the phone) or ``close()`` (the lock binds nothing). docs/protocol.md, "Pairing"."""
+
+    channel: int
+    lock_public: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PairingSucceeded:
     """Pairing done: keep ``lock_public`` (the lock's static key) for sessions."""
 
@@ -105,4 +118,5 @@ class MessageReceived:
 
 
 EndpointEvent = (PairingRequested | PairingCompleted | SessionOpened | RequestReceived
-                 | SessionClosed | PairingSucceeded | SessionEstablished | MessageReceived)
+                 | SessionClosed | PairingKeyReceived | PairingSucceeded | SessionEstablished
+                 | MessageReceived)

@@ -32,6 +32,7 @@ from ble_lock.wire.errors import (
 from ble_lock.wire.events import (
     EndpointEvent,
     MessageReceived,
+    PairingKeyReceived,
     PairingSucceeded,
     SessionEstablished,
 )
@@ -91,6 +92,7 @@ def close_text(msg: Close) -> str:
 class PhoneState(Enum):
     NEW = auto()
     WAITING = auto()  # our opening message is out, waiting for the lock's answer
+    HELD = auto()  # pairing, hold=True: PAIR2 verified, PAIR3 waits for commit()
     ESTABLISHED = auto()  # session: transport keys; pairing: PAIR3 sent, waiting PAIR4
     DONE = auto()  # pairing completed
     CLOSED = auto()
@@ -210,6 +212,13 @@ class PhonePairing(_PhoneChannel):
     invite code enrols a further phone. With ``expected_fingerprint`` (from the QR) a
     man in the middle raises :class:`~ble_lock.wire.errors.IdentityMismatchError`.
     A refusal by the lock (``LOCKED_OUT``...) raises a ``PairingError`` with that code.
+
+    Two-phase (``hold=True``, docs/protocol.md "Pairing", "Interrupted pairing"): PAIR3
+    is what makes the lock bind this phone, so it waits. After PAIR2 the pairing reports
+    :class:`~ble_lock.wire.events.PairingKeyReceived` and stays ``HELD`` (no timer of
+    its own: the lock bounds the wait with its handshake timeout) until the caller, who
+    has kept the lock's key durably, calls :meth:`commit`; or :meth:`close`, and the
+    lock binds nothing. Without ``hold``, PAIR3 follows PAIR2 at once.
     """
 
     _close_error = PairingError
@@ -217,12 +226,13 @@ class PhonePairing(_PhoneChannel):
     def __init__(self, *, lock_id: bytes, code: str, phone: KeyPair, rng: Rng,
                  code_ref: bytes = b"", expected_fingerprint: bytes | None = None,
                  mtu: int = 23, channel: int | None = None, limits: Limits | None = None,
-                 timeout: float = ANSWER_TIMEOUT) -> None:
+                 timeout: float = ANSWER_TIMEOUT, hold: bool = False) -> None:
         super().__init__(lock_id=lock_id, rng=rng, mtu=mtu, channel=channel, limits=limits,
                          timeout=timeout)
         self._crypto = PairingInitiator(lock_id=lock_id, prs=pairing_secret(code),
                                         code_ref=code_ref, phone=phone, rng=rng,
                                         expected_fingerprint=expected_fingerprint)
+        self._hold = hold
         self.lock_public: bytes | None = None
 
     def start(self, now: float) -> None:
@@ -231,10 +241,23 @@ class PhonePairing(_PhoneChannel):
         self._send(self._crypto.write_pair1())
         self.state, self._deadline = PhoneState.WAITING, now + self._timeout
 
+    def commit(self, now: float) -> None:
+        """``hold=True``: send PAIR3 (the lock binds this phone when it reads it); call it
+        only once the lock's key is kept where the next run finds it."""
+        if self.state is not PhoneState.HELD:
+            raise LocalProtocolError(f"nothing to commit in {self.state.name}")
+        self._send(self._crypto.write_pair3())
+        self.state, self._deadline = PhoneState.ESTABLISHED, now + self._timeout
+
     def _handle(self, msg: Message, now: float, events: list[EndpointEvent]) -> None:
         if isinstance(msg, Pair2):
             self._expect(PhoneState.WAITING, msg)
-            self._crypto.read_pair2(msg)
+            lock_public = self._crypto.read_pair2(msg)
+            if self._hold:
+                self.state, self._deadline = PhoneState.HELD, None
+                events.append(PairingKeyReceived(channel=self.channel,
+                                                 lock_public=lock_public))
+                return
             self._send(self._crypto.write_pair3())
             self.state = PhoneState.ESTABLISHED
         elif isinstance(msg, Pair4):

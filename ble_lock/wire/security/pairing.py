@@ -14,6 +14,11 @@ exchange of static keys under the PAKE key (``docs/protocol.md``, "Pairing")::
 
 Each AEAD box is also the key confirmation of its sender: it opens only with the ISK of
 the same code. The phone checks the lock's static key against the QR fingerprint.
+
+PAIR3 is the commit point: the lock binds the phone's key when it reads it. The phone
+keeps the lock's key durably before it writes PAIR3 (two-phase, ``PhonePairing(hold=True)``;
+``docs/protocol.md``, "Interrupted pairing"), so no interruption can leave a lock bound to
+a key that no phone holds.
 """
 
 from __future__ import annotations
