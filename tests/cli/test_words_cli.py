@@ -170,7 +170,10 @@ def test_invite_number_and_key_number_each_name_one_thing(owned: Cli, tmp_path: 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()
               ) -> list[tuple[tuple[str, ...], click.Command]]:
     found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the lazy group loads each command here
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         found.append(((*prefix, name), command))
         if isinstance(command, click.Group):
             found.extend(_commands(command, (*prefix, name)))
