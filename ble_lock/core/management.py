@@ -166,6 +166,7 @@ class Management:
         self.device = Device()
         self._tx_depth = 0
         self._pending: list[LockEvent] = []
+        self._on_commit: list[Callable[[], None]] = []
         self.notifications: deque[LockEvent] = deque(maxlen=NOTIFICATION_QUEUE)
         self.lockouts = Lockouts(
             limit=profile.lockout_failures,
@@ -219,12 +220,35 @@ class Management:
             return _JOINED
         return _OuterTx(self)
 
+    def attempt(self) -> AbstractContextManager[None]:
+        """Inside a transaction: a scope that, if it raises, is undone alone (its writes
+        via :meth:`Store.savepoint`, its events and :meth:`after_commit` actions, the
+        memory state reloaded) while the outer transaction goes on; outside one, nothing
+        (the block's own transactions stand alone, as ever). The lock's service answers
+        each request in one: a 0-RTT request commits in the transaction of the replay
+        counter its handshake advanced (one fsync per unlock, issue 15), and a request
+        failing half-way still leaves nothing of itself behind."""
+        if self._tx_depth:
+            return _Attempt(self)
+        return _JOINED
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the open transaction has committed (at once if none is
+        open); dropped if it rolls back. The door acts here (the bolt): only on what is
+        durable, the replay counter and the unlock event among it (R-APP-6)."""
+        if self._tx_depth:
+            self._on_commit.append(action)
+        else:
+            action()
+
     def _end_tx(self, failed: bool) -> None:
         """The outer transaction ended (the store's committed or rolled back): on failure
-        the memory state is reloaded and nothing is pushed, else its events are queued."""
+        the memory state is reloaded and nothing is pushed nor done, else its events are
+        queued and its :meth:`after_commit` actions run, in order."""
         if failed:
             try:
                 self._pending.clear()
+                self._on_commit.clear()
                 self.load()
             finally:
                 self._tx_depth = 0
@@ -232,6 +256,9 @@ class Management:
         self._tx_depth = 0
         self.notifications.extend(self._pending)
         self._pending.clear()
+        actions, self._on_commit = self._on_commit, []
+        for action in actions:
+            action()
 
     def request_scope(self, digest: bytes | Callable[[], bytes]
                       ) -> AbstractContextManager[None]:
@@ -476,6 +503,33 @@ class _OuterTx:
             self._mgmt._end_tx(failed=True)
             raise
         self._mgmt._end_tx(failed=exc_type is not None and not suppressed)
+        return suppressed
+
+
+class _Attempt:
+    """:meth:`Management.attempt` inside an open transaction: a store savepoint; on
+    failure the scope's events and actions are dropped and the memory state reloaded
+    (from the store as it was when the scope began)."""
+
+    __slots__ = ("_actions", "_events", "_mgmt", "_store_sp")
+
+    def __init__(self, mgmt: Management) -> None:
+        self._mgmt = mgmt
+        self._store_sp = mgmt.store.savepoint()
+        self._events = len(mgmt._pending)
+        self._actions = len(mgmt._on_commit)
+
+    def __enter__(self) -> None:
+        self._store_sp.__enter__()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        suppressed = bool(self._store_sp.__exit__(exc_type, exc, tb))
+        if exc_type is not None and not suppressed:
+            mgmt = self._mgmt
+            del mgmt._pending[self._events:]
+            del mgmt._on_commit[self._actions:]
+            mgmt.load()
         return suppressed
 
 
