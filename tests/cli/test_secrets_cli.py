@@ -269,7 +269,7 @@ def test_pending_keystore_keeps_records_in_memory_until_commit(tmp_path: Path) -
     assert real.get("00000002") is None  # nothing written yet
     assert [r.name for r in staged.locks()] == ["new", "old"]
     assert staged.next_counter("00000001") == 6  # another lock: the real record
-    assert real.get("00000001").counter == 6  # type: ignore[union-attr]
+    assert real.get("00000001").counter >= 6  # type: ignore[union-attr]  # a block's top
     staged.commit()
     kept = real.get("00000002")
     assert kept is not None
