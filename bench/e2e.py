@@ -31,6 +31,13 @@ PDU and connection-event counts come from the trace: exact whatever the machine.
 freshness value, so it reads the fresh characteristic first (2 PDUs more, no application
 round trip); ``connect_to_unlocked_att_pdus``: every PDU of a new connection (services from
 bleak's cache), from connect to the confirmed unlock.
+
+``critical_path`` (in process, ``--unlocks``): the lock's side of a 0-RTT unlock
+(``LockServer``: every HS1 fragment in, every HS2 fragment out) on the SQLite store, with
+its fsyncs counted (``SqliteStore.syncs``: commits that wrote, one WAL fsync each), beside
+its floor measured the same way: the same unlock on the in-memory store plus one durable
+commit of one row on the same disk; and the phone's ``Keystore.next_counter`` with its
+``os.fsync`` calls counted (floor 0: counters are reserved in blocks).
 """
 
 from __future__ import annotations
@@ -177,6 +184,112 @@ async def run_mtu(mtu: int, interval_ms: float, rounds: int, pdus_per_event: int
     }
 
 
+def _lock_path_us(store: Any, unlocks: int) -> tuple[list[float], int]:
+    """Lock-side wall time (µs) of each 0-RTT unlock (every HS1 fragment in, every HS2
+    fragment out: endpoint, service, core, store) and the store's fsyncs over them."""
+    from ble_lock.testing.memory_lock import MemoryLock
+    from ble_lock.testing.phone import LOCK_ID, SERIAL, new_phone
+    from ble_lock.wire import messages as m
+
+    world = MemoryLock(store=store, seed=7, lock_id=LOCK_ID, serial=SERIAL, mtu=247,
+                       pairing_mode=False, key_seed=b"bench critical path")
+    owner = new_phone(world, b"owner")
+    world.lock.enter_pairing_mode()
+    owner.claim()
+    times: list[float] = []
+    syncs = 0
+    for _ in range(unlocks):
+        world.lock.inside_button()  # relock (its own commit: not the unlock's)
+        link = owner.link()
+        request_id = link.start(m.Unlock(), world.now)
+        up = link.data_to_send()
+        before = getattr(store, "syncs", 0)
+        start = time.perf_counter_ns()
+        for frame in up:
+            world.server.receive_data(frame, world.now)
+        down = world.server.data_to_send()
+        times.append((time.perf_counter_ns() - start) / 1000)
+        syncs += getattr(store, "syncs", 0) - before
+        for frame in down:
+            link.receive_data(frame, world.now)
+        assert request_id is not None
+        assert owner.app.result(request_id, m.Unlocked)
+        owner.counter = link.next_counter
+        link.close()
+        world.run([link])
+    return times, syncs
+
+
+def _commit_us(path: Path, rounds: int) -> list[float]:
+    """One durable commit of one small row, as the lock's store makes it (WAL,
+    synchronous=FULL): the fsync floor, measured the same way on the same disk."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE c (k TEXT PRIMARY KEY, v INTEGER)")
+    out = []
+    for i in range(rounds):
+        start = time.perf_counter_ns()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO c VALUES ('n', ?) ON CONFLICT (k) DO UPDATE SET v = "
+                     "excluded.v", (i,))
+        conn.execute("COMMIT")
+        out.append((time.perf_counter_ns() - start) / 1000)
+    conn.close()
+    return out
+
+
+def critical_path(unlocks: int) -> dict[str, Any]:
+    """The unlock's durable writes (issue 15 item 2): fsyncs and time on the lock (in
+    process: ``LockServer`` on the SQLite store, beside the same on the in-memory store
+    plus one measured commit), and on the phone (``Keystore.next_counter``)."""
+    import os
+
+    from ble_lock.central.keystore import Keystore, LockRecord
+    from ble_lock.core.store import MemoryStore
+    from ble_lock.core.store.sqlite import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "lock.db")
+        durable, syncs = _lock_path_us(store, unlocks)
+        store.close()
+        memory, _ = _lock_path_us(MemoryStore(), unlocks)
+        commit = _commit_us(Path(tmp) / "commit.db", unlocks)
+        keystore = Keystore(Path(tmp) / "phone")
+        keystore.put(LockRecord(lock_id="L", name="bench", lock_public_key=bytes(32)))
+        calls = 0
+        real_fsync = os.fsync
+
+        def counting(fd: int) -> None:
+            nonlocal calls
+            calls += 1
+            real_fsync(fd)
+
+        os.fsync = counting
+        try:
+            phone = []
+            for _ in range(unlocks):
+                start = time.perf_counter_ns()
+                keystore.next_counter("L")
+                phone.append((time.perf_counter_ns() - start) / 1000)
+        finally:
+            os.fsync = real_fsync
+    floor = statistics.median(memory) + statistics.median(commit)
+    return {
+        "unlocks": unlocks,
+        "lock_fsyncs_per_unlock": syncs / unlocks,
+        "lock_unlock_sqlite_us": _spread(durable),
+        "lock_unlock_memory_us": _spread(memory),
+        "commit_us": _spread(commit),
+        "lock_unlock_floor_us": round(floor, 1),
+        "lock_unlock_ratio": round(statistics.median(durable) / floor, 3),
+        "phone_fsyncs_per_unlock": round(calls / unlocks, 3),
+        "phone_counter_us": _spread(phone),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -187,12 +300,16 @@ def main() -> int:
     parser.add_argument("--pdus-per-event", type=int, default=4,
                         help="LL packets per connection event and direction")
     parser.add_argument("--phy", choices=("1M", "2M"), default="1M")
+    parser.add_argument("--unlocks", type=int, default=200,
+                        help="in-process unlocks for the critical path's fsync figures")
     args = parser.parse_args()
     results = [asyncio.run(run_mtu(int(m), args.interval_ms, args.rounds,
                                    args.pdus_per_event, args.phy))
                for m in args.mtus.split(",")]
+    path = critical_path(args.unlocks)
     out = {"interval_ms": args.interval_ms, "pdus_per_event": args.pdus_per_event,
-           "phy": args.phy, "rounds": args.rounds, "results": results}
+           "phy": args.phy, "rounds": args.rounds, "results": results,
+           "critical_path": path}
     if args.json:
         print(json.dumps(out))
         return 0
@@ -209,6 +326,13 @@ def main() -> int:
         print(f"{'':>4} PDUs {r['att_pdus_per_unlock']} ({r['att_writes_per_unlock']} writes), "
               f"flights {r['flights']}, events {r['connection_events_per_unlock']} "
               f"(floor {r['floor_connection_events']})")
+    p = path
+    print(f"lock, one unlock on SQLite:  {_fmt(p['lock_unlock_sqlite_us'])} µs, "
+          f"{p['lock_fsyncs_per_unlock']} fsync(s); floor {p['lock_unlock_floor_us']} µs "
+          f"(in memory {_fmt(p['lock_unlock_memory_us'])} + one commit "
+          f"{_fmt(p['commit_us'])}); ratio {p['lock_unlock_ratio']}")
+    print(f"phone, counter per unlock:   {_fmt(p['phone_counter_us'])} µs, "
+          f"{p['phone_fsyncs_per_unlock']} fsyncs per unlock (floor 0)")
     return 0
 
 

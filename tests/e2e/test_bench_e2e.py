@@ -18,7 +18,8 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_bench_e2e_json_reports_figure_floor_and_ratio_per_mtu() -> None:
-    out = subprocess.run([sys.executable, str(BENCH), "--json", "--rounds", "2"],
+    out = subprocess.run([sys.executable, str(BENCH), "--json", "--rounds", "2",
+                          "--unlocks", "64"],
                          capture_output=True, text=True, timeout=280, check=True)
     report = json.loads(out.stdout)
     assert (report["interval_ms"], report["pdus_per_event"], report["rounds"]) == (30.0, 4, 2)
@@ -49,3 +50,8 @@ def test_bench_e2e_json_reports_figure_floor_and_ratio_per_mtu() -> None:
     # fresh 2, HS1 1, HS2 1 (docs/benchmarks.md)
     assert big["att_pdus_unlock_reading_fresh"] == 4
     assert big["connect_to_unlocked_att_pdus"] == 16
+    # the critical path (issue 15 item 2): one fsync per unlock on the lock (counter,
+    # grant and event in one transaction), one keystore write per 64 unlocks on the phone
+    path = report["critical_path"]
+    assert path["lock_fsyncs_per_unlock"] == 1.0
+    assert path["phone_fsyncs_per_unlock"] == round(2 / 64, 3)  # file + folder, once
