@@ -136,6 +136,10 @@ async def unlocks(timing: Any, rounds: int, mtu: int, *, counts: bool = False
                     await again.unlock()  # the trace now holds everything up to the HS2
                     (fresh_link,) = [lk for lk in ble.sim.links() if lk.id not in known]
                     out["connect_to_unlocked_att_pdus"] = len(fresh_link.trace)
+                    # what the phone sent: exact; the lock's side may hold a notification
+                    # for another subscriber's channel (bless notifies every subscriber)
+                    out["connect_to_unlocked_c2p_pdus"] = sum(
+                        1 for r in fresh_link.trace if r.direction.name == "C2P")
             return out
     finally:
         await ble.close()
@@ -181,6 +185,7 @@ async def run_mtu(mtu: int, interval_ms: float, rounds: int, pdus_per_event: int
         "floor_connection_events": max(f[1] for f in floors),
         "att_pdus_unlock_reading_fresh": timed["att_pdus_unlock_reading_fresh"],
         "connect_to_unlocked_att_pdus": timed["connect_to_unlocked_att_pdus"],
+        "connect_to_unlocked_c2p_pdus": timed["connect_to_unlocked_c2p_pdus"],
     }
 
 

@@ -47,9 +47,11 @@ def test_bench_e2e_json_reports_figure_floor_and_ratio_per_mtu() -> None:
     assert small["floor_connection_events"] == 4
     # v2 (issue 10): without a freshness value in hand, one ATT read first (2 PDUs);
     # a new connection to the confirmed unlock: MTU 2, discovery 6, subscribe 2, info 2,
-    # fresh 2, HS1 1, HS2 1 (docs/benchmarks.md)
+    # fresh 2, HS1 1, HS2 1 (docs/benchmarks.md); the phone's 8 of them exactly (the lock
+    # may also notify a frame for another subscriber's channel meanwhile)
     assert big["att_pdus_unlock_reading_fresh"] == 4
-    assert big["connect_to_unlocked_att_pdus"] == 16
+    assert big["connect_to_unlocked_c2p_pdus"] == 8
+    assert big["connect_to_unlocked_att_pdus"] >= 16
     # the critical path (issue 15 item 2): one fsync per unlock on the lock (counter,
     # grant and event in one transaction), one keystore write per 64 unlocks on the phone
     path = report["critical_path"]
