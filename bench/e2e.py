@@ -136,8 +136,8 @@ async def unlocks(timing: Any, rounds: int, mtu: int, *, counts: bool = False
                     await again.unlock()  # the trace now holds everything up to the HS2
                     (fresh_link,) = [lk for lk in ble.sim.links() if lk.id not in known]
                     out["connect_to_unlocked_att_pdus"] = len(fresh_link.trace)
-                    # what the phone sent: exact; the lock's side may hold a notification
-                    # for another subscriber's channel (bless notifies every subscriber)
+                    # what the phone sent: exact; the lock cuts HS2 at the MTU it infers
+                    # from HS1's size (docs/peripheral.md, MTU): one or two notifications
                     out["connect_to_unlocked_c2p_pdus"] = sum(
                         1 for r in fresh_link.trace if r.direction.name == "C2P")
             return out

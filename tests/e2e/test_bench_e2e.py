@@ -47,8 +47,8 @@ def test_bench_e2e_json_reports_figure_floor_and_ratio_per_mtu() -> None:
     assert small["floor_connection_events"] == 4
     # v2 (issue 10): without a freshness value in hand, one ATT read first (2 PDUs);
     # a new connection to the confirmed unlock: MTU 2, discovery 6, subscribe 2, info 2,
-    # fresh 2, HS1 1, HS2 1 (docs/benchmarks.md); the phone's 8 of them exactly (the lock
-    # may also notify a frame for another subscriber's channel meanwhile)
+    # fresh 2, HS1 1, HS2 1 or 2 (the lock cuts HS2 at the MTU it infers from HS1's size,
+    # docs/peripheral.md); the phone's 8 of them exactly
     assert big["att_pdus_unlock_reading_fresh"] == 4
     assert big["connect_to_unlocked_c2p_pdus"] == 8
     assert big["connect_to_unlocked_att_pdus"] >= 16
