@@ -508,28 +508,32 @@ class _OuterTx:
 
 class _Attempt:
     """:meth:`Management.attempt` inside an open transaction: a store savepoint; on
-    failure the scope's events and actions are dropped and the memory state reloaded
-    (from the store as it was when the scope began)."""
+    failure the scope's events and actions are dropped and, if it wrote anything, the
+    memory state reloaded (from the store as it was when the scope began). A request
+    refused before it wrote (a denial, a bad argument) costs no reload."""
 
-    __slots__ = ("_actions", "_events", "_mgmt", "_store_sp")
+    __slots__ = ("_actions", "_changes", "_events", "_mgmt", "_store_sp")
 
     def __init__(self, mgmt: Management) -> None:
         self._mgmt = mgmt
         self._store_sp = mgmt.store.savepoint()
         self._events = len(mgmt._pending)
         self._actions = len(mgmt._on_commit)
+        self._changes = mgmt.store.changes
 
     def __enter__(self) -> None:
         self._store_sp.__enter__()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:
+        mgmt = self._mgmt
+        wrote = mgmt.store.changes != self._changes
         suppressed = bool(self._store_sp.__exit__(exc_type, exc, tb))
         if exc_type is not None and not suppressed:
-            mgmt = self._mgmt
             del mgmt._pending[self._events:]
             del mgmt._on_commit[self._actions:]
-            mgmt.load()
+            if wrote:
+                mgmt.load()
         return suppressed
 
 

@@ -204,3 +204,17 @@ def _write_then_fail(store: MemoryStore | SqliteStore) -> None:
         store.set_counter("undone", 2)
         store.set_counter("kept", 5)
         raise KeyError("fails half-way")
+
+
+def test_a_request_refused_before_writing_costs_no_reload(tmp_path: Path) -> None:
+    """A denial or a bad argument inside the frame's transaction writes nothing, so
+    nothing in memory is rebuilt (a reload reads every user: seconds at 100,000); one
+    that failed after writing is reloaded (above)."""
+    world, owner = _world(SqliteStore(tmp_path / "lock.db"))
+    reloads: list[int] = []
+    world.lock.context.on_reload(lambda: reloads.append(1))
+    reloads.clear()
+    with pytest.raises(LockError) as refused:
+        owner.call(m.UserDelete(user_number=77), m.Done)
+    assert refused.value.code is ErrorCode.UNKNOWN_USER
+    assert reloads == []

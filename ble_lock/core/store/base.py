@@ -35,6 +35,12 @@ class Store(Protocol):
         A nested call joins the outer transaction (commits with it)."""
         ...
 
+    @property
+    def changes(self) -> int:
+        """Rows written since the store was opened (never decreases, rolled back or not):
+        a scope that wrote nothing has nothing to undo in memory either."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """Inside a transaction: a nested scope whose writes alone are undone if the block
         raises (the outer transaction goes on and commits the rest); outside one, the same
@@ -195,6 +201,7 @@ class MemoryStore:
         self._used_codes: dict[int, float] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self.commits = 0
+        self._changes = 0
 
     def __repr__(self) -> str:
         return f"MemoryStore(users={len(self._users)}, credentials={len(self._credentials)})"
@@ -223,6 +230,10 @@ class MemoryStore:
     def transaction(self) -> AbstractContextManager[None]:
         return self._tx()
 
+    @property
+    def changes(self) -> int:
+        return self._changes
+
     def savepoint(self) -> AbstractContextManager[None]:
         if self._undo is None:
             return self._tx()
@@ -246,6 +257,7 @@ class MemoryStore:
         if self._undo is None:
             raise StorageError("write outside a transaction", code=ErrorCode.STORAGE_ERROR)
         self._undo.append((table, key, table.get(key, _MISSING)))
+        self._changes += 1
         if value is _MISSING:
             table.pop(key, None)
         else:

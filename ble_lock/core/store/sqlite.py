@@ -277,6 +277,11 @@ class SqliteStore:
         if self._conn.total_changes != changes:
             self.syncs += 1
 
+    @property
+    def changes(self) -> int:
+        """See :attr:`Store.changes` (SQLite's ``total_changes``)."""
+        return self._conn.total_changes
+
     def savepoint(self) -> AbstractContextManager[None]:
         """See :meth:`Store.savepoint` (SQL ``SAVEPOINT``: no fsync of its own)."""
         return self._savepoint()
