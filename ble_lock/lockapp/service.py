@@ -139,11 +139,8 @@ class LockService:
         ctx = Context(lock=self._lock, actor=actor, request_id=request.request_id,
                       verify_statement=self._verify_statement)
         try:
-            # A request failing half-way leaves nothing of itself, even inside the
-            # frame's transaction (LockServer.receive_data). Lazily: only a management
-            # mutation needs what was asked (not an unlock).
-            with self._lock.context.attempt(), \
-                    self._lock.request_scope(lambda: request_digest(request)):
+            # Lazily: only a management mutation needs what was asked (not an unlock).
+            with self._lock.request_scope(lambda: request_digest(request)):
                 body = handler(ctx, request.body)
         except LockError as exc:
             return m.Response(request_id=request.request_id, opcode=request.opcode,
@@ -271,15 +268,16 @@ class LockServer:
         """One ATT write (``mtu``: its link's, if known: ``LockEndpoint.receive_data``).
 
         The replay counter a handshake advances, the requests the frame carries and the
-        events they log commit in ONE transaction (one fsync per unlock, issue 15), and
-        only then are the answers encrypted and queued and the door acts (the core's
+        events they log commit in ONE transaction (the core's ``batch``: one fsync per
+        unlock, issue 15; each mutation in it still all or nothing on its own), and only
+        then are the answers encrypted and queued and the door acts (the core's
         ``after_commit``): nothing leaves, nothing moves before it is durable. If that
         commit fails, the channels whose requests it carried are closed (``INTERNAL``,
         nothing else answered) and the :class:`~ble_lock.core.errors.StorageError`
         propagates. Pushes follow."""
         events: list[EndpointEvent] = []
         try:
-            with self.service.lock.context.tx():
+            with self.service.lock.context.batch():
                 events = self.endpoint.receive_data(data, now, mtu=mtu)
                 answers = self._answers(events)
         except LockError:

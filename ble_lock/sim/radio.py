@@ -76,9 +76,9 @@ class AirClock:
         return asyncio.get_running_loop().time()
 
     async def sleep_until(self, t: float) -> None:
-        delay = t - self.now()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Until ``t``; always yields once, so that what a delivery scheduled (a fault's
+        drop after N operations) runs before the next PDU of the same event lands."""
+        await asyncio.sleep(max(0.0, t - self.now()))
 
 
 class VirtualAirClock(AirClock):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ble_lock.core.errors import ErrorCode, LockError, StorageError
-from ble_lock.core.model import EventKind
+from ble_lock.core.model import Actor, EventKind
 from ble_lock.core.store import MemoryStore
 from ble_lock.core.store.sqlite import SqliteStore
 from ble_lock.testing.memory_lock import MemoryLock
@@ -218,3 +218,25 @@ def test_a_request_refused_before_writing_costs_no_reload(tmp_path: Path) -> Non
         owner.call(m.UserDelete(user_number=77), m.Done)
     assert refused.value.code is ErrorCode.UNKNOWN_USER
     assert reloads == []
+
+
+def test_a_denied_unlock_in_the_batch_still_logs_and_commits_its_failure(
+        tmp_path: Path) -> None:
+    """R-MOD-2, R-APP-6: a guest's 0-RTT unlock in privacy mode is denied; the handler
+    turns the denial into an error response, but the UNLOCK_FAILED the core logged is its
+    own mutation (a savepoint released before the error): it commits with the counter."""
+    store = SqliteStore(tmp_path / "lock.db")
+    world, owner = _world(store)
+    guest = new_phone(world, b"guest")
+    guest.redeem(owner.call(m.KeyInvite(name="guest"), m.Invite))
+    world.lock.update_settings(Actor.phone(owner.key.public), privacy_mode=True)
+    counter = guest.counter
+    with pytest.raises(LockError) as denied:
+        guest.call(m.Unlock(), m.Unlocked)
+    assert denied.value.code is ErrorCode.PRIVACY_MODE
+    assert world.lock.locked
+    store.close()
+    with SqliteStore(tmp_path / "lock.db") as again:
+        failed = [e for e in again.events_after(0, 1000) if e.kind is EventKind.UNLOCK_FAILED]
+        assert [e.reason for e in failed] == [ErrorCode.PRIVACY_MODE]
+        assert again.get_phone_counter(guest.key.public) == counter
