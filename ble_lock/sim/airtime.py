@@ -156,6 +156,11 @@ class AirSchedule:
         # (event, slot) -> LL payload reserved there, per direction
         self._sizes: dict[Direction, dict[tuple[int, int], int]] = {d: {} for d in Direction}
 
+    @property
+    def retained(self) -> int:
+        """Slots whose sizes the schedule still keeps (bounded: the last events only)."""
+        return sum(len(sizes) for sizes in self._sizes.values())
+
     def anchor(self, event: int) -> float:
         return self.first_anchor + event * self.timing.interval_s
 
@@ -182,7 +187,8 @@ class AirSchedule:
             slot += 1
         self._next[direction] = (event, slot)
         end = self.anchor(last_event) + self._offset(direction, last_event, last_slot)
-        self._forget_before(min(e for e, _ in self._next.values()))
+        # nothing queued from now on lands before this event: older sizes are not needed
+        self._forget_before(min(max(e, earliest) for e, _ in self._next.values()))
         return Delivery(time=end, event=last_event, first_event=first,
                         fragments=len(fragments))
 

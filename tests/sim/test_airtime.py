@@ -190,3 +190,12 @@ async def test_the_phase_is_seeded_and_injectable() -> None:
 
     assert await first_arrival(1) == await first_arrival(1)
     assert await first_arrival(1) != await first_arrival(2)
+
+
+def test_a_long_one_way_stream_keeps_no_history() -> None:
+    """A notification-only link for 10,000 events: the schedule keeps the sizes of the
+    last events only (what a later reservation may still need)."""
+    air = AirSchedule(LinkTiming(interval_s=0.03), start=0.0, phase=0.0)
+    for k in range(10_000):
+        air.reserve(P2C, 23, k * 0.03 + 0.001)
+    assert air.retained <= 2 * 4
