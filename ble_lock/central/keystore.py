@@ -20,11 +20,14 @@ File format (``keystore.json``, UTF-8 JSON, mode 0600, documented in
 Every change is written atomically (temporary file in the same folder, fsync, rename, fsync
 of the folder) under an exclusive lock of a sibling ``.lock`` file, so two processes using
 the same keystore never lose each other's updates and a crash leaves either the old or the
-new file, never a torn one. ``counter`` is the phone's replay counter for 1-round-trip
-unlocks with that lock: :meth:`Keystore.next_counter` persists the increment *before* it
-returns, so a counter value is never sent twice. ``pending`` marks a pairing in doubt: the
-record was written before the message that makes the lock bind this phone (PAIR3), and no
-session has proven it yet (``docs/keystore.md``, "Pending pairings").
+new file, never a torn one. ``counter`` is the highest replay counter (for 1-round-trip
+unlocks with that lock) this phone may have handed out: :meth:`Keystore.next_counter`
+reserves counters in blocks of :data:`COUNTER_BLOCK`, persisting the top of a block
+*before* it returns the block's first value, and hands out the rest from memory (no write,
+no fsync per unlock: issue 15). A crash or restart skips what is left of a block, never
+reuses a value: a counter value is never sent twice. ``pending`` marks a pairing in
+doubt: the record was written before the message that makes the lock bind this phone
+(PAIR3), and no session has proven it yet (``docs/keystore.md``, "Pending pairings").
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any
 from ble_lock.core.errors import ErrorCode, TransportError
 
 __all__ = [
+    "COUNTER_BLOCK",
     "ENV_HOME",
     "Keystore",
     "KeystoreError",
@@ -55,6 +59,12 @@ ENV_HOME = "BLE_LOCK_HOME"
 _FORMAT = "ble-lock-keystore"
 _VERSION = 1
 _FILE = "keystore.json"
+#: Replay counters reserved per keystore write. A crash skips at most this many minus one
+#: (the lock accepts any larger counter; 2^63 values); two processes sharing a keystore
+#: reserve disjoint blocks, and the one whose counters fell behind gets a resync.
+COUNTER_BLOCK = 64
+#: The durability steps of a keystore write, in order (:class:`Keystore` ``step`` hook).
+STEPS = ("temp written", "temp synced", "renamed", "folder synced")
 
 
 def lock_key(lock_id: bytes) -> str:
@@ -189,10 +199,19 @@ class Keystore:
     is a locked read-modify-write with an atomic replace.
     """
 
-    def __init__(self, home: Path | None = None) -> None:
+    def __init__(self, home: Path | None = None, *, counter_block: int = COUNTER_BLOCK,
+                 step: Callable[[str], None] | None = None) -> None:
+        """``counter_block``: replay counters reserved per write (>= 1). ``step``: called
+        with each of :data:`STEPS` as a write reaches it (tests inject a crash there)."""
+        if counter_block < 1:
+            raise ValueError("counter_block must be at least 1")
         self.home = home if home is not None else default_home()
         self.path = self.home / _FILE
         self._lock_path = self.home / ".keystore.lock"
+        self._block = counter_block
+        self._step = step
+        # lock id -> (next counter to hand out, last one reserved on disk)
+        self._reserved: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"Keystore({str(self.path)!r})"
@@ -262,12 +281,15 @@ class Keystore:
                 json.dump(data, fh, indent=2, sort_keys=True)
                 fh.write("\n")
                 fh.flush()
+                self._reached("temp written")
                 os.fsync(fh.fileno())
+            self._reached("temp synced")
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self._reached("renamed")
         if sys.platform != "win32":
             # Make the rename itself durable.
             dfd = os.open(self.home, os.O_RDONLY)
@@ -275,6 +297,11 @@ class Keystore:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+        self._reached("folder synced")
+
+    def _reached(self, step: str) -> None:
+        if self._step is not None:
+            self._step(step)
 
     def ensure_identity(self, generate: Callable[[], PhoneIdentity]) -> PhoneIdentity:
         """Return the phone's key pair, creating it with ``generate`` on first use."""
@@ -293,6 +320,7 @@ class Keystore:
 
     def put(self, record: LockRecord) -> None:
         """Add or replace the record of one lock."""
+        self._reserved.pop(record.lock_id, None)
         with self._mutate() as data:
             data["locks"][record.lock_id] = _record_to_json(record)
 
@@ -306,19 +334,33 @@ class Keystore:
 
     def remove(self, lock_id: str) -> bool:
         """Forget a lock; returns whether it was there."""
+        self._reserved.pop(lock_id, None)
         with self._mutate() as data:
             return data["locks"].pop(lock_id, None) is not None
 
     def next_counter(self, lock_id: str) -> int:
-        """Reserve the next replay counter for ``lock_id``, persisted before it is returned."""
+        """The next replay counter for ``lock_id``, never returned before by any process.
+
+        From this keystore's reserved block if one is left (no I/O); else a new block of
+        ``counter_block`` values above the stored counter is persisted (one locked write)
+        *before* its first value is returned. Unknown lock -> :class:`KeystoreError`."""
+        held = self._reserved.get(lock_id)
+        if held is not None and held[0] <= held[1]:
+            value, top = held
+            self._reserved[lock_id] = (value + 1, top)
+            return value
         with self._mutate() as data:
             raw = _entry(data, lock_id)
             value = int(raw.get("counter", 0)) + 1
-            raw["counter"] = value
-            return value
+            top = value + self._block - 1
+            raw["counter"] = top
+        self._reserved[lock_id] = (value + 1, top)
+        return value
 
     def raise_counter(self, lock_id: str, at_least: int) -> int:
-        """After a resync from the lock: make the stored counter at least ``at_least``."""
+        """After a resync from the lock: make the stored counter at least ``at_least``;
+        the block held in memory is dropped (the next counter is reserved above it)."""
+        self._reserved.pop(lock_id, None)
         with self._mutate() as data:
             raw = _entry(data, lock_id)
             raw["counter"] = max(int(raw.get("counter", 0)), at_least)

@@ -166,6 +166,8 @@ class Management:
         self.device = Device()
         self._tx_depth = 0
         self._pending: list[LockEvent] = []
+        self._on_commit: list[Callable[[], None]] = []
+        self._batch = False
         self.notifications: deque[LockEvent] = deque(maxlen=NOTIFICATION_QUEUE)
         self.lockouts = Lockouts(
             limit=profile.lockout_failures,
@@ -214,17 +216,45 @@ class Management:
 
     def tx(self) -> AbstractContextManager[None]:
         """One store transaction per mutation; on failure the memory state is reloaded.
-        Inside one, a nested call joins it (the outer one commits or rolls back)."""
+        Inside one, a nested call joins it (the outer one commits or rolls back). Inside
+        a :meth:`batch`, each mutation is a savepoint: all or nothing on its own, as if
+        it were alone, and committed with the batch."""
+        if not self._tx_depth:
+            return _OuterTx(self)
+        if self._batch and self._tx_depth == 1:
+            return _Savepoint(self)
+        return _JOINED
+
+    def batch(self) -> AbstractContextManager[None]:
+        """One store transaction (one commit, one fsync) around several mutations, each
+        still all or nothing on its own (a savepoint: a failing one is undone alone, with
+        its events, its :meth:`after_commit` actions and, if it wrote, the memory state),
+        events pushed and actions run once the batch committed. The lock's service runs
+        each received frame in one: the replay counter a handshake advances and the
+        0-RTT request it carries commit together (one fsync per unlock, issue 15). Inside
+        a transaction, a batch joins it."""
         if self._tx_depth:
             return _JOINED
-        return _OuterTx(self)
+        return _OuterTx(self, batch=True)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the open transaction has committed (at once if none is
+        open); dropped if it rolls back. The door acts here (the bolt): only on what is
+        durable, the replay counter and the unlock event among it (R-APP-6)."""
+        if self._tx_depth:
+            self._on_commit.append(action)
+        else:
+            action()
 
     def _end_tx(self, failed: bool) -> None:
         """The outer transaction ended (the store's committed or rolled back): on failure
-        the memory state is reloaded and nothing is pushed, else its events are queued."""
+        the memory state is reloaded and nothing is pushed nor done, else its events are
+        queued and its :meth:`after_commit` actions run, in order."""
+        self._batch = False
         if failed:
             try:
                 self._pending.clear()
+                self._on_commit.clear()
                 self.load()
             finally:
                 self._tx_depth = 0
@@ -232,6 +262,9 @@ class Management:
         self._tx_depth = 0
         self.notifications.extend(self._pending)
         self._pending.clear()
+        actions, self._on_commit = self._on_commit, []
+        for action in actions:
+            action()
 
     def request_scope(self, digest: bytes | Callable[[], bytes]
                       ) -> AbstractContextManager[None]:
@@ -454,14 +487,16 @@ class _OuterTx:
     the block, then :meth:`Management._end_tx`. A plain class, not a generator: every
     unlock and every event runs one."""
 
-    __slots__ = ("_mgmt", "_store_tx")
+    __slots__ = ("_batch", "_mgmt", "_store_tx")
 
-    def __init__(self, mgmt: Management) -> None:
+    def __init__(self, mgmt: Management, *, batch: bool = False) -> None:
         self._mgmt = mgmt
+        self._batch = batch
         self._store_tx = mgmt.store.transaction()
 
     def __enter__(self) -> None:
         self._mgmt._tx_depth = 1
+        self._mgmt._batch = self._batch
         try:
             self._store_tx.__enter__()
         except BaseException:
@@ -476,6 +511,40 @@ class _OuterTx:
             self._mgmt._end_tx(failed=True)
             raise
         self._mgmt._end_tx(failed=exc_type is not None and not suppressed)
+        return suppressed
+
+
+class _Savepoint:
+    """:meth:`Management.tx` for a mutation inside a :meth:`Management.batch`: a store
+    savepoint. On failure the mutation's events and actions are dropped and, if it wrote
+    anything, the memory state reloaded (from the store as it was when the mutation
+    began); a mutation refused before it wrote (a denial, a bad argument) costs no
+    reload."""
+
+    __slots__ = ("_actions", "_changes", "_events", "_mgmt", "_store_sp")
+
+    def __init__(self, mgmt: Management) -> None:
+        self._mgmt = mgmt
+        self._store_sp = mgmt.store.savepoint()
+        self._events = len(mgmt._pending)
+        self._actions = len(mgmt._on_commit)
+        self._changes = mgmt.store.changes
+
+    def __enter__(self) -> None:
+        self._store_sp.__enter__()
+        self._mgmt._tx_depth += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        mgmt = self._mgmt
+        mgmt._tx_depth -= 1
+        wrote = mgmt.store.changes != self._changes
+        suppressed = bool(self._store_sp.__exit__(exc_type, exc, tb))
+        if exc_type is not None and not suppressed:
+            del mgmt._pending[self._events:]
+            del mgmt._on_commit[self._actions:]
+            if wrote:
+                mgmt.load()
         return suppressed
 
 

@@ -245,10 +245,15 @@ class Unlock:
                 self._trigger_sync()
                 # R-SYN-1: after the trigger, so the confirming unlock opens no other door
                 self._links.confirm(user_number, method, duress)
-        self.unlock_bolt()
-        self._dev.keypad.confirm_lit = False
+            # The door acts once the grant is durable: with the event and, on the 0-RTT
+            # Bluetooth path, the phone's replay counter (one commit, issue 15).
+            self._ctx.after_commit(self._open_after_grant)
         return Decision(granted=True, user_number=user_number, method=method, duress=duress,
                         credential_id=credential_id, low_battery=self.low_battery)
+
+    def _open_after_grant(self) -> None:
+        self.unlock_bolt()
+        self._dev.keypad.confirm_lit = False
 
     def unlock_bolt(self) -> None:
         self._dev.bolt = BoltState.UNLOCKED
@@ -321,6 +326,11 @@ class Unlock:
             return self.denied(method, ErrorCode.LINK_PENDING)
         decision = self.unlock(Path.SYNC, method, detail=SyncSource(peer=link.peer_lock_id))
         if decision.granted:
-            self._dev.relock_at = None
-            self._dev.sync_relock_at = self._ctx.now() + link.window_s
+            window = link.window_s
+            # after the grant's own action (the bolt), once it is durable
+            self._ctx.after_commit(lambda: self._sync_window(window))
         return decision
+
+    def _sync_window(self, window_s: float) -> None:
+        self._dev.relock_at = None
+        self._dev.sync_relock_at = self._ctx.now() + window_s

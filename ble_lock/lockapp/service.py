@@ -41,7 +41,7 @@ from ble_lock.wire.endpoints.lock import LockEndpoint
 from ble_lock.wire.events import EndpointEvent, RequestReceived
 from ble_lock.wire.security.crypto import KeyPair, Rng
 
-__all__ = ["LockServer", "LockService", "Push", "request_digest"]
+__all__ = ["Answer", "LockServer", "LockService", "Push", "request_digest"]
 
 _log = logging.getLogger(__name__)
 
@@ -61,6 +61,21 @@ class Push:
     payload: bytes = field(repr=False)
     admins_only: bool
     event: m.EventBody
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """A response payload, and the bolt state it tells the phone (None: none)."""
+
+    payload: bytes = field(repr=False)
+    told: m.LockState | None = None
+
+
+#: Requests whose success response tells the phone the bolt's new state.
+_TELLS_STATE: dict[type[m.RequestBody], m.LockState] = {
+    m.Unlock: m.LockState.UNLOCKED,
+    m.LockDoor: m.LockState.LOCKED,
+}
 
 
 def _no_sync_statements(statement: m.SyncStatement) -> bytes:
@@ -101,14 +116,23 @@ class LockService:
 
         ``early``: it rode in a handshake's first message, where a request that carries a
         secret is refused unapplied (no forward secrecy there; ``RequestBody.SECRET``)."""
+        return self.answer(phone_key, payload, early=early).payload
+
+    def answer(self, phone_key: bytes, payload: bytes, *, early: bool = False) -> Answer:
+        """:meth:`handle`, with the bolt state the response itself tells the phone (a
+        granted ``Unlock`` or ``LockDoor``): that state is not pushed to the same
+        session again (issue 15)."""
         try:
             request = m.decode_request(payload)
         except m.BadMessageError as exc:
-            return _error(exc.request_id, exc.opcode, exc.code, exc.message)
+            return Answer(payload=_error(exc.request_id, exc.opcode, exc.code, exc.message))
         if early and request.body.SECRET:
-            return _error(request.request_id, request.opcode, ErrorCode.PROTOCOL_ERROR,
-                          "a request carrying a secret must not ride in the first message")
-        return m.encode(self._answer(Actor.phone(phone_key), request))
+            return Answer(payload=_error(
+                request.request_id, request.opcode, ErrorCode.PROTOCOL_ERROR,
+                "a request carrying a secret must not ride in the first message"))
+        response = self._answer(Actor.phone(phone_key), request)
+        told = _TELLS_STATE.get(type(request.body)) if response.ok else None
+        return Answer(payload=m.encode(response), told=told)
 
     def _answer(self, actor: Actor, request: m.Request) -> m.Response:
         handler = HANDLERS[type(request.body)]
@@ -241,10 +265,28 @@ class LockServer:
 
     def receive_data(self, data: bytes, now: float, *, mtu: int | None = None
                      ) -> list[EndpointEvent]:
-        """One ATT write (``mtu``: its link's, if known: ``LockEndpoint.receive_data``);
-        requests are answered at once, pushes follow."""
-        events = self.endpoint.receive_data(data, now, mtu=mtu)
-        self._serve(events)
+        """One ATT write (``mtu``: its link's, if known: ``LockEndpoint.receive_data``).
+
+        The replay counter a handshake advances, the requests the frame carries and the
+        events they log commit in ONE transaction (the core's ``batch``: one fsync per
+        unlock, issue 15; each mutation in it still all or nothing on its own), and only
+        then are the answers encrypted and queued and the door acts (the core's
+        ``after_commit``): nothing leaves, nothing moves before it is durable. If that
+        commit fails, the channels whose requests it carried are closed (``INTERNAL``,
+        nothing else answered) and the :class:`~ble_lock.core.errors.StorageError`
+        propagates. Pushes follow."""
+        events: list[EndpointEvent] = []
+        try:
+            with self.service.lock.context.batch():
+                events = self.endpoint.receive_data(data, now, mtu=mtu)
+                answers = self._answers(events)
+        except LockError:
+            for event in events:
+                if isinstance(event, RequestReceived):
+                    self.endpoint.close(event.channel, ErrorCode.INTERNAL)
+            raise
+        told = self._respond(answers)
+        self.flush_pushes(told)
         return events
 
     def handle_timer(self, now: float) -> list[EndpointEvent]:
@@ -259,16 +301,34 @@ class LockServer:
         return self.endpoint.data_to_send()
 
     def _serve(self, events: list[EndpointEvent]) -> None:
-        for event in events:
-            if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer):
-                reply = self.service.handle(event.peer.public_key, event.payload,
-                                            early=event.in_handshake)
-                self.endpoint.respond(event.channel, reply)
-        self.flush_pushes()
+        self.flush_pushes(self._respond(self._answers(events)))
 
-    def flush_pushes(self) -> int:
+    def _answers(self, events: list[EndpointEvent]) -> list[tuple[int, CorePeer, Answer]]:
+        return [(event.channel, event.peer,
+                 self.service.answer(event.peer.public_key, event.payload,
+                                     early=event.in_handshake))
+                for event in events
+                if isinstance(event, RequestReceived) and isinstance(event.peer, CorePeer)]
+
+    def _respond(self, answers: list[tuple[int, CorePeer, Answer]]
+                 ) -> dict[int, tuple[CorePeer, m.LockState]]:
+        told: dict[int, tuple[CorePeer, m.LockState]] = {}
+        for channel, peer, answer in answers:
+            self.endpoint.respond(channel, answer.payload)
+            if answer.told is not None:
+                told[channel] = (peer, answer.told)
+        return told
+
+    def flush_pushes(self, told: dict[int, tuple[CorePeer, m.LockState]] | None = None
+                     ) -> int:
         """Send what the lock has to tell the connected phones, and close the sessions
-        of keys that were revoked or erased meanwhile; returns how many pushes went."""
+        of keys that were revoked or erased meanwhile; returns how many pushes went.
+
+        ``told``: channels whose response just told their phone the bolt's new state
+        (a granted unlock or lock); the state change that phone's own request caused is
+        not pushed to it again (issue 15: a redundant encrypt and notification on the
+        unlock's critical path). Other phones get it, and so does that phone for any
+        other change."""
         pushes = self.service.drain_pushes()
         sent = 0
         for channel, peer in self.endpoint.sessions():
@@ -277,8 +337,21 @@ class LockServer:
             if not self.service.still_valid(peer.public_key):
                 self.endpoint.close(channel, ErrorCode.KEY_REVOKED)
                 continue
+            own = told.get(channel) if told else None
             for push in pushes:
+                if own is not None and _caused_by(push, own):
+                    own = None  # skipped once: a second change is news
+                    continue
                 if self.service.may_receive(peer.public_key, push):
                     self.endpoint.push(channel, push.payload)
                     sent += 1
         return sent
+
+
+def _caused_by(push: Push, told: tuple[CorePeer, m.LockState]) -> bool:
+    """Whether ``push`` is the state change a phone's own Bluetooth request caused."""
+    peer, state = told
+    event = push.event
+    return (isinstance(event, m.StateChanged) and event.state is state
+            and event.method is m.UnlockMethod.BLUETOOTH
+            and event.user_number == peer.user_number)

@@ -5,13 +5,14 @@ Generic: imports nothing else from ble_lock. See docs/testing.md.
 
 from __future__ import annotations
 
+from ble_lock.sim.airtime import LinkTiming, Phy
 from ble_lock.sim.att import AttOp, Direction
 from ble_lock.sim.errors import BluezError, SimError
 from ble_lock.sim.harness import BleHarness, Central
 from ble_lock.sim.host import Host
 from ble_lock.sim.link import AttRecord, Link, LinkDown
 from ble_lock.sim.process import HostProcess
-from ble_lock.sim.radio import Advertisement, Radio, RadioConfig
+from ble_lock.sim.radio import Advertisement, Radio, RadioConfig, VirtualAirClock
 from ble_lock.sim.simulator import Simulator
 
 __all__ = [
@@ -26,8 +27,11 @@ __all__ = [
     "HostProcess",
     "Link",
     "LinkDown",
+    "LinkTiming",
+    "Phy",
     "Radio",
     "RadioConfig",
     "SimError",
     "Simulator",
+    "VirtualAirClock",
 ]

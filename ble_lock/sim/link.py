@@ -1,7 +1,12 @@
 """A simulated LE link: two ordered PDU pipes with air time, ATT transactions, faults, trace.
 
-Each PDU takes ``att_latency_s`` on air (a connection interval), one at a time per direction,
-and is recorded in the link's trace.
+When a PDU arrives is the time model's (``airtime.py``): with a connection interval set
+(``RadioConfig.timing``), each PDU is given its slots in the link's connection events the
+moment it is queued, and its pipe delivers it when its last LL fragment has crossed; a burst
+queued at once (write-without-response commands, notifications) shares events, up to the
+controller's packets per event. With no interval (the default), PDUs are delivered at
+once, in order: what the software costs. Every PDU is recorded in the link's trace, with
+the connection event it completed in.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from ble_lock.sim.airtime import AirSchedule, Delivery
 from ble_lock.sim.att import DEFAULT_MTU, MAX_MTU, AttError, AttOp, Direction, record_size
 
 if TYPE_CHECKING:
@@ -31,6 +37,10 @@ class AttRecord:
     op: AttOp
     handle: int
     size: int
+    event: int | None = None
+    """The connection event its last LL fragment went in (None: no air model)."""
+    first_event: int | None = None
+    """The connection event its first LL fragment went in (None: no air model)."""
 
 
 class LinkDown(Exception):
@@ -42,7 +52,7 @@ class LinkDown(Exception):
 
 
 class _Pipe:
-    """Ordered one-way delivery of PDUs, one PDU per ``latency`` seconds.
+    """Ordered one-way delivery of PDUs, each when the link's time model says it arrives.
 
     :meth:`close` cancels the delivery task *and* sets a flag it checks between PDUs: on
     Python 3.11 ``asyncio.wait_for`` (in a request being served) swallows a cancellation
@@ -53,24 +63,24 @@ class _Pipe:
     def __init__(self, link: Link, direction: Direction) -> None:
         self._link = link
         self._direction = direction
-        self._queue: asyncio.Queue[tuple[AttOp, int, int, Callable[[], Awaitable[None]]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[
+            tuple[AttOp, int, int, Callable[[], Awaitable[None]], Delivery | None]
+        ] = asyncio.Queue()
         self._closed = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def put(
         self, op: AttOp, handle: int, size: int, deliver: Callable[[], Awaitable[None]]
     ) -> None:
-        self._queue.put_nowait((op, handle, size, deliver))
+        arrival = self._link.reserve_air(self._direction, size)
+        self._queue.put_nowait((op, handle, size, deliver, arrival))
 
     async def _run(self) -> None:
         while not self._closed:
-            op, handle, size, deliver = await self._queue.get()
-            latency = self._link.radio.config.att_latency_s
-            if latency > 0:
-                await asyncio.sleep(latency)
-            self._link.record(self._direction, op, handle, size)
+            op, handle, size, deliver, arrival = await self._queue.get()
+            if arrival is not None:
+                await self._link.radio.air_clock.sleep_until(arrival.time)
+            self._link.record(self._direction, op, handle, size, arrival)
             try:
                 await deliver()
             except Exception:
@@ -105,7 +115,8 @@ class Link:
         self.down_reason: str | None = None
         self.sink: CentralSink | None = None
         self._loop = asyncio.get_running_loop()
-        self._start = self._loop.time()
+        self._start = radio.air_clock.now()
+        self._air: AirSchedule | None = None
         self._c2p = _Pipe(self, Direction.C2P)
         self._p2c = _Pipe(self, Direction.P2C)
         self._request_lock = asyncio.Lock()
@@ -133,14 +144,31 @@ class Link:
 
     # -- trace and faults ---------------------------------------------------------------
 
-    def record(self, direction: Direction, op: AttOp, handle: int, size: int) -> None:
+    def reserve_air(self, direction: Direction, size: int) -> Delivery | None:
+        """Slots in the connection events for an ATT PDU of ``size`` bytes queued now;
+        None without an air model (``RadioConfig.timing`` with no interval). A new
+        timing (set on the radio's config) starts a new schedule, with a new phase."""
+        timing = self.radio.config.timing
+        if not timing.timed:
+            self._air = None
+            return None
+        now = self.radio.air_clock.now()
+        if self._air is None or self._air.timing is not timing:
+            phase = self.radio.rng.random() * timing.interval_s
+            self._air = AirSchedule(timing, start=now, phase=phase)
+        return self._air.reserve(direction, size, now)
+
+    def record(self, direction: Direction, op: AttOp, handle: int, size: int,
+               arrival: Delivery | None = None) -> None:
         self.trace.append(
             AttRecord(
-                time=self._loop.time() - self._start,
+                time=self.radio.air_clock.now() - self._start,
                 direction=direction,
                 op=op,
                 handle=handle,
                 size=size,
+                event=None if arrival is None else arrival.event,
+                first_event=None if arrival is None else arrival.first_event,
             )
         )
 

@@ -1,18 +1,23 @@
-"""The simulated medium: advertisers, scanners, links with an ATT MTU, latency, faults, trace.
+"""The simulated medium: advertisers, scanners, links with an ATT MTU, air time, faults, trace.
 
 No D-Bus here: adapters (``adapter.py``) attach to the radio as nodes. A link carries ATT
-PDUs in two ordered pipes (one per direction); each PDU takes ``att_latency_s`` on air, which
-models a connection interval. Every PDU is recorded in the link's trace.
+PDUs in two ordered pipes (one per direction); when each arrives is the connection-event
+model of ``airtime.py`` (``RadioConfig.timing``; none by default). Every PDU is recorded in
+the link's trace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from ble_lock.sim.airtime import LinkTiming
 from ble_lock.sim.att import ServiceDef
 from ble_lock.sim.errors import SimError
 from ble_lock.sim.link import AttRecord as AttRecord
@@ -43,10 +48,66 @@ class RadioConfig:
     adv_interval_s: float = 0.1
     adv_rotation_s: float = 1.0
     """The kernel's advertising-instance rotation (``duration``; 2 s on Linux)."""
-    att_latency_s: float = 0.0
+    timing: LinkTiming = field(default_factory=LinkTiming)
+    """The links' time model (``airtime.py``): connection interval, packets per event,
+    PHY, data length. Read when a link queues a PDU; a new value takes effect at once."""
+    seed: int = 0
+    """Seeds the radio's random source (each link's connection-event phase)."""
     rssi: int = -50
     att_timeout_s: float = 30.0
     connect_timeout_s: float = 5.0
+
+    @property
+    def att_latency_s(self) -> float:
+        """The connection interval (``timing.interval_s``), by its older name."""
+        return self.timing.interval_s
+
+    @att_latency_s.setter
+    def att_latency_s(self, value: float) -> None:
+        self.timing = replace(self.timing, interval_s=value)
+
+
+class AirClock:
+    """The time links run on: the event loop's clock, and sleeping on it. Tests give a
+    :class:`VirtualAirClock` so that the model's event counts do not depend on the speed
+    of the machine."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep_until(self, t: float) -> None:
+        """Until ``t``; always yields once, so that what a delivery scheduled (a fault's
+        drop after N operations) runs before the next PDU of the same event lands."""
+        await asyncio.sleep(max(0.0, t - self.now()))
+
+
+class VirtualAirClock(AirClock):
+    """Time that jumps (a discrete-event clock for in-process tests): a sleeper wakes
+    when it is the earliest and the loop has had ``settle`` turns to queue anything
+    earlier; the clock then moves to its time (never back). Only the model's schedule
+    decides when things happen, not the machine's speed."""
+
+    def __init__(self, start: float = 0.0, *, settle: int = 20) -> None:
+        self.t = start
+        self._settle = settle
+        self._sleepers: list[tuple[float, int]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep_until(self, t: float) -> None:
+        entry = (max(t, self.t), next(self._order))
+        heapq.heappush(self._sleepers, entry)
+        try:
+            calm = 0
+            while calm < self._settle:
+                await asyncio.sleep(0)
+                calm = calm + 1 if self._sleepers[0] == entry else 0
+        finally:
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
+        self.t = max(self.t, entry[0])
 
 
 class ConnectError(Exception):
@@ -97,8 +158,11 @@ class CentralSink(Protocol):
 class Radio:
     """All nodes of one simulation and what is on air between them."""
 
-    def __init__(self, config: RadioConfig | None = None) -> None:
+    def __init__(self, config: RadioConfig | None = None, *,
+                 rng: random.Random | None = None, air_clock: AirClock | None = None) -> None:
         self.config = config or RadioConfig()
+        self.rng = rng if rng is not None else random.Random(self.config.seed)  # noqa: S311 -- a simulation's phases, not a secret
+        self.air_clock = air_clock if air_clock is not None else AirClock()
         self.nodes: dict[str, Node] = {}
         self.adverts: dict[str, Advertisement] = {}
         self.scanners: set[str] = set()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ble_lock.central.keystore import (
+    COUNTER_BLOCK,
     ENV_HOME,
     Keystore,
     KeystoreError,
@@ -71,13 +72,25 @@ def test_records_round_trip_and_secrets_stay_out_of_repr(tmp_path: Path) -> None
 
 
 def test_counter_is_persisted_before_use_and_resync_only_raises(tmp_path: Path) -> None:
+    """Counters are reserved in blocks (issue 15): the stored counter is the top of the
+    block, persisted before its first value is used; a resync raises it and drops the
+    block held in memory."""
     ks = Keystore(tmp_path)
     ks.put(_record())
     assert [ks.next_counter("L1") for _ in range(3)] == [1, 2, 3]
+    assert Keystore(tmp_path).get("L1").counter == COUNTER_BLOCK  # type: ignore[union-attr]
+    assert ks.raise_counter("L1", 100) == 100
+    assert ks.raise_counter("L1", 4) == 100
+    assert ks.next_counter("L1") == 101
+
+
+def test_a_block_of_one_persists_every_counter(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path, counter_block=1)
+    ks.put(_record())
+    assert [ks.next_counter("L1") for _ in range(3)] == [1, 2, 3]
     assert Keystore(tmp_path).get("L1").counter == 3  # type: ignore[union-attr]
-    assert ks.raise_counter("L1", 10) == 10
-    assert ks.raise_counter("L1", 4) == 10
-    assert ks.next_counter("L1") == 11
+    with pytest.raises(ValueError, match="at least 1"):
+        Keystore(tmp_path, counter_block=0)
 
 
 def test_unknown_lock_is_a_typed_error(tmp_path: Path) -> None:
@@ -103,8 +116,9 @@ def test_two_processes_never_get_the_same_counter(tmp_path: Path) -> None:
     got = q.get(timeout=60) + q.get(timeout=60)
     for p in procs:
         p.join(timeout=60)
-    assert sorted(got) == list(range(1, 81))
-    assert ks.get("L1").counter == 80  # type: ignore[union-attr]
+    assert len(set(got)) == len(got) == 80  # disjoint blocks: never the same value
+    assert ks.get("L1").counter == 2 * COUNTER_BLOCK  # type: ignore[union-attr]
+    assert ks.next_counter("L1") == 2 * COUNTER_BLOCK + 1  # above both blocks
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

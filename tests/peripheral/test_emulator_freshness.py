@@ -11,7 +11,7 @@ import pytest
 from ble_lock.central.app import AppClient, LockLink, claim_pairing
 from ble_lock.core.errors import ErrorCode
 from ble_lock.core.model import EventKind
-from ble_lock.lockapp.service import LockService
+from ble_lock.lockapp.service import Answer, LockService
 from ble_lock.peripheral.clock import ManualClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.wire import messages as m
@@ -100,8 +100,8 @@ async def test_a_captured_unlock_dies_with_its_value_on_the_emulator(tmp_path: P
 
 
 class _BrokenService(LockService):
-    def handle(self, phone_key: bytes, payload: bytes, *, early: bool = False) -> bytes:
-        raise RuntimeError("a bug behind the endpoint")
+    def answer(self, phone_key: bytes, payload: bytes, *, early: bool = False) -> Answer:
+        raise RuntimeError("a bug behind the endpoint")  # what LockServer calls
 
 
 async def test_a_failure_behind_the_endpoint_closes_only_its_channel(tmp_path: Path) -> None:

@@ -35,6 +35,20 @@ class Store(Protocol):
         A nested call joins the outer transaction (commits with it)."""
         ...
 
+    @property
+    def changes(self) -> int:
+        """Rows written since the store was opened (never decreases, rolled back or not):
+        a scope that wrote nothing has nothing to undo in memory either."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside a transaction: a nested scope whose writes alone are undone if the block
+        raises (the outer transaction goes on and commits the rest); outside one, the same
+        as :meth:`transaction`. The lock's service answers each request in one, so that a
+        request that fails half-way leaves nothing while the replay counter written before
+        it in the same transaction stays (one commit, one fsync per unlock)."""
+        ...
+
     # -- users (R-USR-*)
     def load_users(self) -> list[User]:
         """Every user, any order."""
@@ -187,6 +201,7 @@ class MemoryStore:
         self._used_codes: dict[int, float] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] | None = None
         self.commits = 0
+        self._changes = 0
 
     def __repr__(self) -> str:
         return f"MemoryStore(users={len(self._users)}, credentials={len(self._credentials)})"
@@ -215,10 +230,34 @@ class MemoryStore:
     def transaction(self) -> AbstractContextManager[None]:
         return self._tx()
 
+    @property
+    def changes(self) -> int:
+        return self._changes
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        if self._undo is None:
+            return self._tx()
+        return self._savepoint(self._undo)
+
+    @contextmanager
+    def _savepoint(self, undo: list[tuple[dict[Any, Any], Any, Any]]) -> Iterator[None]:
+        mark = len(undo)
+        try:
+            yield
+        except BaseException:
+            while len(undo) > mark:
+                table, key, old = undo.pop()
+                if old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+            raise
+
     def _write(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         if self._undo is None:
             raise StorageError("write outside a transaction", code=ErrorCode.STORAGE_ERROR)
         self._undo.append((table, key, table.get(key, _MISSING)))
+        self._changes += 1
         if value is _MISSING:
             table.pop(key, None)
         else:

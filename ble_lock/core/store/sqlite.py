@@ -143,6 +143,11 @@ class SqliteStore:
         self._migrations = tuple(MIGRATIONS if migrations is None else migrations)
         self._depth = 0
         self.commits = 0
+        self.syncs = 0
+        """Commits that wrote something: each is one fsync of the WAL (synchronous=FULL)
+        and nothing else, barring an occasional checkpoint. A commit that changed no row
+        writes no WAL frame, hence no fsync. Tests count the unlock path's sync points
+        with it (issue 15: one per unlock)."""
         try:
             if self.path != ":memory:" and not Path(self.path).exists():
                 # Owner-only from the first byte: the file holds the lock's key material.
@@ -255,6 +260,7 @@ class SqliteStore:
             return
         self._call("begin", lambda: self._conn.execute("BEGIN IMMEDIATE"))
         self._depth = 1
+        changes = self._conn.total_changes
         try:
             yield
         except BaseException:
@@ -268,6 +274,35 @@ class SqliteStore:
             self._rollback()
             raise _storage_error("commit (nothing was written)", exc) from exc
         self.commits += 1
+        if self._conn.total_changes != changes:
+            self.syncs += 1
+
+    @property
+    def changes(self) -> int:
+        """See :attr:`Store.changes` (SQLite's ``total_changes``)."""
+        return self._conn.total_changes
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """See :meth:`Store.savepoint` (SQL ``SAVEPOINT``: no fsync of its own)."""
+        return self._savepoint()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        if not self._depth:
+            with self._transaction():
+                yield
+            return
+        self._call("savepoint", lambda: self._conn.execute("SAVEPOINT attempt"))
+        try:
+            yield
+        except BaseException:
+            self._call("rollback to savepoint", self._undo_savepoint)
+            raise
+        self._call("release savepoint", lambda: self._conn.execute("RELEASE attempt"))
+
+    def _undo_savepoint(self) -> None:
+        self._conn.execute("ROLLBACK TO attempt")
+        self._conn.execute("RELEASE attempt")
 
     def _rollback(self) -> None:
         try:
