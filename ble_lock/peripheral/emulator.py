@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,20 @@ from bless.backends.characteristic import GATTCharacteristicProperties as Props
 from ble_lock.core.errors import ChannelBusyError, ErrorCode, LockError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
+from ble_lock.dfu.image import ImageVersion, VendorKey
+from ble_lock.dfu.server import SmpServer
+from ble_lock.dfu.slots import Slots
 from ble_lock.lockapp.service import LockServer
 from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
+from ble_lock.peripheral.smp import (
+    SMP_CHARACTERISTIC_UUID,
+    DirectoryFlash,
+    SmpService,
+    disconnect_centrals,
+)
 from ble_lock.peripheral.state import Label, Opened, StateDir
 from ble_lock.wire.link.framing import MAX_MTU, MIN_MTU, parse_frame
 from ble_lock.wire.link.gatt import (
@@ -85,6 +94,8 @@ class EmulatorConfig:
     profile: str | None = None
     adapter: str | None = None
     force_tcp_panel: bool = False
+    vendor_key: VendorKey | None = None
+    """The key firmware images must be signed by (R-APP-8; None: every upload refused)."""
 
 
 class Emulator:
@@ -111,6 +122,9 @@ class Emulator:
         self._label: Label | None = None
         self._was_claimed = False
         self._reset_pending = False
+        self.smp: SmpService | None = None
+        self.boots = 0
+        self._reboot_task: asyncio.Task[None] | None = None
         self.frames_in = 0
         self.frames_out = 0
 
@@ -145,8 +159,15 @@ class Emulator:
         """Open the state directory; make the lock, the protocol server and the panel."""
         opened = self._state.open(profile=self.config.profile, rng=self._rng)
         self.opened = opened
-        lock = Lock(store=opened.store, profile=get_profile(opened.profile), clock=self.clock,
-                    rng=self._rng)
+        profile = get_profile(opened.profile)
+        # R-APP-8: the bootloader picks the image that runs; its version is the lock's
+        slots = Slots(DirectoryFlash(self.config.state_dir / "firmware"),
+                      factory_version=ImageVersion.parse(profile.firmware_version),
+                      key=self.config.vendor_key)
+        running = slots.boot()
+        self.boots += 1
+        lock = Lock(store=opened.store, clock=self.clock, rng=self._rng,
+                    profile=replace(profile, firmware_version=str(running)))
         self.lock = lock
         self.server = LockServer.create(lock, static_key=opened.static_key, rng=self._rng,
                                         mtu=MIN_MTU)
@@ -157,6 +178,8 @@ class Emulator:
                                 label=lambda: self._label, flags=self._flag_names,
                                 on_factory_reset=self._note_factory_reset)
         self.name = self.config.name or self.advertisement().local_name()
+        self.smp = SmpService(SmpServer(slots), window_open=lambda: lock.maintenance_open,
+                              on_reset=self._schedule_reboot)
 
     def start_tasks(self) -> None:
         """The timer task and the advertisement updater."""
@@ -177,8 +200,11 @@ class Emulator:
                                            bytearray(self.info().encode()), Perm.readable)
         await bless.add_new_characteristic(SERVICE_UUID, FRESH_UUID, Props.read,
                                            bytearray(self.fresh().encode()), Perm.readable)
+        assert self.smp is not None
+        await self.smp.add_to(bless)
         self._bless = bless
         self._advertiser = Advertiser(bless)
+        self._advertiser.on_disconnected = self._on_central_gone
         await self._advertiser.start(self.advertisement())
 
     async def stop(self) -> None:
@@ -302,9 +328,33 @@ class Emulator:
         return bytearray(char.value or b"")
 
     def _on_write(self, char: Any, value: Any, **_: Any) -> None:
-        if str(char.uuid).lower() != COMMAND_UUID:
+        uuid = str(char.uuid).lower()
+        if uuid == SMP_CHARACTERISTIC_UUID and self.smp is not None:
+            self.smp.on_write(bytes(value))
+            return
+        if uuid != COMMAND_UUID:
             return
         self.receive_frame(bytes(value))
+
+    # -- firmware update (R-APP-8, peripheral/smp.py)
+
+    def _on_central_gone(self, _path: str) -> None:
+        if self.smp is not None:
+            self.smp.link_lost()
+
+    def _schedule_reboot(self) -> None:
+        if self._reboot_task is None or self._reboot_task.done():
+            self._reboot_task = asyncio.create_task(self.reboot(), name="lock-reboot")
+
+    async def reboot(self) -> None:
+        """An SMP OS reset: drop the centrals' links, stop, and start again (the
+        bootloader runs in ``build``: a tested image boots, an unconfirmed one reverts).
+        Users, credentials, keys and events are in the store: they stay."""
+        if self._bless is not None and self._advertiser is not None:
+            await disconnect_centrals(self._bless, self._advertiser.connected)
+        await self.stop()
+        await self.start()
+        _log.info("rebooted: firmware %s", self._lock().profile.firmware_version)
 
     def receive_frame(self, frame: bytes) -> None:
         """One ATT write of the command characteristic."""
