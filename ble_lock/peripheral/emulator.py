@@ -83,6 +83,8 @@ from ble_lock.wire.security.crypto import KeyPair
 __all__ = ["Emulator", "EmulatorConfig"]
 
 _log = logging.getLogger(__name__)
+RESET_DELAY_S = 0.25
+"""From an SMP OS reset's answer to the reboot (Zephyr's default)."""
 _NEW_CHANNEL_TYPES = (MsgType.HS1, MsgType.PAIR1)
 
 
@@ -349,7 +351,12 @@ class Emulator:
     async def reboot(self) -> None:
         """An SMP OS reset: drop the centrals' links, stop, and start again (the
         bootloader runs in ``build``: a tested image boots, an unconfirmed one reverts).
-        Users, credentials, keys and events are in the store: they stay."""
+        Users, credentials, keys and events are in the store: they stay.
+
+        As Zephyr's OS group (``CONFIG_MCUMGR_GRP_OS_RESET_MS``, 250 ms), the reset waits
+        ``RESET_DELAY_S`` first so that the answer to the reset reaches the client before
+        the link goes (a disconnection discards notifications still queued)."""
+        await asyncio.sleep(RESET_DELAY_S)
         if self._bless is not None and self._advertiser is not None:
             await disconnect_centrals(self._bless, self._advertiser.connected)
         await self.stop()
