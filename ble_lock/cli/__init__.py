@@ -15,6 +15,7 @@ from ble_lock.cli.app import App, setup_logging
 from ble_lock.cli.demo_cmd import demo, sim
 from ble_lock.cli.door import claim, info, lock, phones, scan, unlock
 from ble_lock.cli.emulate import emulate, panel
+from ble_lock.cli.firmware import firmware
 from ble_lock.cli.gateway_cmd import gateway
 from ble_lock.cli.keys import code, key
 from ble_lock.cli.lockcfg import events, settings, sync
@@ -51,5 +52,5 @@ def main(ctx: click.Context, home: Path | None, timeout: float, adapter: str | N
 
 
 for _command in (emulate, panel, scan, info, claim, phones, unlock, lock, users, credentials,
-                 key, code, sync, events, settings, gateway, sim, demo):
+                 key, code, sync, events, settings, gateway, sim, demo, firmware):
     main.add_command(_command)

@@ -42,7 +42,7 @@ from smp.exceptions import SMPException
 from ble_lock.dfu.image import MAX_IMAGE_SIZE, ImageError, ImageProblem, parse_header
 from ble_lock.dfu.slots import SlotError, SlotProblem, Slots
 
-__all__ = ["BUF_COUNT", "BUF_SIZE", "Reply", "SmpServer"]
+__all__ = ["BUF_COUNT", "BUF_SIZE", "WINDOW_CLOSED", "Reply", "SmpServer", "describe"]
 
 BUF_SIZE = 2475
 """The largest request the server reassembles (``MCUmgr parameters`` ``buf_size``; the
@@ -90,6 +90,14 @@ _SLOT_CODES: dict[SlotProblem, tuple[smpimg.IMG_MGMT_ERR, smperr.MGMT_ERR]] = {
     SlotProblem.BAD_SLOT: (_E.INVALID_SLOT, _M.EINVAL),
 }
 WINDOW_CLOSED = "maintenance window closed"
+
+
+def describe(code: smpimg.IMG_MGMT_ERR) -> str:
+    """What an image-group error code means from this lock (the reasons mapped to it
+    above; Zephyr's meaning for the others): for a client's message."""
+    reasons = [p.value for p, (img, _) in _IMAGE_CODES.items() if img is code]
+    reasons += [p.value for p, (img, _) in _SLOT_CODES.items() if img is code]
+    return " or ".join(reasons) if reasons else code.name.lower().replace("_", " ")
 
 
 class _Refused(Exception):

@@ -35,7 +35,7 @@ from ble_lock.dfu.image import VendorKey
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 
-__all__ = ["cli", "install_stop_signals", "main", "parse_args"]
+__all__ = ["cli", "install_stop_signals", "load_vendor_key", "main", "parse_args"]
 
 MAX_NAME = 29  # the scan response holds 31 bytes: length, type, name
 
@@ -76,7 +76,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _vendor_key(path: Path | None) -> VendorKey | None:
+def load_vendor_key(path: Path | None) -> VendorKey | None:
+    """The ``--vendor-key`` file as a :class:`VendorKey` (None: none given); a file that
+    cannot be read or is not a key is an ``InvalidInputError``."""
     if path is None:
         return None
     try:
@@ -91,7 +93,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
     clock: EmulatorClock = (ManualClock(args.manual_clock) if args.manual_clock is not None
                             else RealClock())
     return EmulatorConfig(state_dir=args.state_dir, clock=clock, name=args.name,
-                          profile=args.profile, vendor_key=_vendor_key(args.vendor_key),
+                          profile=args.profile, vendor_key=load_vendor_key(args.vendor_key),
                           adapter=args.adapter or os.environ.get("BLE_ADAPTER") or None,
                           force_tcp_panel=args.panel_tcp)
 
