@@ -264,6 +264,11 @@ class VendorKey:
         return cls(public)
 
     @property
+    def public(self) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
+        """The public key itself."""
+        return self._public
+
+    @property
     def signature_tlv(self) -> TlvType:
         return (TlvType.ED25519 if isinstance(self._public, ed25519.Ed25519PublicKey)
                 else TlvType.ECDSASIG)
