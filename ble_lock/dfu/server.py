@@ -166,6 +166,11 @@ class SmpServer:
         """The offset of the upload in progress (None: none)."""
         return None if self._upload is None else len(self._upload.data)
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of a partly received request held (at most ``buf_size``)."""
+        return len(self._buffer)
+
     def link_lost(self) -> None:
         """The link dropped: a partly received request is gone (the upload in progress
         stays, to be resumed)."""

@@ -255,7 +255,9 @@ def test_an_upload_resumes_from_the_offset_reached(kit: Kit) -> None:
 def test_a_partial_request_is_dropped_when_the_link_is_lost(kit: Kit) -> None:
     server = _server(kit.key)
     assert server.receive(EchoWrite(d="x" * 50).BYTES[:20], window_open=True) == []
+    assert server.buffered == 20
     server.link_lost()
+    assert server.buffered == 0
     rsp = _ask(server, EchoWrite(d="after"))
     assert getattr(rsp, "r", None) == "after"
 
