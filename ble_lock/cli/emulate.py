@@ -84,7 +84,8 @@ async def _until_signal(config: EmulatorConfig) -> None:
               "$BLE_ADAPTER, else the system's)")
 @click.option("--vendor-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
               help="key firmware images must be signed by (Ed25519 or ECDSA P-256 PEM, e.g. "
-              "from `imgtool keygen`; docs/firmware.md); without it uploads are refused")
+              "from `imgtool keygen`; docs/firmware.md); without it no firmware update "
+              "(no SMP service)")
 @pass_app
 @command_runner
 async def emulate(app: App, state_dir: Path | None, name: str | None, profile: str | None,

@@ -51,7 +51,6 @@ from ble_lock.core.errors import ChannelBusyError, ErrorCode, LockError, Transpo
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
 from ble_lock.dfu.image import ImageVersion, VendorKey
-from ble_lock.dfu.server import SmpServer
 from ble_lock.dfu.slots import Slots
 from ble_lock.lockapp.service import LockServer
 from ble_lock.peripheral.advertising import Advertiser
@@ -97,7 +96,8 @@ class EmulatorConfig:
     adapter: str | None = None
     force_tcp_panel: bool = False
     vendor_key: VendorKey | None = None
-    """The key firmware images must be signed by (R-APP-8; None: every upload refused)."""
+    """The key firmware images must be signed by (R-APP-8); None: no SMP service (the
+    running image is still chosen by the slots: the factory version, or an earlier one)."""
 
 
 class Emulator:
@@ -180,8 +180,14 @@ class Emulator:
                                 label=lambda: self._label, flags=self._flag_names,
                                 on_factory_reset=self._note_factory_reset)
         self.name = self.config.name or self.advertisement().local_name()
-        self.smp = SmpService(SmpServer(slots), window_open=lambda: lock.maintenance_open,
-                              on_reset=self._schedule_reboot)
+        # R-APP-8: a lock with a vendor key serves SMP; one without has no firmware update
+        # (no SMP service: a new connection discovers exactly the lock's own service)
+        self.smp = None
+        if self.config.vendor_key is not None:
+            from ble_lock.dfu.server import SmpServer  # smp + pydantic: 0.5 s of start-up
+
+            self.smp = SmpService(SmpServer(slots), window_open=lambda: lock.maintenance_open,
+                                  on_reset=self._schedule_reboot)
 
     def start_tasks(self) -> None:
         """The timer task and the advertisement updater."""
@@ -202,8 +208,8 @@ class Emulator:
                                            bytearray(self.info().encode()), Perm.readable)
         await bless.add_new_characteristic(SERVICE_UUID, FRESH_UUID, Props.read,
                                            bytearray(self.fresh().encode()), Perm.readable)
-        assert self.smp is not None
-        await self.smp.add_to(bless)
+        if self.smp is not None:
+            await self.smp.add_to(bless)
         self._bless = bless
         self._advertiser = Advertiser(bless)
         self._advertiser.on_disconnected = self._on_central_gone
@@ -357,10 +363,14 @@ class Emulator:
         ``RESET_DELAY_S`` first so that the answer to the reset reaches the client before
         the link goes (a disconnection discards notifications still queued)."""
         await asyncio.sleep(RESET_DELAY_S)
-        if self._bless is not None and self._advertiser is not None:
-            await disconnect_centrals(self._bless, self._advertiser.connected)
-        await self.stop()
-        await self.start()
+        try:
+            if self._bless is not None and self._advertiser is not None:
+                await disconnect_centrals(self._bless, self._advertiser.connected)
+            await self.stop()
+            await self.start()
+        except Exception:  # a lock that cannot come back says why, once
+            _log.exception("reboot failed")
+            raise
         _log.info("rebooted: firmware %s", self._lock().profile.firmware_version)
 
     def receive_frame(self, frame: bytes) -> None:

@@ -69,8 +69,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "moves both")
     parser.add_argument("--vendor-key", type=Path, metavar="PEM",
                         help="the vendor's public (or private) key, Ed25519 or ECDSA P-256, "
-                        "that firmware images must be signed by (R-APP-8; without it every "
-                        "firmware upload is refused)")
+                        "that firmware images must be signed by (R-APP-8); without it the lock "
+                        "serves no SMP service")
     parser.add_argument("--panel-tcp", action="store_true",
                         help="serve the panel on loopback TCP even where Unix sockets exist")
     return parser.parse_args(argv)

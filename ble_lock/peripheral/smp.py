@@ -9,7 +9,8 @@ MTU. bless does not tell the lock the MTU, so, as for the lock's own service
 (``emulator.py``), it answers with pieces no longer than the longest write seen (at
 least 20 bytes, always safe).
 
-The lock's maintenance window (an admin's request over the secure protocol) gates every
+Only a lock started with a vendor key (``--vendor-key``) serves it. The lock's maintenance
+window (an admin's request over the secure protocol) gates every
 request; the slots live in ``<state-dir>/firmware/`` (:class:`DirectoryFlash`). An OS
 reset is answered first, then the emulator reboots (``Emulator.reboot``): centrals are
 disconnected, the bootloader decision runs (:meth:`~ble_lock.dfu.slots.Slots.boot`) and
@@ -22,12 +23,13 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bless.backends.attribute import GATTAttributePermissions as Perm
 from bless.backends.characteristic import GATTCharacteristicProperties as Props
 
-from ble_lock.dfu.server import Reply, SmpServer
+if TYPE_CHECKING:  # the server (smp, pydantic) is imported only by a lock that serves SMP
+    from ble_lock.dfu.server import Reply, SmpServer
 
 __all__ = ["SMP_CHARACTERISTIC_UUID", "SMP_SERVICE_UUID", "DirectoryFlash", "SmpService"]
 
@@ -39,7 +41,7 @@ _log = logging.getLogger(__name__)
 
 
 class DirectoryFlash:
-    """A :class:`~ble_lock.dfu.slots.Flash` in a directory: one file per blob, each
+    """A :class:`~ble_lock.dfu.slots.Flash` in a directory: one file per blob (0600), each
     replaced atomically (write, fsync, rename, fsync the directory)."""
 
     def __init__(self, path: Path) -> None:
@@ -58,7 +60,8 @@ class DirectoryFlash:
             target.unlink(missing_ok=True)
         else:
             tmp = target.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
