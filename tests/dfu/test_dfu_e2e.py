@@ -23,6 +23,7 @@ from smpclient.transport import SMPTransportDisconnected
 from smpclient.transport.ble import SMPBLETransport
 
 from ble_lock.central.client import LockClient
+from ble_lock.core.errors import PermissionDeniedError
 from ble_lock.dfu.image import parse_image
 from ble_lock.sim.harness import BleHarness
 from ble_lock.testing.emulator import RunningLock, start_lock
@@ -132,8 +133,12 @@ async def test_upload_test_reset_confirm_and_everything_survives(
         assert m.EventKind.USER_ADDED in kinds
 
 
+@pytest.mark.ble_sim(hosts=2, adapters=(1, 2))
 async def test_a_reset_without_confirm_reverts_and_refusals_change_nothing(
         ble_sim: BleHarness, tmp_path: Path) -> None:
+    """A normal user's phone cannot open the window (SMP stays access-denied); images not
+    signed by the vendor key, corrupted or older are refused and change nothing; a test
+    image that is not confirmed is reverted by the next reset."""
     lock, key = await _started(ble_sim, tmp_path)
     other = keygen(tmp_path / "other.pem")
     good = signed_image(tmp_path, key, "1.5.0", seed=2)
@@ -142,8 +147,18 @@ async def test_a_reset_without_confirm_reverts_and_refusals_change_nothing(
     corrupted[300] ^= 0x55
     older = signed_image(tmp_path, key, "0.9.0", seed=5)
     address = await _address(ble_sim, lock)
-    async with await phone(ble_sim, lock, tmp_path / "owner") as owner:
+    async with await phone(ble_sim, lock, tmp_path / "owner") as owner, \
+            await phone(ble_sim, lock, tmp_path / "guest", adapter="hci1") as guest:
         await owner.claim_qr(lock.qr or "")
+        carl = await owner.add_user("Carl")
+        key = await owner.issue_key(carl.user_number)
+        await guest.redeem(key.invite_id, key.code, lock_fingerprint=owner.fingerprint)
+        with pytest.raises(PermissionDeniedError):
+            await guest.open_maintenance_window(600)
+        async with _smp(address) as client:
+            denied = await client.request(ImageStatesRead())
+            assert isinstance(denied, smperr.ErrorV1)
+            assert denied.rc == smperr.MGMT_ERR.EACCESSDENIED
         await owner.open_maintenance_window(600)
         async with _smp(address) as client:
             for bad, code in ((wrong_signer, smpimg.IMG_MGMT_ERR.INVALID_TLV),
