@@ -36,6 +36,7 @@ RANK = {
     "wire": 1,
     "lockapp": 2,
     "central": 2,
+    "dfu": 2,  # firmware update (SMP server, slots, images): sans-IO over core
     "peripheral": 3,
     "gateway": 3,
     "testing": 4,
@@ -95,7 +96,7 @@ def _layer(module: str) -> str:
     return module.split(".")[1] if module.count(".") else ""
 
 
-@pytest.mark.parametrize("package", ["ble_lock.core", "ble_lock.wire"])
+@pytest.mark.parametrize("package", ["ble_lock.core", "ble_lock.wire", "ble_lock.dfu"])
 def test_sans_io_packages_import_no_io_libraries(package: str) -> None:
     loaded = _modules_after_import(package)
     offending = sorted(

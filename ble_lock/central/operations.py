@@ -177,6 +177,10 @@ class Operations(abc.ABC):
     async def lift_lockout(self) -> None:
         await self._ask(m.LockoutLift())
 
+    async def open_maintenance_window(self, duration_s: int) -> None:
+        """R-APP-8: let firmware management (SMP) in for ``duration_s`` s; admin only."""
+        await self._ask(m.MaintenanceOpen(duration_s=duration_s))
+
     async def factory_reset(self) -> None:
         await self._ask(m.FactoryReset())
 

@@ -18,7 +18,7 @@ from ble_lock.core.profile import PROFILES
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 from ble_lock.peripheral.panel_client import AsyncPanelClient
-from ble_lock.peripheral.process import install_stop_signals
+from ble_lock.peripheral.process import install_stop_signals, load_vendor_key
 from ble_lock.peripheral.state import PANEL_ADDR
 from ble_lock.wire.link.gatt import StateFlags
 
@@ -82,10 +82,15 @@ async def _until_signal(config: EmulatorConfig) -> None:
 @click.option("--panel-tcp", is_flag=True, help="serve the panel on loopback TCP")
 @click.option("--adapter", help="Bluetooth adapter (default: the global --adapter / "
               "$BLE_ADAPTER, else the system's)")
+@click.option("--vendor-key", type=click.Path(dir_okay=False, path_type=Path), metavar="PEM",
+              help="key firmware images must be signed by (Ed25519 or ECDSA P-256 PEM, e.g. "
+              "from `imgtool keygen`; docs/firmware.md); without it no firmware update "
+              "(no SMP service)")
 @pass_app
 @command_runner
 async def emulate(app: App, state_dir: Path | None, name: str | None, profile: str | None,
-                  manual_clock: float | None, panel_tcp: bool, adapter: str | None) -> None:
+                  manual_clock: float | None, panel_tcp: bool, adapter: str | None,
+                  vendor_key: Path | None) -> None:
     """Run a lock on this machine's Bluetooth adapter until Ctrl-C.
 
     On the first start it prints the setup code and its QR code (the lock's label).
@@ -96,7 +101,8 @@ async def emulate(app: App, state_dir: Path | None, name: str | None, profile: s
     await _until_signal(EmulatorConfig(state_dir=_state_dir(app, state_dir), clock=clock,
                                        name=name, profile=profile,
                                        adapter=adapter or app.adapter,
-                                       force_tcp_panel=panel_tcp))
+                                       force_tcp_panel=panel_tcp,
+                                       vendor_key=load_vendor_key(vendor_key)))
 
 
 # ---------------------------------------------------------------- the front panel

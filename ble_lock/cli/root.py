@@ -85,6 +85,9 @@ COMMANDS: Mapping[str, LazyCommand] = {
     "demo": LazyCommand("ble_lock.cli.demo_cmd:demo",
                         "The whole story on the built-in simulator, in seconds, with no "
                         "set-up."),
+    "firmware": LazyCommand("ble_lock.cli.firmware:firmware",
+                            "Check and install lock firmware over Bluetooth (MCUmgr SMP, "
+                            "signed MCUboot images)."),
 }
 
 

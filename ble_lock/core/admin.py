@@ -34,6 +34,7 @@ from ble_lock.core.unlock import Unlock
 
 __all__ = [
     "LOCK_ID_SECRET",
+    "MAX_MAINTENANCE_S",
     "SERIAL_SECRET",
     "VERIFICATION_SECRET",
     "Admin",
@@ -100,6 +101,9 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
         raise InvalidInputError(f"language must be one of {sorted(_LANGUAGES)}")
     return value
 
+MAX_MAINTENANCE_S = 3600
+"""The longest maintenance window an admin can open (R-APP-8, docs/firmware.md)."""
+
 
 class Admin:
     """Management of the lock as a whole: settings, lockout, reset, time, events."""
@@ -112,6 +116,7 @@ class Admin:
         self._enrolment = enrolment
         self._invites = invites
         self._links = links
+        self._maintenance_until: float | None = None
 
     # -- settings and modes
 
@@ -187,6 +192,32 @@ class Admin:
             self._ctx.emit(EventKind.LOCKOUT_LIFTED)
 
         self._ctx.mutate(actor, request_id, apply)
+
+    # -- maintenance window (R-APP-8: online upgrade, docs/firmware.md)
+
+    def open_maintenance_window(self, actor: Actor, duration_s: int, *,
+                                request_id: bytes | None = None) -> float:
+        """Let firmware management (SMP, which has no authentication of its own) in for
+        ``duration_s`` seconds (1..MAX_MAINTENANCE_S; 0 closes it). Admin only; logged.
+        Returns the lock-clock time it closes at."""
+        user = self._ctx.authorize(actor)
+        if not 0 <= duration_s <= MAX_MAINTENANCE_S:
+            raise InvalidInputError(f"a maintenance window lasts 0..{MAX_MAINTENANCE_S} s")
+        until = self._ctx.now() + duration_s
+
+        def apply() -> None:
+            self._maintenance_until = until if duration_s else None
+            self._ctx.emit(EventKind.MAINTENANCE_WINDOW, user_number=user.number,
+                           detail=Note(text=f"{duration_s}s"))
+
+        self._ctx.mutate(actor, request_id, apply)
+        return until
+
+    @property
+    def maintenance_open(self) -> bool:
+        """Whether the maintenance window is open now (the SMP server asks each request)."""
+        until = self._maintenance_until
+        return until is not None and self._ctx.now() < until
 
     # -- factory reset (R-SEC-5)
 

@@ -95,6 +95,7 @@ class EventKind(IntEnum):
     DOOR_AJAR = 29
     LINK_CHANGED = 30
     ENROLMENT_STEP = 31
+    MAINTENANCE_WINDOW = 32  # R-APP-8: an admin opened firmware update (its duration)
 
 
 ALARM_KINDS = frozenset(

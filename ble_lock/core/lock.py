@@ -455,6 +455,17 @@ class Lock:
         (:meth:`~ble_lock.core.admin.Admin.lift_lockout`)."""
         self.admin.lift_lockout(actor, request_id=request_id)
 
+    def open_maintenance_window(self, actor: Actor, duration_s: int, *,
+                                request_id: bytes | None = None) -> float:
+        """Let firmware management in for a while; admin only, logged (R-APP-8;
+        :meth:`~ble_lock.core.admin.Admin.open_maintenance_window`)."""
+        return self.admin.open_maintenance_window(actor, duration_s, request_id=request_id)
+
+    @property
+    def maintenance_open(self) -> bool:
+        """See :meth:`~ble_lock.core.admin.Admin.maintenance_open`."""
+        return self.admin.maintenance_open
+
     def factory_reset(self, actor: Actor) -> None:
         """Erase every user, credential and setting
         (:meth:`~ble_lock.core.admin.Admin.factory_reset`)."""

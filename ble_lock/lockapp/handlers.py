@@ -316,6 +316,12 @@ def _lockout_lift(c: Context, b: m.LockoutLift) -> m.Done:
 
 
 @handler
+def _maintenance_open(c: Context, b: m.MaintenanceOpen) -> m.Done:
+    c.lock.open_maintenance_window(c.actor, b.duration_s, request_id=c.request_id)
+    return m.Done()
+
+
+@handler
 def _factory_reset(c: Context, b: m.FactoryReset) -> m.Done:
     c.lock.factory_reset(c.actor)
     return m.Done()

@@ -129,6 +129,9 @@ class Advertiser:
         """True when the advertisement carries the manufacturer data (BlueZ)."""
         self.refreshes = 0
         """How many times the advertisement was refreshed in place (flags or reconnect)."""
+        self.on_disconnected: Any = None
+        """Called with the ``Device1`` path when a central disconnects (the SMP service
+        drops a partly received request)."""
 
     def __repr__(self) -> str:
         return f"Advertiser(manufacturer_data={self.manufacturer_data})"
@@ -228,6 +231,8 @@ class Advertiser:
         if not connected:
             # The kernel re-enables the instance this link came through: ours, still there.
             self._connected.discard(path)
+            if self.on_disconnected is not None:
+                self.on_disconnected(path)
             return
         self._connected.add(path)
         if self._advert is not None:

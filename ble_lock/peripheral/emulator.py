@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,19 @@ from bless.backends.characteristic import GATTCharacteristicProperties as Props
 from ble_lock.core.errors import ChannelBusyError, ErrorCode, LockError, TransportError
 from ble_lock.core.lock import Lock
 from ble_lock.core.profile import Feature, get_profile
+from ble_lock.dfu.image import ImageVersion, VendorKey
+from ble_lock.dfu.slots import Slots
 from ble_lock.lockapp.service import LockServer
 from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
 from ble_lock.peripheral.panel import FrontPanel
+from ble_lock.peripheral.smp import (
+    SMP_CHARACTERISTIC_UUID,
+    DirectoryFlash,
+    SmpService,
+    disconnect_centrals,
+)
 from ble_lock.peripheral.state import Label, Opened, StateDir
 from ble_lock.wire.link.framing import MAX_MTU, MIN_MTU, parse_frame
 from ble_lock.wire.link.gatt import (
@@ -74,6 +82,8 @@ from ble_lock.wire.security.crypto import KeyPair
 __all__ = ["Emulator", "EmulatorConfig"]
 
 _log = logging.getLogger(__name__)
+RESET_DELAY_S = 0.25
+"""From an SMP OS reset's answer to the reboot (Zephyr's default)."""
 _NEW_CHANNEL_TYPES = (MsgType.HS1, MsgType.PAIR1)
 
 
@@ -85,6 +95,9 @@ class EmulatorConfig:
     profile: str | None = None
     adapter: str | None = None
     force_tcp_panel: bool = False
+    vendor_key: VendorKey | None = None
+    """The key firmware images must be signed by (R-APP-8); None: no SMP service (the
+    running image is still chosen by the slots: the factory version, or an earlier one)."""
 
 
 class Emulator:
@@ -111,6 +124,9 @@ class Emulator:
         self._label: Label | None = None
         self._was_claimed = False
         self._reset_pending = False
+        self.smp: SmpService | None = None
+        self.boots = 0
+        self._reboot_task: asyncio.Task[None] | None = None
         self.frames_in = 0
         self.frames_out = 0
 
@@ -149,8 +165,15 @@ class Emulator:
         """Open the state directory; make the lock, the protocol server and the panel."""
         opened = self._state.open(profile=self.config.profile, rng=self._rng)
         self.opened = opened
-        lock = Lock(store=opened.store, profile=get_profile(opened.profile), clock=self.clock,
-                    rng=self._rng)
+        profile = get_profile(opened.profile)
+        # R-APP-8: the bootloader picks the image that runs; its version is the lock's
+        slots = Slots(DirectoryFlash(self.config.state_dir / "firmware"),
+                      factory_version=ImageVersion.parse(profile.firmware_version),
+                      key=self.config.vendor_key)
+        running = slots.boot()
+        self.boots += 1
+        lock = Lock(store=opened.store, clock=self.clock, rng=self._rng,
+                    profile=replace(profile, firmware_version=str(running)))
         self.lock = lock
         self.server = LockServer.create(lock, static_key=opened.static_key, rng=self._rng,
                                         mtu=MIN_MTU)
@@ -161,6 +184,14 @@ class Emulator:
                                 label=lambda: self._label, flags=self._flag_names,
                                 on_factory_reset=self._note_factory_reset)
         self.name = self.config.name or self.advertisement().local_name()
+        # R-APP-8: a lock with a vendor key serves SMP; one without has no firmware update
+        # (no SMP service: a new connection discovers exactly the lock's own service)
+        self.smp = None
+        if self.config.vendor_key is not None:
+            from ble_lock.dfu.server import SmpServer  # smp + pydantic: 0.5 s of start-up
+
+            self.smp = SmpService(SmpServer(slots), window_open=lambda: lock.maintenance_open,
+                                  on_reset=self._schedule_reboot)
 
     def start_tasks(self) -> None:
         """The timer task and the advertisement updater."""
@@ -181,8 +212,11 @@ class Emulator:
                                            bytearray(self.info().encode()), Perm.readable)
         await bless.add_new_characteristic(SERVICE_UUID, FRESH_UUID, Props.read,
                                            bytearray(self.fresh().encode()), Perm.readable)
+        if self.smp is not None:
+            await self.smp.add_to(bless)
         self._bless = bless
         self._advertiser = Advertiser(bless)
+        self._advertiser.on_disconnected = self._on_central_gone
         await self._advertiser.start(self.advertisement())
 
     async def stop(self) -> None:
@@ -306,9 +340,42 @@ class Emulator:
         return bytearray(char.value or b"")
 
     def _on_write(self, char: Any, value: Any, **_: Any) -> None:
-        if str(char.uuid).lower() != COMMAND_UUID:
+        uuid = str(char.uuid).lower()
+        if uuid == SMP_CHARACTERISTIC_UUID and self.smp is not None:
+            self.smp.on_write(bytes(value))
+            return
+        if uuid != COMMAND_UUID:
             return
         self.receive_frame(bytes(value))
+
+    # -- firmware update (R-APP-8, peripheral/smp.py)
+
+    def _on_central_gone(self, _path: str) -> None:
+        if self.smp is not None:
+            self.smp.link_lost()
+
+    def _schedule_reboot(self) -> None:
+        if self._reboot_task is None or self._reboot_task.done():
+            self._reboot_task = asyncio.create_task(self.reboot(), name="lock-reboot")
+
+    async def reboot(self) -> None:
+        """An SMP OS reset: drop the centrals' links, stop, and start again (the
+        bootloader runs in ``build``: a tested image boots, an unconfirmed one reverts).
+        Users, credentials, keys and events are in the store: they stay.
+
+        As Zephyr's OS group (``CONFIG_MCUMGR_GRP_OS_RESET_MS``, 250 ms), the reset waits
+        ``RESET_DELAY_S`` first so that the answer to the reset reaches the client before
+        the link goes (a disconnection discards notifications still queued)."""
+        await asyncio.sleep(RESET_DELAY_S)
+        try:
+            if self._bless is not None and self._advertiser is not None:
+                await disconnect_centrals(self._bless, self._advertiser.connected)
+            await self.stop()
+            await self.start()
+        except Exception:  # a lock that cannot come back says why, once
+            _log.exception("reboot failed")
+            raise
+        _log.info("rebooted: firmware %s", self._lock().profile.firmware_version)
 
     def receive_frame(self, frame: bytes) -> None:
         """One ATT write of the command characteristic."""

@@ -29,12 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from ble_lock.core.errors import LockError
+from ble_lock.core.errors import InvalidInputError, LockError
 from ble_lock.core.profile import PROFILES
+from ble_lock.dfu.image import VendorKey
 from ble_lock.peripheral.clock import EmulatorClock, ManualClock, RealClock
 from ble_lock.peripheral.emulator import Emulator, EmulatorConfig
 
-__all__ = ["cli", "install_stop_signals", "main", "parse_args"]
+__all__ = ["cli", "install_stop_signals", "load_vendor_key", "main", "parse_args"]
 
 MAX_NAME = 29  # the scan response holds 31 bytes: length, type, name
 
@@ -66,16 +67,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="freeze the clock (the lock clock at START, unix s, and the link "
                         "clock of freshness and session timers); the panel's clock.advance "
                         "moves both")
+    parser.add_argument("--vendor-key", type=Path, metavar="PEM",
+                        help="the vendor's public (or private) key, Ed25519 or ECDSA P-256, "
+                        "that firmware images must be signed by (R-APP-8); without it the lock "
+                        "serves no SMP service")
     parser.add_argument("--panel-tcp", action="store_true",
                         help="serve the panel on loopback TCP even where Unix sockets exist")
     return parser.parse_args(argv)
+
+
+def load_vendor_key(path: Path | None) -> VendorKey | None:
+    """The ``--vendor-key`` file as a :class:`VendorKey` (None: none given); a file that
+    cannot be read or is not a key is an ``InvalidInputError``."""
+    if path is None:
+        return None
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"--vendor-key: cannot read {path} ({exc.strerror})"
+                                ) from None
+    return VendorKey.from_pem(pem)
 
 
 def _config(args: argparse.Namespace) -> EmulatorConfig:
     clock: EmulatorClock = (ManualClock(args.manual_clock) if args.manual_clock is not None
                             else RealClock())
     return EmulatorConfig(state_dir=args.state_dir, clock=clock, name=args.name,
-                          profile=args.profile,
+                          profile=args.profile, vendor_key=load_vendor_key(args.vendor_key),
                           adapter=args.adapter or os.environ.get("BLE_ADAPTER") or None,
                           force_tcp_panel=args.panel_tcp)
 

@@ -41,6 +41,7 @@ SAMPLE_REQUESTS: dict[type[m.RequestBody], m.RequestBody] = {
     m.SettingsGet: m.SettingsGet(),
     m.SettingsSet: m.SettingsSet(privacy_mode=True, lockout_enabled=False),
     m.LockoutLift: m.LockoutLift(),
+    m.MaintenanceOpen: m.MaintenanceOpen(duration_s=600),
     m.FactoryReset: m.FactoryReset(),
     m.VisitorSecretGet: m.VisitorSecretGet(),
     m.SyncLinkSet: m.SyncLinkSet(peer_lock_id=PEER_LOCK, peer_public_key=PEER_KEY, window_s=10,

@@ -79,6 +79,7 @@ __all__ = [
     "KeyRevoke",
     "LockDoor",
     "LockoutLift",
+    "MaintenanceOpen",
     "PinAdd",
     "RemoteAdd",
     "SettingsGet",
@@ -379,6 +380,16 @@ class LockoutLift(RequestOf[Done]):
     """R-SEC-1: the app lifts a running lockout (switching it off is a setting)."""
 
     OPCODE = Opcode.LOCKOUT_LIFT
+
+
+@wire
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceOpen(RequestOf[Done]):
+    """R-APP-8: an admin opens the maintenance window for ``duration_s`` seconds (0 closes
+    it); inside it the lock accepts firmware management over SMP (docs/firmware.md)."""
+
+    OPCODE = Opcode.MAINTENANCE_OPEN
+    duration_s: UInt16
 
 
 @wire
