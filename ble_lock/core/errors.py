@@ -160,6 +160,8 @@ class ErrorCode(IntEnum):
     TIMEOUT = 83, _C.TRANSPORT
     KEYSTORE_ERROR = 84, _C.TRANSPORT
     NOT_PAIRED = 85, _C.TRANSPORT
+    ADAPTER_IN_USE = 87, _C.TRANSPORT
+    """The emulator's adapter already serves another emulated lock (one lock per adapter)."""
     # -- storage and internal
     STORAGE_ERROR = 90, _C.STORAGE
     STORAGE_VERSION = 91, _C.STORAGE
