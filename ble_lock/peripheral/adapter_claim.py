@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +33,8 @@ from typing import IO
 from ble_lock.core.errors import ErrorCode, TransportError
 
 __all__ = ["AdapterClaim", "runtime_dir"]
+
+_log = logging.getLogger(__name__)
 
 
 def runtime_dir() -> Path:
@@ -70,8 +73,13 @@ class AdapterClaim:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: one server per process anyway
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        except OSError as exc:  # no runtime directory: serve, but unguarded
+            _log.warning("cannot claim adapter %s (%s): a second emulator on it would not be "
+                         "refused", self.adapter, exc)
+            return
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

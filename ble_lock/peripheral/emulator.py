@@ -198,7 +198,7 @@ class Emulator:
         try:
             bus_id = await _system_bus_id()
         except Exception as exc:  # no D-Bus system bus: one typed error, as for bless
-            raise TransportError(f"cannot reach the Bluetooth stack: {exc}",
+            raise TransportError(f"cannot start the Bluetooth GATT server: {exc}",
                                  code=ErrorCode.CONNECTION_FAILED) from exc
         # bless serves "hci0" when given no adapter (bless.backends.bluezdbus.dbus.utils)
         claim = AdapterClaim(bus_id, self.config.adapter or "hci0")

@@ -14,7 +14,8 @@ import pytest
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
 from ble_lock.central.transport import BleakLink
-from ble_lock.core.errors import ErrorCode
+from ble_lock.core.errors import ErrorCode, TransportError
+from ble_lock.peripheral.adapter_claim import AdapterClaim
 from ble_lock.sim.harness import BleHarness
 from ble_lock.testing import START
 from ble_lock.testing.emulator import TARGET, start_lock
@@ -22,6 +23,28 @@ from ble_lock.wire.link.gatt import SERVICE_UUID
 from tests.cli import _procs
 
 pytestmark = pytest.mark.timeout(180)
+
+
+def test_an_adapter_claim_is_one_per_bus_and_adapter_until_released(tmp_path: Path) -> None:
+    first = AdapterClaim("bus-a", "hci0", directory=tmp_path)
+    first.take(state_dir=tmp_path / "front")
+    first.describe("0BADC0DE")
+    with pytest.raises(TransportError) as err:
+        AdapterClaim("bus-a", "hci0", directory=tmp_path).take(state_dir=tmp_path / "back")
+    assert err.value.code is ErrorCode.ADAPTER_IN_USE
+    assert err.value.message.startswith("adapter hci0 already serves lock 0BADC0DE (")
+    assert str(tmp_path / "front") in err.value.message
+    others = [AdapterClaim("bus-a", "hci1", directory=tmp_path),  # another adapter
+              AdapterClaim("bus-b", "hci0", directory=tmp_path)]  # another host's bus
+    for other in others:
+        other.take(state_dir=tmp_path / "other")
+        assert other.held
+        other.release()
+    first.release()
+    again = AdapterClaim("bus-a", "hci0", directory=tmp_path)
+    again.take(state_dir=tmp_path / "back")  # free once released
+    assert again.held
+    again.release()
 
 
 async def _lock_services(ble: BleHarness, lock_id: bytes, home: Path) -> tuple[bytes, int]:
