@@ -7,10 +7,10 @@
   disconnection, the adapter gone) calls :meth:`LinkKeeper._on_disconnect` at once;
 * the link stays up but nothing answers on it: an emulator process that died (BlueZ keeps
   the link of its adapter and only unregisters the GATT application), or a lock that
-  hangs. While someone waits on the link (a request, a pairing, push listeners) and it
-  has been silent for ``probe_interval`` seconds, the keeper reads the fresh
-  characteristic (one ATT round trip, no side effect on the lock); a failed or unanswered
-  read is a lost link.
+  hangs. When someone waited on the link (a request, a pairing, push listeners) through a
+  whole ``probe_interval`` in which nothing came from the lock, the keeper reads the
+  fresh characteristic (one ATT round trip, no side effect on the lock); a failed or
+  unanswered read is a lost link.
 
 Either way whatever waits on the link fails at once (``_fail_all``, the engine's) and the
 engine makes *one* attempt at a new link, bounded by ``relink_timeout`` (a glitch, or a
@@ -42,7 +42,7 @@ __all__ = ["PROBE_INTERVAL", "RELINK_TIMEOUT", "Channel", "LinkKeeper", "LinkLis
 
 _log = logging.getLogger(__name__)
 
-RELINK_TIMEOUT = 5.0
+RELINK_TIMEOUT = 8.0
 """Seconds one new link may take after a loss before the lock counts as gone."""
 
 PROBE_INTERVAL = 2.0
@@ -115,6 +115,7 @@ class LinkKeeper(abc.ABC):
         self._gone: LinkLostError | None = None  # the lock went away (relink failed)
         self._heard_count = 0  # notifications received (the supervisor compares)
         self._looked_at = 0  # ``_heard_count`` at the last look
+        self._waited = False  # someone waited on the link at the last look
         self._link_listeners: list[LinkListener] = []
         self.connects = 0
         self.probes = 0
@@ -219,6 +220,7 @@ class LinkKeeper(abc.ABC):
         self._link = link
         self._lost = None
         self._looked_at = self._heard_count
+        self._waited = False
         if self.probe_interval is not None:
             if self._supervisor is not None:
                 self._supervisor.cancel()
@@ -287,12 +289,15 @@ class LinkKeeper(abc.ABC):
             await self.check_link()
 
     async def check_link(self) -> bool:
-        """Probe the link if nothing was heard on it since the last look and someone waits
-        on it: one read of the fresh characteristic. A failed or unanswered read loses the
-        link (False). True: alive, or not worth a probe."""
+        """Probe the link if nothing was heard on it since the last look and someone waited
+        on it at both looks (a wait that spans the silence, not one that just began): one
+        read of the fresh characteristic. A failed or unanswered read loses the link
+        (False). True: alive, or not worth a probe."""
         link = self._link
         heard, self._looked_at = self._heard_count != self._looked_at, self._heard_count
-        if link is None or heard or not self._wants_link():
+        waiting = self._wants_link()
+        waited, self._waited = self._waited and waiting, waiting
+        if link is None or heard or not waited:
             return link is not None
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):

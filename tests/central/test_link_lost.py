@@ -193,8 +193,10 @@ async def test_no_probe_on_a_link_that_spoke_or_that_nobody_waits_on(tmp_path: P
         assert await owner.engine.check_link()  # the answer to whoami was heard
         assert await owner.engine.check_link()  # silent since, but nobody waits
         assert radio.reads == reads
-        owner.on_event(lambda _body: None)  # a listener waits on pushes: probe the silence
-        assert await owner.engine.check_link()
+        owner.on_event(lambda _body: None)  # a listener waits on pushes from now on
+        assert await owner.engine.check_link()  # a wait that just began: not yet
+        assert radio.reads == reads
+        assert await owner.engine.check_link()  # it spanned a silent interval: probe
         assert (radio.reads, owner.engine.probes) == (reads + 1, 1)
     finally:
         await owner.close()
