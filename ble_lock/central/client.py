@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ble_lock.central.app import PairingStep, StepHook, claim_pairing, invite_pairing
 from ble_lock.central.discovery import LockAdvert, find_lock
-from ble_lock.central.engine import Engine, Listener, PairingInDoubt, lock_key
+from ble_lock.central.engine import REQUEST_TIMEOUT, Engine, Listener, PairingInDoubt, lock_key
 from ble_lock.central.enrolment import EnrolmentRun
 from ble_lock.central.keystore import Keystore, LockRecord, PhoneIdentity
+from ble_lock.central.linkkeeper import LinkListener
 from ble_lock.central.operations import Operations
 from ble_lock.central.transport import Connector, bleak_connector
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for
 from ble_lock.wire import messages as m
-from ble_lock.wire.endpoints.phone import ANSWER_TIMEOUT, PhonePairing
+from ble_lock.wire.endpoints.phone import PhonePairing
 from ble_lock.wire.errors import RemoteProtocolError, UnsupportedVersionError
 from ble_lock.wire.link.gatt import LockInfo
 from ble_lock.wire.link.transport_messages import PROTOCOL_VERSION
@@ -100,7 +101,7 @@ class LockClient(Operations):
 
     def __init__(self, connector: Connector, *, keystore: Keystore | None = None,
                  lock_id: bytes | None = None, rng: Rng = os_rng,
-                 timeout: float = ANSWER_TIMEOUT, max_retries: int = 3,
+                 timeout: float = REQUEST_TIMEOUT, max_retries: int = 3,
                  pick_channel: Callable[[], int] | None = None,
                  address: str | None = None, retry_delay: float = 0.02,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -123,7 +124,7 @@ class LockClient(Operations):
     @classmethod
     def for_device(cls, device: BLEDevice, *, adapter: str | None = None,
                    lock_id: bytes | None = None, keystore: Keystore | None = None,
-                   timeout: float = ANSWER_TIMEOUT, max_retries: int = 3) -> LockClient:
+                   timeout: float = REQUEST_TIMEOUT, max_retries: int = 3) -> LockClient:
         """A client for a device found by a scan (``adapter``: BlueZ ``hciN``)."""
         return cls(bleak_connector(device, adapter=adapter), lock_id=lock_id,
                    address=device.address, keystore=keystore, timeout=timeout,
@@ -133,7 +134,7 @@ class LockClient(Operations):
     async def find(cls, *, address: str | None = None, name: str | None = None,
                    lock_id: bytes | None = None, adapter: str | None = None,
                    scan_timeout: float = 10.0, keystore: Keystore | None = None,
-                   timeout: float = ANSWER_TIMEOUT, max_retries: int = 3) -> LockClient:
+                   timeout: float = REQUEST_TIMEOUT, max_retries: int = 3) -> LockClient:
         """Scan for the lock (by address, name or lock id) and return a client for it;
         the lock id is confirmed by the info characteristic on connect."""
         record = None if lock_id is None or keystore is None else keystore.get(
@@ -156,8 +157,9 @@ class LockClient(Operations):
         await self.close()
 
     async def connect(self) -> LockInfo:
-        """Connect, subscribe, read and check the info characteristic."""
-        link = await self.engine.ensure_link()
+        """Connect, subscribe, read and check the info characteristic (also again after
+        the lock went away: :meth:`on_link_lost`)."""
+        link = await self.engine.connect()
         self.address = link.address
         try:
             info = LockInfo.decode(await link.read_info())
@@ -359,6 +361,12 @@ class LockClient(Operations):
         steps, sync statements); returns a function that stops it. Pushes flow while a
         session is open: see :meth:`listen`."""
         return self.engine.add_listener(listener)
+
+    def on_link_lost(self, listener: LinkListener) -> Callable[[], None]:
+        """Call ``listener`` with the ``LinkLostError`` each time the lock goes away (its
+        link lost and not made again within seconds); until :meth:`connect` is called
+        again, requests fail at once with that error. Returns a function that stops it."""
+        return self.engine.add_link_listener(listener)
 
     async def listen(self) -> None:
         """Open a session (if none) so that the lock's pushes reach this phone; it is

@@ -56,12 +56,20 @@ from ble_lock.central.app import (
     Succeeded,
 )
 from ble_lock.central.keystore import Keystore, KeystoreError, LockRecord, lock_key
-from ble_lock.central.linkkeeper import Channel, LinkKeeper, Retry, dropped, future
+from ble_lock.central.linkkeeper import (
+    PROBE_INTERVAL,
+    RELINK_TIMEOUT,
+    Channel,
+    LinkKeeper,
+    LinkLostError,
+    Retry,
+    dropped,
+    future,
+)
 from ble_lock.central.transport import Connector, GattLink
 from ble_lock.core.errors import ErrorCode, LockError, TransportError, error_for_code
 from ble_lock.wire import messages as m
 from ble_lock.wire.endpoints.phone import (
-    ANSWER_TIMEOUT,
     PhonePairing,
     PhoneSession,
     PhoneState,
@@ -72,8 +80,8 @@ from ble_lock.wire.events import PairingKeyReceived, PairingSucceeded, SessionEs
 from ble_lock.wire.link.gatt import FreshValue
 from ble_lock.wire.security.crypto import KeyPair, Rng
 
-__all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "RETRYABLE_CODES", "Engine", "Listener",
-           "PairingInDoubt", "lock_key"]
+__all__ = ["FRESH_MARGIN", "PAIRING_RETRYABLE_CODES", "REQUEST_TIMEOUT", "RETRYABLE_CODES",
+           "Engine", "Listener", "PairingInDoubt", "lock_key"]
 
 _log = logging.getLogger(__name__)
 B = TypeVar("B", bound=m.ResponseBody)
@@ -97,6 +105,12 @@ PAIRING_RETRYABLE_CODES = frozenset({
 by another phone on the same channel (docs/protocol.md, Channels). A wrong code is not
 among them."""
 
+
+REQUEST_TIMEOUT = 10.0
+"""Seconds a lock has to answer (a request, a handshake, a pairing step) by default, as
+the command line's ``--timeout``. A lock that went away is noticed sooner, by the link
+keeper (docs/central.md, "A lock that goes away"); this bounds a lock that is there but
+silent."""
 
 FRESH_MARGIN = 2.0
 """The phone stops using a freshness value this many seconds before the lock would stop
@@ -133,10 +147,13 @@ class Engine(LinkKeeper):
     ``clock`` (monotonic seconds) is the ``now`` of every sans-IO call."""
 
     def __init__(self, *, connector: Connector, keystore: Keystore, phone: KeyPair, rng: Rng,
-                 timeout: float = ANSWER_TIMEOUT, max_retries: int = 3,
+                 timeout: float = REQUEST_TIMEOUT, max_retries: int = 3,
                  retry_delay: float = 0.02, pick_channel: Callable[[], int] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(connector)
+                 clock: Callable[[], float] = time.monotonic,
+                 relink_timeout: float = RELINK_TIMEOUT,
+                 probe_interval: float | None = PROBE_INTERVAL) -> None:
+        super().__init__(connector, relink_timeout=relink_timeout,
+                         probe_interval=probe_interval)
         self.keystore = keystore
         self.phone = phone
         self.rng = rng
@@ -175,6 +192,13 @@ class Engine(LinkKeeper):
     def _current(self, chan: Channel) -> bool:
         return chan is self._lk or chan is self._pairing
 
+    def _wants_link(self) -> bool:
+        pending = (self._established, self._pair_done, *self._waiters.values())
+        return bool(self._listeners) or any(f is not None and not f.done() for f in pending)
+
+    def _lock_name(self) -> str:
+        return "the lock" if self.lock_id is None else f"lock {lock_key(self.lock_id)}"
+
     def _fail_all(self, error: LockError) -> None:
         lk, self._lk = self._lk, None
         for chan in (lk, self._pairing):
@@ -192,6 +216,7 @@ class Engine(LinkKeeper):
         return self._clock()
 
     def _on_notify(self, data: bytes) -> None:
+        self._heard()
         now = self._now()
         if self._pairing is not None:
             self._feed_pairing(self._pairing, data, now)
@@ -304,7 +329,7 @@ class Engine(LinkKeeper):
         except RemoteProtocolError as err:  # not our layout
             raise _final_error(err) from None
         except TransportError:  # the link died under the read: a new link, a new try
-            await self._drop_link(link)
+            await self._drop_link(link, "a read failed")
             raise Retry(dropped()) from None
         self.fresh_reads += 1
         self.note_fresh(value.fresh, value.fresh_for, link)
@@ -553,10 +578,12 @@ class Engine(LinkKeeper):
 
     async def _relisten(self) -> None:
         await asyncio.sleep(self._retry_delay)
-        if not self._listeners or self._closing or self._lk is not None:
+        if not self._listeners or self._closing or self._lk is not None or self._gone:
             return
         try:
             await self.open_session()
+        except LinkLostError:
+            pass  # the lock went away: the link listeners were told
         except LockError as exc:
             _log.warning("cannot reopen a session for pushes: %s", exc)
 

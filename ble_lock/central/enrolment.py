@@ -11,6 +11,9 @@ until the credential is stored (``DONE``) or the enrolment is cancelled.
 
 Leaving the block while the lock is still capturing cancels the enrolment (nothing is
 stored, R-CRD-4). A callback works too: ``run = lock.enrol(...); run.on_step = f``.
+If the lock goes away meanwhile, waiting for the next step raises the client's
+``LinkLostError`` at once (nothing is left to cancel over that link; the lock ends the
+enrolment on its own timeout).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ble_lock.central.linkkeeper import LinkLostError
 from ble_lock.wire import messages as m
 
 if TYPE_CHECKING:
@@ -39,8 +43,8 @@ class EnrolmentRun:
         self.duress = duress
         self.state: m.Enrolment | None = None
         self.on_step: Callable[[m.Enrolment], None] | None = None
-        self._queue: asyncio.Queue[m.Enrolment] = asyncio.Queue()
-        self._remove: Callable[[], None] | None = None
+        self._queue: asyncio.Queue[m.Enrolment | LinkLostError] = asyncio.Queue()
+        self._remove: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"EnrolmentRun(user={self.user_number}, kind={self.kind.name}, state={self.state})"
@@ -65,7 +69,8 @@ class EnrolmentRun:
 
     async def begin(self) -> m.Enrolment:
         """Start it (listening for steps first, so that none is missed)."""
-        self._remove = self._client.on_event(self._on_push)
+        self._remove = [self._client.on_event(self._on_push),
+                        self._client.on_link_lost(self._queue.put_nowait)]
         self.state = await self._client.enrol_begin(self.user_number, self.kind,
                                                     duress=self.duress)
         return self.state
@@ -77,21 +82,25 @@ class EnrolmentRun:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            if self.state is not None and not self.finished:
+            if self.state is not None and not self.finished and not isinstance(
+                    exc, LinkLostError):
                 await self.cancel()
         finally:
             self.stop()
 
     def stop(self) -> None:
-        if self._remove is not None:
-            self._remove()
-            self._remove = None
+        """Stop listening for steps."""
+        remove, self._remove = self._remove, []
+        for stop in remove:
+            stop()
 
     async def next_step(self) -> m.Enrolment:
         """Wait for the next capture of this enrolment."""
         session_id = self.session_id
         while True:
             step = await self._queue.get()
+            if isinstance(step, LinkLostError):
+                raise LinkLostError(step.message, hint=step.hint)
             if step.session_id == session_id:
                 self.state = step
                 if self.on_step is not None:

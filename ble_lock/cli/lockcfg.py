@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import enum
 import json
+import logging
 import types
 import typing
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from ble_lock.central.client import LockClient
+from ble_lock.central.linkkeeper import LinkLostError
 from ble_lock.central.sync import (
     COUNTDOWN_RANGE_S,
     DEFAULT_COUNTDOWN_S,
@@ -28,7 +30,7 @@ from ble_lock.central.sync import (
 from ble_lock.cli.app import App, command_runner, paired, pass_app, resolve_lock
 from ble_lock.cli.errors import CliError
 from ble_lock.cli.output import Columns, emit, json_option, table, to_json, word
-from ble_lock.core.errors import ErrorCode, StateError, code_of
+from ble_lock.core.errors import ErrorCode, StateError, TransportError, code_of
 from ble_lock.core.profile import PROFILES, Feature
 from ble_lock.wire import messages as m
 
@@ -65,19 +67,71 @@ def _print_event(r: m.EventRecord, as_json: bool, columns: Columns) -> None:
         columns.echo(_event_row(r))
 
 
-async def _follow(client: LockClient, after: int, as_json: bool, columns: Columns) -> None:
-    """Print new events as the lock pushes (one line each) until interrupted."""
+_AWAY = frozenset({ErrorCode.DISCONNECTED, ErrorCode.TIMEOUT, ErrorCode.CONNECTION_FAILED,
+                   ErrorCode.LOCK_NOT_FOUND})
+"""Failures that mean "the lock went away" to ``events --follow``: it waits for the lock."""
+
+
+_RETRY_PAUSE_S = 1.0
+_log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class _Cursor:
+    """The seq of the last event printed: nothing at or below it is printed again."""
+
+    seq: int
+
+
+async def _follow(app: App, lock_name: str, cursor: _Cursor, as_json: bool,
+                  columns: Columns) -> None:
+    """Print the log after the cursor, then each event as the lock logs it, until
+    interrupted. A lock that goes away (switched off, out of range, its emulator stopped
+    or restarted) is waited for and followed again, like ``tail -F``: one note on stderr
+    each way, and no event printed twice (the cursor is the last seq printed)."""
+    connected_once = False
+    while True:
+        try:
+            async with paired(app, lock_name) as client:
+                if connected_once:
+                    click.echo("reconnected", err=True)
+                connected_once = True
+                await _stream(client, cursor, as_json, columns)
+        except TransportError as exc:
+            if not connected_once or exc.code not in _AWAY:
+                raise
+            _log.info("events --follow: %s", exc.message)  # -v tells why
+            if exc.code in (ErrorCode.DISCONNECTED, ErrorCode.TIMEOUT):  # not a failed retry
+                click.echo("lock went away, reconnecting…", err=True)
+            else:  # found but not connected: not at once again (a scan paces the others)
+                await asyncio.sleep(_RETRY_PAUSE_S)
+
+
+async def _stream(client: LockClient, cursor: _Cursor, as_json: bool,
+                  columns: Columns) -> None:
+    """Follow one connection: returns never, raises ``LinkLostError`` when the lock goes."""
     wake = asyncio.Event()
+    lost: list[LinkLostError] = []
+
+    def on_lost(error: LinkLostError) -> None:
+        lost.append(error)
+        wake.set()
+
     client.on_event(lambda _body: wake.set())
+    client.on_link_lost(on_lost)
     await client.listen()
     while True:
-        async for record in client.iter_events(after):
+        async for record in client.iter_events(cursor.seq):
             _print_event(record, as_json, columns)
-            after = record.seq
+            cursor.seq = record.seq
+        if lost:
+            raise lost[0]
         wake.clear()
         # poll now and then too: a push may race with the page read
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), 30.0)
+        if lost:
+            raise lost[0]
 
 
 @click.command()
@@ -88,17 +142,18 @@ async def _follow(client: LockClient, after: int, as_json: bool, columns: Column
 @pass_app
 @command_runner
 async def events(app: App, lock_name: str, since: int, follow: bool, as_json: bool) -> None:
-    """The lock's event log, oldest first (JSON lines with --follow --json)."""
+    """The lock's event log, oldest first (JSON lines with --follow --json).
+
+    With --follow it waits for a lock that goes away and follows it again (notes on
+    stderr), printing every event once."""
+    if follow:
+        columns = _event_columns()
+        if not as_json:
+            columns.start()  # the header now, even before the first event
+        await _follow(app, lock_name, _Cursor(since), as_json, columns)
+        return
     async with paired(app, lock_name) as client:
         records = await client.events(since)
-        if follow:
-            columns = _event_columns()
-            if not as_json:
-                columns.start()  # the header now, even before the first event
-            for record in records:
-                _print_event(record, as_json, columns)
-            await _follow(client, records[-1].seq if records else since, as_json, columns)
-            return
     emit(as_json, [event_json(r) for r in records],
          lambda: _event_columns().table([_event_row(r) for r in records], empty="no events"))
 

@@ -163,6 +163,8 @@ class ErrorCode(IntEnum):
     KEYSTORE_ERROR = 84, _C.TRANSPORT
     NOT_PAIRED = 85, _C.TRANSPORT
     BLUETOOTH_UNAVAILABLE = 86, _C.TRANSPORT
+    ADAPTER_IN_USE = 87, _C.TRANSPORT
+    """The emulator's adapter already serves another emulated lock (one lock per adapter)."""
     # -- storage and internal
     STORAGE_ERROR = 90, _C.STORAGE
     STORAGE_VERSION = 91, _C.STORAGE

@@ -8,10 +8,13 @@
 For each configured lock a follower task keeps a session open (pushes flow only on a
 session) and streams the lock's event log from its saved cursor: after every push, at
 least every ``poll_interval_s``, and after every reconnection (so an event logged while
-the link was down is streamed when it comes back). A lock that vanishes is retried with
-exponential backoff (``backoff_min_s`` doubling to ``backoff_max_s``, with jitter),
-cut short when its advertisement is seen again. A sync statement pushed by one lock is
-relayed to the lock it names (R-SYN-2), connecting to it if needed.
+the link was down is streamed when it comes back). A lost link is noticed within seconds
+(the client's link keeper: bleak's disconnect callback, or a probe of a silent link) and
+made again at once if the lock is still there. A lock that went away is reconnected on
+its first advertisement after the loss; failing that (and after a failed attempt) with
+capped exponential backoff (``backoff_min_s`` doubling to ``backoff_max_s``, with
+jitter; the ``sleep`` of the backoff is injectable). A sync statement pushed by one lock
+is relayed to the lock it names (R-SYN-2), connecting to it if needed.
 
 Memory is bounded: per lock a client and a few numbers; events are streamed page by
 page (at most 8 per page); relays under way are capped (``MAX_RELAYS``).
@@ -23,11 +26,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
+from ble_lock.central.linkkeeper import LinkLostError
 from ble_lock.central.transport import Connector, DisconnectCallback, GattLink, NotifyCallback
 from ble_lock.core.errors import LockError
 from ble_lock.gateway.config import GatewayConfig, LockEntry
@@ -39,6 +43,7 @@ __all__ = ["MAX_RELAYS", "Gateway"]
 
 _log = logging.getLogger(__name__)
 MAX_RELAYS = 32
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class _Follower:
@@ -52,7 +57,13 @@ class _Follower:
         self.connected = False
         self.backoff = gateway.config.backoff_min_s
         self.failures = 0
+        self.attempts = 0
+        """Connection attempts made (each call of the connector)."""
         self.last_error: str | None = None
+        self.gone: Exception | None = None
+        """Why the lock is not served now (a failure, or it went away); None while served."""
+        self.returned = asyncio.Event()  # an advertisement seen since it went away
+        self._advert_ends_wait = False  # the next advertisement ends the wait (once per loss)
         self._connecting = asyncio.Lock()  # the follower and a relay may both connect
 
     def __repr__(self) -> str:
@@ -63,10 +74,13 @@ class _Follower:
 
         async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback
                           ) -> GattLink:
+            self.attempts += 1
+
             def lost() -> None:
                 on_disconnect()
                 if self.connected and not self.gw.stopping:
                     self.connected = False
+                    self.last_error = "DISCONNECTED"
                     self.gw.status(self.entry, "lost", error="DISCONNECTED")
                 self.wake.set()  # reconnect and catch up now
 
@@ -81,7 +95,14 @@ class _Follower:
                                      lock_id=self.entry.lock_id,
                                      timeout=cfg.request_timeout_s, max_retries=3)
             self.client.on_event(self._on_push)
+            self.client.on_link_lost(self._went_away)
         return self.client
+
+    def _went_away(self, error: LinkLostError) -> None:
+        """The client gave the lock up (its link lost and not made again): stop serving,
+        wait for its advertisement."""
+        self._lost(error)
+        self.wake.set()
 
     def _on_push(self, body: m.EventBody) -> None:
         if isinstance(body, m.SyncStatement):
@@ -91,7 +112,7 @@ class _Follower:
     async def _connected(self) -> LockClient:
         client = self._client()
         async with self._connecting:
-            if client.info is None:
+            if client.info is None or client.engine.gone is not None:
                 await client.connect()
         return client
 
@@ -104,6 +125,8 @@ class _Follower:
             if not self.gw.tracker.known(self.entry.lock_id):
                 await self._sleep(cfg.poll_interval_s)
                 continue
+            if self.gone is not None:
+                await self._wait_for_return()
             try:
                 await self._serve()
                 # a push that arrived while serving left ``wake`` set: serve again at once
@@ -111,8 +134,25 @@ class _Follower:
             except (LockError, OSError, EOFError, TimeoutError) as exc:
                 # a lock out of range, a link dropped mid-request, a stack hiccup: retry
                 self._lost(exc)
-                await self._sleep(self.backoff * (0.5 + secrets.randbelow(501) / 1000))
-                self.backoff = min(self.backoff * 2, cfg.backoff_max_s)
+
+    async def _wait_for_return(self) -> None:
+        """Until the backoff ran out or, the first time after a loss, the lock's next
+        advertisement: it is back (the tracker's ``on_seen``)."""
+        cfg = self.gw.config
+        delay = self.backoff * (0.5 + secrets.randbelow(501) / 1000)
+        self.backoff = min(self.backoff * 2, cfg.backoff_max_s)
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.gw.sleep(delay))]
+        if self._advert_ends_wait:
+            waits.append(asyncio.ensure_future(self.returned.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        if self.returned.is_set():
+            self._advert_ends_wait = False  # a failure now waits for the backoff
+        self.gone = None
 
     async def _serve(self) -> None:
         client = await self._connected()
@@ -122,6 +162,7 @@ class _Follower:
             self.last_error = None
             self.gw.status(self.entry, "connected")
         self.backoff = self.gw.config.backoff_min_s
+        self._advert_ends_wait = True  # served: after a loss, its next advertisement counts
         await self.catch_up(client)
 
     async def catch_up(self, client: LockClient) -> None:
@@ -149,6 +190,10 @@ class _Follower:
             self.gw.cursors.flush()
 
     def _lost(self, exc: Exception) -> None:
+        if isinstance(exc, LinkLostError) and isinstance(self.gone, LinkLostError):
+            return  # told twice (the link listener, then the failed request): once
+        self.gone = exc
+        self.returned.clear()  # only an advertisement from now on says it is back
         self.failures += 1
         code = exc.code.name if isinstance(exc, LockError) else type(exc).__name__
         if self.connected:
@@ -173,8 +218,11 @@ class Gateway:
     """Follows the configured locks; see the module docstring."""
 
     def __init__(self, config: GatewayConfig, *, tracker: Tracker, keystore: Keystore,
-                 sink: EventSink | None = None, cursors: CursorStore | None = None) -> None:
+                 sink: EventSink | None = None, cursors: CursorStore | None = None,
+                 sleep: Sleep = asyncio.sleep) -> None:
         self.config = config
+        self.sleep = sleep
+        """How the reconnection backoff waits (tests pass one that records the delays)."""
         self.tracker = tracker
         self.keystore = keystore
         self.sink = sink if sink is not None else EventSink(config.output)
@@ -201,6 +249,11 @@ class Gateway:
     def connected(self) -> Mapping[bytes, bool]:
         return {k: f.connected for k, f in self._followers.items()}
 
+    @property
+    def attempts(self) -> Mapping[bytes, int]:
+        """Connection attempts made per lock (first connections and reconnections)."""
+        return {k: f.attempts for k, f in self._followers.items()}
+
     def client(self, lock_id: bytes) -> LockClient | None:
         """The client the gateway uses for a lock (None before its first connection);
         requests on it share the gateway's link and session."""
@@ -215,6 +268,7 @@ class Gateway:
         follower = self._followers.get(lock_id)
         if follower is not None and not follower.connected:
             follower.wake.set()  # it is back: try now rather than at the end of the backoff
+            follower.returned.set()
 
     def relay(self, statement: m.SyncStatement) -> None:
         """Hand a statement to the follower of its target (bounded number under way)."""

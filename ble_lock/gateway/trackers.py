@@ -65,7 +65,8 @@ class StaticTracker:
 
 
 class BleakTracker:
-    """A continuous bleak scan; remembers the device of each configured lock."""
+    """A continuous bleak scan; remembers the device of each configured lock, from its
+    connectable advertisements only (``LockAdvert.connectable``)."""
 
     def __init__(self, lock_ids: Iterable[bytes], *, adapter: str | None = None,
                  max_attempts: int = 2) -> None:
@@ -99,7 +100,9 @@ class BleakTracker:
 
         def found(device: BLEDevice, adv: Any) -> None:
             advert = parse_bleak(device, adv)
-            if advert is None or advert.lock_id not in self._wanted:
+            # a non-connectable advert (a stale advertising instance after a lock's
+            # process died: docs/peripheral.md) is no sign the lock is back
+            if advert is None or not advert.connectable or advert.lock_id not in self._wanted:
                 return
             self._devices[advert.lock_id] = device
             self.last_seen[advert.lock_id] = time.monotonic()

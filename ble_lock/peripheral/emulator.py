@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from ble_lock.core.profile import Feature, get_profile
 from ble_lock.dfu.image import ImageVersion, VendorKey
 from ble_lock.dfu.slots import Slots
 from ble_lock.lockapp.service import LockServer
+from ble_lock.peripheral.adapter_claim import AdapterClaim
 from ble_lock.peripheral.advertising import Advertiser
 from ble_lock.peripheral.clock import EmulatorClock, OsRng
 from ble_lock.peripheral.control import ControlServer, PanelAddress
@@ -116,6 +118,7 @@ class Emulator:
         self._bless: Any = None
         self._advertiser: Advertiser | None = None
         self._control: ControlServer | None = None
+        self._claim: AdapterClaim | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._adv_dirty = asyncio.Event()
@@ -139,11 +142,20 @@ class Emulator:
         """Open the lock, serve GATT and advertise, open the panel, start the timers.
         Raises ``StorageError`` for a bad state directory and ``TransportError``
         (``CONNECTION_FAILED``) when the Bluetooth stack cannot be used, ``ChannelBusyError``
-        (``CHANNEL_BUSY``) when another emulator runs on the same state directory."""
+        (``CHANNEL_BUSY``) when another emulator runs on the same state directory, and
+        ``TransportError`` (``ADAPTER_IN_USE``) when another emulated lock serves the
+        adapter (one lock per adapter: ``peripheral/adapter_claim.py``)."""
         if ControlServer.in_use(self.config.state_dir):
             raise ChannelBusyError(f"an emulator is already running on {self.config.state_dir}",
                              code=ErrorCode.CHANNEL_BUSY)
-        self.build()
+        await self._claim_adapter()
+        try:
+            self.build()
+        except BaseException:
+            self._release_adapter()
+            raise
+        assert self._claim is not None
+        self._claim.describe(self._lock().lock_id.hex().upper())
         try:
             await self._start_bless()
         except LockError:
@@ -219,6 +231,18 @@ class Emulator:
         self._advertiser.on_disconnected = self._on_central_gone
         await self._advertiser.start(self.advertisement())
 
+    async def _claim_adapter(self) -> None:
+        """Take the adapter before anything is opened, registered or advertised."""
+        try:
+            bus_id = await _system_bus_id()
+        except Exception as exc:  # no D-Bus system bus: one typed error, as for bless
+            raise TransportError(f"cannot start the Bluetooth GATT server: {exc}",
+                                 code=ErrorCode.CONNECTION_FAILED) from exc
+        # bless serves "hci0" when given no adapter (bless.backends.bluezdbus.dbus.utils)
+        claim = AdapterClaim(bus_id, self.config.adapter or "hci0")
+        claim.take(state_dir=self.config.state_dir)
+        self._claim = claim
+
     async def stop(self) -> None:
         """Stop advertising, unregister the GATT application, close the panel and the
         store. Safe to call twice."""
@@ -237,9 +261,15 @@ class Emulator:
                 await bless.stop()
             except Exception as exc:  # the bus may already be gone; nothing left to undo
                 _log.warning("bless stop: %s", exc)
+        self._release_adapter()
         if self.opened is not None:
             self.opened.store.close()
             self.opened = None
+
+    def _release_adapter(self) -> None:
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     @property
     def panel_address(self) -> PanelAddress | None:
@@ -487,3 +517,25 @@ class Emulator:
                 await self._advertiser.update(self.advertisement())
             except Exception as exc:  # advertising is best effort: the info char has the flags
                 _log.warning("advertisement update failed: %s", exc)
+
+
+
+async def _system_bus_id() -> str:
+    """The id of the D-Bus system bus bless will use (each simulated host has its own);
+    ``"local"`` where bless does not run on BlueZ (one system-wide stack)."""
+    if not sys.platform.startswith("linux"):
+        return "local"
+    from dbus_fast import BusType, Message, MessageType  # bleak's D-Bus library, typed
+    from dbus_fast.aio import MessageBus
+
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        reply = await bus.call(Message(destination="org.freedesktop.DBus",
+                                       path="/org/freedesktop/DBus",
+                                       interface="org.freedesktop.DBus", member="GetId"))
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+        raise TransportError("the system bus did not tell its id",
+                             code=ErrorCode.CONNECTION_FAILED)
+    return str(reply.body[0])

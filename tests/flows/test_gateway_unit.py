@@ -12,7 +12,14 @@ import pytest
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
-from ble_lock.core.errors import ErrorCode, InvalidInputError, LockError, StorageError
+from ble_lock.central.transport import GattLink
+from ble_lock.core.errors import (
+    ErrorCode,
+    InvalidInputError,
+    LockError,
+    StorageError,
+    TransportError,
+)
 from ble_lock.core.profile import FACE_PALM
 from ble_lock.gateway.config import GatewayConfig
 from ble_lock.gateway.gateway import Gateway
@@ -294,3 +301,37 @@ async def test_a_lock_the_gateway_is_not_paired_with_is_reported_once(tmp_path: 
     states = [(o["state"], o["error"]) for o in _lines(out) if o["type"] == "status"]
     assert states == [("unreachable", "NOT_PAIRED")]
     assert _events(out) == []
+
+
+async def test_reconnection_backoff_doubles_up_to_its_cap_on_the_injected_sleep(
+        tmp_path: Path) -> None:
+    """Issue 14 item 2: a lock that cannot be reached is retried with capped exponential
+    backoff (jittered to 50-100 % of the step); the waits go through the gateway's
+    ``sleep``, so no time passes here."""
+    (mem,) = memory_locks(1)
+    keystore = Keystore(tmp_path / "admin")
+    await claim_all([mem], keystore)
+    delays: list[float] = []
+    enough = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) >= 7:
+            enough.set()
+            await asyncio.Event().wait()  # the last wait never ends
+
+    async def unreachable(*_: object) -> GattLink:
+        raise TransportError("nobody there", code=ErrorCode.CONNECTION_FAILED)
+
+    cfg = replace(config([mem], tmp_path), backoff_min_s=1.0, backoff_max_s=8.0)
+    gw = Gateway(cfg, keystore=keystore, tracker=StaticTracker({mem.lock_id: unreachable}),
+                 sleep=sleep)
+    run = _Running(gw)
+    await enough.wait()
+    await run.stop()
+    steps = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]
+    assert all(0.5 * step <= d <= step for d, step in zip(delays, steps, strict=True)), delays
+    assert gw.attempts[mem.lock_id] == len(delays)  # one attempt per wait
+    states = [(o["state"], o["error"]) for o in _lines(tmp_path / "events.jsonl")
+              if o["type"] == "status"]
+    assert states == [("unreachable", "CONNECTION_FAILED")]  # said once, not per retry
