@@ -40,7 +40,6 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import statistics
 import sys
 import tempfile
@@ -97,41 +96,6 @@ async def _wait_for(path: Path, total: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-class _Forked:
-    """An emulator forked by ``ble_lock.peripheral.forkserver`` (its output in files)."""
-
-    def __init__(self, pid: int, out: Path, err: Path) -> None:
-        self.pid, self.out, self.err = pid, out, err
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.read_text().splitlines() if self.out.exists() else []
-
-    async def expect(self, text: str, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while not any(text in line for line in self.lines):
-            if time.perf_counter() > deadline:
-                err = self.err.read_text() if self.err.exists() else ""
-                raise TimeoutError(f"emulator {self.pid}: no {text!r}; stderr {err[-2000:]}")
-            await asyncio.sleep(0.05)
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-
-
-async def _fork(server: asyncio.subprocess.Process, argv: list[str], env: dict[str, str],
-                base: Path, name: str) -> _Forked:
-    assert server.stdin is not None
-    assert server.stdout is not None
-    out, err = base / f"{name}.out", base / f"{name}.err"
-    server.stdin.write((json.dumps({"argv": argv, "env": env, "stdout": str(out),
-                                    "stderr": str(err)}) + "\n").encode())
-    await server.stdin.drain()
-    reply = json.loads(await asyncio.wait_for(server.stdout.readline(), 30))
-    return _Forked(int(reply["pid"]), out, err)
-
-
 async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
     """Lock 0 a standalone emulator process (``python -m ble_lock.peripheral``), locks
     1..n-1 children of the fork server; the gateway its own process on host n."""
@@ -140,17 +104,16 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
     from ble_lock.peripheral.panel_client import AsyncPanelClient
     from ble_lock.sim.harness import ADAPTER_ENV, BleHarness
     from ble_lock.sim.process import start_process
+    from ble_lock.testing.forkserver import ForkServer
 
     ble = await BleHarness.simulated(hosts=n + 1)
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ble_lock.peripheral.forkserver",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    forked: list[_Forked] = []
+    stack = contextlib.AsyncExitStack()
     try:
         assert ble.sim is not None
         ble.sim.config.att_latency_s = interval_ms / 1000
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp)
+            server = await stack.enter_async_context(ForkServer(base / "logs"))
             pids: list[int] = []
             lines: list[list[str]] = []
             for i in range(n):
@@ -166,8 +129,7 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
                     pids.append(proc.pid)
                     lines.append(proc.lines)
                 else:
-                    child = await _fork(server, argv, env, base, f"lock{i}")
-                    forked.append(child)
+                    child = await server.start(argv, env=env, name=f"lock{i}")
                     await child.expect("ready", 60)
                     pids.append(child.pid)
                     lines.append(child.lines)
@@ -208,12 +170,9 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             uss = [_uss_mb(p) for p in pids]
             await gw.stop()
             floor = cpu_floor(base, total / n)
+            await stack.aclose()  # before the state directories go
     finally:
-        for child in forked:
-            child.stop()
-        if server.stdin is not None:
-            server.stdin.close()
-        await server.wait()
+        await stack.aclose()  # the fork server stops the forked emulators
         await ble.close()
     gw_cpu = (cpu1[0] - cpu0[0]) * 1000 / total
     lock_cpu = (cpu1[1] - cpu0[1]) * 1000 / total
