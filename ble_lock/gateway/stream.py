@@ -28,6 +28,8 @@ from ble_lock.wire import messages as m
 __all__ = ["CursorStore", "EventSink", "event_line"]
 
 _VERSION = 1
+# one encoder for every line: json.dumps with separators builds a new one per call
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def event_line(lock: str, name: str, record: m.EventRecord,
@@ -66,7 +68,7 @@ class EventSink:
 
     def write(self, objects: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         """Write and flush the lines; with ``sync`` also make them durable (fsync)."""
-        text = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects)
+        text = "".join(_ENCODE(obj) + "\n" for obj in objects)
         if text:
             try:
                 self._out.write(text)
