@@ -22,7 +22,9 @@ in two modes:
   gateway process plus all emulator processes (``/proc/PID/stat``) / events, split in
   ``gateway_cpu_ms_per_event`` and ``emulator_cpu_ms_per_event``. ``emulator_uss_mb`` is
   the mean unique set size (``/proc/PID/smaps_rollup``: Private_Clean + Private_Dirty) of
-  a forked emulator after the run, ``emulator_standalone_uss_mb`` lock 0's; ``rss_mb``
+  a forked emulator after the run, ``emulator_standalone_uss_mb`` lock 0's,
+  ``emulator_floor_uss_mb`` a process that only imports asyncio, sqlite3, bless and
+  ``cryptography`` (:func:`emulator_floor_uss_mb`, at the same moment); ``rss_mb``
   the gateway's peak resident set (VmHWM). ``--interval-ms`` adds air time per ATT PDU.
 
 The floor (``cpu_floor_ms_per_event``, measured in the same process right after the
@@ -41,6 +43,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,6 +78,27 @@ def _uss_mb(pid: int) -> float:
         if line.startswith(("Private_Clean:", "Private_Dirty:")):
             kb += int(line.split()[1])
     return kb / 1024
+
+
+_IMPORT_FLOOR = """
+import asyncio, sqlite3
+import bless
+from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.ciphers import aead
+kb = 0
+for line in open("/proc/self/smaps_rollup"):
+    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+        kb += int(line.split()[1])
+print(kb / 1024)
+"""
+
+
+def emulator_floor_uss_mb() -> float:
+    """USS of a process that only imports what an emulator cannot do without: asyncio,
+    sqlite3, bless (with its BlueZ backend) and ``cryptography``'s X25519 and AEAD."""
+    out = subprocess.run([sys.executable, "-c", _IMPORT_FLOOR], capture_output=True,
+                         text=True, check=True, timeout=60)
+    return float(out.stdout)
 
 
 def _rss_mb() -> float:
@@ -168,6 +192,7 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             rss = _proc_rss_mb(gw.pid)
             lock_rss = sum(_proc_rss_mb(p) for p in pids) / n
             uss = [_uss_mb(p) for p in pids]
+            uss_floor = emulator_floor_uss_mb()
             await gw.stop()
             floor = cpu_floor(base, total / n)
             await stack.aclose()  # before the state directories go
@@ -186,6 +211,7 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             "emulator_uss_mb": round(statistics.mean(uss[1:] or uss), 2),
             "emulator_uss_mb_max": round(max(uss[1:] or uss), 2),
             "emulator_standalone_uss_mb": round(uss[0], 2),
+            "emulator_floor_uss_mb": round(uss_floor, 2),
             "emulator_rss_mb": round(lock_rss, 1)}
 
 

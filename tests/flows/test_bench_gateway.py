@@ -37,7 +37,8 @@ def test_bench_gateway_json_has_the_figures_for_both_modes() -> None:
     assert memory["events_per_s_min"] <= memory["events_per_s"] <= memory["events_per_s_max"]
     assert (memory["cpu_ms_per_event_min"] <= memory["cpu_ms_per_event"]
             <= memory["cpu_ms_per_event_max"])
-    for key in ("emulator_uss_mb", "emulator_standalone_uss_mb", "gateway_cpu_ms_per_event",
+    for key in ("emulator_uss_mb", "emulator_standalone_uss_mb", "emulator_floor_uss_mb",
+                "gateway_cpu_ms_per_event",
                 "emulator_cpu_ms_per_event"):
         assert isinstance(sim[key], float), key
         assert sim[key] > 0, key
