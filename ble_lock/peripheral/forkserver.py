@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import signal
@@ -28,7 +29,12 @@ from typing import Any
 
 from ble_lock.peripheral import process
 
-__all__ = ["serve"]
+__all__ = ["PRELOAD", "serve"]
+
+PRELOAD = ("shutil", "cryptography.hazmat.backends.openssl.backend")
+"""Modules a running emulator imports only after its start (found with ``python -X
+importtime``: the stdlib's ``shutil`` and ``cryptography``'s OpenSSL backend), imported by
+the server too, so that their pages are shared rather than each child's own."""
 
 
 def _child(request: dict[str, Any]) -> None:
@@ -70,6 +76,8 @@ def serve() -> int:
                     return
                 children.discard(pid)
 
+    for name in PRELOAD:
+        importlib.import_module(name)
     gc.disable()
     gc.collect()
     gc.freeze()
