@@ -79,11 +79,14 @@ class StreamCursors:
         self._dirty = False
         try:
             st = os.stat(self.output)
+            offset, inode = st.st_size, st.st_ino
+        except FileNotFoundError:  # moved away (log rotation): the next start scans all
+            offset, inode = 0, None
         except OSError as exc:
             raise StorageError(f"cannot read the event stream {self.output}: {exc}",
                                code=ErrorCode.STORAGE_ERROR) from exc
         data = json.dumps({"version": _VERSION, "cursors": self._cursors,
-                           "offset": st.st_size, "inode": st.st_ino}, sort_keys=True)
+                           "offset": offset, "inode": inode}, sort_keys=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -156,6 +156,11 @@ async def test_cursors_survive_a_lost_checkpoint_and_read_the_old_format(
     state.write_text('{"version": 1, "cursors": {"BB": 9}}')
     old = StreamCursors(state, out)
     assert (old.get("AA"), old.get("BB")) == (4, 9)
+    out.rename(tmp_path / "o.jsonl.1")  # rotated away: the checkpoint keeps the cursors
+    again.set("AA", 5)
+    again.flush()
+    assert (json.loads(state.read_text())["offset"], StreamCursors(state, out).get("AA")) == (
+        0, 5)
     state.write_text('{"version": 2, "cursors": {"X": -1}, "offset": 0}')
     with pytest.raises(StorageError) as bad:
         StreamCursors(state, out)
