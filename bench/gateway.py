@@ -186,7 +186,11 @@ async def run_sim(n: int, events: int, interval_ms: float) -> dict[str, Any]:
             await gw.expect("ready", 60)  # imports done: the clock starts here
             cpu0 = _proc_cpu_s(gw.pid), sum(_proc_cpu_s(p) for p in pids)
             start = time.perf_counter()
-            await _wait_for(out, total, 600)
+            try:
+                await _wait_for(out, total, 120 + total / 10)
+            except TimeoutError as exc:
+                await gw.stop()
+                raise TimeoutError(f"{exc}; gateway stderr: {gw.stderr[-3000:]}") from None
             elapsed = time.perf_counter() - start
             cpu1 = _proc_cpu_s(gw.pid), sum(_proc_cpu_s(p) for p in pids)
             rss = _proc_rss_mb(gw.pid)
