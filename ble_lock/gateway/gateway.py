@@ -27,6 +27,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ble_lock.central.client import LockClient
@@ -35,6 +36,7 @@ from ble_lock.central.linkkeeper import LinkLostError
 from ble_lock.central.transport import Connector, DisconnectCallback, GattLink, NotifyCallback
 from ble_lock.core.errors import LockError
 from ble_lock.gateway.config import GatewayConfig, LockEntry
+from ble_lock.gateway.cursors import StreamCursors
 from ble_lock.gateway.stream import CursorStore, EventSink, event_line
 from ble_lock.gateway.trackers import BleakTracker, Tracker
 from ble_lock.wire import messages as m
@@ -166,9 +168,9 @@ class _Follower:
         await self.catch_up(client)
 
     async def catch_up(self, client: LockClient) -> None:
-        """Stream every event after the cursor, page by page. The lines of the pages
-        read are made durable, then the cursor saved, once per catch-up (also when a
-        page fails: what was written is never read again in this run)."""
+        """Stream every event after the cursor, page by page. One commit per catch-up
+        (also when a page fails: what was written is never read again in this run):
+        the stream's fsync, then the cursors' checkpoint (gateway/cursors.py)."""
         key = self.entry.key
         cursor = self.gw.cursors.get(key)
         try:
@@ -218,15 +220,20 @@ class Gateway:
     """Follows the configured locks; see the module docstring."""
 
     def __init__(self, config: GatewayConfig, *, tracker: Tracker, keystore: Keystore,
-                 sink: EventSink | None = None, cursors: CursorStore | None = None,
+                 sink: EventSink | None = None,
+                 cursors: CursorStore | StreamCursors | None = None,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.config = config
         self.sleep = sleep
         """How the reconnection backoff waits (tests pass one that records the delays)."""
         self.tracker = tracker
         self.keystore = keystore
+        # the cursors first: recovering them from a stream file cuts a torn last line
+        # before the sink appends (gateway/cursors.py: one fsync per batch)
+        self.cursors = cursors if cursors is not None else (
+            CursorStore(config.state) if config.output == "-"
+            else StreamCursors(config.state, Path(config.output)))
         self.sink = sink if sink is not None else EventSink(config.output)
-        self.cursors = cursors if cursors is not None else CursorStore(config.state)
         self.names = config.names()
         self.events = 0
         self.relays_ok = 0
@@ -261,8 +268,9 @@ class Gateway:
         return None if follower is None else follower.client
 
     def status(self, entry: LockEntry, state: str, **extra: Any) -> None:
+        # flushed now, made durable by the next batch's commit (one fsync per batch)
         self.sink.write([{"type": "status", "lock": entry.key, "name": entry.name,
-                          "state": state, **extra}])
+                          "state": state, **extra}], sync=False)
 
     def _seen(self, lock_id: bytes) -> None:
         follower = self._followers.get(lock_id)

@@ -2,11 +2,13 @@
 (docs/flows.md, "Event stream").
 
 Order of writes, per catch-up of one lock (the pages read in a row): the lines are
-written and flushed page by page, made durable (fsync, for a file) at the end, *then*
-the lock's cursor is saved atomically (temporary file, fsync, rename, fsync of the
-directory). A restart resumes after the saved cursor: no
-event is skipped; an event is written twice only if the process dies between the two
-steps (the lines carry ``lock`` and ``seq``, so a reader can drop such a repeat).
+written and flushed page by page and made durable at the end. To a file, that fsync is
+the commit: the cursors are recovered from the stream itself
+(:class:`~ble_lock.gateway.cursors.StreamCursors`, exactly once, one fsync per batch).
+To stdout, :class:`CursorStore` saves the lock's cursor after the batch atomically
+(temporary file, fsync, rename, fsync of the directory): no event is skipped; one is
+written twice only if the process dies between the two steps (the lines carry ``lock``
+and ``seq``, so a reader can drop such a repeat).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ble_lock.wire import messages as m
 __all__ = ["CursorStore", "EventSink", "event_line"]
 
 _VERSION = 1
+# one encoder for every line: json.dumps with separators builds a new one per call
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def event_line(lock: str, name: str, record: m.EventRecord,
@@ -64,7 +68,7 @@ class EventSink:
 
     def write(self, objects: Iterable[Mapping[str, Any]], *, sync: bool = True) -> None:
         """Write and flush the lines; with ``sync`` also make them durable (fsync)."""
-        text = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects)
+        text = "".join(_ENCODE(obj) + "\n" for obj in objects)
         if text:
             try:
                 self._out.write(text)
