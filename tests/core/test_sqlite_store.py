@@ -39,7 +39,7 @@ from ble_lock.core.model import (
 )
 from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.rules.visitor import generate_one_time_code
-from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.store import MemoryStore, Store, codec
 from ble_lock.core.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.wire._event_details import ALL_DETAILS
 
@@ -573,13 +573,113 @@ def test_unopenable_path_is_a_storage_error(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_record_is_a_storage_error(tmp_path: Path) -> None:
+    """A row SQLite accepts but the model does not (an unknown credential kind, a
+    garbled schedule list) is a StorageError naming the row, not a crash or a guess."""
     path = tmp_path / "lock.db"
     SqliteStore(path).close()
     with sqlite3.connect(path) as raw:
-        raw.execute("INSERT INTO users (number, record) VALUES (1, x'7b7d')")  # "{}"
+        raw.execute("INSERT INTO users (number, name, role, schedules, created_at) "
+                    "VALUES (1, 'a', 2, NULL, 0.0), (2, 'b', 2, '[{}]', 0.0)")
+        raw.execute("INSERT INTO credentials (id, kind, user_number, digest, duress, label, "
+                    "length, revoked, created_at) VALUES (7, 99, 1, x'00', 0, '', 0, 0, 0.0)")
     raw.close()
-    with SqliteStore(path) as s, pytest.raises(StorageError):
-        s.load_users()
+    with SqliteStore(path) as s:
+        with pytest.raises(StorageError, match="users number 2"):
+            s.load_users()
+        with pytest.raises(StorageError, match="credentials id 7") as info:
+            s.load_credentials()
+        assert info.value.code is ErrorCode.STORAGE_ERROR
+
+
+def test_columns_keep_their_types(tmp_path: Path) -> None:
+    """Schema 3: each native column refuses a value of the wrong type (CHECK), so what
+    loads is what the store wrote."""
+    path = tmp_path / "lock.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        for sql in (
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, x'00', 2, 0.0)",
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, 'a', 'x', 0.0)",
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, 'a', 2, 'x')",
+            "INSERT INTO credentials (id, kind, user_number, digest, duress, label, length, "
+            "revoked, created_at) VALUES (1, 1, 1, 'text', 0, '', 0, 0, 0.0)",
+            "INSERT INTO credentials (id, kind, user_number, digest, duress, label, length, "
+            "revoked, created_at) VALUES (1, 1, 1, x'00', 2, '', 0, 0, 0.0)",
+        ):
+            with pytest.raises(sqlite3.IntegrityError):
+                raw.execute(sql)
+    raw.close()
+
+
+def _v2_users_and_credentials() -> tuple[list[User], list[Credential]]:
+    users = [
+        user(1, Role.ADMIN),
+        user(2, valid_from=10.0, valid_until=20.5, created_at=3.25,
+             schedules=(WeekdaySchedule(days_mask=0b0111110, start_minute=480, end_minute=1020),
+                        WeekdaySchedule(days_mask=1, start_minute=0, end_minute=60))),
+    ]
+    creds = [
+        cred(1, 1),
+        Credential(id=2, kind=CredentialKind.BLUETOOTH_KEY, user_number=2, digest=b"\x02" * 32,
+                   public_key=b"\x09" * 32, revoked=True, duress=False, label="phone",
+                   valid_until=99.5, created_at=4.0),
+        Credential(id=3, kind=CredentialKind.PIN, user_number=2, digest=b"\x03" * 32,
+                   duress=True, length=8, valid_from=1.0),
+    ]
+    return users, creds
+
+
+def test_version_2_store_of_json_blobs_migrates_to_columns(tmp_path: Path) -> None:
+    """Schema 2 -> 3: a store written by the previous code (users and credentials as
+    JSON blobs, one older credential blob lacking the fields added since) opens with the
+    same records in native columns, its invites and their foreign keys intact."""
+    path = tmp_path / "lock.db"
+    users, creds = _v2_users_and_credentials()
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old:
+        assert old.schema_version == 2
+        with old.transaction():
+            for u in users:
+                old._conn.execute("INSERT INTO users (number, record) VALUES (?, ?)",
+                                  (u.number, codec.dumps(u)))
+            for c in creds:
+                old._conn.execute(
+                    "INSERT INTO credentials (id, user_number, kind, record) VALUES (?, ?, ?, ?)",
+                    (c.id, c.user_number, int(c.kind), codec.dumps(c)))
+            old._conn.execute(
+                "INSERT INTO credentials (id, user_number, kind, record) VALUES (4, 1, 2, ?)",
+                (b'{"id":4,"kind":2,"user_number":1,"digest":"' + b"44" * 32 + b'"}',))
+            old.put_invite(Invite(id=1, user_number=2, secret=b"\x05" * 32, nonce=b"\x06" * 16,
+                                  expires_at=50.0))
+    with SqliteStore(path) as new:
+        assert new.schema_version == SCHEMA_VERSION >= 3
+        assert new.load_users() == users
+        assert new.load_credentials() == [*creds, Credential(
+            id=4, kind=CredentialKind.FINGERPRINT, user_number=1, digest=b"\x44" * 32)]
+        assert [i.id for i in new.load_invites()] == [1]
+        columns = [r[1] for r in new._conn.execute("PRAGMA table_info(credentials)")]
+        assert "record" not in columns
+        assert "digest" in columns
+        assert new._conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        with pytest.raises(StorageError), new.transaction():  # the key still holds
+            new.put_credential(cred(9, 77))
+    with SqliteStore(path) as again:
+        assert again.load_users() == users
+
+
+def test_a_version_2_store_with_a_bad_blob_stays_as_it_was(tmp_path: Path) -> None:
+    """Schema 2 -> 3 is all or nothing: an unreadable blob fails the migration with the
+    step named, and the file is still a readable version 2 store."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old, old.transaction():
+        old._conn.execute("INSERT INTO users (number, record) VALUES (1, ?)",
+                          (codec.dumps(user(1)),))
+        old._conn.execute("INSERT INTO users (number, record) VALUES (2, x'7b7d')")  # "{}"
+    with pytest.raises(StorageError, match="from schema version 2 to 3"):
+        SqliteStore(path)
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old:
+        assert old.schema_version == 2
+        rows = old._conn.execute("SELECT number FROM users ORDER BY number").fetchall()
+        assert rows == [(1,), (2,)]
 
 
 def test_repr_names_only_the_path(tmp_path: Path) -> None:
