@@ -534,18 +534,88 @@ def test_garbage_file_is_a_clear_storage_error(tmp_path: Path) -> None:
     assert str(path) in info.value.message
 
 
-def test_damaged_pages_are_detected_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "lock.db"
+def _users_root_page(path: Path) -> int:
+    with sqlite3.connect(path) as raw:
+        (page,) = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'users'").fetchone()
+    raw.close()
+    return int(page)
+
+
+def _scribble(path: Path, page: int) -> None:
+    data = bytearray(path.read_bytes())
+    assert len(data) >= page * 4096
+    data[(page - 1) * 4096 : page * 4096] = b"\xa5" * 4096  # scribble over a b-tree page
+    path.write_bytes(bytes(data))
+
+
+def _three_hundred_users(path: Path) -> None:
     with SqliteStore(path) as s, s.transaction():
         for n in range(1, 300):
             s.put_user(user(n))
-    data = bytearray(path.read_bytes())
-    assert len(data) > 4 * 4096
-    data[2 * 4096 : 3 * 4096] = b"\xa5" * 4096  # scribble over a b-tree page
-    path.write_bytes(bytes(data))
+
+
+def test_a_clean_close_skips_the_integrity_check_and_a_crash_does_not(tmp_path: Path) -> None:
+    """The check runs when the previous run left its WAL behind (a kill, a crash: the
+    only moments a page can be torn), not after a clean close; ``check=True`` forces it."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path) as first:
+        assert not first.checked  # a new file
+        with first.transaction():
+            first.put_user(user(1))
+        crashed = tmp_path / "crashed.db"  # the files as a SIGKILL here would leave them
+        crashed.write_bytes(path.read_bytes())
+        Path(f"{crashed}-wal").write_bytes(Path(f"{path}-wal").read_bytes())
+    assert not Path(f"{path}-wal").exists()
+    with SqliteStore(path) as again:
+        assert not again.checked
+        assert again.load_users() == [user(1)]
+    with SqliteStore(path, check=True) as forced:
+        assert forced.checked
+    with SqliteStore(crashed) as recovered:
+        assert recovered.checked
+        assert recovered.load_users() == [user(1)]  # the WAL's committed write recovered
+
+
+def test_damaged_pages_after_a_crash_are_detected_on_open(tmp_path: Path) -> None:
+    """A page torn while the lock ran (its WAL left behind) fails the open with
+    STORAGE_CORRUPT naming the file, before anything is read."""
+    path = tmp_path / "lock.db"
+    _three_hundred_users(path)
+    page = _users_root_page(path)
+    crashed = tmp_path / "crashed.db"
+    with SqliteStore(path) as s:
+        with s.transaction():
+            s.put_secret("other", b"x")  # a write elsewhere: the WAL does not hold the page
+        crashed.write_bytes(path.read_bytes())
+        Path(f"{crashed}-wal").write_bytes(Path(f"{path}-wal").read_bytes())
+    _scribble(crashed, page)
     with pytest.raises(StorageError) as info:
-        SqliteStore(path)
+        SqliteStore(crashed)
     assert info.value.code is ErrorCode.STORAGE_CORRUPT
+    assert str(crashed) in info.value.message
+
+
+def test_damaged_pages_after_a_clean_close_are_detected_on_first_read(tmp_path: Path) -> None:
+    """Damage that appeared while the lock was off (a failing medium) is found by the
+    first read of the page -- the lock reads its users on open -- as STORAGE_CORRUPT
+    naming the file; ``check=True`` finds it on open."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path) as fresh:
+        provision(fresh, FakeRng(1))
+    _three_hundred_users(path)
+    _scribble(path, _users_root_page(path))
+    with SqliteStore(path) as s, pytest.raises(StorageError) as info:
+        s.load_users()
+    assert info.value.code is ErrorCode.STORAGE_CORRUPT
+    assert str(path) in info.value.message
+    with pytest.raises(StorageError) as on_open:
+        SqliteStore(path, check=True)
+    assert on_open.value.code is ErrorCode.STORAGE_CORRUPT
+    lock_store = SqliteStore(path)
+    with pytest.raises(StorageError) as by_lock:
+        Lock(store=lock_store, profile=FACE_PALM, clock=FakeClock(), rng=FakeRng(1))
+    lock_store.close()
+    assert by_lock.value.code is ErrorCode.STORAGE_CORRUPT
 
 
 def test_foreign_sqlite_files_are_refused(tmp_path: Path) -> None:
