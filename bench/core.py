@@ -14,10 +14,14 @@ Measured in process CPU time (``time.process_time``: other jobs on a shared mach
 not count), each as the median of several rounds with the minimum and maximum:
 
 * ``open_<n>_s``: ``SqliteStore(path)`` + ``Lock(...)`` on a file holding ``n`` users
-  and ``4 n`` credentials (integrity quick-check, loading, the in-memory index). Its
-  floor, measured in the same process between the rounds: the raw ``SELECT`` of every
-  user and credential blob plus the construction of as many ``User`` and ``Credential``
-  objects from values already in memory -- what any loader of these records pays.
+  and ``4 n`` credentials, closed cleanly before (loading, the in-memory index; no
+  integrity check: see ``SqliteStore``). ``open_<n>_checked_s``: the same with
+  ``check=True``, the open after a crash (``PRAGMA quick_check`` first). Their floor,
+  measured in the same process between the rounds: the raw ``SELECT`` of the same user
+  and credential columns plus the construction of as many ``User`` and ``Credential``
+  objects from values already in memory, the cheapest way (``object.__new__`` and the
+  slot setters, straight-line), the GC paused as the store pauses it -- what any loader
+  of these records pays.
 * ``add_user_<n>_us``: ``Lock.add_user`` at ``--users`` users (the lowest free number,
   R-USR-3); floor: the same call on a lock of 1,000 users (the ratio shows the growth).
 * ``verify_*_us`` at ``--users`` users: a 20-digit virtual-PIN entry with a valid PIN
@@ -178,19 +182,23 @@ def _open_floor_paused(path: Path) -> float:
 def measure_open(users: int, rounds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with _sqlite_file(users) as path:
-        figure, floor = [], []
+        figure, checked, floor = [], [], []
         for _ in range(rounds):  # alternating: a passing load weighs on both
-            t0 = time.process_time()
-            store = SqliteStore(path)
-            lock = _open(store, users)
-            figure.append(time.process_time() - t0)
-            assert len(lock.context.index.credentials) == 4 * users + 1  # + the admin's key
-            store.close()
+            for check, samples in ((None, figure), (True, checked)):
+                t0 = time.process_time()
+                store = SqliteStore(path, check=check)
+                lock = _open(store, users)
+                samples.append(time.process_time() - t0)
+                assert store.checked is (check is True)  # closed cleanly: no check by default
+                assert len(lock.context.index.credentials) == 4 * users + 1  # + the admin's key
+                store.close()
             floor.append(_open_floor(path))
     name = f"open_{_label(users)}"
     _put(out, name, "s", _stats(figure, 1, 3))
     _put(out, f"{name}_floor", "s", _stats(floor, 1, 3))
     out[f"{name}_ratio"] = round(statistics.median(figure) / statistics.median(floor), 2)
+    _put(out, f"{name}_checked", "s", _stats(checked, 1, 3))
+    out[f"{name}_checked_ratio"] = round(statistics.median(checked) / statistics.median(floor), 2)
     return out
 
 
