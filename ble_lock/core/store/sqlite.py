@@ -10,8 +10,10 @@ Durability and atomicity (issue "done when": crash consistency):
 * Foreign keys on: a credential or invite cannot outlive its user. The checks are deferred
   to COMMIT, so the lock may write rows in any order inside a mutation.
 
-Schema: a key column per table plus the record as a blob (``ble_lock.core.store.codec`` JSON,
-which gives fields added later their defaults). ``PRAGMA user_version`` is the schema
+Schema: users and credentials in native columns, one per record field, each ``CHECK``-typed
+(schema 3, issue 15: opening them parses no JSON); the other tables a key column plus the
+record as a blob (``ble_lock.core.store.codec`` JSON, which gives fields added later their
+defaults). ``PRAGMA user_version`` is the schema
 version; :data:`MIGRATIONS` are the steps from each version to the next, applied in order
 in one transaction on open. A store written by a newer ble-lock is refused
 (``STORAGE_VERSION``), a damaged or foreign file is refused (``STORAGE_CORRUPT``).
