@@ -160,17 +160,19 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     commit. The ``CHECK`` constraints keep each column's type, so a row always loads."""
     conn.execute(_USERS_V3)
     conn.execute(_CREDENTIALS_V3)
-    for (blob,) in conn.execute("SELECT record FROM users ORDER BY number").fetchall():
-        conn.execute(
-            f"INSERT INTO users_v3 ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            _user_row(codec.loads(User, _as_bytes(blob))),
-        )
-    for (blob,) in conn.execute("SELECT record FROM credentials").fetchall():
-        conn.execute(
-            f"INSERT INTO credentials_v3 ({CREDENTIAL_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _credential_row(codec.loads(Credential, _as_bytes(blob))),
-        )
+    # Each table decoded in one go (codec.loads_many: one JSON parse, generated decoders).
+    blobs = [_as_bytes(r[0]) for r in conn.execute("SELECT record FROM users ORDER BY number")]
+    conn.executemany(
+        f"INSERT INTO users_v3 ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        map(_user_row, codec.loads_many(User, blobs)),
+    )
+    blobs = [_as_bytes(r[0]) for r in conn.execute("SELECT record FROM credentials ORDER BY id")]
+    conn.executemany(
+        f"INSERT INTO credentials_v3 ({CREDENTIAL_COLUMNS}) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        map(_credential_row, codec.loads_many(Credential, blobs)),
+    )
+    del blobs
     conn.execute("DROP TABLE credentials")
     conn.execute("DROP TABLE users")
     conn.execute("ALTER TABLE users_v3 RENAME TO users")
