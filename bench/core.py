@@ -14,10 +14,14 @@ Measured in process CPU time (``time.process_time``: other jobs on a shared mach
 not count), each as the median of several rounds with the minimum and maximum:
 
 * ``open_<n>_s``: ``SqliteStore(path)`` + ``Lock(...)`` on a file holding ``n`` users
-  and ``4 n`` credentials (integrity quick-check, loading, the in-memory index). Its
-  floor, measured in the same process between the rounds: the raw ``SELECT`` of every
-  user and credential blob plus the construction of as many ``User`` and ``Credential``
-  objects from values already in memory -- what any loader of these records pays.
+  and ``4 n`` credentials, closed cleanly before (loading, the in-memory index; no
+  integrity check: see ``SqliteStore``). ``open_<n>_checked_s``: the same with
+  ``check=True``, the open after a crash (``PRAGMA quick_check`` first). Their floor,
+  measured in the same process between the rounds: the raw ``SELECT`` of the same user
+  and credential columns plus the construction of as many ``User`` and ``Credential``
+  objects from values already in memory, the cheapest way (``object.__new__`` and the
+  slot setters, straight-line), the GC paused as the store pauses it -- what any loader
+  of these records pays.
 * ``add_user_<n>_us``: ``Lock.add_user`` at ``--users`` users (the lowest free number,
   R-USR-3); floor: the same call on a lock of 1,000 users (the ratio shows the growth).
 * ``verify_*_us`` at ``--users`` users: a 20-digit virtual-PIN entry with a valid PIN
@@ -37,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -47,7 +51,12 @@ from ble_lock.core.hashing import KeyedHasher
 from ble_lock.core.model import Credential, CredentialKind, Role, User
 from ble_lock.core.profile import Profile
 from ble_lock.core.store import Store
-from ble_lock.core.store.sqlite import SqliteStore
+from ble_lock.core.store.codec import gc_paused
+from ble_lock.core.store.sqlite import (
+    CREDENTIAL_COLUMNS,
+    USER_COLUMNS,
+    SqliteStore,
+)
 
 ADMIN_KEY = b"\xaa" * 32
 HEADROOM = 2_000  # users add_user may add on top
@@ -132,45 +141,64 @@ def _label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
+def _slot_setters(cls: type) -> list[Callable[[object, object], None]]:
+    return [cls.__dict__[f.name].__set__ for f in fields(cls)]
+
+
 def _open_floor(path: Path) -> float:
-    """Raw SELECT of every blob + building as many records from values in memory."""
+    """Raw SELECT of the same columns + building as many records from values in memory,
+    the cheapest way Python builds a frozen slotted dataclass (``object.__new__`` and one
+    slot descriptor ``__set__`` per field: what its ``__init__`` does, without the
+    ``object.__setattr__`` per field)."""
+    with gc_paused():  # as the store loads: no collection walks the rows being built
+        return _open_floor_paused(path)
+
+
+def _open_floor_paused(path: Path) -> float:
     conn = sqlite3.connect(path)
     try:
         t0 = time.process_time()
-        users = conn.execute("SELECT record FROM users ORDER BY number").fetchall()
-        creds = conn.execute("SELECT record FROM credentials ORDER BY id").fetchall()
+        users = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY number").fetchall()
+        creds = conn.execute(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials ORDER BY id").fetchall()
         elapsed = time.process_time() - t0
     finally:
         conn.close()
-    digest = bytes(32)
+    digest, pin, normal = bytes(32), CredentialKind.PIN, Role.NORMAL
+    new = object.__new__
+    u0, u1, u2, u3, u4, u5, u6 = _slot_setters(User)
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = _slot_setters(Credential)
     t0 = time.process_time()
-    for i in range(len(users)):
-        User(number=i, name="u", role=Role.NORMAL, valid_from=None, valid_until=None,
-             schedules=(), created_at=0.0)
-    kind = CredentialKind.PIN
+    for i in range(len(users)):  # straight-line, as a generated builder is
+        o = new(User)
+        u0(o, i), u1(o, "u"), u2(o, normal), u3(o, None), u4(o, None), u5(o, ()), u6(o, 0.0)
     for i in range(len(creds)):
-        Credential(id=i, kind=kind, user_number=i, digest=digest, duress=False, label="",
-                   length=6, public_key=None, revoked=False, valid_from=None, valid_until=None,
-                   created_at=0.0)
+        o = new(Credential)
+        c0(o, i), c1(o, pin), c2(o, i), c3(o, digest), c4(o, False), c5(o, ""), c6(o, 6)
+        c7(o, None), c8(o, False), c9(o, None), c10(o, None), c11(o, 0.0)
     return elapsed + time.process_time() - t0
 
 
 def measure_open(users: int, rounds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with _sqlite_file(users) as path:
-        figure, floor = [], []
+        figure, checked, floor = [], [], []
         for _ in range(rounds):  # alternating: a passing load weighs on both
-            t0 = time.process_time()
-            store = SqliteStore(path)
-            lock = _open(store, users)
-            figure.append(time.process_time() - t0)
-            assert len(lock.context.index.credentials) == 4 * users + 1  # + the admin's key
-            store.close()
+            for check, samples in ((None, figure), (True, checked)):
+                t0 = time.process_time()
+                store = SqliteStore(path, check=check)
+                lock = _open(store, users)
+                samples.append(time.process_time() - t0)
+                assert store.checked is (check is True)  # closed cleanly: no check by default
+                assert len(lock.context.index.credentials) == 4 * users + 1  # + the admin's key
+                store.close()
             floor.append(_open_floor(path))
     name = f"open_{_label(users)}"
     _put(out, name, "s", _stats(figure, 1, 3))
     _put(out, f"{name}_floor", "s", _stats(floor, 1, 3))
     out[f"{name}_ratio"] = round(statistics.median(figure) / statistics.median(floor), 2)
+    _put(out, f"{name}_checked", "s", _stats(checked, 1, 3))
+    out[f"{name}_checked_ratio"] = round(statistics.median(checked) / statistics.median(floor), 2)
     return out
 
 

@@ -39,7 +39,7 @@ from ble_lock.core.model import (
 )
 from ble_lock.core.profile import DL20VC, FACE_PALM
 from ble_lock.core.rules.visitor import generate_one_time_code
-from ble_lock.core.store import MemoryStore, Store
+from ble_lock.core.store import MemoryStore, Store, codec
 from ble_lock.core.store.sqlite import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from tests.wire._event_details import ALL_DETAILS
 
@@ -534,18 +534,88 @@ def test_garbage_file_is_a_clear_storage_error(tmp_path: Path) -> None:
     assert str(path) in info.value.message
 
 
-def test_damaged_pages_are_detected_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "lock.db"
+def _users_root_page(path: Path) -> int:
+    with sqlite3.connect(path) as raw:
+        (page,) = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'users'").fetchone()
+    raw.close()
+    return int(page)
+
+
+def _scribble(path: Path, page: int) -> None:
+    data = bytearray(path.read_bytes())
+    assert len(data) >= page * 4096
+    data[(page - 1) * 4096 : page * 4096] = b"\xa5" * 4096  # scribble over a b-tree page
+    path.write_bytes(bytes(data))
+
+
+def _three_hundred_users(path: Path) -> None:
     with SqliteStore(path) as s, s.transaction():
         for n in range(1, 300):
             s.put_user(user(n))
-    data = bytearray(path.read_bytes())
-    assert len(data) > 4 * 4096
-    data[2 * 4096 : 3 * 4096] = b"\xa5" * 4096  # scribble over a b-tree page
-    path.write_bytes(bytes(data))
+
+
+def test_a_clean_close_skips_the_integrity_check_and_a_crash_does_not(tmp_path: Path) -> None:
+    """The check runs when the previous run left its WAL behind (a kill, a crash: the
+    only moments a page can be torn), not after a clean close; ``check=True`` forces it."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path) as first:
+        assert not first.checked  # a new file
+        with first.transaction():
+            first.put_user(user(1))
+        crashed = tmp_path / "crashed.db"  # the files as a SIGKILL here would leave them
+        crashed.write_bytes(path.read_bytes())
+        Path(f"{crashed}-wal").write_bytes(Path(f"{path}-wal").read_bytes())
+    assert not Path(f"{path}-wal").exists()
+    with SqliteStore(path) as again:
+        assert not again.checked
+        assert again.load_users() == [user(1)]
+    with SqliteStore(path, check=True) as forced:
+        assert forced.checked
+    with SqliteStore(crashed) as recovered:
+        assert recovered.checked
+        assert recovered.load_users() == [user(1)]  # the WAL's committed write recovered
+
+
+def test_damaged_pages_after_a_crash_are_detected_on_open(tmp_path: Path) -> None:
+    """A page torn while the lock ran (its WAL left behind) fails the open with
+    STORAGE_CORRUPT naming the file, before anything is read."""
+    path = tmp_path / "lock.db"
+    _three_hundred_users(path)
+    page = _users_root_page(path)
+    crashed = tmp_path / "crashed.db"
+    with SqliteStore(path) as s:
+        with s.transaction():
+            s.put_secret("other", b"x")  # a write elsewhere: the WAL does not hold the page
+        crashed.write_bytes(path.read_bytes())
+        Path(f"{crashed}-wal").write_bytes(Path(f"{path}-wal").read_bytes())
+    _scribble(crashed, page)
     with pytest.raises(StorageError) as info:
-        SqliteStore(path)
+        SqliteStore(crashed)
     assert info.value.code is ErrorCode.STORAGE_CORRUPT
+    assert str(crashed) in info.value.message
+
+
+def test_damaged_pages_after_a_clean_close_are_detected_on_first_read(tmp_path: Path) -> None:
+    """Damage that appeared while the lock was off (a failing medium) is found by the
+    first read of the page -- the lock reads its users on open -- as STORAGE_CORRUPT
+    naming the file; ``check=True`` finds it on open."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path) as fresh:
+        provision(fresh, FakeRng(1))
+    _three_hundred_users(path)
+    _scribble(path, _users_root_page(path))
+    with SqliteStore(path) as s, pytest.raises(StorageError) as info:
+        s.load_users()
+    assert info.value.code is ErrorCode.STORAGE_CORRUPT
+    assert str(path) in info.value.message
+    with pytest.raises(StorageError) as on_open:
+        SqliteStore(path, check=True)
+    assert on_open.value.code is ErrorCode.STORAGE_CORRUPT
+    lock_store = SqliteStore(path)
+    with pytest.raises(StorageError) as by_lock:
+        Lock(store=lock_store, profile=FACE_PALM, clock=FakeClock(), rng=FakeRng(1))
+    lock_store.close()
+    assert by_lock.value.code is ErrorCode.STORAGE_CORRUPT
 
 
 def test_foreign_sqlite_files_are_refused(tmp_path: Path) -> None:
@@ -573,13 +643,113 @@ def test_unopenable_path_is_a_storage_error(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_record_is_a_storage_error(tmp_path: Path) -> None:
+    """A row SQLite accepts but the model does not (an unknown credential kind, a
+    garbled schedule list) is a StorageError naming the row, not a crash or a guess."""
     path = tmp_path / "lock.db"
     SqliteStore(path).close()
     with sqlite3.connect(path) as raw:
-        raw.execute("INSERT INTO users (number, record) VALUES (1, x'7b7d')")  # "{}"
+        raw.execute("INSERT INTO users (number, name, role, schedules, created_at) "
+                    "VALUES (1, 'a', 2, NULL, 0.0), (2, 'b', 2, '[{}]', 0.0)")
+        raw.execute("INSERT INTO credentials (id, kind, user_number, digest, duress, label, "
+                    "length, revoked, created_at) VALUES (7, 99, 1, x'00', 0, '', 0, 0, 0.0)")
     raw.close()
-    with SqliteStore(path) as s, pytest.raises(StorageError):
-        s.load_users()
+    with SqliteStore(path) as s:
+        with pytest.raises(StorageError, match="users number 2"):
+            s.load_users()
+        with pytest.raises(StorageError, match="credentials id 7") as info:
+            s.load_credentials()
+        assert info.value.code is ErrorCode.STORAGE_ERROR
+
+
+def test_columns_keep_their_types(tmp_path: Path) -> None:
+    """Schema 3: each native column refuses a value of the wrong type (CHECK), so what
+    loads is what the store wrote."""
+    path = tmp_path / "lock.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as raw:
+        for sql in (
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, x'00', 2, 0.0)",
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, 'a', 'x', 0.0)",
+            "INSERT INTO users (number, name, role, created_at) VALUES (1, 'a', 2, 'x')",
+            "INSERT INTO credentials (id, kind, user_number, digest, duress, label, length, "
+            "revoked, created_at) VALUES (1, 1, 1, 'text', 0, '', 0, 0, 0.0)",
+            "INSERT INTO credentials (id, kind, user_number, digest, duress, label, length, "
+            "revoked, created_at) VALUES (1, 1, 1, x'00', 2, '', 0, 0, 0.0)",
+        ):
+            with pytest.raises(sqlite3.IntegrityError):
+                raw.execute(sql)
+    raw.close()
+
+
+def _v2_users_and_credentials() -> tuple[list[User], list[Credential]]:
+    users = [
+        user(1, Role.ADMIN),
+        user(2, valid_from=10.0, valid_until=20.5, created_at=3.25,
+             schedules=(WeekdaySchedule(days_mask=0b0111110, start_minute=480, end_minute=1020),
+                        WeekdaySchedule(days_mask=1, start_minute=0, end_minute=60))),
+    ]
+    creds = [
+        cred(1, 1),
+        Credential(id=2, kind=CredentialKind.BLUETOOTH_KEY, user_number=2, digest=b"\x02" * 32,
+                   public_key=b"\x09" * 32, revoked=True, duress=False, label="phone",
+                   valid_until=99.5, created_at=4.0),
+        Credential(id=3, kind=CredentialKind.PIN, user_number=2, digest=b"\x03" * 32,
+                   duress=True, length=8, valid_from=1.0),
+    ]
+    return users, creds
+
+
+def test_version_2_store_of_json_blobs_migrates_to_columns(tmp_path: Path) -> None:
+    """Schema 2 -> 3: a store written by the previous code (users and credentials as
+    JSON blobs, one older credential blob lacking the fields added since) opens with the
+    same records in native columns, its invites and their foreign keys intact."""
+    path = tmp_path / "lock.db"
+    users, creds = _v2_users_and_credentials()
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old:
+        assert old.schema_version == 2
+        with old.transaction():
+            for u in users:
+                old._conn.execute("INSERT INTO users (number, record) VALUES (?, ?)",
+                                  (u.number, codec.dumps(u)))
+            for c in creds:
+                old._conn.execute(
+                    "INSERT INTO credentials (id, user_number, kind, record) VALUES (?, ?, ?, ?)",
+                    (c.id, c.user_number, int(c.kind), codec.dumps(c)))
+            old._conn.execute(
+                "INSERT INTO credentials (id, user_number, kind, record) VALUES (4, 1, 2, ?)",
+                (b'{"id":4,"kind":2,"user_number":1,"digest":"' + b"44" * 32 + b'"}',))
+            old.put_invite(Invite(id=1, user_number=2, secret=b"\x05" * 32, nonce=b"\x06" * 16,
+                                  expires_at=50.0))
+    with SqliteStore(path) as new:
+        assert new.schema_version == SCHEMA_VERSION >= 3
+        assert new.load_users() == users
+        assert new.load_credentials() == [*creds, Credential(
+            id=4, kind=CredentialKind.FINGERPRINT, user_number=1, digest=b"\x44" * 32)]
+        assert [i.id for i in new.load_invites()] == [1]
+        columns = [r[1] for r in new._conn.execute("PRAGMA table_info(credentials)")]
+        assert "record" not in columns
+        assert "digest" in columns
+        assert new._conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        with pytest.raises(StorageError), new.transaction():  # the key still holds
+            new.put_credential(cred(9, 77))
+    with SqliteStore(path) as again:
+        assert again.load_users() == users
+
+
+def test_a_version_2_store_with_a_bad_blob_stays_as_it_was(tmp_path: Path) -> None:
+    """Schema 2 -> 3 is all or nothing: an unreadable blob fails the migration with the
+    step named, and the file is still a readable version 2 store."""
+    path = tmp_path / "lock.db"
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old, old.transaction():
+        old._conn.execute("INSERT INTO users (number, record) VALUES (1, ?)",
+                          (codec.dumps(user(1)),))
+        old._conn.execute("INSERT INTO users (number, record) VALUES (2, x'7b7d')")  # "{}"
+    with pytest.raises(StorageError, match="from schema version 2 to 3"):
+        SqliteStore(path)
+    with SqliteStore(path, migrations=MIGRATIONS[:2]) as old:
+        assert old.schema_version == 2
+        rows = old._conn.execute("SELECT number FROM users ORDER BY number").fetchall()
+        assert rows == [(1,), (2,)]
 
 
 def test_repr_names_only_the_path(tmp_path: Path) -> None:

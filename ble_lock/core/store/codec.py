@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 from ble_lock.core.errors import ErrorCode, StorageError
 
 __all__ = ["TAG_KEY", "decoder", "dumps", "from_jsonable", "gc_paused", "loads", "loads_many",
-           "to_jsonable"]
+           "row_builder", "to_jsonable"]
 
 #: Key of a tagged record's tag in its JSON object.
 TAG_KEY = "@"
@@ -279,3 +279,36 @@ class _DecoderSource:
             "    return o",
         ]))
         return f"{name}(x)"
+
+
+def row_builder(cls: type[T], conversions: dict[str, str], env: dict[str, Any]) -> Callable[..., T]:
+    """A function of one positional argument per field of the record class ``cls`` (in
+    field order: a table row in column order) returning the record, generated once.
+    ``conversions[name]`` is a Python expression turning the column's value ``{}`` into
+    the field's value (the names it uses come from ``env``); other fields take the value
+    as is. Like :func:`decoder`, a slotted dataclass without ``__post_init__`` is built by
+    setting each slot through its descriptor (what its ``__init__`` does, without the
+    frozen ``object.__setattr__`` per field); any other class through its constructor."""
+    fields = dataclasses.fields(cast(Any, cls))
+    unknown = set(conversions) - {f.name for f in fields}
+    if unknown:
+        raise ValueError(f"no field {sorted(unknown)} in {cls.__name__}")
+    args = [f"a{i}" for i in range(len(fields))]
+    values = [conversions.get(f.name, "{}").format(a) for f, a in zip(fields, args, strict=True)]
+    namespace: dict[str, Any] = {**env, "cls": cls, "new": object.__new__}
+    slots = [cls.__dict__.get(f.name) for f in fields]
+    lines = [f"def build({', '.join(args)}):"]
+    if hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__ or not all(
+            f.init and isinstance(d, types.MemberDescriptorType)
+            for f, d in zip(fields, slots, strict=True)):
+        kwargs = ", ".join(f"{f.name}={v}" for f, v in zip(fields, values, strict=True))
+        lines.append(f"    return cls({kwargs})")
+    else:
+        lines.append("    o = new(cls)")
+        for i, (d, value) in enumerate(zip(slots, values, strict=True)):
+            namespace[f"s{i}"] = cast(Any, d).__set__
+            lines.append(f"    s{i}(o, {value})")
+        lines.append("    return o")
+    exec(compile("\n".join(lines), f"<store row builder {cls.__name__}>", "exec"),  # noqa: S102
+         namespace)
+    return cast(Callable[..., T], namespace["build"])
