@@ -1,5 +1,7 @@
 """``ble-lock firmware check`` and ``ble-lock firmware upload --confirm`` as processes on
-one simulated host, the emulator (``--vendor-key``) on another (R-APP-8, issue 17)."""
+one simulated host, the emulator (``--vendor-key``) on another (R-APP-8, issue 17), over
+the simulator's connection-event time model (issue 15 item 1: a 7.5 ms interval, as a phone
+asks for during DFU; 251-byte LL PDUs)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ble_lock.core.errors import ErrorCode
+from ble_lock.sim.airtime import LinkTiming
 from ble_lock.sim.harness import BleHarness
 from ble_lock.testing.emulator import start_lock
 from tests.cli._procs import run
@@ -15,9 +18,13 @@ from tests.dfu._images import keygen, signed_image
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
+DFU_TIMING = LinkTiming(interval_s=0.0075, data_length=251)
+
 
 async def test_check_upload_confirm_by_command_line(ble_sim: BleHarness, tmp_path: Path
                                                     ) -> None:
+    assert ble_sim.sim is not None
+    ble_sim.sim.config.timing = DFU_TIMING
     key = keygen(tmp_path / "vendor.pem")
     lock = await start_lock(ble_sim, tmp_path / "lock", "--vendor-key", str(key))
     panel = await lock.panel()
