@@ -7,6 +7,13 @@ itself goes over MCUmgr SMP with ``smpclient`` (its BLE transport, on bleak), as
 Device Manager or ``mcumgr`` would send it: upload to the secondary slot, mark it for
 test, reset, wait for the lock to come back with the new version, and with ``--confirm``
 make it permanent. Without ``--confirm`` the next reset reverts to the previous image.
+
+``--adapter``: smpclient's BLE transport (7.3) takes no adapter, no bleak client and no
+device (it scans with ``BleakScanner`` and connects with its own ``BleakClient``), so SMP
+goes through bleak's default adapter on BlueZ (the first powered one bleak finds: with
+several adapters, any of them), whatever ``--adapter`` says; the lock's own protocol (the
+window) does use ``--adapter``. When the two differ the commands say so on stderr
+(docs/firmware.md, "Which adapter").
 """
 
 from __future__ import annotations
@@ -84,6 +91,32 @@ async def _smp(address: str | None, timeout: float) -> AsyncIterator[SMPClient]:
             await client.disconnect()
 
 
+async def smp_adapter() -> str | None:
+    """The adapter SMP goes through: bleak's default on BlueZ (the first powered one bleak
+    finds); None where unknown (not Linux, no BlueZ, no powered adapter)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+    from bleak.exc import BleakError
+
+    try:
+        manager = await get_global_bluez_manager()
+        return manager.get_default_adapter().rsplit("/", 1)[-1]
+    except (BleakError, OSError, EOFError):
+        return None
+
+
+async def _note_adapter(app: App) -> None:
+    """Say on stderr when SMP will not use the adapter ``--adapter`` named."""
+    if app.adapter is None:
+        return
+    used = await smp_adapter()
+    if used is not None and used != app.adapter:
+        click.echo(f"note: SMP goes through {used} (bleak's default adapter), not "
+                   f"{app.adapter}: smpclient's BLE transport takes no adapter",
+                   err=True)
+
+
 async def _states(smp: SMPClient) -> list[smpimg.ImageState]:
     rsp = await smp.request(ImageStatesRead())
     if not success(rsp):
@@ -147,6 +180,7 @@ async def check_lock(app: App, lock_name: str) -> dict[str, Any]:
     async with paired(app, lock_name) as client:
         system = await client.system_info()
         await client.open_maintenance_window(CHECK_WINDOW_S)
+        await _note_adapter(app)
         try:
             async with _smp(client.address, app.timeout) as smp:
                 states = await _states(smp)
@@ -167,6 +201,7 @@ async def install(app: App, lock_name: str, image: Path, *, confirm: bool, windo
     async with paired(app, lock_name) as client:
         before = (await client.system_info()).firmware_version
         await client.open_maintenance_window(window_s)
+        await _note_adapter(app)
         await _upload(app, client.address, data, show=show)
         async with _smp(client.address, app.timeout) as smp:
             rsp = await smp.request(ImageStatesWrite(hash=parsed.hash))
