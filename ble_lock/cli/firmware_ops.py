@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from bleak.exc import BleakError
 from smp import error as smperr
 from smp import image_management as smpimg
 from smpclient import SMPClient
@@ -97,7 +98,6 @@ async def smp_adapter() -> str | None:
     if not sys.platform.startswith("linux"):
         return None
     from bleak.backends.bluezdbus.manager import get_global_bluez_manager
-    from bleak.exc import BleakError
 
     try:
         manager = await get_global_bluez_manager()
@@ -148,7 +148,10 @@ async def _upload(app: App, address: str | None, image: bytes, show: bool) -> No
             except SMPUploadError as exc:
                 raise _smp_failure("upload refused", exc.args[0] if exc.args else None
                                    ) from None
-            except (SMPTransportDisconnected, TimeoutError, TransportError, OSError):
+            # a drop also shows as bleak's D-Bus error when a write reaches a GATT object
+            # BlueZ already removed with the link (UnknownMethod WriteValue)
+            except (SMPTransportDisconnected, BleakError, TimeoutError, TransportError,
+                    OSError):
                 if attempt == UPLOAD_ATTEMPTS:
                     raise TransportError(f"the link dropped at byte {done} of {len(image)}",
                                          code=ErrorCode.DISCONNECTED) from None
