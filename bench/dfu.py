@@ -1,25 +1,32 @@
-"""Firmware upload throughput over SMP and the lock's image verification CPU (issue 17).
+"""Firmware upload throughput over SMP beside the real BLE link's floor, and the lock's
+image verification CPU (issue 17).
 
-    python bench/dfu.py [--json] [--interval-ms 7.5] [--body 16384] [--mtus 23,247]
+    python bench/dfu.py [--json] [--interval-ms 7.5] [--pdus-per-event 4] [--phy 1M]
+                        [--body 16384] [--mtus 23,247] [--runs 3] [--rounds 50]
 
 Upload: the emulator (its own process, simulated host 0, ``--vendor-key``) and the
 unmodified ``smpclient`` (this process, host 1) upload one image signed by ``imgtool``
-inside the maintenance window, once per ATT MTU. ``bytes_per_s`` is the image size over
-the time of ``SMPClient.upload`` (from the first request to the last answer, the lock's
-verification of the whole image included).
+inside the maintenance window, ``--runs`` times per ATT MTU (23 with 27-byte LL PDUs; 247
+with Data Length Extension, 251: ``bench/e2e.py``'s ``DATA_LENGTH``), over the simulator's
+connection-event model (``ble_lock/sim/airtime.py``: ``--interval-ms``,
+``--pdus-per-event`` per direction, LL air time from ``--phy`` and the data length; a new
+random phase per run). Untimed before the uploads: claim, open the window, SMP connect.
 
-The link's model is the simulator's today: each ATT PDU takes one ``--interval-ms`` of air
-time, one PDU per direction at a time (one PDU per connection event; a connection-event
-time model with several PDUs per event is not on main yet, so the floor is computed from
-these parameters: interval, PDUs per event = 1, MTU). Two floors are reported:
+* ``bytes_per_s``: the image size over the time of ``SMPClient.upload`` (from the first
+  request to the last answer, the lock's verification of the whole image included).
+  Median [min-max] over the runs.
+* ``link_floor_bytes_per_s``: what a real link takes for the same bytes with no software
+  at all: the upload's ATT PDUs (from the simulator's trace) grouped in flights (a
+  request's fragments, then its answer; a flight is queued the instant the previous one
+  has arrived), run through the same model at ``FLOOR_PHASES`` phases spread over one
+  interval; the image size over the mean of those times.
+* ``ratio``: the measured time over the floor's (median run; and the min-max runs).
+* ``link_capacity_bytes_per_s``: the most any protocol moves one way on this link (every
+  slot of every event a full-MTU write without response, nothing back): how much SMP's
+  request/answer (one buffer, ``buf_count`` 1) costs before any software does.
 
-* ``link_floor_bytes_per_s``: the most any protocol can move one way:
-  ``(MTU - 3) x pdus_per_event / interval`` (every PDU a full write without response);
-* ``smp_floor_bytes_per_s``: the air time of the PDUs this upload really needed (the
-  request fragments the client wrote and the answers the lock notified, counted in the
-  simulator's trace), with nothing else: ``image / ((writes + notifications) x interval)``.
-  SMP with one buffer (``buf_count`` 1) is request/answer, so the two directions never
-  overlap; ``ratio`` = that floor's time over the measured time.
+Counts from the trace, exact whatever the machine: ``att_writes``, ``att_notifications``,
+``connection_events`` (of the last run) and ``floor_connection_events``.
 
 Verification: ``VendorKey.verify`` (parse, SHA-256 of the hashed region, signature) on one
 image per key type and size, median of ``--rounds`` runs, beside its parts (``sha256_us``,
@@ -32,6 +39,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -40,7 +48,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from e2e import DATA_LENGTH, _flights, _quiet, _spread
+
 TARGET = "ble_lock.peripheral.process:main"
+FLOOR_PHASES = 40
+"""Phases of the floor's mean: an upload spans hundreds of events, so the phase moves it
+by at most one interval."""
+CAPACITY_PDUS = 400
 
 
 def _imgtool(*args: str) -> None:
@@ -57,13 +71,25 @@ def _image(tmp: Path, key: Path, version: str, body: int) -> bytes:
     return out.read_bytes()
 
 
-async def _upload_once(mtu: int, interval_ms: float, body: int, tmp: Path) -> dict[str, Any]:
+def _timing(mtu: int, interval_ms: float, pdus_per_event: int, phy: str) -> Any:
+    from ble_lock.sim.airtime import LinkTiming, Phy
+
+    return LinkTiming(interval_s=interval_ms / 1000, pdus_per_event=pdus_per_event,
+                      phy=Phy.LE_2M if phy == "2M" else Phy.LE_1M,
+                      data_length=DATA_LENGTH.get(mtu, 251 if mtu > 23 else 27))
+
+
+async def uploads(timing: Any, mtu: int, body: int, runs: int, tmp: Path
+                  ) -> dict[str, Any]:
+    """Upload one signed image ``runs`` times over a link with ``timing``: the image, each
+    run's seconds and ATT trace."""
+    from dataclasses import replace
+
     from smpclient import SMPClient
     from smpclient.transport.ble import SMPBLETransport
 
     from ble_lock.central.client import LockClient
     from ble_lock.central.keystore import Keystore
-    from ble_lock.sim.att import AttOp, Direction
     from ble_lock.sim.harness import BleHarness
 
     key = tmp / f"vendor-{mtu}.pem"
@@ -81,44 +107,80 @@ async def _upload_once(mtu: int, interval_ms: float, body: int, tmp: Path) -> di
         central = ble.central(host=1)
         owner = await LockClient.find(lock_id=lock_id, adapter=central.adapter,
                                       keystore=Keystore(tmp / f"phone-{mtu}"))
+        times: list[float] = []
+        traces: list[list[Any]] = []
         async with owner:
             await owner.claim_qr(qr)
             await owner.open_maintenance_window(3600)
             address = owner.address
             assert address is not None
-            smp = SMPClient(SMPBLETransport(), address, timeout_s=60.0)
+            smp = SMPClient(SMPBLETransport(), address, timeout_s=120.0)
             await smp.connect(30.0)
             try:
                 (link,) = ble.sim.links()
-                ble.sim.config.att_latency_s = interval_ms / 1000
-                before = len(link.trace)
-                start = time.perf_counter()
-                async for _ in smp.upload(image):
-                    pass
-                elapsed = time.perf_counter() - start
-                traced = link.trace[before:]
+                for _ in range(runs):
+                    # a new LinkTiming object: the link starts a new schedule, new phase
+                    ble.sim.config.timing = replace(timing)
+                    await _quiet(link, timing.interval_s)
+                    before = len(link.trace)
+                    start = time.perf_counter()
+                    async for _ in smp.upload(image):
+                        pass
+                    times.append(time.perf_counter() - start)
+                    traces.append(link.trace[before:])  # traced when their air time ends
             finally:
-                ble.sim.config.att_latency_s = 0.0
                 await smp.disconnect()
     finally:
         await ble.close()
-    writes = sum(1 for r in traced if r.direction is Direction.C2P and r.op is AttOp.WRITE_CMD)
-    notes = sum(1 for r in traced
-                if r.direction is Direction.P2C and r.op is AttOp.HANDLE_VALUE_NTF)
-    interval_s = interval_ms / 1000
-    pdus_per_event = 1
-    link_floor = (mtu - 3) * pdus_per_event / interval_s
-    smp_floor_s = (writes + notes) * interval_s / pdus_per_event
+    return {"image": image, "times": times, "traces": traces}
+
+
+def _capacity(timing: Any, mtu: int) -> float:
+    """Bytes/s one way with every slot a full-MTU write without response, nothing back."""
+    from ble_lock.sim.airtime import burst_floor
+    from ble_lock.sim.att import Direction
+
+    seconds, _ = burst_floor(timing, [(Direction.C2P, [mtu] * CAPACITY_PDUS)], phase=0.0)
+    return (mtu - 3) * CAPACITY_PDUS / seconds
+
+
+async def run_mtu(mtu: int, interval_ms: float, pdus_per_event: int, phy: str, body: int,
+                  runs: int, tmp: Path) -> dict[str, Any]:
+    from ble_lock.sim.airtime import burst_floor, phases
+    from ble_lock.sim.att import AttOp, Direction
+
+    timing = _timing(mtu, interval_ms, pdus_per_event, phy)
+    done = await uploads(timing, mtu, body, runs, tmp)
+    size = len(done["image"])
+    last = done["traces"][-1]
+    flights = _flights(last)
+    floors = [burst_floor(timing, flights, phase=p)
+              for p in phases(timing.interval_s, FLOOR_PHASES, random.Random(17))]
+    floor_s = statistics.mean(f[0] for f in floors)
+    rates = [size / t for t in done["times"]]
+    events = {e for r in last for e in range(r.first_event, r.event + 1)}
+    seconds = _spread(done["times"])
     return {
         "mtu": mtu,
-        "image_bytes": len(image),
-        "seconds": round(elapsed, 3),
-        "bytes_per_s": round(len(image) / elapsed),
-        "link_floor_bytes_per_s": round(link_floor),
-        "smp_floor_bytes_per_s": round(len(image) / smp_floor_s),
-        "ratio": round(smp_floor_s / elapsed, 3),
-        "att_writes": writes,
-        "att_notifications": notes,
+        "data_length": timing.data_length,
+        "image_bytes": size,
+        "runs": runs,
+        "seconds": seconds,
+        "bytes_per_s": {k: round(v) for k, v in _spread(rates).items()},
+        "link_floor_s": round(floor_s, 3),
+        "link_floor_bytes_per_s": round(size / floor_s),
+        "ratio": {"median": round(seconds["median"] / floor_s, 3),
+                  "min": round(min(done["times"]) / floor_s, 3),
+                  "max": round(max(done["times"]) / floor_s, 3)},
+        "link_capacity_bytes_per_s": round(_capacity(timing, mtu)),
+        "att_writes": sum(1 for r in last
+                          if r.direction is Direction.C2P and r.op is AttOp.WRITE_CMD),
+        "att_notifications": sum(1 for r in last if r.direction is Direction.P2C
+                                 and r.op is AttOp.HANDLE_VALUE_NTF),
+        "att_pdus": len(last),
+        "requests": sum(1 for d, _ in flights if d is Direction.C2P),
+        "connection_events": len(events),
+        "floor_connection_events": max(f[1] for f in floors),
     }
 
 
@@ -166,34 +228,50 @@ def verification(rounds: int, tmp: Path) -> list[dict[str, Any]]:
     return out
 
 
-async def run(interval_ms: float, body: int, mtus: list[int], rounds: int) -> dict[str, Any]:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    mtus = [int(x) for x in args.mtus.split(",")]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        uploads = [await _upload_once(mtu, interval_ms, body, tmp) for mtu in mtus]
-        verify = verification(rounds, tmp)
-    return {"interval_ms": interval_ms, "pdus_per_event": 1,
-            "time_model": "simulator att_latency_s: one PDU per direction per interval",
-            "uploads": uploads, "verification": verify}
+        results = [await run_mtu(mtu, args.interval_ms, args.pdus_per_event, args.phy,
+                                 args.body, args.runs, tmp) for mtu in mtus]
+        verify = verification(args.rounds, tmp)
+    return {"interval_ms": args.interval_ms, "pdus_per_event": args.pdus_per_event,
+            "phy": args.phy, "runs": args.runs,
+            "time_model": "ble_lock.sim.airtime connection events",
+            "uploads": results, "verification": verify}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--interval-ms", type=float, default=7.5,
-                        help="air time per ATT PDU (a connection interval)")
+                        help="connection interval of the modelled link")
+    parser.add_argument("--pdus-per-event", type=int, default=4,
+                        help="LL packets per connection event and direction")
+    parser.add_argument("--phy", choices=("1M", "2M"), default="1M")
     parser.add_argument("--body", type=int, default=16 * 1024, help="firmware body bytes")
     parser.add_argument("--mtus", default="23,247", help="ATT MTUs, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="timed uploads per MTU")
     parser.add_argument("--rounds", type=int, default=50, help="verification runs")
     args = parser.parse_args()
-    mtus = [int(x) for x in args.mtus.split(",")]
-    result = asyncio.run(run(args.interval_ms, args.body, mtus, args.rounds))
+    result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result))
-    else:
-        for upload in result["uploads"]:
-            print(json.dumps(upload))
-        for row in result["verification"]:
-            print(json.dumps(row))
+        return 0
+    print(f"interval {args.interval_ms} ms, {args.pdus_per_event} PDUs/event, LE {args.phy}, "
+          f"{args.runs} runs; median [min-max]")
+    for r in result["uploads"]:
+        rate, ratio = r["bytes_per_s"], r["ratio"]
+        print(f"MTU {r['mtu']} (LL {r['data_length']}), {r['image_bytes']} bytes: "
+              f"{rate['median']} [{rate['min']}-{rate['max']}] B/s; floor "
+              f"{r['link_floor_bytes_per_s']} B/s; ratio {ratio['median']} "
+              f"[{ratio['min']}-{ratio['max']}]; one-way capacity "
+              f"{r['link_capacity_bytes_per_s']} B/s")
+        print(f"    {r['requests']} requests, {r['att_writes']} writes, "
+              f"{r['att_notifications']} notifications, {r['connection_events']} events "
+              f"(floor {r['floor_connection_events']})")
+    for row in result["verification"]:
+        print(json.dumps(row))
     return 0
 
 

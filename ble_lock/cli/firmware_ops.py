@@ -7,6 +7,13 @@ itself goes over MCUmgr SMP with ``smpclient`` (its BLE transport, on bleak), as
 Device Manager or ``mcumgr`` would send it: upload to the secondary slot, mark it for
 test, reset, wait for the lock to come back with the new version, and with ``--confirm``
 make it permanent. Without ``--confirm`` the next reset reverts to the previous image.
+
+``--adapter``: smpclient's BLE transport (7.3) takes no adapter, no bleak client and no
+device (it scans with ``BleakScanner`` and connects with its own ``BleakClient``), so SMP
+goes through bleak's default adapter on BlueZ (the first powered one bleak finds: with
+several adapters, any of them), whatever ``--adapter`` says; the lock's own protocol (the
+window) does use ``--adapter``. When the two differ the commands say so on stderr
+(docs/firmware.md, "Which adapter").
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from bleak.exc import BleakError
 from smp import error as smperr
 from smp import image_management as smpimg
 from smpclient import SMPClient
@@ -84,6 +92,31 @@ async def _smp(address: str | None, timeout: float) -> AsyncIterator[SMPClient]:
             await client.disconnect()
 
 
+async def smp_adapter() -> str | None:
+    """The adapter SMP goes through: bleak's default on BlueZ (the first powered one bleak
+    finds); None where unknown (not Linux, no BlueZ, no powered adapter)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+
+    try:
+        manager = await get_global_bluez_manager()
+        return manager.get_default_adapter().rsplit("/", 1)[-1]
+    except (BleakError, OSError, EOFError):
+        return None
+
+
+async def _note_adapter(app: App) -> None:
+    """Say on stderr when SMP will not use the adapter ``--adapter`` named."""
+    if app.adapter is None:
+        return
+    used = await smp_adapter()
+    if used is not None and used != app.adapter:
+        click.echo(f"note: SMP goes through {used} (bleak's default adapter), not "
+                   f"{app.adapter}: smpclient's BLE transport takes no adapter",
+                   err=True)
+
+
 async def _states(smp: SMPClient) -> list[smpimg.ImageState]:
     rsp = await smp.request(ImageStatesRead())
     if not success(rsp):
@@ -115,7 +148,10 @@ async def _upload(app: App, address: str | None, image: bytes, show: bool) -> No
             except SMPUploadError as exc:
                 raise _smp_failure("upload refused", exc.args[0] if exc.args else None
                                    ) from None
-            except (SMPTransportDisconnected, TimeoutError, TransportError, OSError):
+            # a drop also shows as bleak's D-Bus error when a write reaches a GATT object
+            # BlueZ already removed with the link (UnknownMethod WriteValue)
+            except (SMPTransportDisconnected, BleakError, TimeoutError, TransportError,
+                    OSError):
                 if attempt == UPLOAD_ATTEMPTS:
                     raise TransportError(f"the link dropped at byte {done} of {len(image)}",
                                          code=ErrorCode.DISCONNECTED) from None
@@ -147,6 +183,7 @@ async def check_lock(app: App, lock_name: str) -> dict[str, Any]:
     async with paired(app, lock_name) as client:
         system = await client.system_info()
         await client.open_maintenance_window(CHECK_WINDOW_S)
+        await _note_adapter(app)
         try:
             async with _smp(client.address, app.timeout) as smp:
                 states = await _states(smp)
@@ -167,6 +204,7 @@ async def install(app: App, lock_name: str, image: Path, *, confirm: bool, windo
     async with paired(app, lock_name) as client:
         before = (await client.system_info()).firmware_version
         await client.open_maintenance_window(window_s)
+        await _note_adapter(app)
         await _upload(app, client.address, data, show=show)
         async with _smp(client.address, app.timeout) as smp:
             rsp = await smp.request(ImageStatesWrite(hash=parsed.hash))

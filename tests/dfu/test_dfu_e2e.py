@@ -25,6 +25,8 @@ from smpclient.transport.ble import SMPBLETransport
 from ble_lock.central.client import LockClient
 from ble_lock.core.errors import PermissionDeniedError
 from ble_lock.dfu.image import parse_image
+from ble_lock.sim.airtime import LinkTiming
+from ble_lock.sim.att import AttOp
 from ble_lock.sim.harness import BleHarness
 from ble_lock.testing.emulator import RunningLock, start_lock
 from ble_lock.wire import messages as m
@@ -184,11 +186,17 @@ async def test_a_reset_without_confirm_reverts_and_refusals_change_nothing(
 
 
 @pytest.mark.ble_sim(mtu=247)
+@pytest.mark.parametrize("timing", [LinkTiming(), LinkTiming(interval_s=0.0075,
+                                                             data_length=251)],
+                         ids=["no-air-model", "connection-events-7.5ms"])
 async def test_a_link_drop_mid_upload_resumes_from_the_offset(
-        ble_sim: BleHarness, tmp_path: Path) -> None:
+        ble_sim: BleHarness, tmp_path: Path, timing: LinkTiming) -> None:
     """The simulator drops the link after a fixed number of ATT operations of the upload
-    (deterministic); a new smpclient upload of the same image resumes where it was."""
+    (deterministic); a new smpclient upload of the same image resumes where it was. With
+    and without the connection-event time model (issue 15 item 1): the drop lands between
+    PDUs of one event, writes without response already queued are lost with the link."""
     assert ble_sim.sim is not None
+    ble_sim.sim.config.timing = timing
     lock, key = await _started(ble_sim, tmp_path)
     image = signed_image(tmp_path, key, "3.0.0", body=20000, seed=7)
     address = await _address(ble_sim, lock)
@@ -203,8 +211,42 @@ async def test_a_link_drop_mid_upload_resumes_from_the_offset(
                 await _upload_into(client, image, reached)
             assert reached
             assert reached[-1] < len(image)
+            assert link.down_reason == "fault: dropped after ATT operations"
+            # over the time model every PDU has its connection event
+            assert all((r.event is not None) is timing.timed for r in link.trace)
+            assert any(r.op is AttOp.WRITE_CMD for r in link.trace)
         async with _smp(address) as client:
             offsets = await _upload(client, image)
             assert offsets[0] >= reached[-1] > 0  # resumed, not restarted
             assert offsets[-1] == len(image)
             assert [s.version for s in await _states(client)] == ["1.0.0", "3.0.0"]
+
+
+@pytest.mark.ble_sim(mtu=247)
+async def test_the_command_lines_upload_resumes_after_a_link_drop(
+        ble_sim: BleHarness, tmp_path: Path) -> None:
+    """``ble-lock firmware upload``'s upload step (``firmware_ops._upload``) over the
+    connection-event model: the simulator drops the link mid-upload (deterministic: after
+    a fixed number of ATT operations); the command reconnects and resumes from the lock's
+    offset, within ``UPLOAD_ATTEMPTS``, and the image lands in the secondary slot."""
+    from ble_lock.cli.app import App
+    from ble_lock.cli.firmware_ops import UPLOAD_ATTEMPTS
+    from ble_lock.cli.firmware_ops import _upload as cli_upload
+
+    assert ble_sim.sim is not None
+    assert UPLOAD_ATTEMPTS >= 2
+    ble_sim.sim.config.timing = LinkTiming(interval_s=0.0075, data_length=251)
+    lock, key = await _started(ble_sim, tmp_path)
+    image = signed_image(tmp_path, key, "3.0.0", body=20000, seed=7)
+    address = await _address(ble_sim, lock)
+    async with await phone(ble_sim, lock, tmp_path / "owner") as owner:
+        await owner.claim_qr(lock.qr or "")
+        await owner.open_maintenance_window(600)
+        (link,) = ble_sim.sim.links()
+        link.drop_after(40)  # inside the upload: ~11 writes per 2475-byte request
+        await cli_upload(App(timeout=10.0), address, image, show=False)
+        assert link.down_reason == "fault: dropped after ATT operations"
+        assert sum(1 for r in link.trace if r.op is AttOp.WRITE_CMD) >= 11
+        async with _smp(address) as client:
+            states = await _states(client)
+            assert [(s.slot, s.version) for s in states] == [(0, "1.0.0"), (1, "3.0.0")]
