@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
@@ -35,10 +35,24 @@ from ble_lock.gateway.stream import CursorStore, EventSink, event_line
 from ble_lock.gateway.trackers import BleakTracker, Tracker
 from ble_lock.wire import messages as m
 
-__all__ = ["MAX_RELAYS", "Gateway"]
+__all__ = ["MAX_RELAYS", "Gateway", "GatewayHooks"]
 
 _log = logging.getLogger(__name__)
 MAX_RELAYS = 32
+
+
+class GatewayHooks(Protocol):
+    """What a bridge (``gateway/mqtt.py``) hears from the gateway; all run on its loop."""
+
+    def status(self, entry: LockEntry, state: str) -> None:
+        """A lock's link changed: ``connected``, ``lost``, ``unreachable``, ``gap``."""
+
+    def pushed(self, entry: LockEntry, body: m.EventBody) -> None:
+        """The lock pushed ``body`` (a state change, an alarm...) on the gateway's session."""
+
+    async def events(self, entry: LockEntry, records: Sequence[m.EventRecord]) -> None:
+        """Records read from the lock's log, oldest first; awaited before the cursor moves
+        past them (R-APP-6: an event reaches the bridge before the gateway forgets it)."""
 
 
 class _Follower:
@@ -84,6 +98,8 @@ class _Follower:
         return self.client
 
     def _on_push(self, body: m.EventBody) -> None:
+        if self.gw.hooks is not None:
+            self.gw.hooks.pushed(self.entry, body)
         if isinstance(body, m.SyncStatement):
             self.gw.relay(body)
         self.wake.set()  # something was logged: read the log now
@@ -137,6 +153,8 @@ class _Follower:
                     # seq numbers are consecutive: the bounded log lost these unread
                     self.gw.status(self.entry, "gap",
                                    missed=page.events[0].seq - cursor - 1)
+                if self.gw.hooks is not None and page.events:
+                    await self.gw.hooks.events(self.entry, page.events)
                 self.gw.sink.write((event_line(key, self.entry.name, r, self.gw.names)
                                     for r in page.events), sync=False)
                 self.gw.events += len(page.events)
@@ -173,8 +191,10 @@ class Gateway:
     """Follows the configured locks; see the module docstring."""
 
     def __init__(self, config: GatewayConfig, *, tracker: Tracker, keystore: Keystore,
-                 sink: EventSink | None = None, cursors: CursorStore | None = None) -> None:
+                 sink: EventSink | None = None, cursors: CursorStore | None = None,
+                 hooks: GatewayHooks | None = None) -> None:
         self.config = config
+        self.hooks = hooks
         self.tracker = tracker
         self.keystore = keystore
         self.sink = sink if sink is not None else EventSink(config.output)
@@ -188,11 +208,12 @@ class Gateway:
         self.stopping = False
 
     @classmethod
-    def from_config(cls, config: GatewayConfig) -> Gateway:
+    def from_config(cls, config: GatewayConfig, *,
+                    hooks: GatewayHooks | None = None) -> Gateway:
         """A gateway on bleak (scanning ``config.adapter``) with the configured keystore."""
         return cls(config, tracker=BleakTracker([e.lock_id for e in config.locks],
                                                 adapter=config.adapter),
-                   keystore=Keystore(config.keystore))
+                   keystore=Keystore(config.keystore), hooks=hooks)
 
     def __repr__(self) -> str:
         return f"Gateway(locks={len(self._followers)}, events={self.events})"
@@ -210,6 +231,8 @@ class Gateway:
     def status(self, entry: LockEntry, state: str, **extra: Any) -> None:
         self.sink.write([{"type": "status", "lock": entry.key, "name": entry.name,
                           "state": state, **extra}])
+        if self.hooks is not None:
+            self.hooks.status(entry, state)
 
     def _seen(self, lock_id: bytes) -> None:
         follower = self._followers.get(lock_id)
