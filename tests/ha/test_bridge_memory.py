@@ -250,3 +250,76 @@ async def test_two_gateways_on_one_broker_publish_disjoint_entities_and_a_moved_
     assert {t: c["unique_id"] for t, c in ha.configs().items()} == uids_before
     await a.stop()
     await ha.stop()
+
+
+async def _remote_key(mem: MemoryLock, admin: Keystore, tmp: Path) -> Keystore:
+    """R-APP-5: the admin makes a remote-only user for the gateway and invites its key;
+    the gateway (its own keystore) redeems the invite."""
+    from ble_lock.central.client import LockClient
+    from ble_lock.wire import messages as m
+
+    async with LockClient(mem.connector(), keystore=admin, lock_id=mem.lock_id) as c:
+        user = await c.add_user("gateway", role=m.Role.REMOTE_ONLY)
+        invite = await c.issue_key(user.user_number)
+    gateway = Keystore(tmp / "gateway-keys")
+    async with LockClient(mem.connector(), keystore=gateway, lock_id=mem.lock_id) as g:
+        await g.redeem(invite.invite_id, invite.code, lock_fingerprint=mem.fingerprint)
+    return gateway
+
+
+async def _set_remote_unlock(mem: MemoryLock, admin: Keystore, on: bool) -> None:
+    from ble_lock.central.client import LockClient
+    from ble_lock.wire import messages as m
+
+    async with LockClient(mem.connector(), keystore=admin, lock_id=mem.lock_id) as c:
+        await c.set_settings(m.SettingsSet(remote_unlock=on))
+
+
+async def test_remote_unlock_with_a_remote_only_key_is_decided_by_the_lock(
+        broker: Broker, tmp_path: Path) -> None:
+    """R-APP-5: an unlock from MQTT runs over the gateway's session with a remote-only
+    key; the lock refuses it while its remote-unlock setting is off (the default): state
+    unchanged, refusal published; switched on, it opens and logs a remote unlock by the
+    gateway's user and key. The remote-only key manages nothing, holds no visitor
+    secret (no visitor-code entity), and reads the log (its events reach MQTT)."""
+    from ble_lock.core.model import EventKind, UnlockMethod
+
+    locks = _locks()[:1]
+    mem = locks[0]
+    key = _key(mem)
+    admin = await _setup(tmp_path, locks)
+    gateway_keys = await _remote_key(mem, admin, tmp_path)
+    ha = HomeAssistant(broker)
+    await ha.start()
+    run = Bridged(config(locks, tmp_path), tracker=_tracker(locks), keystore=gateway_keys,
+                  url=broker.url)
+    await eventually(lambda: ha.last(f"ble-lock/{key}/state") == "LOCKED"
+                     and run.gateway.connected[mem.lock_id], what="connected")
+    configs = ha.configs()
+    assert f"homeassistant/lock/blelock_{key.lower()}/lock/config" in configs
+    assert f"homeassistant/button/blelock_{key.lower()}/visitor_code/config" not in configs
+    # off by default: refused inside the lock
+    await ha.publish(f"ble-lock/{key}/set", "UNLOCK")
+    await eventually(lambda: ha.json(f"ble-lock/{key}/result") != [], what="refusal")
+    assert ha.json(f"ble-lock/{key}/result") == [
+        {"command": "UNLOCK", "ok": False, "error": "REMOTE_UNLOCK_OFF"}]
+    assert mem.lock.bolt.name == "LOCKED"
+    await eventually(lambda: ha.last(f"ble-lock/{key}/state") == "LOCKED", what="unchanged")
+    failed = [e for e in mem.lock.read_events().events if e.kind is EventKind.UNLOCK_FAILED]
+    assert failed[-1].method is UnlockMethod.REMOTE
+    # the admin switches remote unlock on
+    await _set_remote_unlock(mem, admin, True)
+    await ha.publish(f"ble-lock/{key}/set", "UNLOCK")
+    await eventually(lambda: len(ha.json(f"ble-lock/{key}/result")) == 2, what="granted")
+    assert ha.json(f"ble-lock/{key}/result")[-1] == {"command": "UNLOCK", "ok": True,
+                                                      "error": None}
+    assert mem.lock.bolt.name == "UNLOCKED"
+    unlock = [e for e in mem.lock.read_events().events if e.kind is EventKind.UNLOCK][-1]
+    assert unlock.method is UnlockMethod.REMOTE
+    assert unlock.user_number == 2  # the gateway's user, with its key
+    assert unlock.credential_id is not None
+    await eventually(lambda: any(e["event_type"] == "unlock" and e["method"] == "remote"
+                                 for e in ha.json(f"ble-lock/{key}/event")),
+                     what="the remote unlock on the event entity")
+    await run.stop()
+    await ha.stop()
