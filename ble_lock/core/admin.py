@@ -119,8 +119,11 @@ class Admin:
     # -- settings and modes
 
     def get_settings(self, actor: Actor) -> Settings:
-        """The current settings. Admin only."""
-        self._ctx.authorize(actor)
+        """The current settings. Admins, and remote-only users (a gateway shows the
+        lock's door sensor and remote-unlock setting, R-APP-5)."""
+        user = self._ctx.authorize(actor, admin=False)
+        if user.role not in (Role.ADMIN, Role.REMOTE_ONLY):
+            raise PermissionDeniedError("admin only", code=ErrorCode.PERMISSION_DENIED)
         return self._ctx.settings
 
     @property

@@ -49,9 +49,12 @@ def test_a_remote_only_key_manages_nothing_but_reads_the_log() -> None:
     with pytest.raises(PermissionDeniedError):
         lock.visitor_secret(gateway)
     assert lock.events(gateway).events  # R-APP-6: it carries the alarms off the radio
+    assert lock.get_settings(gateway).remote_unlock is False  # shown, never changed
     normal = env.phone(env.user(Role.NORMAL, name="n"), b"\x48" * 32)
     with pytest.raises(PermissionDeniedError):
         lock.events(normal)
+    with pytest.raises(PermissionDeniedError):
+        lock.get_settings(normal)
 
 
 def test_a_normal_users_phone_is_no_remote_unlock() -> None:

@@ -297,6 +297,7 @@ async def test_remote_unlock_with_a_remote_only_key_is_decided_by_the_lock(
                      and run.gateway.connected[mem.lock_id], what="connected")
     configs = ha.configs()
     assert f"homeassistant/lock/blelock_{key.lower()}/lock/config" in configs
+    assert f"homeassistant/binary_sensor/blelock_{key.lower()}/door/config" in configs
     assert f"homeassistant/button/blelock_{key.lower()}/visitor_code/config" not in configs
     # off by default: refused inside the lock
     await ha.publish(f"ble-lock/{key}/set", "UNLOCK")
