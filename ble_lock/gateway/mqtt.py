@@ -305,7 +305,7 @@ class MqttBridge:
                 await self._result(key, command, error="UNREACHABLE")
                 return
             if command == "VISITOR_CODE":
-                await self._visitor_code(entry)
+                await self._visitor_code(entry, client)
                 return
             before = self._retained.get(self.topics.lock(key, "state"))
             self._set_bolt(key, "UNLOCKING" if command == COMMAND_UNLOCK else "LOCKING")
@@ -331,12 +331,17 @@ class MqttBridge:
         finally:
             self._busy.discard(key)
 
-    async def _visitor_code(self, entry: LockEntry) -> None:
-        """R-APP-4: a one-time visitor code, derived from the stored secret, published to
-        the admin's topic (never retained; who reads it is the broker's ACL)."""
+    async def _visitor_code(self, entry: LockEntry, client: LockClient) -> None:
+        """R-APP-4: a one-time visitor code, derived from the stored secret at the lock's
+        own time (it verifies the code with its clock), published to the admin's topic
+        (never retained; who reads it is the broker's ACL)."""
         assert self._gateway is not None
         try:
-            code = one_time_code(self._gateway.keystore, entry.lock_id)
+            now = (await client.system_info()).now_ms / 1000
+            code = one_time_code(self._gateway.keystore, entry.lock_id, now=now)
+        except (OSError, EOFError, TimeoutError):
+            await self._result(entry.key, "VISITOR_CODE", error="UNCONFIRMED")
+            return
         except LockError as exc:
             await self._result(entry.key, "VISITOR_CODE", error=exc.code.name)
             return

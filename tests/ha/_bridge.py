@@ -11,7 +11,11 @@ from ble_lock.gateway.gateway import Gateway
 from ble_lock.gateway.mqtt import MqttBridge
 from ble_lock.gateway.trackers import Tracker
 
-__all__ = ["Bridged"]
+__all__ = ["RUNNING", "Bridged"]
+
+#: Bridges not stopped yet (a failed test's are stopped by the fixture, so that nothing
+#: keeps the loop from closing).
+RUNNING: list[Bridged] = []
 
 
 class Bridged:
@@ -26,8 +30,11 @@ class Bridged:
         self.bridge.attach(self.gateway)
         self.tasks = [asyncio.create_task(self.gateway.run()),
                       asyncio.create_task(self.bridge.run())]
+        RUNNING.append(self)
 
     async def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -20,7 +20,7 @@ import aiomqtt
 
 from ble_lock.testing.waiting import eventually
 
-__all__ = ["MOSQUITTO", "Broker", "HomeAssistant", "check_config"]
+__all__ = ["CLIENTS", "MOSQUITTO", "Broker", "HomeAssistant", "check_config"]
 
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
@@ -144,6 +144,10 @@ def check_config(component: str, config: dict[str, Any]) -> None:
         assert config["entity_category"] in ("config", "diagnostic")
 
 
+#: Clients acting as Home Assistant not stopped yet (see ``conftest.py``).
+CLIENTS: list[HomeAssistant] = []
+
+
 @dataclass
 class Seen:
     payload: str
@@ -163,6 +167,7 @@ class HomeAssistant:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
+        CLIENTS.append(self)
         self._ready = asyncio.Event()
         self._task = asyncio.create_task(self._run())
         await asyncio.wait_for(self._ready.wait(), 30)
@@ -186,6 +191,8 @@ class HomeAssistant:
                 self.messages[str(message.topic)].append(Seen(text, bool(message.retain)))
 
     async def stop(self) -> None:
+        if self in CLIENTS:
+            CLIENTS.remove(self)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.ha._mqtt import MOSQUITTO, Broker
+from tests.ha._bridge import RUNNING
+from tests.ha._mqtt import CLIENTS, MOSQUITTO, Broker
 
 
 @pytest.fixture
@@ -20,5 +22,10 @@ async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
     try:
         yield b
     finally:
+        # a failed test's gateways and clients first (their tasks would keep the loop)
+        for run in list(RUNNING):
+            await asyncio.wait_for(run.stop(), 30)
+        for client in list(CLIENTS):
+            await asyncio.wait_for(client.stop(), 30)
         await b.stop()
 

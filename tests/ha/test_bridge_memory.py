@@ -324,3 +324,30 @@ async def test_remote_unlock_with_a_remote_only_key_is_decided_by_the_lock(
                      what="the remote unlock on the event entity")
     await run.stop()
     await ha.stop()
+
+
+async def test_the_visitor_code_button_publishes_a_one_time_code_that_opens_once(
+        broker: Broker, tmp_path: Path) -> None:
+    """R-APP-4: with a key that holds the visitor secret (the admin's here), the button
+    publishes a one-time code (never retained) that the keypad accepts once."""
+    locks = _locks()[:1]
+    mem = locks[0]
+    key = _key(mem)
+    keystore = await _setup(tmp_path, locks)
+    ha = HomeAssistant(broker)
+    await ha.start()
+    run = Bridged(config(locks, tmp_path), tracker=_tracker(locks), keystore=keystore,
+                  url=broker.url)
+    button = f"homeassistant/button/blelock_{key.lower()}/visitor_code/config"
+    await eventually(lambda: button in ha.configs(), what="button")
+    await ha.publish(ha.configs()[button]["command_topic"], "PRESS")
+    await eventually(lambda: ha.json(f"ble-lock/{key}/visitor_code") != [], what="code")
+    seen = ha.messages[f"ble-lock/{key}/visitor_code"]
+    assert [s.retain for s in seen] == [False]
+    code = json.loads(seen[0].payload)["code"]
+    assert mem.lock.enter_pin(code).granted
+    assert not mem.lock.enter_pin(code).granted  # one time
+    assert ha.json(f"ble-lock/{key}/result")[-1] == {"command": "VISITOR_CODE", "ok": True,
+                                                      "error": None}
+    await run.stop()
+    await ha.stop()
