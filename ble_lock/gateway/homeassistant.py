@@ -5,7 +5,8 @@ configuration of each entity (``homeassistant/<component>/<node>/<object>/config
 Home Assistant's MQTT integration reads them (lock, sensor, binary_sensor, event,
 button; the ``device`` block, ``availability`` with ``availability_mode: all``).
 
-Every unique id and every topic of a lock derives from its lock id alone, never from the
+Entity ids are suggested with ``default_entity_id`` (``object_id`` is deprecated in Home
+Assistant). Every unique id and every topic of a lock derives from its lock id alone, never from the
 gateway that follows it: a lock moved to another gateway keeps its entities, and two
 gateways that follow different locks publish disjoint entities. The gateway is a device
 of its own (its connectivity), and each lock's device names it as ``via_device``.
@@ -13,6 +14,7 @@ of its own (its connectivity), and each lock's device names it as ``via_device``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +102,11 @@ class LockFacts:
     visitor_codes: bool = False
 
 
+def _entity_id(component: str, uid: str) -> str:
+    """An entity id Home Assistant accepts: lower-case letters, digits and ``_``."""
+    return f"{component}.{re.sub(r'[^a-z0-9_]', '_', uid.lower())}"
+
+
 def _gateway_node(topics: Topics) -> str:
     return f"blelock_gateway_{topics.gateway_id}"
 
@@ -123,7 +130,8 @@ def gateway_configs(topics: Topics) -> list[tuple[str, dict[str, Any]]]:
     device = {"identifiers": [node], "name": f"ble-lock gateway {topics.gateway_id}",
               "manufacturer": "ble-lock", "model": "gateway"}
     config = {"name": "Connectivity", "unique_id": f"{node}_connectivity",
-              "object_id": f"{node}_connectivity", "device_class": "connectivity",
+              "default_entity_id": _entity_id("binary_sensor", f"{node}_connectivity"),
+              "device_class": "connectivity",
               "entity_category": "diagnostic", "state_topic": topics.gateway_availability,
               "payload_on": ONLINE, "payload_off": OFFLINE, "device": device,
               "origin": _ORIGIN}
@@ -146,7 +154,8 @@ def lock_configs(facts: LockFacts, topics: Topics) -> list[tuple[str, dict[str, 
     def entity(component: str, object_id: str, **fields: Any) -> tuple[str, dict[str, Any]]:
         uid = f"{node}_{object_id}"
         return topics.config(component, node, object_id), {
-            "unique_id": uid, "object_id": uid, **fields, **common}
+            "unique_id": uid, "default_entity_id": _entity_id(component, uid), **fields,
+            **common}
 
     out = [
         entity("lock", "lock", name=None, command_topic=topics.lock(key, "set"),

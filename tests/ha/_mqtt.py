@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import getpass
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -90,7 +91,7 @@ REQUIRED = {  # Home Assistant's MQTT schema: the keys each platform cannot do w
 }
 #: Keys each platform accepts (the common ones and each platform's own).
 COMMON = {"availability", "availability_mode", "device", "origin", "unique_id", "name",
-          "entity_category", "device_class", "qos", "object_id", "default_entity_id"}
+          "entity_category", "device_class", "qos", "default_entity_id"}
 ALLOWED = {
     "lock": COMMON | {"command_topic", "state_topic", "payload_lock", "payload_unlock",
                       "state_locked", "state_unlocked", "state_locking", "state_unlocking",
@@ -140,6 +141,11 @@ def check_config(component: str, config: dict[str, Any]) -> None:
         assert isinstance(types, list)
         assert types
         assert all(isinstance(t, str) for t in types)
+    if "default_entity_id" in config:  # "<domain>.<object id>" of the same platform
+        domain, _, object_id = config["default_entity_id"].partition(".")
+        assert domain == component
+        assert object_id
+        assert re.fullmatch(r"[a-z0-9_]+", object_id), object_id
     if "entity_category" in config:
         assert config["entity_category"] in ("config", "diagnostic")
 

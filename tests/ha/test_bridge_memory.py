@@ -224,12 +224,12 @@ async def test_two_gateways_on_one_broker_publish_disjoint_entities_and_a_moved_
     a = Bridged(config(locks[:1], tmp_path / "a"), tracker=_tracker(locks[:1]),
                 keystore=keystore, url=broker.url, gateway_id="hall")
     b = Bridged(config(locks[1:], tmp_path / "b"), tracker=_tracker(locks[1:]),
-                keystore=keystore, url=broker.url, gateway_id="garage")
+                keystore=keystore, url=broker.url, gateway_id="Garage-2")
     await eventually(lambda: len(ha.configs()) == 2 + 8 + 7, what="both", timeout=30)
     configs = ha.configs()
     via = {topic: cfg["device"].get("via_device") for topic, cfg in configs.items()}
     first = {t for t, v in via.items() if v == "blelock_gateway_hall"}
-    second = {t for t, v in via.items() if v == "blelock_gateway_garage"}
+    second = {t for t, v in via.items() if v == "blelock_gateway_Garage-2"}
     assert len(first) == 8
     assert len(second) == 7
     assert not first & second
