@@ -1,7 +1,7 @@
 """The gateway following many locks: CPU per event beside its floor, throughput, memory.
 
     python bench/gateway.py [--json] [--locks 10,50] [--events 100] [--sim-min 1]
-                            [--repeat 3] [--interval-ms 0]
+                            [--repeat 3] [--interval-ms 0] [--mqtt-commands 0]
 
 For each lock count N, every lock first logs ``--events`` events at its front panel
 (door opened / closed pairs) besides its claim; then the gateway starts and the clock
@@ -349,12 +349,16 @@ def cpu_floor(base: Path, events_per_batch: float) -> dict[str, float]:
 
 
 async def run(counts: list[int], events: int, sim_min: int, interval_ms: float,
-              repeat: int) -> dict[str, Any]:
+              repeat: int, mqtt_commands: int = 0) -> dict[str, Any]:
     runs = []
     for n in counts:
         runs.append(await run_memory(n, events, repeat))
         if n >= sim_min:
             runs.append(await run_sim(n, events, interval_ms))
+    if mqtt_commands > 0:  # the Home Assistant path (bench/gateway_mqtt.py)
+        from gateway_mqtt import run_mqtt
+
+        runs.append(await run_mqtt(mqtt_commands, events, interval_ms))
     return {"events_per_lock": events, "runs": runs}
 
 
@@ -369,10 +373,12 @@ def main() -> int:
                         help="memory: streaming runs (median, min, max)")
     parser.add_argument("--interval-ms", type=float, default=0.0,
                         help="sim: air time per ATT PDU (a connection interval)")
+    parser.add_argument("--mqtt-commands", type=int, default=0,
+                        help="also the MQTT path: this many UNLOCK commands (0: skip)")
     args = parser.parse_args()
     counts = [int(x) for x in args.locks.split(",") if x.strip()]
     result = asyncio.run(run(counts, args.events, args.sim_min, args.interval_ms,
-                             args.repeat))
+                             args.repeat, args.mqtt_commands))
     if args.json:
         print(json.dumps(result))
     else:

@@ -18,7 +18,8 @@ from ble_lock.wire import messages as m
 
 __all__ = ["credentials", "parse_time", "users"]
 
-_ROLES = {"admin": m.Role.ADMIN, "normal": m.Role.NORMAL, "dual-auth": m.Role.DUAL_AUTH}
+_ROLES = {"admin": m.Role.ADMIN, "normal": m.Role.NORMAL, "dual-auth": m.Role.DUAL_AUTH,
+          "remote-only": m.Role.REMOTE_ONLY}  # R-APP-5: a gateway's user
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 

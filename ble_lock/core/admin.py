@@ -11,6 +11,7 @@ from ble_lock.core.enrolment import Enrolment
 from ble_lock.core.errors import (
     ErrorCode,
     InvalidInputError,
+    PermissionDeniedError,
     StateError,
 )
 from ble_lock.core.invites import InviteBook
@@ -25,6 +26,7 @@ from ble_lock.core.model import (
     LockEvent,
     LockEventPage,
     Note,
+    Role,
     Settings,
     SystemInfo,
     auto_lock_default,
@@ -67,6 +69,7 @@ _SETTING_FEATURE: dict[str, Feature | None] = {
     "sync_unlock": Feature.SYNC_UNLOCK,
     "sync_window_s": Feature.SYNC_UNLOCK,
     "utc_offset_min": None,
+    "remote_unlock": None,  # R-APP-5
 }
 _RANGES: dict[str, tuple[int, int]] = {
     "volume": (0, 5),
@@ -121,8 +124,11 @@ class Admin:
     # -- settings and modes
 
     def get_settings(self, actor: Actor) -> Settings:
-        """The current settings. Admin only."""
-        self._ctx.authorize(actor)
+        """The current settings. Admins, and remote-only users (a gateway shows the
+        lock's door sensor and remote-unlock setting, R-APP-5)."""
+        user = self._ctx.authorize(actor, admin=False)
+        if user.role not in (Role.ADMIN, Role.REMOTE_ONLY):
+            raise PermissionDeniedError("admin only", code=ErrorCode.PERMISSION_DENIED)
         return self._ctx.settings
 
     @property
@@ -265,8 +271,11 @@ class Admin:
     # -- events (R-APP-6)
 
     def events(self, actor: Actor, *, after: int = 0, limit: int = 100) -> LockEventPage:
-        """Events with ``seq > after``, oldest first. Admin only."""
-        self._ctx.authorize(actor)
+        """Events with ``seq > after``, oldest first. Admins, and remote-only users (a
+        gateway carries the alarms off the radio, R-APP-6)."""
+        user = self._ctx.authorize(actor, admin=False)
+        if user.role not in (Role.ADMIN, Role.REMOTE_ONLY):
+            raise PermissionDeniedError("admin only", code=ErrorCode.PERMISSION_DENIED)
         return self.read_events(after=after, limit=limit)
 
     def read_events(self, *, after: int = 0, limit: int = 100) -> LockEventPage:

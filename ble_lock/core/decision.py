@@ -22,6 +22,11 @@ The rules run in one order, :data:`RULE_ORDER`:
 5. R-USR-8 / R-MOD-3 dual-auth: two different keys within the profile's window;
 6. R-MOD-4 passage mode; 7. R-CRD-6 duress.
 
+R-APP-5 remote unlock (a remote-only user's key, e.g. a gateway's): refused while the
+lock's "remote unlock" setting is off (off by default), right after the lockout and
+before validity, so a switched-off lock answers the same whoever asks; then every mode
+applies as to a Bluetooth key.
+
 :data:`TABLE` says, for every path and rule, what happens when that rule's condition
 holds (``None``: the rule does not apply to the path). A cell whose verdict is
 :attr:`Verdict.GRANT` modifies a grant (ends passage mode, raises the duress alarm) and
@@ -94,6 +99,7 @@ class Path(Enum):
     PALM = "palm"
     CARD = "card"
     BLUETOOTH = "Bluetooth key"
+    REMOTE = "remote unlock"
     REMOTE_CONTROL = "remote accessory"
     VISITOR_CODE = "visitor code"
     MECHANICAL_KEY = "mechanical key"
@@ -113,6 +119,7 @@ class Rule(Enum):
     """The rules, each with the id it cites."""
 
     LOCKOUT = "R-SEC-1"
+    REMOTE_OFF = "R-APP-5"
     VALIDITY = "R-USR-7"
     PRIVACY = "R-MOD-2"
     ANTI_LOCK = "R-MOD-1"
@@ -122,8 +129,8 @@ class Rule(Enum):
 
 
 #: The one order in which the rules run.
-RULE_ORDER = (Rule.LOCKOUT, Rule.VALIDITY, Rule.PRIVACY, Rule.ANTI_LOCK, Rule.DUAL_AUTH,
-              Rule.PASSAGE, Rule.DURESS)
+RULE_ORDER = (Rule.LOCKOUT, Rule.REMOTE_OFF, Rule.VALIDITY, Rule.PRIVACY, Rule.ANTI_LOCK,
+              Rule.DUAL_AUTH, Rule.PASSAGE, Rule.DURESS)
 
 
 class Verdict(Enum):
@@ -213,6 +220,13 @@ TABLE: dict[Path, Row] = {
         Rule.LOCKOUT: _DENY_LOCKOUT, Rule.VALIDITY: _DENY_VALIDITY,
         Rule.PRIVACY: _DENY_PRIVACY, Rule.ANTI_LOCK: _DENY_ANTI_LOCK,
         Rule.DUAL_AUTH: _SECOND, Rule.PASSAGE: _GRANT}),
+    # R-APP-5: "through the network", with a remote-only user's key; the setting decides
+    # (an unknown key is no remote user: it is refused on the Bluetooth row)
+    Path.REMOTE: Row(base=Verdict.GRANT, cells={
+        Rule.LOCKOUT: _DENY_LOCKOUT,
+        Rule.REMOTE_OFF: Cell(verdict=Verdict.DENY, reason=ErrorCode.REMOTE_UNLOCK_OFF),
+        Rule.VALIDITY: _DENY_VALIDITY, Rule.PRIVACY: _DENY_PRIVACY,
+        Rule.ANTI_LOCK: _DENY_ANTI_LOCK, Rule.PASSAGE: _GRANT}),
     Path.REMOTE_CONTROL: Row(base=Verdict.GRANT, unidentified=ErrorCode.NO_MATCH,
                              counts_unidentified=True, cells={
         Rule.LOCKOUT: _DENY_LOCKOUT, Rule.VALIDITY: _DENY_VALIDITY,
@@ -367,6 +381,10 @@ def _dual_user(s: Situation) -> bool:
             and _mode_on(s, Feature.DUAL_AUTH, s.settings.dual_auth_mode))
 
 
+def _remote_off(s: Situation) -> bool:
+    return not s.settings.remote_unlock
+
+
 def _passage(s: Situation) -> bool:
     return _mode_on(s, Feature.PASSAGE_MODE, s.settings.passage_mode)
 
@@ -377,9 +395,9 @@ def _duress(s: Situation) -> bool:
 
 #: Each rule's condition (a lookup, not a chain of comparisons: it runs on every attempt).
 _CONDITIONS: dict[Rule, Callable[[Situation], bool]] = {
-    Rule.LOCKOUT: _locked_out, Rule.VALIDITY: _invalid, Rule.PRIVACY: _private,
-    Rule.ANTI_LOCK: _anti_locked, Rule.DUAL_AUTH: _dual_user, Rule.PASSAGE: _passage,
-    Rule.DURESS: _duress}
+    Rule.LOCKOUT: _locked_out, Rule.REMOTE_OFF: _remote_off, Rule.VALIDITY: _invalid,
+    Rule.PRIVACY: _private, Rule.ANTI_LOCK: _anti_locked, Rule.DUAL_AUTH: _dual_user,
+    Rule.PASSAGE: _passage, Rule.DURESS: _duress}
 
 
 def _dual(s: Situation, cell: Cell) -> Outcome | None:

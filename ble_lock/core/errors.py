@@ -139,6 +139,7 @@ class ErrorCode(IntEnum):
     KEYPAD_ASLEEP = 53, _C.PERMISSION
     LINK_PENDING = 54, _C.PERMISSION
     INVITE_USED = 55, _C.PERMISSION
+    REMOTE_UNLOCK_OFF = 56, _C.PERMISSION  # R-APP-5: the lock's remote unlock setting is off
     # -- wire protocol
     PROTOCOL_ERROR = 60, _C.PROTOCOL
     MESSAGE_TOO_LARGE = 61, _C.PROTOCOL

@@ -54,6 +54,7 @@ class UnlockMethod(IntEnum):
     SYNC = 10
     INSIDE = 11
     DUAL_AUTH = 12
+    REMOTE = 13  # R-APP-5: a remote unlock (a remote-only user's key, e.g. a gateway)
 
 
 class EventKind(IntEnum):

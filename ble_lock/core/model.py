@@ -104,6 +104,11 @@ class Role(IntEnum):
     ADMIN = 1
     NORMAL = 2
     DUAL_AUTH = 3
+    #: R-APP-5: a remote-only user (Matter's RemoteOnly user type), e.g. a gateway: its
+    #: Bluetooth key opens only as a remote unlock (the lock's "remote unlock" setting,
+    #: off by default, decides), manages nothing, and may read the event log to carry
+    #: alarms off the radio (R-APP-6).
+    REMOTE_ONLY = 4
 
 
 class CredentialKind(IntEnum):
@@ -257,6 +262,8 @@ class Settings:
     lockout_enabled: bool = True
     sync_unlock: bool = False
     sync_window_s: int = 10
+    #: R-APP-5: remote unlock ("設定 > 解鎖設定 > 遠端解鎖"), off by default.
+    remote_unlock: bool = False
     time_offset: float = 0.0
     utc_offset_min: int = 0
 

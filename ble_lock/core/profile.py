@@ -47,7 +47,7 @@ class Profile:
     capacities: Mapping[CredentialKind, int]
     per_user_limits: Mapping[CredentialKind, int] = field(default_factory=dict)
     enrol_steps: Mapping[CredentialKind, tuple[str, ...]] = field(default_factory=dict)
-    roles: frozenset[Role] = frozenset({Role.ADMIN, Role.NORMAL})
+    roles: frozenset[Role] = frozenset({Role.ADMIN, Role.NORMAL, Role.REMOTE_ONLY})
     features: frozenset[Feature] = frozenset()
     pin_min: int = 6
     pin_max: int = 10
@@ -110,7 +110,7 @@ DL20VC = Profile(
         }
     ),
     enrol_steps=MappingProxyType({CredentialKind.FINGERPRINT: _FINGER_STEPS}),
-    roles=frozenset({Role.ADMIN, Role.NORMAL, Role.DUAL_AUTH}),
+    roles=frozenset({Role.ADMIN, Role.NORMAL, Role.DUAL_AUTH, Role.REMOTE_ONLY}),
     features=frozenset(
         {
             Feature.ANTI_LOCK,

@@ -292,6 +292,10 @@ class Unlock:
         revocation, key and user validity, schedule, privacy, anti-lock; a dual-auth
         user's phone is one key of two (R-USR-8, ``docs/core.md``)."""
         cred = self._phone_credential(actor)
+        if cred is not None and self._ctx.user(cred.user_number).role is Role.REMOTE_ONLY:
+            # R-APP-5: a remote-only user's key opens only as a remote unlock, logged as
+            # such with its user and key (the gateway's identity); the setting decides
+            return self.unlock(Path.REMOTE, UnlockMethod.REMOTE, cred, outside=True)
         return self.unlock(Path.BLUETOOTH, UnlockMethod.BLUETOOTH, cred,
                             identified=cred is not None)
 

@@ -17,6 +17,15 @@ else TOML)::
     id = "0BADC0DE"                   # lock id (hex, as on the label)
     name = "front door"               # optional, shown in the stream
 
+    [mqtt]                            # optional: the Home Assistant bridge (ble-lock[mqtt])
+    url = "mqtts://gateway@broker.lan:8883"   # mqtt:// or mqtts:// (TLS), user in the URL
+    password_file = "mqtt-password"   # the broker password (never in argv; or in the URL)
+    gateway_id = "hall"               # unique per gateway on the broker (default: host name)
+    discovery_prefix = "homeassistant"
+    topic = "ble-lock"                # the root of the state and command topics
+    ca_certs = "ca.pem"               # TLS: the broker's CA; certfile/keyfile: client cert
+    tls_insecure = false              # TLS: skip the host-name check (tests only)
+
 Relative paths are relative to the file's directory. Unknown keys are refused (a typo
 must not silently fall back to a default).
 """
@@ -25,20 +34,120 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ble_lock.core.errors import InvalidInputError
 
-__all__ = ["MAX_LOCKS", "GatewayConfig", "LockEntry"]
+__all__ = ["MAX_LOCKS", "PASSWORD_ENV", "GatewayConfig", "LockEntry", "MqttSettings"]
 
 MAX_LOCKS = 1000
 _TOP = frozenset({"keystore", "adapter", "output", "state", "poll_interval_s",
-                  "backoff_min_s", "backoff_max_s", "request_timeout_s", "relay", "lock"})
+                  "backoff_min_s", "backoff_max_s", "request_timeout_s", "relay", "lock",
+                  "mqtt"})
 _LOCK = frozenset({"id", "name"})
+_MQTT = frozenset({"url", "password_file", "gateway_id", "discovery_prefix", "topic",
+                   "ca_certs", "certfile", "keyfile", "tls_insecure"})
+#: The broker password from the environment (for ``--mqtt`` without a password in argv).
+PASSWORD_ENV = "BLE_LOCK_MQTT_PASSWORD"  # noqa: S105 - the variable's name, not a password
+#: A topic segment: no MQTT wildcard, separator or control character.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: A topic root: segments separated by ``/``.
+_ROOT = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MqttSettings:
+    """Where and how the gateway's MQTT bridge connects (``gateway/mqtt.py``)."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_certs: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    tls_insecure: bool = False
+    gateway_id: str = "gateway"
+    discovery_prefix: str = "homeassistant"
+    topic: str = "ble-lock"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> MqttSettings:
+        """``mqtt://[user[:pass]@]host[:port]`` (``mqtts://``: TLS, port 8883 by default).
+        A password absent from the URL is taken from ``$BLE_LOCK_MQTT_PASSWORD``."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidInputError(f"not an MQTT URL: {exc}") from exc
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname \
+                or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise InvalidInputError("an MQTT URL is mqtt://[user[:pass]@]host[:port] "
+                                    "(or mqtts:// for TLS)")
+        tls = parts.scheme == "mqtts"
+        password = unquote(parts.password) if parts.password is not None else None
+        if password is None and options.get("password") is None:
+            password = os.environ.get(PASSWORD_ENV) or None
+        settings: dict[str, Any] = {
+            "host": parts.hostname, "port": port or (8883 if tls else 1883), "tls": tls,
+            "username": unquote(parts.username) if parts.username else None,
+            "password": password, "gateway_id": _default_gateway_id()}
+        settings.update({k: v for k, v in options.items() if v is not None})
+        mqtt = cls(**settings)
+        for name in ("gateway_id",):
+            if not _SEGMENT.fullmatch(getattr(mqtt, name)):
+                raise InvalidInputError(f"mqtt '{name}': letters, digits, '_' and '-' only "
+                                        "(1 to 64)")
+        for name in ("discovery_prefix", "topic"):
+            if not _ROOT.fullmatch(getattr(mqtt, name)):
+                raise InvalidInputError(f"mqtt '{name}': a topic of letters, digits, '_' "
+                                        "and '-', no wildcards")
+        return mqtt
+
+    def redacted_url(self) -> str:
+        """The broker's URL for logs: never the password."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def _default_gateway_id() -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64]
+    return name or "gateway"
+
+
+def _mqtt(raw: Any, base: Path) -> MqttSettings | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("[mqtt] is a table")
+    unknown = set(raw) - _MQTT
+    if unknown:
+        raise InvalidInputError(f"unknown [mqtt] keys: {sorted(unknown)}")
+    options: dict[str, Any] = {}
+    for key in ("gateway_id", "discovery_prefix", "topic"):
+        if key in raw:
+            options[key] = _str(raw, key, "")
+    for key in ("ca_certs", "certfile", "keyfile"):
+        if key in raw:
+            options[key] = _path(base, _str(raw, key, ""))
+    if "tls_insecure" in raw:
+        options["tls_insecure"] = _bool(raw, "tls_insecure", False)
+    if "password_file" in raw:
+        path = _path(base, _str(raw, "password_file", ""))
+        try:
+            options["password"] = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from exc
+    return MqttSettings.from_url(_str(raw, "url", ""), **options)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +174,7 @@ class GatewayConfig:
     backoff_max_s: float = 60.0
     request_timeout_s: float = 15.0
     relay: bool = True
+    mqtt: MqttSettings | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> GatewayConfig:
@@ -101,7 +211,7 @@ class GatewayConfig:
             backoff_min_s=_num(raw, "backoff_min_s", 1.0),
             backoff_max_s=_num(raw, "backoff_max_s", 60.0),
             request_timeout_s=_num(raw, "request_timeout_s", 15.0),
-            relay=_bool(raw, "relay", True))
+            relay=_bool(raw, "relay", True), mqtt=_mqtt(raw.get("mqtt"), base))
         if config.backoff_max_s < config.backoff_min_s:
             raise InvalidInputError("backoff_max_s must be >= backoff_min_s")
         return config

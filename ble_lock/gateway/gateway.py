@@ -26,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ble_lock.central.client import LockClient
 from ble_lock.central.keystore import Keystore
@@ -41,11 +41,25 @@ from ble_lock.gateway.stream import CursorStore, EventSink, event_line
 from ble_lock.gateway.trackers import BleakTracker, Tracker
 from ble_lock.wire import messages as m
 
-__all__ = ["MAX_RELAYS", "Gateway"]
+__all__ = ["MAX_RELAYS", "Gateway", "GatewayHooks"]
 
 _log = logging.getLogger(__name__)
 MAX_RELAYS = 32
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class GatewayHooks(Protocol):
+    """What a bridge (``gateway/mqtt.py``) hears from the gateway; all run on its loop."""
+
+    def status(self, entry: LockEntry, state: str) -> None:
+        """A lock's link changed: ``connected``, ``lost``, ``unreachable``, ``gap``."""
+
+    def pushed(self, entry: LockEntry, body: m.EventBody) -> None:
+        """The lock pushed ``body`` (a state change, an alarm...) on the gateway's session."""
+
+    async def events(self, entry: LockEntry, records: Sequence[m.EventRecord]) -> None:
+        """Records read from the lock's log, oldest first; awaited before the cursor moves
+        past them (R-APP-6: an event reaches the bridge before the gateway forgets it)."""
 
 
 class _Follower:
@@ -107,6 +121,8 @@ class _Follower:
         self.wake.set()
 
     def _on_push(self, body: m.EventBody) -> None:
+        if self.gw.hooks is not None:
+            self.gw.hooks.pushed(self.entry, body)
         if isinstance(body, m.SyncStatement):
             self.gw.relay(body)
         self.wake.set()  # something was logged: read the log now
@@ -180,6 +196,8 @@ class _Follower:
                     # seq numbers are consecutive: the bounded log lost these unread
                     self.gw.status(self.entry, "gap",
                                    missed=page.events[0].seq - cursor - 1)
+                if self.gw.hooks is not None and page.events:
+                    await self.gw.hooks.events(self.entry, page.events)
                 self.gw.sink.write((event_line(key, self.entry.name, r, self.gw.names)
                                     for r in page.events), sync=False)
                 self.gw.events += len(page.events)
@@ -222,10 +240,11 @@ class Gateway:
     def __init__(self, config: GatewayConfig, *, tracker: Tracker, keystore: Keystore,
                  sink: EventSink | None = None,
                  cursors: CursorStore | StreamCursors | None = None,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, hooks: GatewayHooks | None = None) -> None:
         self.config = config
         self.sleep = sleep
         """How the reconnection backoff waits (tests pass one that records the delays)."""
+        self.hooks = hooks
         self.tracker = tracker
         self.keystore = keystore
         # the cursors first: recovering them from a stream file cuts a torn last line
@@ -243,11 +262,12 @@ class Gateway:
         self.stopping = False
 
     @classmethod
-    def from_config(cls, config: GatewayConfig) -> Gateway:
+    def from_config(cls, config: GatewayConfig, *,
+                    hooks: GatewayHooks | None = None) -> Gateway:
         """A gateway on bleak (scanning ``config.adapter``) with the configured keystore."""
         return cls(config, tracker=BleakTracker([e.lock_id for e in config.locks],
                                                 adapter=config.adapter),
-                   keystore=Keystore(config.keystore))
+                   keystore=Keystore(config.keystore), hooks=hooks)
 
     def __repr__(self) -> str:
         return f"Gateway(locks={len(self._followers)}, events={self.events})"
@@ -271,6 +291,8 @@ class Gateway:
         # flushed now, made durable by the next batch's commit (one fsync per batch)
         self.sink.write([{"type": "status", "lock": entry.key, "name": entry.name,
                           "state": state, **extra}], sync=False)
+        if self.hooks is not None:
+            self.hooks.status(entry, state)
 
     def _seen(self, lock_id: bytes) -> None:
         follower = self._followers.get(lock_id)

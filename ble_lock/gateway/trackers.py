@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ble_lock.central.discovery import parse_bleak
+from ble_lock.central.discovery import LockAdvert, parse_bleak
 from ble_lock.central.transport import (
     Connector,
     DisconnectCallback,
@@ -42,6 +42,9 @@ class Tracker(Protocol):
     async def run(self, on_seen: SeenCallback) -> None:
         """Track until cancelled; ``on_seen(lock_id)`` for each advertisement."""
 
+    def advert(self, lock_id: bytes) -> LockAdvert | None:
+        """The lock's last advertisement (address, RSSI), or None if there is none."""
+
 
 class StaticTracker:
     """Locks at fixed connectors, always "seen"."""
@@ -57,6 +60,9 @@ class StaticTracker:
 
     def connector(self, lock_id: bytes) -> Connector:
         return self._connectors[lock_id]
+
+    def advert(self, lock_id: bytes) -> LockAdvert | None:
+        return None  # no radio: no address, no RSSI
 
     async def run(self, on_seen: SeenCallback) -> None:
         for lock_id in self._connectors:
@@ -74,6 +80,7 @@ class BleakTracker:
         self._adapter = adapter
         self._max_attempts = max_attempts
         self._devices: dict[bytes, BLEDevice] = {}
+        self._adverts: dict[bytes, LockAdvert] = {}
         self.last_seen: dict[bytes, float] = {}
 
     def __repr__(self) -> str:
@@ -81,6 +88,9 @@ class BleakTracker:
 
     def known(self, lock_id: bytes) -> bool:
         return lock_id in self._devices
+
+    def advert(self, lock_id: bytes) -> LockAdvert | None:
+        return self._adverts.get(lock_id)
 
     def connector(self, lock_id: bytes) -> Connector:
         async def connect(on_notify: NotifyCallback, on_disconnect: DisconnectCallback
@@ -105,6 +115,7 @@ class BleakTracker:
             if advert is None or not advert.connectable or advert.lock_id not in self._wanted:
                 return
             self._devices[advert.lock_id] = device
+            self._adverts[advert.lock_id] = advert
             self.last_seen[advert.lock_id] = time.monotonic()
             on_seen(advert.lock_id)
 

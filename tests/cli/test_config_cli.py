@@ -173,6 +173,11 @@ def test_gateway_config_errors(cli: Cli, tmp_path: Path) -> None:
     err = cli.fails(ErrorCode.INVALID_ARGUMENT, "gateway", "--config", str(tmp_path / "none"))
     assert "cannot read" in err
     assert cli("gateway").exit_code == 2
+    good = tmp_path / "ok.toml"
+    good.write_text('state = "c.json"\n[[lock]]\nid = "0BADC0DE"\n')
+    err = cli.fails(ErrorCode.INVALID_ARGUMENT, "gateway", "--config", str(good),
+                    "--mqtt", "http://broker")  # issue 16: a bad broker URL, typed
+    assert "MQTT URL" in err
 
 
 def test_sync_relay_needs_paired_locks(owned: Cli, gate: MemoryLock) -> None:

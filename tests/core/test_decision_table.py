@@ -107,6 +107,7 @@ def _rig(rule: Rule | None, profile: Profile = ALL) -> Rig:
     if profile.has(Feature.SYNC_UNLOCK):
         lock.link_lock(admin, PEER, PEER_KEY, confirm_s=0)
         lock.update_settings(admin, sync_unlock=True)
+    lock.update_settings(admin, remote_unlock=True)  # R-APP-5: off is the rule's condition
     lock.drain_notifications()
     return Rig(env=env, user=user.number, phone=phone)
 
@@ -117,6 +118,8 @@ def _condition(rig: Rig, rule: Rule | None) -> None:
     if rule is Rule.LOCKOUT:
         rig.env.fail_pin(rig.env.profile.lockout_failures)
         assert lock.lockout_remaining() is not None
+    elif rule is Rule.REMOTE_OFF:
+        lock.update_settings(admin, remote_unlock=False)
     elif rule is Rule.VALIDITY:
         lock.update_user(admin, rig.user, valid_until=START - 10)  # R-USR-7: ended
     elif rule is Rule.PRIVACY:
@@ -153,7 +156,16 @@ OPENS: dict[Path, Callable[[Rig, Rule | None], Decision]] = {
     Path.VISITOR_CODE: lambda r, rule: r.lock.enter_pin(_visitor_code(r, rule)),
     Path.MECHANICAL_KEY: lambda r, _: r.lock.mechanical_key(),
     Path.SYNC: lambda r, _: r.lock.apply_sync_statement(PEER),
+    # R-APP-5: the rig's user becomes remote-only (a gateway's user); last: it changes
+    # what the rig's phone is for the drivers after it
+    Path.REMOTE: lambda r, _: _remote_unlock(r),
 }
+
+
+def _remote_unlock(rig: Rig) -> Decision:
+    rig.lock.update_user(rig.env.admin, rig.user, role=Role.REMOTE_ONLY)
+    rig.lock.drain_notifications()
+    return rig.lock.unlock_bluetooth(rig.phone)
 
 
 def _open_verdict(decision: Decision) -> tuple[Verdict, ErrorCode | None]:

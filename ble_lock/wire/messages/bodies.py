@@ -372,6 +372,7 @@ class SettingsSet(RequestOf[LockSettings]):
     sync_unlock: bool | None = None
     sync_window_s: UInt16 | None = None
     utc_offset_min: Int16 | None = None
+    remote_unlock: bool | None = None  # R-APP-5
 
 
 @wire

@@ -246,6 +246,7 @@ class LockSettings(ResponseBody):
     sync_unlock: bool
     sync_window_s: UInt16
     utc_offset_min: Int16
+    remote_unlock: bool = False  # R-APP-5, off by default
 
 
 @wire
