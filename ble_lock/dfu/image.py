@@ -30,7 +30,7 @@ import construct as c
 from ble_lock.core.errors import ErrorCode, InvalidInputError
 
 if TYPE_CHECKING:  # imported where used: an emulator without --vendor-key never needs
-    # them (cryptography's serialization, EC and Ed25519 modules: 0.55 MB of its USS)
+    # them (cryptography's serialization and Ed25519 modules: 0.4 MB of its USS)
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
