@@ -304,7 +304,14 @@ class Keystore:
             self._step(step)
 
     def ensure_identity(self, generate: Callable[[], PhoneIdentity]) -> PhoneIdentity:
-        """Return the phone's key pair, creating it with ``generate`` on first use."""
+        """Return the phone's key pair, creating it with ``generate`` on first use.
+
+        Only the first use writes: a keystore that has it is read, not rewritten (a
+        gateway opens one client per lock; rewriting every record with two fsyncs each
+        time was most of its CPU per event, issue 15)."""
+        found = self.identity()
+        if found is not None:
+            return found  # written once, never changed: no lock needed to read it
         with self._mutate() as data:
             phone = data.get("phone")
             if phone is None:

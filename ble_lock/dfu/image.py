@@ -23,13 +23,15 @@ import hmac
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from functools import total_ordering
+from typing import TYPE_CHECKING
 
 import construct as c
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from ble_lock.core.errors import ErrorCode, InvalidInputError
+
+if TYPE_CHECKING:  # imported where used: an emulator without --vendor-key never needs
+    # them (cryptography's serialization and Ed25519 modules: 0.4 MB of its USS)
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
     "IMAGE_MAGIC",
@@ -241,6 +243,8 @@ class VendorKey:
     or ECDSA P-256, from a PEM public or private key (only the public half is kept)."""
 
     def __init__(self, public: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         if isinstance(public, ec.EllipticCurvePublicKey) and not isinstance(
                 public.curve, ec.SECP256R1):
             raise InvalidInputError("vendor key: ECDSA keys must be on P-256")
@@ -250,6 +254,9 @@ class VendorKey:
     def from_pem(cls, pem: bytes) -> VendorKey:
         """From a PEM public key or private key (imgtool ``keygen`` writes the latter).
         Raises ``InvalidInputError`` for anything else."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
         try:
             if b"PRIVATE KEY" in pem:
                 private = serialization.load_pem_private_key(pem, password=None)
@@ -270,11 +277,15 @@ class VendorKey:
 
     @property
     def signature_tlv(self) -> TlvType:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         return (TlvType.ED25519 if isinstance(self._public, ed25519.Ed25519PublicKey)
                 else TlvType.ECDSASIG)
 
     def fingerprint(self) -> str:
         """SHA-256 of the DER public key, hex (what ``imgtool getpub`` hashes for KEYHASH)."""
+        from cryptography.hazmat.primitives import serialization
+
         der = self._public.public_bytes(serialization.Encoding.DER,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
         return hashlib.sha256(der).hexdigest()
@@ -289,6 +300,10 @@ class VendorKey:
 
     def verify_parsed(self, image: McubootImage, data: bytes) -> McubootImage:
         """:meth:`verify` on an image already parsed from ``data``."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
         want = image.hash
         if want is None:
             raise ImageError(ImageProblem.NO_HASH)

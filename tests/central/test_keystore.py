@@ -57,6 +57,24 @@ def test_identity_created_once_and_file_is_private(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".keystore.lock", "keystore.json"]
 
 
+def test_an_existing_identity_is_read_not_rewritten(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway opens one client per lock, each asks for the identity: only the first
+    call writes the keystore (issue 15: a rewrite with two fsyncs per lock was most of
+    the gateway's CPU per event). Counted: fsyncs and the keystore's inode."""
+    ks = Keystore(tmp_path)
+    ks.ensure_identity(lambda: IDENT)
+    ks.put(_record("L1"))
+    inode = ks.path.stat().st_ino
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    for _ in range(3):
+        assert Keystore(tmp_path).ensure_identity(lambda: pytest.fail("regenerated")) == IDENT
+    assert fsyncs == []
+    assert ks.path.stat().st_ino == inode  # not replaced by a rename either
+
+
 def test_records_round_trip_and_secrets_stay_out_of_repr(tmp_path: Path) -> None:
     ks = Keystore(tmp_path)
     rec = _record(address="AA:BB:CC:DD:EE:FF", user_no=1, role="admin", paired_at=5.0)

@@ -2,7 +2,9 @@
 checked on real emulator processes over the simulator, standalone
 (``python -m ble_lock.peripheral``) and forked by ``ble_lock.peripheral.forkserver``,
 each serving a claim. The evidence is CPython's own ``-X importtime`` report (every
-module the process imported, on its stderr; a forked child inherits the option)."""
+module the process imported, on its stderr; a forked child inherits the option). Nor
+what it does not use: bleak's D-Bus library (``dbus_fast``), and without ``--vendor-key``
+``cryptography``'s serialization and Ed25519 modules."""
 
 from __future__ import annotations
 
@@ -70,3 +72,11 @@ async def test_emulator_processes_import_nothing_of_the_simulator(
         assert {"ble_lock.peripheral.emulator", "ble_lock.lockapp.service",
                 "bless"} <= modules  # the report is read right
         assert not {name for name in modules if name.startswith("ble_lock.sim")}
+        # bless's dbus_next asks the bus its id: bleak's dbus_fast is not loaded (1.9 MB)
+        assert {"dbus_next"} <= modules
+        assert not {name for name in modules if name.startswith("dbus_fast")}
+        # no --vendor-key: the image checks' key loading stays unimported (0.4 MB; EC is
+        # loaded anyway, by cryptography's OpenSSL backend at the first X25519 key)
+        assert {"ble_lock.dfu.image"} <= modules
+        assert not {"cryptography.hazmat.primitives.serialization",
+                    "cryptography.hazmat.primitives.asymmetric.ed25519"} & modules
