@@ -61,6 +61,12 @@ class GatewayHooks(Protocol):
         """Records read from the lock's log, oldest first; awaited before the cursor moves
         past them (R-APP-6: an event reaches the bridge before the gateway forgets it)."""
 
+    def delivered(self, entry: LockEntry) -> int:
+        """The seq of the last record :meth:`events` finished delivering in this run (0:
+        none): when ``events`` is interrupted (the gateway stopping, Ctrl-C), the gateway
+        still records the records delivered before it, so a restart does not deliver
+        them twice."""
+
 
 class _Follower:
     """One lock: its client, cursor and reconnection state."""
@@ -197,10 +203,15 @@ class _Follower:
                     self.gw.status(self.entry, "gap",
                                    missed=page.events[0].seq - cursor - 1)
                 if self.gw.hooks is not None and page.events:
-                    await self.gw.hooks.events(self.entry, page.events)
-                self.gw.sink.write((event_line(key, self.entry.name, r, self.gw.names)
-                                    for r in page.events), sync=False)
-                self.gw.events += len(page.events)
+                    try:
+                        await self.gw.hooks.events(self.entry, page.events)
+                    except BaseException:
+                        # stopped (or failed) mid-page: what the hooks delivered already
+                        # is recorded like a page, so a restart does not deliver it again
+                        done = self.gw.hooks.delivered(self.entry)
+                        self._record([r for r in page.events if r.seq <= done])
+                        raise
+                self._record(page.events)
                 cursor = page.next_cursor
                 self.gw.cursors.set(key, cursor, persist=False)
                 if not page.more:
@@ -208,6 +219,17 @@ class _Follower:
         finally:
             self.gw.sink.sync()
             self.gw.cursors.flush()
+
+    def _record(self, records: Sequence[m.EventRecord]) -> None:
+        """Write ``records`` to the stream and move the cursor past them (committed by
+        the catch-up's one sync)."""
+        if not records:
+            return
+        key = self.entry.key
+        self.gw.sink.write((event_line(key, self.entry.name, r, self.gw.names)
+                            for r in records), sync=False)
+        self.gw.events += len(records)
+        self.gw.cursors.set(key, records[-1].seq, persist=False)
 
     def _lost(self, exc: Exception) -> None:
         if isinstance(exc, LinkLostError) and isinstance(self.gone, LinkLostError):

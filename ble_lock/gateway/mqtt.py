@@ -152,6 +152,11 @@ class MqttBridge:
             self.published_events += 1
             self._apply(key, record)
 
+    def delivered(self, entry: LockEntry) -> int:
+        """The seq of the last record whose messages were all acknowledged in this run."""
+        seq, sent = self._progress.get(entry.key, (0, 0))
+        return seq if sent < 0 else seq - 1
+
     # ------------------------------------------------------------------ states
 
     def _set(self, topic: str, payload: str) -> None:

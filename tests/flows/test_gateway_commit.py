@@ -165,3 +165,54 @@ async def test_cursors_survive_a_lost_checkpoint_and_read_the_old_format(
     with pytest.raises(StorageError) as bad:
         StreamCursors(state, out)
     assert bad.value.code is ErrorCode.STORAGE_CORRUPT
+
+
+class _StopsMidPage:
+    """Gateway hooks that deliver the first ``deliver`` records of the log, then wait
+    forever (the broker slow): the gateway is stopped right there (R-APP-6)."""
+
+    def __init__(self, deliver: int) -> None:
+        self.deliver = deliver
+        self.done = 0
+        self.reached = asyncio.Event()
+
+    def status(self, entry: object, state: str) -> None:
+        pass
+
+    def pushed(self, entry: object, body: object) -> None:
+        pass
+
+    async def events(self, entry: object, records: list) -> None:  # type: ignore[type-arg]
+        for record in records:
+            if self.done >= self.deliver:
+                self.reached.set()
+                await asyncio.Event().wait()  # until the gateway is stopped
+            self.done = record.seq
+
+    def delivered(self, entry: object) -> int:
+        return self.done
+
+
+async def test_a_stop_mid_page_records_what_the_hooks_delivered(tmp_path: Path) -> None:
+    """A gateway stopped while its hooks (the MQTT bridge) are part-way through a page
+    records the records they delivered: a restart delivers each of them once, never
+    twice (issue 16, exactly once across a gateway restart)."""
+    locks, keystore = await _locks_with_events(tmp_path, 1, 6)
+    cfg = config(locks, tmp_path)
+    out = tmp_path / "events.jsonl"
+    hooks = _StopsMidPage(deliver=3)
+    gw = Gateway(cfg, keystore=keystore, tracker=StaticTracker({m.lock_id: m.connector()
+                                                                 for m in locks}),
+                 hooks=hooks)  # type: ignore[arg-type]
+    task = asyncio.create_task(gw.run())
+    await asyncio.wait_for(hooks.reached.wait(), 30)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert [seq for _, seq in _events(out)] == [1, 2, 3]  # what was delivered, in the stream
+    again = _StopsMidPage(deliver=100)
+    gw2 = Gateway(cfg, keystore=keystore, tracker=StaticTracker({m.lock_id: m.connector()
+                                                                  for m in locks}),
+                  hooks=again)  # type: ignore[arg-type]
+    expected = await _logs(locks, keystore)
+    await _run_until(gw2, lambda: len(_events(out)) == len(expected))
+    assert sorted(_events(out)) == expected  # each once: 1-3 not delivered again

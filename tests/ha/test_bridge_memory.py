@@ -52,7 +52,7 @@ async def test_discovery_is_complete_and_valid_for_both_profiles(
     run = Bridged(config(locks, tmp_path), tracker=_tracker(locks), keystore=keystore,
                   url=broker.url)
     face, dl = (_key(m) for m in locks)
-    await eventually(lambda: len(ha.configs()) >= 1 + 8 + 6, what="discovery", timeout=30)
+    await eventually(lambda: len(ha.configs()) >= 1 + 8 + 7, what="discovery", timeout=30)
     configs = ha.configs()
     ids = [c["unique_id"] for c in configs.values()]
     assert len(ids) == len(set(ids)), "a unique_id twice"
