@@ -193,6 +193,14 @@ class _StaleServices(Exception):
     pass
 
 
+FRESH_CLIENTS = 2
+"""Rounds of ``establish_connection``, each with a new ``BleakClient``. bleak-retry-connector
+reuses one client for all its attempts; when BlueZ drops ``ServicesResolved`` right after
+resolving (seen on real BlueZ under load, docs/testing.md), that client believes it is
+still connected and refuses every further attempt with "Client is already connected"."""
+_STUCK = "already connected"
+
+
 async def _connect_once(device: BLEDevice, adapter: str | None, max_attempts: int,
                         on_notify: NotifyCallback, on_disconnect: DisconnectCallback, *,
                         use_cache: bool) -> GattLink:
@@ -202,14 +210,19 @@ async def _connect_once(device: BLEDevice, adapter: str | None, max_attempts: in
     kwargs: dict[str, Any] = {}
     if adapter is not None:
         kwargs["bluez"] = {"adapter": adapter}
-    try:
-        client = await establish_connection(
-            _pinned_client_class(device), device, device.name or device.address,
-            disconnected_callback=lambda _c: on_disconnect(), max_attempts=max_attempts,
-            use_services_cache=use_cache, **kwargs)
-    except (BleakError, TimeoutError, EOFError, BrokenPipeError, OSError) as exc:
-        raise TransportError(f"cannot connect to {device.address}: {exc}",
-                             code=ErrorCode.CONNECTION_FAILED) from exc
+    for fresh in range(FRESH_CLIENTS):
+        try:
+            client = await establish_connection(
+                _pinned_client_class(device), device, device.name or device.address,
+                disconnected_callback=lambda _c: on_disconnect(), max_attempts=max_attempts,
+                use_services_cache=use_cache, **kwargs)
+            break
+        except (BleakError, TimeoutError, EOFError, BrokenPipeError, OSError) as exc:
+            if fresh + 1 < FRESH_CLIENTS and _STUCK in str(exc):
+                _log.info("connecting to %s: %s; again with a new client", device.address, exc)
+                continue
+            raise TransportError(f"cannot connect to {device.address}: {exc}",
+                                 code=ErrorCode.CONNECTION_FAILED) from exc
     try:
         mtu = await _learn_mtu(client)
         await client.start_notify(RESPONSE_UUID, lambda _c, data: on_notify(bytes(data)))
