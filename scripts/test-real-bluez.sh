@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The real-BlueZ lane (docs/testing.md): boots a throw-away VM (virtme-ng, Debian's
-# linux-image-amd64) that shares this machine's files read-only, creates two virtual LE
-# controllers (btvirt over /dev/vhci), starts a system dbus-daemon and bluetoothd in it,
-# and runs the real-adapter tests (tests/real) with --ble-adapter hci0 hci1. (btvirt's
-# controllers hold one link each: BlueZ 5.66's emulator gives every connection handle 42,
-# so a third controller would not let two phones stay connected at once.)
+# linux-image-amd64) that shares this machine's files read-only, creates virtual LE
+# controllers over /dev/vhci, starts a system dbus-daemon and bluetoothd in it, and runs
+# the real-adapter tests (tests/real) with one --ble-adapter per controller: the lock on
+# hci0, phones on the others. Controllers: three bumble controllers on one simulated radio
+# (scripts/virtual_controllers.py; default), or BlueZ's btvirt (BLE_REAL_CONTROLLERS=btvirt:
+# two controllers only, since btvirt 5.66 gives every connection handle 42, so a peripheral
+# cannot hold two links and "two centrals connected" is skipped).
 #
 #   scripts/test-real-bluez.sh [pytest arguments]
 #
 # Installs what is missing (apt: qemu-system-x86 linux-image-amd64 bluez
-# bluez-test-tools busybox-static; PyPI: virtme-ng into its own venv). Uses hardware KVM
+# bluez-test-tools busybox-static; PyPI: virtme-ng and bumble, each into its own venv). Uses hardware KVM
 # when it can boot a stock kernel, software emulation (TCG) otherwise. Environment:
 #   BLE_REAL_ACCEL=kvm|tcg     force the accelerator
 #   BLE_REAL_LANE_TIMEOUT=S    whole-lane limit (default 3600 s)
 #   BLE_REAL_TIMEOUT=S         per-step limit for process starts and scans (default 600)
 #   BLE_REAL_VNG_VENV=DIR      where virtme-ng is installed (default ~/.cache/ble-lock/vng)
+#   BLE_REAL_CONTROLLERS=bumble|btvirt   virtual controllers (default bumble, three)
+#   BLE_REAL_BUMBLE_VENV=DIR   where bumble is installed (default ~/.cache/ble-lock/bumble)
 #   BLE_REAL_MEMORY=2G         guest memory
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,39 +55,52 @@ guest() {
 
   # Virtual controllers: under load btvirt can fail, or a controller stays in setup
   # ("Invalid Index" from mgmt): start over, up to five times.
-  local try ok="" idx info
+  local kind="${BLE_REAL_CONTROLLERS:-bumble}" count=2
+  [ "$kind" = bumble ] && count=3
+  local last="hci$((count - 1))" try ok="" idx info ctl_pid
   for try in 1 2 3 4 5; do
-    btvirt -L -l2 >"$scratch/btvirt.log" 2>&1 &
-    local btvirt_pid=$!
+    if [ "$kind" = bumble ]; then
+      "$BLE_REAL_BUMBLE_PY" "$root/scripts/virtual_controllers.py" "$count" \
+        >"$scratch/controllers.log" 2>&1 &
+    else
+      btvirt -L -l2 >"$scratch/controllers.log" 2>&1 &
+    fi
+    ctl_pid=$!
     ok=""
-    # first let the kernel and bluetoothd set the controllers up (no mgmt commands yet)
-    for _ in $(seq 1 30); do
-      [ -e /sys/class/bluetooth/hci1 ] && break
+    # first let the kernel and bluetoothd set the controllers up (no mgmt commands yet);
+    # under TCG the bumble process alone takes about a minute to start
+    for _ in $(seq 1 180); do
+      [ -e "/sys/class/bluetooth/$last" ] && break
+      kill -0 "$ctl_pid" 2>/dev/null || break
       sleep 1
     done
-    for _ in $(seq 1 20); do
+    for _ in $(seq 1 30); do
       info="$(btmgmt info 2>/dev/null || true)"
-      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge 2 ] && { ok=1; break; }
+      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge "$count" ] && { ok=1; break; }
       sleep 2
     done
     if [ -z "$ok" ]; then  # bluetoothd powers adapters itself (AutoEnable); nudge once
-      for idx in 0 1; do btmgmt --index "$idx" power on >/dev/null 2>&1 || true; done
+      for idx in $(seq 0 $((count - 1))); do
+        btmgmt --index "$idx" power on >/dev/null 2>&1 || true
+      done
       info="$(btmgmt info 2>/dev/null || true)"
-      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge 2 ] && ok=1
+      [ "$(grep -c 'current settings:.*powered' <<<"$info")" -ge "$count" ] && ok=1
     fi
     [ -n "$ok" ] && break
-    log "controllers not ready (try $try): $(btmgmt info 2>&1 | grep -c 'current settings') of 2 listed; retrying"
-    kill "$btvirt_pid" 2>/dev/null || true
-    wait "$btvirt_pid" 2>/dev/null || true
+    log "controllers not ready (try $try): $(btmgmt info 2>&1 | grep -c 'current settings') of $count listed; retrying"
+    kill "$ctl_pid" 2>/dev/null || true
+    wait "$ctl_pid" 2>/dev/null || true
     for _ in $(seq 1 30); do [ -e /sys/class/bluetooth/hci0 ] || break; sleep 1; done
   done
+  adapters=()
+  for idx in $(seq 0 $((count - 1))); do adapters+=(--ble-adapter "hci$idx"); done
   if [ -z "$ok" ]; then
-    log "FAIL controllers: hci0 and hci1 not up and powered after 5 tries"
-    btmgmt info; ls -l /sys/class/bluetooth; cat "$scratch/btvirt.log" "$scratch/bluetoothd.log"
+    log "FAIL controllers: $count $kind controllers not up and powered after 5 tries"
+    btmgmt info; ls -l /sys/class/bluetooth; cat "$scratch/controllers.log" "$scratch/bluetoothd.log"
     return 1
   fi
   log "controllers up (try $try)"
-  log "PASS controllers: hci0 hci1 powered"
+  log "PASS controllers: $count $kind controllers (hci0..$last) powered"
   if [ "${1:-}" = "--setup-only" ]; then
     btmgmt info; ls /sys/class/bluetooth; guest_rc=0; return 0
   fi
@@ -92,7 +109,7 @@ guest() {
   set +e
   "$root/.venv/bin/python" -m pytest -p no:cacheprovider -n 0 -s -v --log-level=DEBUG \
     --basetemp="$scratch/pytest" --timeout=5400 tests/real \
-    --ble-adapter hci0 --ble-adapter hci1 "$@" 2>&1 | tee "$out/pytest.log"
+    "${adapters[@]}" "$@" 2>&1 | tee "$out/pytest.log"
   guest_rc=${PIPESTATUS[0]}
   set -e
   cp "$scratch/bluetoothd.log" "$scratch/btmon.log" "$out/" 2>/dev/null || true
@@ -128,6 +145,12 @@ if [ ! -x "$vng_venv/bin/vng" ]; then
   python3 -m venv "$vng_venv"
   "$vng_venv/bin/pip" install --quiet virtme-ng
 fi
+bumble_venv="${BLE_REAL_BUMBLE_VENV:-$HOME/.cache/ble-lock/bumble}"
+if [ "${BLE_REAL_CONTROLLERS:-bumble}" = bumble ] && [ ! -x "$bumble_venv/bin/python" ]; then
+  log "installing bumble into $bumble_venv"
+  python3 -m venv "$bumble_venv"
+  "$bumble_venv/bin/pip" install --quiet bumble
+fi
 if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c 'import ble_lock, bless, bleak' 2>/dev/null; then
   log "creating the project venv"
   ( source "$root/scripts/bootstrap.sh" )
@@ -147,7 +170,8 @@ kvm_flag=()
 [ "$accel" = tcg ] && kvm_flag=(--disable-kvm)
 out="$(mktemp -d /tmp/ble-real-lane.XXXXXX)"
 log "kernel $kernel, accelerator $accel, results in $out"
-env | grep -E '^BLE_REAL_[A-Z_]+=' | sed -E "s/=(.*)/='\1'/" >"$out/env" || true
+{ env | grep -E '^BLE_REAL_[A-Z_]+=' | sed -E "s/=(.*)/='\1'/" || true
+  echo "BLE_REAL_BUMBLE_PY='$bumble_venv/bin/python'"; } >"$out/env"
 
 start=$(date +%s)
 set +e

@@ -1,0 +1,45 @@
+"""Virtual LE controllers for the real-BlueZ lane (scripts/test-real-bluez.sh): N bumble
+controllers on one simulated radio (``bumble.link.LocalLink``), each handed to the kernel
+over its own ``/dev/vhci``, so BlueZ sees N ordinary ``hciX`` adapters.
+
+Why bumble and not BlueZ's own ``btvirt``: btvirt 5.66 gives every connection the handle
+42, so a peripheral controller cannot hold two links at once (two phones connected);
+bumble's controller allocates a free handle per connection.
+
+    python scripts/virtual_controllers.py N
+
+Prints ``ready N`` once every controller is handed over, then runs until killed. Each
+controller gets its own public address (F0:00:00:00:00:0i): the kernel leaves a controller
+whose address is 00:00:00:00:00:00 unconfigured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bumble.controller import Controller
+from bumble.link import LocalLink
+from bumble.transport import open_transport
+
+
+async def _main(count: int) -> None:
+    link = LocalLink()
+    transports = []
+    controllers = []
+    for index in range(count):
+        transport = await open_transport("vhci")
+        transports.append(transport)
+        controllers.append(Controller(f"C{index}", host_source=transport.source,
+                                      host_sink=transport.sink, link=link,
+                                      public_address=f"F0:00:00:00:00:{index:02X}"))
+    print(f"ready {count}", flush=True)
+    try:
+        await asyncio.get_running_loop().create_future()
+    finally:
+        for transport in transports:
+            await transport.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
