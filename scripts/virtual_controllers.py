@@ -8,6 +8,11 @@ bumble's controller allocates a free handle per connection.
 
     python scripts/virtual_controllers.py N
 
+bumble's ``LocalLink`` hands LE ACL data over with the sender's *random* address as the
+source, which matches no connection when the hosts connect with public addresses (as BlueZ
+does here): the PDU is dropped and no ATT request is ever answered. ``_Link`` gives the
+address the sender's own end of that connection uses instead.
+
 Prints ``ready N`` once every controller is handed over, then runs until killed. Each
 controller gets its own public address (F0:00:00:00:00:0i): the kernel leaves a controller
 whose address is 00:00:00:00:00:00 unconfigured.
@@ -19,12 +24,30 @@ import asyncio
 import sys
 
 from bumble.controller import Controller
+from bumble.core import PhysicalTransport
+from bumble.hci import Address
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 
 
+class _Link(LocalLink):
+    """A ``LocalLink`` whose LE ACL data carries the address its connection uses."""
+
+    def send_acl_data(self, sender_controller: Controller, destination_address: Address,
+                      transport: PhysicalTransport, data: bytes) -> None:
+        if transport == PhysicalTransport.LE:
+            connection = sender_controller.le_connections.get(destination_address)
+            destination = self.find_le_controller(destination_address)
+            if connection is not None and destination is not None:
+                source = connection.self_address
+                asyncio.get_running_loop().call_soon(
+                    destination.on_link_acl_data, source, transport, data)
+                return
+        super().send_acl_data(sender_controller, destination_address, transport, data)
+
+
 async def _main(count: int) -> None:
-    link = LocalLink()
+    link = _Link()
     transports = []
     controllers = []
     for index in range(count):

@@ -74,7 +74,12 @@ async def test_cli_story_on_real_bluez(ble_adapters: list[str], tmp_path: Path) 
                 _System(), sys.executable, "-m", "ble_lock.cli", "--home", str(lock_home),
                 "emulate", "--adapter", lock_adapter, "--profile", "face-palm",
                 "--name", "front", "--manual-clock", str(START), name="ble-lock emulate")
-            ready = await emulator.expect("ready ", SLOW)
+            try:
+                ready = await emulator.expect("ready ", SLOW)
+            except Exception:
+                await emulator.stop(timeout=10)
+                raise AssertionError(f"emulate printed {emulator.lines!r}, "
+                                     f"stderr {emulator.stderr[-3000:]!r}") from None
             fields = dict(item.split("=", 1) for item in ready.split()[1:])
             qr = await emulator.expect("BLELOCK1:", SLOW)
             fields["qr"] = qr[qr.index("BLELOCK1:"):].split()[0]
