@@ -81,8 +81,9 @@ async def test_cli_story_on_real_bluez(ble_adapters: list[str], tmp_path: Path) 
                 raise AssertionError(f"emulate printed {emulator.lines!r}, "
                                      f"stderr {emulator.stderr[-3000:]!r}") from None
             fields = dict(item.split("=", 1) for item in ready.split()[1:])
-            qr = await emulator.expect("BLELOCK1:", SLOW)
-            fields["qr"] = qr[qr.index("BLELOCK1:"):].split()[0]
+            # the label (setup code, QR text) comes before the ready line
+            fields["qr"] = next(line.split(" ", 1)[1] for line in emulator.lines
+                                if line.startswith("qr "))
             return fields
 
         lock = await steps.run("cli: ble-lock emulate", emulate)
