@@ -109,16 +109,6 @@ async def _drop_link(adapter: str, address: str) -> None:
         bus.disconnect()
 
 
-@pytest.fixture
-def slow_radio(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bleak-retry-connector gives one connection attempt (connect + GATT discovery) 20 s;
-    under software emulation a first discovery takes longer."""
-    import bleak_retry_connector
-
-    monkeypatch.setattr(bleak_retry_connector, "BLEAK_TIMEOUT", CONNECT)
-    monkeypatch.setattr(bleak_retry_connector, "BLEAK_SAFETY_TIMEOUT", CONNECT * 2)
-
-
 @pytest.mark.usefixtures("slow_radio")
 async def test_lock_story_on_real_bluez(ble_hosts: BleHarness, ble_adapters: list[str],
                                         tmp_path: Path) -> None:
