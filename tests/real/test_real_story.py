@@ -93,6 +93,13 @@ async def _panel(state: Path) -> AsyncIterator[AsyncPanelClient]:
         await panel.close()
 
 
+async def claim_after_set(state: Path, owner: LockClient, qr: str) -> None:
+    """SET at the lock's panel (pairing mode, R-APP-1), then claim with the QR text."""
+    async with _panel(state) as panel:
+        await panel.call("set_button")
+    await asyncio.wait_for(owner.claim_qr(qr), OP)
+
+
 async def _drop_link(adapter: str, address: str) -> None:
     """Disconnect like a radio would: ``Device1.Disconnect`` on the phone's adapter."""
     from dbus_fast import BusType, Message, MessageType
@@ -139,12 +146,7 @@ async def test_lock_story_on_real_bluez(ble_hosts: BleHarness, ble_adapters: lis
         owner = await steps.run("connect", lambda: _connect(stack, phone_a, lock_id,
                                                             tmp_path / "owner"))
 
-        async def claim() -> None:
-            async with _panel(state) as panel:
-                await panel.call("set_button")
-            await asyncio.wait_for(owner.claim_qr(fields["qr"]), OP)
-
-        await steps.run("claim", claim)
+        await steps.run("claim", lambda: claim_after_set(state, owner, fields["qr"]))
         await steps.run("unlock", lambda: asyncio.wait_for(owner.unlock(), OP))
 
         async def reconnect() -> LockClient:

@@ -18,7 +18,7 @@ import pytest
 
 from ble_lock.central.client import LockClient
 from ble_lock.sim.harness import BleHarness
-from tests.real.test_real_story import OP, Steps, _connect, _panel, _start_lock
+from tests.real.test_real_story import OP, Steps, _connect, _start_lock, claim_after_set
 
 pytestmark = [pytest.mark.ble_adapter, pytest.mark.timeout(5400)]
 
@@ -41,12 +41,7 @@ async def test_two_centrals_get_their_own_answers(ble_hosts: BleHarness, ble_ada
         owner = await steps.run("connect", lambda: _connect(stack, phone_a, lock_id,
                                                             tmp_path / "owner"))
 
-        async def claim() -> None:
-            async with _panel(state) as panel:
-                await panel.call("set_button")
-            await asyncio.wait_for(owner.claim_qr(fields["qr"]), OP)
-
-        await steps.run("claim", claim)
+        await steps.run("claim", lambda: claim_after_set(state, owner, fields["qr"]))
 
         async def second_phone() -> None:
             invite = await asyncio.wait_for(owner.enrol_phone(name="second"), OP)
