@@ -44,6 +44,9 @@ from ble_lock.wire import messages as m
 __all__ = ["MAX_RELAYS", "Gateway", "GatewayHooks"]
 
 _log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 5.0
+"""A stopping gateway waits this long for the hooks' messages already on their way."""
 MAX_RELAYS = 32
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -203,14 +206,7 @@ class _Follower:
                     self.gw.status(self.entry, "gap",
                                    missed=page.events[0].seq - cursor - 1)
                 if self.gw.hooks is not None and page.events:
-                    try:
-                        await self.gw.hooks.events(self.entry, page.events)
-                    except BaseException:
-                        # stopped (or failed) mid-page: what the hooks delivered already
-                        # is recorded like a page, so a restart does not deliver it again
-                        done = self.gw.hooks.delivered(self.entry)
-                        self._record([r for r in page.events if r.seq <= done])
-                        raise
+                    await self._deliver(self.gw.hooks, page.events)
                 self._record(page.events)
                 cursor = page.next_cursor
                 self.gw.cursors.set(key, cursor, persist=False)
@@ -219,6 +215,26 @@ class _Follower:
         finally:
             self.gw.sink.sync()
             self.gw.cursors.flush()
+
+    async def _deliver(self, hooks: GatewayHooks, records: Sequence[m.EventRecord]) -> None:
+        """``hooks.events(records)``; if the gateway stops meanwhile, the messages on their
+        way get up to ``stop_grace_s`` to be acknowledged (a message the broker has but
+        whose acknowledgement was cut off would be published again after a restart), and
+        what the hooks delivered is recorded like a page, so a restart does not deliver it
+        again (R-APP-6)."""
+        delivery = asyncio.ensure_future(hooks.events(self.entry, records))
+        try:
+            await asyncio.shield(delivery)
+        except BaseException:
+            if not delivery.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(delivery), self.gw.stop_grace_s)
+                delivery.cancel()
+                with contextlib.suppress(BaseException):
+                    await delivery
+            done = hooks.delivered(self.entry)
+            self._record([r for r in records if r.seq <= done])
+            raise
 
     def _record(self, records: Sequence[m.EventRecord]) -> None:
         """Write ``records`` to the stream and move the cursor past them (committed by
@@ -267,6 +283,8 @@ class Gateway:
         self.sleep = sleep
         """How the reconnection backoff waits (tests pass one that records the delays)."""
         self.hooks = hooks
+        self.stop_grace_s = STOP_GRACE_S
+        """How long a stop waits for the hooks' messages on their way (``_deliver``)."""
         self.tracker = tracker
         self.keystore = keystore
         # the cursors first: recovering them from a stream file cuts a torn last line
@@ -353,7 +371,8 @@ class Gateway:
         finally:
             self.stopping = True
             for task in (*tasks, *self._relays):
-                task.cancel()
+                if not task.cancelling():  # once: a second cancel would cut a stop's grace
+                    task.cancel()
             await asyncio.gather(*tasks, *self._relays, return_exceptions=True)
             for follower in self._followers.values():
                 with contextlib.suppress(Exception):

@@ -60,9 +60,12 @@ async def serve(config: GatewayConfig, *, banner: bool = True) -> None:
     try:
         await asyncio.gather(*tasks)
     finally:
+        # the gateway first, while the bridge still runs: what is on its way to the broker
+        # is acknowledged (Gateway.stop_grace_s) and recorded, so a restart does not
+        # publish it again
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
         await bridge.aclose()
 
 

@@ -19,7 +19,7 @@ from ble_lock.gateway.cursors import StreamCursors
 from ble_lock.gateway.gateway import Gateway
 from ble_lock.gateway.trackers import StaticTracker
 from ble_lock.testing.memory_lock import MemoryLock
-from ble_lock.testing.waiting import eventually
+from ble_lock.testing.waiting import eventually, yield_to_loop
 from tests.flows._memlocks import claim_all, config, memory_locks
 
 pytestmark = pytest.mark.timeout(60)
@@ -204,6 +204,7 @@ async def test_a_stop_mid_page_records_what_the_hooks_delivered(tmp_path: Path) 
     gw = Gateway(cfg, keystore=keystore, tracker=StaticTracker({m.lock_id: m.connector()
                                                                  for m in locks}),
                  hooks=hooks)  # type: ignore[arg-type]
+    gw.stop_grace_s = 0.0  # the broker never acknowledges: no wait
     task = asyncio.create_task(gw.run())
     await asyncio.wait_for(hooks.reached.wait(), 30)
     task.cancel()
@@ -216,3 +217,41 @@ async def test_a_stop_mid_page_records_what_the_hooks_delivered(tmp_path: Path) 
     expected = await _logs(locks, keystore)
     await _run_until(gw2, lambda: len(_events(out)) == len(expected))
     assert sorted(_events(out)) == expected  # each once: 1-3 not delivered again
+
+
+class _InFlightAtStop(_StopsMidPage):
+    """Hooks whose message for record ``deliver + 1`` is on its way when the gateway stops
+    and is acknowledged just after: the stop waits for it."""
+
+    def __init__(self, deliver: int) -> None:
+        super().__init__(deliver)
+        self.release = asyncio.Event()
+
+    async def events(self, entry: object, records: list) -> None:  # type: ignore[type-arg]
+        for record in records:
+            if self.done == self.deliver:
+                self.reached.set()
+                await self.release.wait()  # the broker's acknowledgement
+            self.done = record.seq
+
+
+async def test_a_stop_waits_for_the_message_on_its_way(tmp_path: Path) -> None:
+    """A stop while a message is on its way to the broker gives it time to be
+    acknowledged (``stop_grace_s``) and records it: the restart publishes nothing twice."""
+    locks, keystore = await _locks_with_events(tmp_path, 1, 6)
+    cfg = config(locks, tmp_path)
+    out = tmp_path / "events.jsonl"
+    hooks = _InFlightAtStop(deliver=3)
+    gw = Gateway(cfg, keystore=keystore, tracker=StaticTracker({m.lock_id: m.connector()
+                                                                 for m in locks}),
+                 hooks=hooks)  # type: ignore[arg-type]
+    gw.stop_grace_s = 60.0
+    task = asyncio.create_task(gw.run())
+    await asyncio.wait_for(hooks.reached.wait(), 30)
+    task.cancel()
+    await yield_to_loop()  # the cancellation reaches the catch-up first
+    hooks.release.set()
+    await asyncio.gather(task, return_exceptions=True)
+    page = [seq for _, seq in _events(out)]
+    assert page[:4] == [1, 2, 3, 4]  # the message on its way, recorded
+    assert hooks.done == page[-1]  # and the rest of its page

@@ -35,9 +35,8 @@ class Bridged:
     async def stop(self) -> None:
         if self in RUNNING:
             RUNNING.remove(self)
-        for task in self.tasks:
+        for task in self.tasks:  # the gateway first: the bridge acknowledges what is on its way
             task.cancel()
-        for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.bridge.aclose()
