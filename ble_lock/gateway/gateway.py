@@ -227,8 +227,14 @@ class _Follower:
             await asyncio.shield(delivery)
         except BaseException:
             if not delivery.done():
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(delivery), self.gw.stop_grace_s)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.gw.stop_grace_s
+                while not delivery.done() and loop.time() < deadline:
+                    # a further cancel (the gateway's run cancels its followers too) does
+                    # not cut the grace short
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait_for(asyncio.shield(delivery),
+                                               deadline - loop.time())
                 delivery.cancel()
                 with contextlib.suppress(BaseException):
                     await delivery
@@ -371,8 +377,7 @@ class Gateway:
         finally:
             self.stopping = True
             for task in (*tasks, *self._relays):
-                if not task.cancelling():  # once: a second cancel would cut a stop's grace
-                    task.cancel()
+                task.cancel()
             await asyncio.gather(*tasks, *self._relays, return_exceptions=True)
             for follower in self._followers.values():
                 with contextlib.suppress(Exception):
