@@ -105,15 +105,16 @@ def populate(store: Store, users: int) -> list[str]:
             number = n + 2
             store.put_user(User(number=number, name=f"u{n}", role=Role.NORMAL, created_at=now))
             phone = n.to_bytes(32, "big")
-            for kind, material, extra in (
+            extras: tuple[tuple[CredentialKind, bytes, dict[str, Any]], ...] = (
                     (CredentialKind.PIN, pin.encode(), {"length": len(pin)}),
                     (CredentialKind.CARD, n.to_bytes(4, "big"), {}),
                     (CredentialKind.FINGERPRINT, b"finger-" + n.to_bytes(4, "big"), {}),
-                    (CredentialKind.BLUETOOTH_KEY, phone, {"public_key": phone})):
+                    (CredentialKind.BLUETOOTH_KEY, phone, {"public_key": phone}))
+            for kind, material, extra in extras:
                 cid += 1
                 store.put_credential(Credential(
                     id=cid, kind=kind, user_number=number, created_at=now,
-                    digest=hasher.digest(int(kind), material), **extra))  # type: ignore[arg-type]
+                    digest=hasher.digest(int(kind), material), **extra))
         store.set_counter("credential_id", cid)
     return pins
 

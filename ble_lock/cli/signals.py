@@ -23,6 +23,10 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -52,11 +56,11 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def _reader_gone(stream: object) -> bool:
+def _reader_gone(stream: IO[Any]) -> bool:
     """Whether ``stream`` is the write end of a pipe whose read end is closed: poll(2)
     reports POLLERR for it (Linux, macOS); elsewhere, whether a flush fails with EPIPE."""
     try:
-        fd = stream.fileno()  # type: ignore[attr-defined]
+        fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
         return False
     if hasattr(select, "poll"):
@@ -64,7 +68,7 @@ def _reader_gone(stream: object) -> bool:
         poller.register(fd, select.POLLOUT)
         return any(events & select.POLLERR for _, events in poller.poll(0))
     try:
-        stream.flush()  # type: ignore[attr-defined]
+        stream.flush()
     except BrokenPipeError:
         return True
     except (OSError, ValueError):

@@ -19,6 +19,7 @@ from ble_lock.core.errors import ErrorCode, PairingError, RemoteProtocolError
 from ble_lock.core.model import CredentialKind
 from ble_lock.core.rules.lockout import InputPath
 from ble_lock.testing.memory_lock import MemoryLock
+from ble_lock.testing.waiting import yield_to_loop
 from ble_lock.wire import messages as m
 from ble_lock.wire.security.pairing import QrPayload
 from tests.cli._memory import Cli, MemoryBackend
@@ -243,7 +244,7 @@ def test_spinner_lines_leave_no_text_behind(monkeypatch: pytest.MonkeyPatch) -> 
 
     async def main_() -> None:
         async with output.progress("waiting for the lock") as spinner:
-            await asyncio.sleep(0)
+            await yield_to_loop()  # the spinner draws its line
             spinner.echo("  capture 1/5: straight")
 
     asyncio.run(main_())

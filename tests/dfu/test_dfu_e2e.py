@@ -80,6 +80,9 @@ async def _reset_and_wait(client: SMPClient, owner: LockClient, version: str) ->
     """OS reset; the lock drops the link, boots, and answers again with ``version``."""
     rsp = await client.request(ResetWrite())
     assert success(rsp), rsp
+    # Polled: the reboot happens inside the emulator process (its log line goes to its
+    # stderr), and the proof wanted is the lock answering over the link with the new
+    # version; at most 100 tries.
     for _ in range(100):
         with suppress(Exception):
             if (await owner.system_info()).firmware_version == version:

@@ -194,6 +194,7 @@ def _generate(tp: Any) -> Callable[[Any], Any]:
     expr = gen.expr(tp, "value")
     gen.lines.append(f"def decode(value):\n    return {expr}")
     namespace = dict(gen.env)
+    # the source is generated here from the declarations: no input reaches it
     exec(compile("\n".join(gen.lines), f"<store decoder {tp!r}>", "exec"),  # noqa: S102
          namespace)
     return cast(Callable[[Any], Any], namespace["decode"])
@@ -309,6 +310,7 @@ def row_builder(cls: type[T], conversions: dict[str, str], env: dict[str, Any]) 
             namespace[f"s{i}"] = cast(Any, d).__set__
             lines.append(f"    s{i}(o, {value})")
         lines.append("    return o")
+    # the source is generated here from the declarations: no input reaches it
     exec(compile("\n".join(lines), f"<store row builder {cls.__name__}>", "exec"),  # noqa: S102
          namespace)
     return cast(Callable[..., T], namespace["build"])

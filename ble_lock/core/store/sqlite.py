@@ -163,12 +163,13 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     # Each table decoded in one go (codec.loads_many: one JSON parse, generated decoders).
     blobs = [_as_bytes(r[0]) for r in conn.execute("SELECT record FROM users ORDER BY number")]
     conn.executemany(
+        # column lists are this module's constants, values travel as parameters
         f"INSERT INTO users_v3 ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         map(_user_row, codec.loads_many(User, blobs)),
     )
     blobs = [_as_bytes(r[0]) for r in conn.execute("SELECT record FROM credentials ORDER BY id")]
     conn.executemany(
-        f"INSERT INTO credentials_v3 ({CREDENTIAL_COLUMNS}) "  # noqa: S608
+        f"INSERT INTO credentials_v3 ({CREDENTIAL_COLUMNS}) "  # noqa: S608 -- as above
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         map(_credential_row, codec.loads_many(Credential, blobs)),
     )
